@@ -1,0 +1,214 @@
+//! The one error type at the wire edge and its table of AWS error codes.
+//!
+//! [`AwsErrorCode`] lists every code this server sends, with its HTTP status in ONE table
+//! (`as_str` and `status` both come from it). [`AwsError`] turns into the response AWS clients parse:
+//! `x-amzn-ErrorType: <Code>`, a JSON body `{"__type": "<Code>", "message": …, "Message": …}`; the
+//! request-id middleware adds `x-amzn-RequestId`. Internal detail never reaches the client: it rides
+//! in a response extension that the logging middleware writes to the log, once, inside the request
+//! span. This module must not log.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::index::IndexError;
+use crate::model::ValidationError;
+
+macro_rules! aws_error_codes {
+    ($($variant:ident => $status:literal,)*) => {
+        /// Every AWS error code this server sends.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum AwsErrorCode {
+            $(
+                #[doc = concat!("`", stringify!($variant), "` (HTTP ", stringify!($status), ")")]
+                $variant,
+            )*
+        }
+
+        impl AwsErrorCode {
+            /// The code as sent in `x-amzn-ErrorType` and `__type`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AwsErrorCode::$variant => stringify!($variant),)*
+                }
+            }
+
+            /// The code named `name`, if this table has it.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $(stringify!($variant) => Some(AwsErrorCode::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// The HTTP status AWS sends with this code (botocore model values).
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(AwsErrorCode::$variant => StatusCode::from_u16($status).expect("valid status"),)*
+                }
+            }
+        }
+    };
+}
+
+aws_error_codes! {
+    // kinesisvideo model errors
+    InvalidArgumentException => 400,
+    ClientLimitExceededException => 400,
+    AccountStreamLimitExceededException => 400,
+    AccountChannelLimitExceededException => 400,
+    DeviceStreamLimitExceededException => 400,
+    InvalidDeviceException => 400,
+    InvalidResourceFormatException => 400,
+    ResourceInUseException => 400,
+    TagsPerResourceExceededLimitException => 400,
+    VersionMismatchException => 400,
+    NoDataRetentionException => 400,
+    NotAuthorizedException => 401,
+    AccessDeniedException => 401,
+    ResourceNotFoundException => 404,
+    StreamEdgeConfigurationNotFoundException => 404,
+    // media / archived-media model errors
+    ConnectionLimitExceededException => 400,
+    InvalidEndpointException => 400,
+    UnsupportedStreamMediaTypeException => 400,
+    MissingCodecPrivateDataException => 400,
+    InvalidCodecPrivateDataException => 400,
+    InvalidMediaFrameException => 400,
+    // generic AWS protocol errors (authentication, serialization, routing, faults)
+    SerializationException => 400,
+    IncompleteSignatureException => 400,
+    MissingAuthenticationTokenException => 403,
+    UnrecognizedClientException => 403,
+    InvalidSignatureException => 403,
+    UnknownOperationException => 404,
+    InternalFailure => 500,
+    ServiceUnavailable => 503,
+}
+
+/// An error on its way to the client.
+#[derive(Debug, Clone)]
+pub struct AwsError {
+    /// The code.
+    pub code: AwsErrorCode,
+    /// A message safe to show the client.
+    pub message: String,
+    /// Detail for the server log only.
+    pub detail: Option<String>,
+}
+
+/// Internal detail of an error response, read by the logging middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub String);
+
+impl AwsError {
+    /// An error with a client-safe message.
+    pub fn new(code: AwsErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), detail: None }
+    }
+
+    /// Attaches detail for the log.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// `InvalidArgumentException` with a message.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(AwsErrorCode::InvalidArgumentException, message)
+    }
+
+    /// `ResourceNotFoundException` for a stream.
+    pub fn stream_not_found() -> Self {
+        Self::new(AwsErrorCode::ResourceNotFoundException, "The requested stream is not found or not active.")
+    }
+
+    /// `InternalFailure`, keeping `detail` for the log.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(AwsErrorCode::InternalFailure, "We encountered an internal error. Please try again.")
+            .with_detail(detail)
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        serde_json::json!({
+            "__type": self.code.as_str(),
+            "message": self.message,
+            "Message": self.message,
+        })
+        .to_string()
+    }
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl IntoResponse for AwsError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.code.status(), self.body()).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert("x-amzn-ErrorType", HeaderValue::from_static(self.code.as_str()));
+        let detail = match self.detail {
+            Some(d) => format!("{}: {} ({d})", self.code.as_str(), self.message),
+            None => format!("{}: {}", self.code.as_str(), self.message),
+        };
+        resp.extensions_mut().insert(ErrorDetail(detail));
+        resp
+    }
+}
+
+impl From<ValidationError> for AwsError {
+    fn from(e: ValidationError) -> Self {
+        AwsError::invalid_argument(e.0)
+    }
+}
+
+impl From<IndexError> for AwsError {
+    /// The context-free mapping; call sites that know more (a name conflict is
+    /// `ResourceInUseException`, a missing stream is `ResourceNotFoundException`) map first.
+    fn from(e: IndexError) -> Self {
+        match e {
+            IndexError::NotFound => AwsError::stream_not_found(),
+            IndexError::Conflict { constraint } => {
+                AwsError::new(AwsErrorCode::ResourceInUseException, "The resource is in use.")
+                    .with_detail(constraint)
+            }
+            IndexError::VersionMismatch => AwsError::new(
+                AwsErrorCode::VersionMismatchException,
+                "The stream version you specified is not the latest version.",
+            ),
+            IndexError::TagLimitExceeded => AwsError::new(
+                AwsErrorCode::TagsPerResourceExceededLimitException,
+                "The resource can have at most 50 tags.",
+            ),
+            IndexError::Other(detail) => AwsError::internal(detail),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_gives_model_statuses() {
+        assert_eq!(AwsErrorCode::ResourceNotFoundException.status(), StatusCode::NOT_FOUND);
+        assert_eq!(AwsErrorCode::NotAuthorizedException.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(AwsErrorCode::InvalidSignatureException.status(), StatusCode::FORBIDDEN);
+        assert_eq!(AwsErrorCode::VersionMismatchException.as_str(), "VersionMismatchException");
+    }
+
+    #[test]
+    fn response_carries_type_header_and_body() {
+        let resp = AwsError::stream_not_found().into_response();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        assert_eq!(resp.headers()["x-amzn-ErrorType"], "ResourceNotFoundException");
+        let body = AwsError::stream_not_found().body();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["__type"], "ResourceNotFoundException");
+        assert!(v["message"].as_str().unwrap().contains("not found"));
+    }
+}

@@ -1,0 +1,90 @@
+//! The SigV4 authentication layer for every AWS operation.
+//!
+//! For a path that names an [`Operation`], it builds [`RequestParts`] from the request exactly as
+//! received (method, raw path, raw query, every header with its raw bytes; HTTP/2's `:authority`
+//! stands in for `Host`), picks the payload hash the operation's [`AuthKind`] calls for (SHA-256
+//! of the buffered JSON body; for streaming PutMedia the empty-string hash the KVS producers sign,
+//! or `UNSIGNED-PAYLOAD` when declared), verifies the signature and the key's operation policy,
+//! and hands the handler a [`Caller`]. Failures become the AWS error a client expects (table in
+//! `auth::sigv4`). Paths that are not AWS operations pass through untouched.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{AuthKind, AwsError, AwsErrorCode, MAX_JSON_BODY, Operation};
+use crate::api::AppState;
+use crate::auth::Caller;
+use crate::auth::sigv4::{EMPTY_PAYLOAD_SHA256, RequestParts, SigV4Error, payload_hash_for, sha256_hex};
+use crate::model::Region;
+
+/// Authenticates and authorizes AWS operations.
+pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(op) = Operation::from_path(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    match verify(&state, op, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn verify(state: &AppState, op: Operation, req: Request) -> Result<Request, AwsError> {
+    let (mut parts, body) = req.into_parts();
+    let (body, body_hash) = match op.auth() {
+        AuthKind::SigV4Json => {
+            let bytes = axum::body::to_bytes(body, MAX_JSON_BODY).await.map_err(|e| {
+                AwsError::new(
+                    AwsErrorCode::SerializationException,
+                    "The request body is too large or unreadable.",
+                )
+                .with_detail(e.to_string())
+            })?;
+            let hash = sha256_hex(&bytes);
+            (Body::from(bytes), hash)
+        }
+        AuthKind::SigV4Streaming => (body, EMPTY_PAYLOAD_SHA256.to_owned()),
+    };
+    let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
+    let mut headers: Vec<(&str, &[u8])> =
+        parts.headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes())).collect();
+    if !parts.headers.contains_key(axum::http::header::HOST)
+        && let Some(a) = authority.as_deref()
+    {
+        headers.push(("host", a.as_bytes()));
+    }
+    let request_parts = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+    };
+    let payload = payload_hash_for(&headers, &body_hash);
+    let identity = state
+        .verifier
+        .verify(&request_parts, payload, state.clock.now_secs(), state.keys.as_ref())
+        .map_err(sigv4_error)?;
+    let region = Region::parse(&identity.region).map_err(|_| {
+        AwsError::new(AwsErrorCode::InvalidSignatureException, "The credential scope region is invalid.")
+    })?;
+    let policy = state.keys.policy_for(&identity.access_key_id);
+    if !policy.allows_operation(op.name()) {
+        return Err(AwsError::new(
+            op.denied_code(),
+            format!(
+                "User {} is not authorized to perform: kinesisvideo:{}",
+                identity.access_key_id,
+                op.name()
+            ),
+        ));
+    }
+    drop(headers);
+    parts.extensions.insert(Caller { access_key_id: identity.access_key_id, region, policy });
+    Ok(Request::from_parts(parts, body))
+}
+
+fn sigv4_error(e: SigV4Error) -> AwsError {
+    let code = AwsErrorCode::from_name(e.aws_code()).unwrap_or(AwsErrorCode::InvalidSignatureException);
+    AwsError::new(code, e.message()).with_detail(e.to_string())
+}

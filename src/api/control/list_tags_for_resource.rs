@@ -1,0 +1,37 @@
+//! `POST /ListTagsForResource` (capitalised path): the tags of the resource an ARN names, as a
+//! JSON map (at most 50, so never paged).
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::resolve_resource;
+use crate::api::AppState;
+use crate::api::aws::{AwsError, AwsJson, Operation, required};
+use crate::auth::Caller;
+
+/// The operation this file serves.
+pub const OPERATION: Operation = Operation::ListTagsForResource;
+
+/// `ListTagsForResource` input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Input {
+    #[serde(rename = "ResourceARN")]
+    resource_arn: Option<String>,
+    #[allow(dead_code)]
+    next_token: Option<String>,
+}
+
+/// Lists the resource's tags.
+pub async fn handle(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    AwsJson(input): AwsJson<Input>,
+) -> Result<Json<Value>, AwsError> {
+    let arn = required(input.resource_arn.as_deref(), "resourceARN")?;
+    let stream = resolve_resource(&state, &caller, OPERATION, arn).await?;
+    let tags = state.index.stream_tags(stream.id).await?;
+    Ok(Json(json!({ "Tags": tags.0 })))
+}

@@ -1,0 +1,116 @@
+//! The HTTP edge: the ONLY layer that knows axum, HTTP headers, JSON casing and AWS error codes.
+//!
+//! - [`aws`]: error table, operation enum, JSON extraction, request ids, SigV4 layer.
+//! - [`streams`]: resolving StreamName/StreamARN inputs and shaping `StreamInfo`.
+//! - [`control`]: the `kinesisvideo` control plane, one file per operation.
+//!
+//! [`router`] assembles them with the middleware stack (outermost first): request context (id, span,
+//! error log) → SigV4 authentication → the operation's handler. Lower layers receive domain values,
+//! never HTTP types.
+
+pub mod aws;
+pub mod control;
+pub mod streams;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+
+use crate::auth::KeyStore;
+use crate::auth::sigv4::Verifier;
+use crate::clock::Clock;
+use crate::index::Index;
+
+/// Settings the handlers need from the configuration.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Account id used in ARNs.
+    pub account_id: String,
+    /// Configured public base URL (GetDataEndpoint), if any.
+    pub public_url: Option<String>,
+}
+
+/// Shared state of every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The metadata index.
+    pub index: Arc<dyn Index>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Access keys and policies.
+    pub keys: Arc<KeyStore>,
+    /// The SigV4 verifier.
+    pub verifier: Arc<Verifier>,
+    /// Settings from the configuration.
+    pub settings: Arc<ApiSettings>,
+}
+
+/// Which listener a request arrived on; inserted into every request by the server's accept loop.
+#[derive(Debug, Clone)]
+pub struct ListenerInfo {
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The listener's bound address.
+    pub local_addr: SocketAddr,
+}
+
+impl ListenerInfo {
+    /// The base URL of this listener as a client should use it: the listener's own IP, or (for a
+    /// wildcard address) the host the client sent, always with the listener's port.
+    pub fn base_url(&self, host_header: Option<&str>) -> String {
+        let port = self.local_addr.port();
+        let ip = self.local_addr.ip();
+        let host = if ip.is_unspecified() {
+            match host_header.map(strip_port).filter(|h| !h.is_empty()) {
+                Some(h) => h.to_owned(),
+                None => "127.0.0.1".to_owned(),
+            }
+        } else if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        format!("{}://{}:{}", self.scheme, host, port)
+    }
+}
+
+/// The host part of a `Host` header value (`h`, `h:port`, `[v6]`, `[v6]:port`).
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        }
+    } else {
+        host.split(':').next().unwrap_or(host)
+    }
+}
+
+/// The complete application router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(control::router())
+        .fallback(aws::middleware::unknown_operation)
+        .layer(from_fn_with_state(state.clone(), aws::sigv4_layer::authenticate))
+        .layer(from_fn(aws::middleware::request_context))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_adds_the_port_back() {
+        let any = ListenerInfo { scheme: "https", local_addr: "0.0.0.0:8443".parse().unwrap() };
+        assert_eq!(any.base_url(Some("127.0.0.1")), "https://127.0.0.1:8443");
+        assert_eq!(any.base_url(Some("cam.example:9")), "https://cam.example:8443");
+        assert_eq!(any.base_url(None), "https://127.0.0.1:8443");
+        let lo = ListenerInfo { scheme: "http", local_addr: "127.0.0.1:4567".parse().unwrap() };
+        assert_eq!(lo.base_url(Some("localhost")), "http://127.0.0.1:4567");
+        let v6 = ListenerInfo { scheme: "http", local_addr: "[::1]:1".parse().unwrap() };
+        assert_eq!(v6.base_url(None), "http://[::1]:1");
+    }
+}

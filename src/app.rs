@@ -1,0 +1,237 @@
+//! Builds the concrete server from a [`Config`] and runs it.
+//!
+//! [`Server::bind`] opens the index (running migrations), creates the data directory, binds every
+//! listener (port 0 allowed, so tests can read the real address back) and assembles the router.
+//! [`Server::run`] accepts connections until the shutdown future resolves, then stops accepting and
+//! lets in-flight requests finish (bounded). This is the only module that picks implementations
+//! (SQLite or Postgres, system clock) and the only one that owns sockets.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::api::{self, ApiSettings, AppState, ListenerInfo};
+use crate::auth::KeyStore;
+use crate::auth::sigv4::{Verifier, VerifierMode};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{AuthMode, Config};
+use crate::index::{self, Index, IndexError};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The index could not be opened or migrated.
+    #[error("index: {0}")]
+    Index(#[from] IndexError),
+    /// A listener could not be bound, or the data directory created.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TLS material could not be loaded.
+    #[error("tls: {0}")]
+    Tls(String),
+}
+
+struct BoundListener {
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    info: ListenerInfo,
+}
+
+/// A server with its listeners bound, ready to run.
+pub struct Server {
+    listeners: Vec<BoundListener>,
+    router: Router,
+    index: Arc<dyn Index>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addrs", &self.local_urls()).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Opens the index, binds the listeners and builds the router, with the system clock.
+    pub async fn bind(config: &Config) -> Result<Self, StartError> {
+        Self::bind_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Server::bind`], with a given clock (tests).
+    pub async fn bind_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
+            what: format!("cannot create data dir {}", config.data_dir.display()),
+            source,
+        })?;
+        let index = index::open(&config.effective_database_url()).await?;
+        let keys = Arc::new(KeyStore::new(config.auth.mode, &config.auth.keys));
+        let verifier = Arc::new(Verifier::new(
+            match config.auth.mode {
+                AuthMode::Keys => VerifierMode::Enforce,
+                AuthMode::Open => VerifierMode::Open,
+            },
+            config.auth.max_skew_secs,
+        ));
+        let state = AppState {
+            index: index.clone(),
+            clock,
+            keys,
+            verifier,
+            settings: Arc::new(ApiSettings {
+                account_id: config.account_id.clone(),
+                public_url: config.public_url.clone(),
+            }),
+        };
+        let router = api::router(state);
+
+        let tls = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
+            _ => None,
+        };
+        let mut listeners = Vec::new();
+        let main_tls = if config.listen_is_tls() { tls.clone() } else { None };
+        listeners.push(bind_one(config.listen, main_tls).await?);
+        if let (Some(addr), Some(acceptor)) = (config.tls.listen, tls) {
+            listeners.push(bind_one(addr, Some(acceptor)).await?);
+        }
+        Ok(Self { listeners, router, index })
+    }
+
+    /// `scheme://addr` of every listener, in bind order.
+    pub fn local_urls(&self) -> Vec<String> {
+        self.listeners.iter().map(|l| format!("{}://{}", l.info.scheme, l.info.local_addr)).collect()
+    }
+
+    /// The address of the first listener (the `listen` address).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listeners[0].info.local_addr
+    }
+
+    /// The address of the first HTTPS listener, if any.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.listeners.iter().find(|l| l.tls.is_some()).map(|l| l.info.local_addr)
+    }
+
+    /// The index backend name.
+    pub fn index_backend(&self) -> &'static str {
+        self.index.backend()
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight connections for at most 10 s.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
+        let mut accept_tasks = Vec::new();
+        for l in self.listeners {
+            let router = self.router.clone();
+            let mut stop = stop_rx.clone();
+            let graceful = graceful.clone();
+            accept_tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        accepted = l.listener.accept() => {
+                            let Ok((tcp, _peer)) = accepted else { continue };
+                            let _ = tcp.set_nodelay(true);
+                            serve_connection(tcp, l.tls.clone(), l.info.clone(), router.clone(), &graceful);
+                        }
+                    }
+                }
+            }));
+        }
+        shutdown.await;
+        tracing::info!("shutdown requested: no longer accepting connections");
+        let _ = stop_tx.send(true);
+        for t in accept_tasks {
+            let _ = t.await;
+        }
+        let graceful = Arc::try_unwrap(graceful)
+            .unwrap_or_else(|_| hyper_util::server::graceful::GracefulShutdown::new());
+        if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+            tracing::warn!("connections still open after 10 s; closing them");
+        }
+    }
+}
+
+async fn bind_one(addr: SocketAddr, tls: Option<TlsAcceptor>) -> Result<BoundListener, StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Io { what: format!("cannot listen on {addr}"), source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Io { what: "cannot read bound address".into(), source })?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    Ok(BoundListener { listener, tls, info: ListenerInfo { scheme, local_addr } })
+}
+
+fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    tls: Option<TlsAcceptor>,
+    info: ListenerInfo,
+    router: Router,
+    graceful: &hyper_util::server::graceful::GracefulShutdown,
+) {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(info.clone());
+        router.clone().oneshot(req.map(axum::body::Body::new))
+    });
+    let watcher = graceful.watcher();
+    tokio::spawn(async move {
+        let builder = auto::Builder::new(TokioExecutor::new());
+        let result = match tls {
+            Some(acceptor) => match acceptor.accept(tcp).await {
+                Ok(stream) => {
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Err(e) => {
+                    tracing::debug!("tls handshake failed: {e}");
+                    return;
+                }
+            },
+            None => {
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                watcher.watch(conn.into_owned()).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!("connection ended with error: {e}");
+        }
+    });
+}
+
+fn load_tls(cert: &PathBuf, key: &PathBuf) -> Result<TlsAcceptor, StartError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| StartError::Tls(format!("cannot read {}: {e}", cert.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| StartError::Tls(format!("bad certificate in {}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(StartError::Tls(format!("no certificate in {}", cert.display())));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| StartError::Tls(format!("cannot read private key {}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StartError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| StartError::Tls(e.to_string()))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(cfg)))
+}

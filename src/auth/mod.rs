@@ -1,0 +1,13 @@
+//! Authentication and authorization, free of HTTP types.
+//!
+//! - [`sigv4`]: pure AWS Signature Version 4 verification (header and presigned-query forms).
+//! - [`keys`]: the configured access keys ([`keys::KeyStore`], the credential lookup the verifier
+//!   uses) and their per-key policies (allowed operations, stream-name globs).
+//!
+//! The API layer turns an HTTP request into [`sigv4::RequestParts`], calls the verifier and maps the
+//! outcome to AWS error codes; nothing here reads sockets or clocks.
+
+pub mod keys;
+pub mod sigv4;
+
+pub use keys::{Caller, KeyPolicy, KeyStore};

@@ -1,0 +1,331 @@
+//! The index: every query the server makes against its metadata database, behind one trait.
+//!
+//! [`Index`] has one method per query; [`sqlite::SqliteIndex`] (the embedded default) and
+//! [`postgres::PostgresIndex`] (production) implement it with their own SQL and their own migration
+//! folders (`migrations/sqlite`, `migrations/postgres`). A conformance suite in `tests/` runs the same
+//! checks against both. This layer imports only `model` and its own error type: it knows nothing of
+//! HTTP or AWS error codes (the API layer maps [`IndexError`] to them). Every method is one
+//! transaction; none holds a transaction open across an await point of its caller.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::model::{
+    DataRetention, FragmentLocation, FragmentNumber, FragmentRecord, Region, ResourceArn, StorageTier,
+    Stream, StreamName, StreamStatus, TagSet, VersionToken,
+};
+
+/// Why an index call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The addressed row does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint was violated; `constraint` names it (e.g. `streams_region_name_key`).
+    #[error("conflict on {constraint}")]
+    Conflict {
+        /// The violated constraint's name.
+        constraint: String,
+    },
+    /// The caller's expected version token does not match the stored one.
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// The operation would leave a resource with more tags than allowed.
+    #[error("tag limit exceeded")]
+    TagLimitExceeded,
+    /// Anything else (connection lost, corrupt row); the text is for logs only.
+    #[error("index failure: {0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for IndexError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => IndexError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                IndexError::Conflict { constraint: db.constraint().unwrap_or("unique").to_owned() }
+            }
+            other => IndexError::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for IndexError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        IndexError::Other(format!("migration failed: {e}"))
+    }
+}
+
+/// The name of the unique constraint on (region, name); a violation means the stream exists.
+pub const STREAM_NAME_CONSTRAINT: &str = "streams_region_name_key";
+
+/// Everything needed to create a stream.
+#[derive(Debug, Clone)]
+pub struct NewStream {
+    /// The ARN (carries region, name and creation time).
+    pub arn: ResourceArn,
+    /// Optional device name.
+    pub device_name: Option<String>,
+    /// Optional media type.
+    pub media_type: Option<String>,
+    /// Optional KMS key id.
+    pub kms_key_id: Option<String>,
+    /// Retention.
+    pub retention: DataRetention,
+    /// Storage tier.
+    pub storage_tier: StorageTier,
+    /// The first version token.
+    pub version: VersionToken,
+    /// Initial tags (may be empty).
+    pub tags: TagSet,
+}
+
+/// Metadata changes applied by one update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct StreamChanges {
+    /// New device name.
+    pub device_name: Option<String>,
+    /// New media type.
+    pub media_type: Option<String>,
+    /// New retention.
+    pub retention: Option<DataRetention>,
+    /// New storage tier.
+    pub storage_tier: Option<StorageTier>,
+}
+
+/// One page of a name-ordered stream listing.
+#[derive(Debug, Clone)]
+pub struct StreamPage {
+    /// Streams in name order.
+    pub streams: Vec<Stream>,
+    /// Whether more streams follow the last one.
+    pub more: bool,
+}
+
+/// Every metadata query the server makes.
+#[async_trait]
+pub trait Index: Send + Sync + Debug {
+    /// A short name for logs: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Creates a stream with its tags; `Conflict { constraint: STREAM_NAME_CONSTRAINT }` when the
+    /// name is taken in that region.
+    async fn create_stream(&self, new: NewStream) -> Result<Stream, IndexError>;
+
+    /// Looks a stream up by region and name.
+    async fn stream_by_name(&self, region: &Region, name: &StreamName) -> Result<Stream, IndexError>;
+
+    /// Looks a stream up by its exact ARN.
+    async fn stream_by_arn(&self, arn: &ResourceArn) -> Result<Stream, IndexError>;
+
+    /// Streams of a region in name order, optionally only names starting with `prefix`, starting
+    /// after the name `after`, at most `limit`.
+    async fn list_streams(
+        &self,
+        region: &Region,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<StreamPage, IndexError>;
+
+    /// Applies `changes` if the stored version equals `expected` (or `expected` is `None`), and
+    /// stores `new_version`. `VersionMismatch` otherwise; `NotFound` if the stream is gone.
+    async fn update_stream(
+        &self,
+        id: i64,
+        expected: Option<&VersionToken>,
+        changes: &StreamChanges,
+        new_version: &VersionToken,
+    ) -> Result<Stream, IndexError>;
+
+    /// Deletes the stream row and everything that references it, if the version matches.
+    async fn delete_stream(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError>;
+
+    /// Adds or overwrites tags; `TagLimitExceeded` if the result would exceed [`TagSet::MAX`].
+    async fn tag_stream(&self, id: i64, tags: &TagSet) -> Result<(), IndexError>;
+
+    /// Removes the given tag keys (absent keys are ignored).
+    async fn untag_stream(&self, id: i64, keys: &[String]) -> Result<(), IndexError>;
+
+    /// All tags of a stream.
+    async fn stream_tags(&self, id: i64) -> Result<TagSet, IndexError>;
+
+    /// Stores a Matroska header set once per (stream, content) and returns its id; `NotFound` if
+    /// the stream is gone.
+    async fn put_track_header(
+        &self,
+        stream_id: i64,
+        sha256: &str,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<i64, IndexError>;
+
+    /// The bytes of a header set.
+    async fn track_header(&self, id: i64) -> Result<Vec<u8>, IndexError>;
+
+    /// Inserts fragment rows in one transaction (the group commit). Returns, per row, whether it
+    /// was inserted: `false` means its stream no longer exists. The call returns only after commit.
+    async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError>;
+
+    /// The highest fragment number of a stream, if it has any fragment.
+    async fn last_fragment_number(&self, stream_id: i64) -> Result<Option<FragmentNumber>, IndexError>;
+
+    /// One fragment by number.
+    async fn fragment(&self, stream_id: i64, number: &FragmentNumber) -> Result<FragmentRecord, IndexError>;
+
+    /// Every fragment of a stream in ingest order, at most `limit`, after `after` if given.
+    async fn fragments_after(
+        &self,
+        stream_id: i64,
+        after: Option<&FragmentNumber>,
+        limit: u32,
+    ) -> Result<Vec<FragmentRecord>, IndexError>;
+}
+
+/// Opens the index a URL names: `postgres://…`/`postgresql://…` selects Postgres; `sqlite://…`
+/// selects SQLite at that path. Runs the backend's migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Index>, IndexError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresIndex::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteIndex::open_url(url).await?))
+    } else {
+        Err(IndexError::Other(format!(
+            "unsupported database URL scheme (want postgres:// or sqlite://): {}",
+            redact_url(url)
+        )))
+    }
+}
+
+/// A database URL with any password replaced by `***`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A `streams` row as both backends return it (column names are the same in both dialects).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct StreamRow {
+    pub id: i64,
+    pub arn: String,
+    pub device_name: Option<String>,
+    pub media_type: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub retention_hours: i64,
+    pub version: String,
+    pub status: String,
+    pub storage_tier: String,
+    pub created_at_ms: i64,
+}
+
+/// A `fragments` row as both backends return it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FragmentRow {
+    pub stream_id: i64,
+    pub fragment_number: String,
+    pub cluster_timecode: i64,
+    pub producer_ts_ms: i64,
+    pub server_ts_ms: i64,
+    pub duration_ms: i64,
+    pub size_bytes: i64,
+    pub header_id: i64,
+    pub segment: i64,
+    pub byte_offset: i64,
+    pub byte_length: i64,
+    pub key_frame: bool,
+    pub tracks: String,
+    pub frame_count: i64,
+    pub metadata: String,
+}
+
+impl TryFrom<FragmentRow> for FragmentRecord {
+    type Error = IndexError;
+
+    fn try_from(r: FragmentRow) -> Result<Self, IndexError> {
+        let corrupt =
+            |what: &str| IndexError::Other(format!("corrupt fragment row {}: {what}", r.fragment_number));
+        let tracks = if r.tracks.is_empty() {
+            Vec::new()
+        } else {
+            r.tracks
+                .split(',')
+                .map(|t| t.parse::<u64>().map_err(|_| corrupt("tracks")))
+                .collect::<Result<_, _>>()?
+        };
+        let metadata: Vec<(String, String)> =
+            serde_json::from_str(&r.metadata).map_err(|_| corrupt("metadata"))?;
+        Ok(FragmentRecord {
+            stream_id: r.stream_id,
+            number: FragmentNumber::parse(&r.fragment_number).ok_or_else(|| corrupt("number"))?,
+            cluster_timecode: r.cluster_timecode,
+            producer_ts_ms: r.producer_ts_ms,
+            server_ts_ms: r.server_ts_ms,
+            duration_ms: r.duration_ms,
+            size_bytes: r.size_bytes,
+            header_id: r.header_id,
+            location: FragmentLocation {
+                segment: r.segment,
+                offset: u64::try_from(r.byte_offset).map_err(|_| corrupt("offset"))?,
+                length: u64::try_from(r.byte_length).map_err(|_| corrupt("length"))?,
+            },
+            key_frame: r.key_frame,
+            tracks,
+            frame_count: r.frame_count,
+            metadata,
+        })
+    }
+}
+
+/// The text forms of a record's list columns: (tracks, metadata JSON).
+pub(crate) fn fragment_list_columns(f: &FragmentRecord) -> (String, String) {
+    let tracks = f.tracks.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    let metadata = serde_json::to_string(&f.metadata).unwrap_or_else(|_| "[]".to_owned());
+    (tracks, metadata)
+}
+
+impl TryFrom<StreamRow> for Stream {
+    type Error = IndexError;
+
+    fn try_from(r: StreamRow) -> Result<Self, IndexError> {
+        let corrupt = |what: &str| IndexError::Other(format!("corrupt stream row {}: {what}", r.id));
+        let arn = ResourceArn::parse_member(&r.arn, "arn").map_err(|_| corrupt("arn"))?;
+        Ok(Stream {
+            id: r.id,
+            name: arn.name.clone(),
+            arn,
+            device_name: r.device_name,
+            media_type: r.media_type,
+            kms_key_id: r.kms_key_id,
+            retention: DataRetention::from_hours(r.retention_hours).map_err(|_| corrupt("retention"))?,
+            version: VersionToken::from_stored(r.version),
+            status: StreamStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            storage_tier: StorageTier::parse(&r.storage_tier).ok_or_else(|| corrupt("storage tier"))?,
+            created_at_ms: r.created_at_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://./data/index.db"), "sqlite://./data/index.db");
+    }
+}

@@ -1,0 +1,371 @@
+//! The Postgres index (production): a connection pool to the database `--database-url` names.
+//!
+//! Migrations in `migrations/postgres` run at connect. Postgres commits are durable when they return
+//! (`synchronous_commit` as the operator configured it; the default `on` is what the PERSISTED
+//! acknowledgement relies on). SQL here is Postgres dialect only; the SQLite twin is `sqlite.rs`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Row};
+
+use super::{
+    FragmentRow, Index, IndexError, NewStream, StreamChanges, StreamPage, StreamRow, fragment_list_columns,
+};
+use crate::model::{
+    FragmentNumber, FragmentRecord, Region, ResourceArn, Stream, StreamName, TagSet, VersionToken,
+};
+
+/// The `fragments` columns [`FragmentRow`] reads, as a literal for `concat!`.
+macro_rules! fragment_columns {
+    () => {
+        "stream_id, fragment_number, cluster_timecode, producer_ts_ms, server_ts_ms, duration_ms, size_bytes, \
+         header_id, segment, byte_offset, byte_length, key_frame, tracks, frame_count, metadata"
+    };
+}
+
+/// The `streams` columns [`StreamRow`] reads, as a literal for `concat!`.
+macro_rules! stream_columns {
+    () => {
+        "id, arn, device_name, media_type, kms_key_id, retention_hours, version, status, storage_tier, created_at_ms"
+    };
+}
+
+/// The Postgres implementation of [`Index`].
+#[derive(Debug, Clone)]
+pub struct PostgresIndex {
+    pool: PgPool,
+}
+
+impl PostgresIndex {
+    /// Connects to `url` and runs migrations.
+    pub async fn connect(url: &str) -> Result<Self, IndexError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn insert_fragment_batch(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = Vec::with_capacity(rows.len());
+        for f in rows {
+            let (tracks, metadata) = fragment_list_columns(f);
+            let done = sqlx::query(
+                "INSERT INTO fragments (stream_id, fragment_number, cluster_timecode, producer_ts_ms, server_ts_ms, \
+                 duration_ms, size_bytes, header_id, segment, byte_offset, byte_length, key_frame, tracks, \
+                 frame_count, metadata) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+                 WHERE EXISTS (SELECT 1 FROM streams WHERE id = $1) \
+                 AND EXISTS (SELECT 1 FROM track_headers WHERE id = $8)",
+            )
+            .bind(f.stream_id)
+            .bind(f.number.as_str())
+            .bind(f.cluster_timecode)
+            .bind(f.producer_ts_ms)
+            .bind(f.server_ts_ms)
+            .bind(f.duration_ms)
+            .bind(f.size_bytes)
+            .bind(f.header_id)
+            .bind(f.location.segment)
+            .bind(f.location.offset as i64)
+            .bind(f.location.length as i64)
+            .bind(f.key_frame)
+            .bind(tracks)
+            .bind(f.frame_count)
+            .bind(metadata)
+            .execute(&mut *tx)
+            .await?;
+            inserted.push(done.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn fetch_stream(&self, id: i64) -> Result<Stream, IndexError> {
+        let row: StreamRow =
+            sqlx::query_as(concat!("SELECT ", stream_columns!(), " FROM streams WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_into()
+    }
+}
+
+#[async_trait]
+impl Index for PostgresIndex {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn create_stream(&self, new: NewStream) -> Result<Stream, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO streams (region, name, arn, device_name, media_type, kms_key_id, retention_hours, \
+             version, status, storage_tier, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ACTIVE', $9, $10) RETURNING id",
+        )
+        .bind(new.arn.region.as_str())
+        .bind(new.arn.name.as_str())
+        .bind(new.arn.to_string())
+        .bind(&new.device_name)
+        .bind(&new.media_type)
+        .bind(&new.kms_key_id)
+        .bind(i64::from(new.retention.hours()))
+        .bind(new.version.as_str())
+        .bind(new.storage_tier.as_str())
+        .bind(new.arn.creation_millis)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if !new.tags.is_empty() {
+            let (keys, values): (Vec<String>, Vec<String>) = new.tags.0.into_iter().unzip();
+            sqlx::query("INSERT INTO stream_tags (stream_id, key, value) SELECT $1, * FROM UNNEST($2::text[], $3::text[])")
+                .bind(id)
+                .bind(keys)
+                .bind(values)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.fetch_stream(id).await
+    }
+
+    async fn stream_by_name(&self, region: &Region, name: &StreamName) -> Result<Stream, IndexError> {
+        let row: StreamRow = sqlx::query_as(concat!(
+            "SELECT ",
+            stream_columns!(),
+            " FROM streams WHERE region = $1 AND name = $2"
+        ))
+        .bind(region.as_str())
+        .bind(name.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn stream_by_arn(&self, arn: &ResourceArn) -> Result<Stream, IndexError> {
+        let row: StreamRow =
+            sqlx::query_as(concat!("SELECT ", stream_columns!(), " FROM streams WHERE arn = $1"))
+                .bind(arn.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_into()
+    }
+
+    async fn list_streams(
+        &self,
+        region: &Region,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<StreamPage, IndexError> {
+        let rows: Vec<StreamRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            stream_columns!(),
+            " FROM streams WHERE region = $1 \
+             AND ($2::text IS NULL OR starts_with(name, $2)) \
+             AND ($3::text IS NULL OR name > $3) ORDER BY name LIMIT $4"
+        ))
+        .bind(region.as_str())
+        .bind(prefix)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let more = rows.len() > limit as usize;
+        let streams =
+            rows.into_iter().take(limit as usize).map(Stream::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(StreamPage { streams, more })
+    }
+
+    async fn update_stream(
+        &self,
+        id: i64,
+        expected: Option<&VersionToken>,
+        changes: &StreamChanges,
+        new_version: &VersionToken,
+    ) -> Result<Stream, IndexError> {
+        let done = sqlx::query(
+            "UPDATE streams SET device_name = COALESCE($1, device_name), media_type = COALESCE($2, media_type), \
+             retention_hours = COALESCE($3, retention_hours), storage_tier = COALESCE($4, storage_tier), \
+             version = $5 WHERE id = $6 AND ($7::text IS NULL OR version = $7)",
+        )
+        .bind(&changes.device_name)
+        .bind(&changes.media_type)
+        .bind(changes.retention.map(|r| i64::from(r.hours())))
+        .bind(changes.storage_tier.map(|t| t.as_str()))
+        .bind(new_version.as_str())
+        .bind(id)
+        .bind(expected.map(|v| v.as_str()))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            self.fetch_stream(id).await?;
+            return Err(IndexError::VersionMismatch);
+        }
+        self.fetch_stream(id).await
+    }
+
+    async fn delete_stream(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError> {
+        let done = sqlx::query("DELETE FROM streams WHERE id = $1 AND ($2::text IS NULL OR version = $2)")
+            .bind(id)
+            .bind(expected.map(|v| v.as_str()))
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            self.fetch_stream(id).await?;
+            return Err(IndexError::VersionMismatch);
+        }
+        Ok(())
+    }
+
+    async fn tag_stream(&self, id: i64, tags: &TagSet) -> Result<(), IndexError> {
+        let mut tx = self.pool.begin().await?;
+        // Serialise concurrent taggers of one stream so the count check below is exact.
+        sqlx::query("SELECT id FROM streams WHERE id = $1 FOR UPDATE").bind(id).fetch_one(&mut *tx).await?;
+        let (keys, values): (Vec<String>, Vec<String>) =
+            tags.0.iter().map(|(k, v)| (k.clone(), v.clone())).unzip();
+        sqlx::query(
+            "INSERT INTO stream_tags (stream_id, key, value) SELECT $1, * FROM UNNEST($2::text[], $3::text[]) \
+             ON CONFLICT (stream_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(id)
+        .bind(keys)
+        .bind(values)
+        .execute(&mut *tx)
+        .await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stream_tags WHERE stream_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if count as usize > TagSet::MAX {
+            tx.rollback().await?;
+            return Err(IndexError::TagLimitExceeded);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn untag_stream(&self, id: i64, keys: &[String]) -> Result<(), IndexError> {
+        sqlx::query("DELETE FROM stream_tags WHERE stream_id = $1 AND key = ANY($2)")
+            .bind(id)
+            .bind(keys)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn stream_tags(&self, id: i64) -> Result<TagSet, IndexError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM stream_tags WHERE stream_id = $1 ORDER BY key COLLATE \"C\"",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(TagSet(rows.into_iter().collect()))
+    }
+
+    async fn put_track_header(
+        &self,
+        stream_id: i64,
+        sha256: &str,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<i64, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM streams WHERE id = $1 FOR KEY SHARE")
+            .bind(stream_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(IndexError::NotFound);
+        }
+        sqlx::query(
+            "INSERT INTO track_headers (stream_id, sha256, bytes, created_at_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (stream_id, sha256) DO NOTHING",
+        )
+        .bind(stream_id)
+        .bind(sha256)
+        .bind(bytes)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM track_headers WHERE stream_id = $1 AND sha256 = $2")
+            .bind(stream_id)
+            .bind(sha256)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn track_header(&self, id: i64) -> Result<Vec<u8>, IndexError> {
+        Ok(sqlx::query_scalar("SELECT bytes FROM track_headers WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
+        match self.insert_fragment_batch(rows).await {
+            // A stream deleted concurrently makes the batch's foreign-key check fail; redo the rows
+            // one by one so only that stream's rows are refused.
+            Err(IndexError::Other(_)) if rows.len() > 1 => {
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let one = self.insert_fragment_batch(std::slice::from_ref(row)).await;
+                    out.push(one.map(|v| v[0]).unwrap_or(false));
+                }
+                Ok(out)
+            }
+            other => other,
+        }
+    }
+
+    async fn last_fragment_number(&self, stream_id: i64) -> Result<Option<FragmentNumber>, IndexError> {
+        let n: Option<String> =
+            sqlx::query_scalar("SELECT MAX(fragment_number) FROM fragments WHERE stream_id = $1")
+                .bind(stream_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n.as_deref().and_then(FragmentNumber::parse))
+    }
+
+    async fn fragment(&self, stream_id: i64, number: &FragmentNumber) -> Result<FragmentRecord, IndexError> {
+        let row: FragmentRow = sqlx::query_as(concat!(
+            "SELECT ",
+            fragment_columns!(),
+            " FROM fragments WHERE stream_id = $1 AND fragment_number = $2"
+        ))
+        .bind(stream_id)
+        .bind(number.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn fragments_after(
+        &self,
+        stream_id: i64,
+        after: Option<&FragmentNumber>,
+        limit: u32,
+    ) -> Result<Vec<FragmentRecord>, IndexError> {
+        let rows: Vec<FragmentRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            fragment_columns!(),
+            " FROM fragments WHERE stream_id = $1 AND ($2::text IS NULL OR fragment_number > $2) \
+             ORDER BY fragment_number LIMIT $3"
+        ))
+        .bind(stream_id)
+        .bind(after.map(FragmentNumber::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(FragmentRecord::try_from).collect()
+    }
+}

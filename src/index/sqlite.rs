@@ -1,0 +1,382 @@
+//! The embedded SQLite index (the default): one database file under `--data-dir`.
+//!
+//! Opened in WAL mode with `synchronous = FULL`, so a committed transaction is on disk when the
+//! commit returns (the durability the PERSISTED acknowledgement relies on). Foreign keys are on, so
+//! deleting a stream removes its dependent rows. SQL here is SQLite dialect only; the Postgres twin
+//! lives in `postgres.rs`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::{
+    FragmentRow, Index, IndexError, NewStream, StreamChanges, StreamPage, StreamRow, fragment_list_columns,
+};
+use crate::model::{
+    FragmentNumber, FragmentRecord, Region, ResourceArn, Stream, StreamName, TagSet, VersionToken,
+};
+
+/// The `fragments` columns [`FragmentRow`] reads, as a literal for `concat!`.
+macro_rules! fragment_columns {
+    () => {
+        "stream_id, fragment_number, cluster_timecode, producer_ts_ms, server_ts_ms, duration_ms, size_bytes, \
+         header_id, segment, byte_offset, byte_length, key_frame, tracks, frame_count, metadata"
+    };
+}
+
+/// The `streams` columns [`StreamRow`] reads, as a literal for `concat!`.
+macro_rules! stream_columns {
+    () => {
+        "id, arn, device_name, media_type, kms_key_id, retention_hours, version, status, storage_tier, created_at_ms"
+    };
+}
+
+/// The SQLite implementation of [`Index`].
+#[derive(Debug, Clone)]
+pub struct SqliteIndex {
+    pool: SqlitePool,
+}
+
+impl SqliteIndex {
+    /// Opens (creating if needed) the database a `sqlite://PATH` URL names and runs migrations.
+    pub async fn open_url(url: &str) -> Result<Self, IndexError> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| IndexError::Other(format!("bad sqlite url: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn fetch_stream(&self, id: i64) -> Result<Stream, IndexError> {
+        let row: StreamRow =
+            sqlx::query_as(concat!("SELECT ", stream_columns!(), " FROM streams WHERE id = ?"))
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_into()
+    }
+}
+
+/// SQLite does not report constraint names, only columns; name them like the Postgres schema does.
+fn name_constraints(e: sqlx::Error) -> IndexError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        let constraint = if db.message().contains("streams.region, streams.name") {
+            super::STREAM_NAME_CONSTRAINT
+        } else if db.message().contains("streams.arn") {
+            "streams_arn_key"
+        } else {
+            "unique"
+        };
+        return IndexError::Conflict { constraint: constraint.to_owned() };
+    }
+    e.into()
+}
+
+#[async_trait]
+impl Index for SqliteIndex {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn create_stream(&self, new: NewStream) -> Result<Stream, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO streams (region, name, arn, device_name, media_type, kms_key_id, retention_hours, \
+             version, status, storage_tier, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?, ?) \
+             RETURNING id",
+        )
+        .bind(new.arn.region.as_str())
+        .bind(new.arn.name.as_str())
+        .bind(new.arn.to_string())
+        .bind(&new.device_name)
+        .bind(&new.media_type)
+        .bind(&new.kms_key_id)
+        .bind(i64::from(new.retention.hours()))
+        .bind(new.version.as_str())
+        .bind(new.storage_tier.as_str())
+        .bind(new.arn.creation_millis)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(name_constraints)?
+        .try_get(0)?;
+        for (k, v) in &new.tags.0 {
+            sqlx::query("INSERT INTO stream_tags (stream_id, key, value) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.fetch_stream(id).await
+    }
+
+    async fn stream_by_name(&self, region: &Region, name: &StreamName) -> Result<Stream, IndexError> {
+        let row: StreamRow = sqlx::query_as(concat!(
+            "SELECT ",
+            stream_columns!(),
+            " FROM streams WHERE region = ? AND name = ?"
+        ))
+        .bind(region.as_str())
+        .bind(name.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn stream_by_arn(&self, arn: &ResourceArn) -> Result<Stream, IndexError> {
+        let row: StreamRow =
+            sqlx::query_as(concat!("SELECT ", stream_columns!(), " FROM streams WHERE arn = ?"))
+                .bind(arn.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_into()
+    }
+
+    async fn list_streams(
+        &self,
+        region: &Region,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<StreamPage, IndexError> {
+        // substr() compares bytes exactly (LIKE would be case-insensitive in SQLite).
+        let rows: Vec<StreamRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            stream_columns!(),
+            " FROM streams WHERE region = ?1 \
+             AND (?2 IS NULL OR substr(name, 1, length(?2)) = ?2) \
+             AND (?3 IS NULL OR name > ?3) ORDER BY name LIMIT ?4"
+        ))
+        .bind(region.as_str())
+        .bind(prefix)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let more = rows.len() > limit as usize;
+        let streams =
+            rows.into_iter().take(limit as usize).map(Stream::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(StreamPage { streams, more })
+    }
+
+    async fn update_stream(
+        &self,
+        id: i64,
+        expected: Option<&VersionToken>,
+        changes: &StreamChanges,
+        new_version: &VersionToken,
+    ) -> Result<Stream, IndexError> {
+        let done = sqlx::query(
+            "UPDATE streams SET device_name = COALESCE(?, device_name), media_type = COALESCE(?, media_type), \
+             retention_hours = COALESCE(?, retention_hours), storage_tier = COALESCE(?, storage_tier), \
+             version = ? WHERE id = ? AND (? IS NULL OR version = ?)",
+        )
+        .bind(&changes.device_name)
+        .bind(&changes.media_type)
+        .bind(changes.retention.map(|r| i64::from(r.hours())))
+        .bind(changes.storage_tier.map(|t| t.as_str()))
+        .bind(new_version.as_str())
+        .bind(id)
+        .bind(expected.map(|v| v.as_str()))
+        .bind(expected.map(|v| v.as_str()))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            // Either gone or a different version: tell which.
+            self.fetch_stream(id).await?;
+            return Err(IndexError::VersionMismatch);
+        }
+        self.fetch_stream(id).await
+    }
+
+    async fn delete_stream(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError> {
+        let done = sqlx::query("DELETE FROM streams WHERE id = ? AND (? IS NULL OR version = ?)")
+            .bind(id)
+            .bind(expected.map(|v| v.as_str()))
+            .bind(expected.map(|v| v.as_str()))
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            self.fetch_stream(id).await?;
+            return Err(IndexError::VersionMismatch);
+        }
+        Ok(())
+    }
+
+    async fn tag_stream(&self, id: i64, tags: &TagSet) -> Result<(), IndexError> {
+        let mut tx = self.pool.begin().await?;
+        for (k, v) in &tags.0 {
+            sqlx::query(
+                "INSERT INTO stream_tags (stream_id, key, value) VALUES (?, ?, ?) \
+                 ON CONFLICT (stream_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stream_tags WHERE stream_id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if count as usize > TagSet::MAX {
+            tx.rollback().await?;
+            return Err(IndexError::TagLimitExceeded);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn untag_stream(&self, id: i64, keys: &[String]) -> Result<(), IndexError> {
+        let mut tx = self.pool.begin().await?;
+        for k in keys {
+            sqlx::query("DELETE FROM stream_tags WHERE stream_id = ? AND key = ?")
+                .bind(id)
+                .bind(k)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn stream_tags(&self, id: i64) -> Result<TagSet, IndexError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM stream_tags WHERE stream_id = ? ORDER BY key")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(TagSet(rows.into_iter().collect()))
+    }
+
+    async fn put_track_header(
+        &self,
+        stream_id: i64,
+        sha256: &str,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<i64, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM streams WHERE id = ?")
+            .bind(stream_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(IndexError::NotFound);
+        }
+        sqlx::query(
+            "INSERT INTO track_headers (stream_id, sha256, bytes, created_at_ms) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (stream_id, sha256) DO NOTHING",
+        )
+        .bind(stream_id)
+        .bind(sha256)
+        .bind(bytes)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM track_headers WHERE stream_id = ? AND sha256 = ?")
+            .bind(stream_id)
+            .bind(sha256)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn track_header(&self, id: i64) -> Result<Vec<u8>, IndexError> {
+        Ok(sqlx::query_scalar("SELECT bytes FROM track_headers WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = Vec::with_capacity(rows.len());
+        for f in rows {
+            let (tracks, metadata) = fragment_list_columns(f);
+            let done = sqlx::query(
+                "INSERT INTO fragments (stream_id, fragment_number, cluster_timecode, producer_ts_ms, server_ts_ms, \
+                 duration_ms, size_bytes, header_id, segment, byte_offset, byte_length, key_frame, tracks, \
+                 frame_count, metadata) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 \
+                 WHERE EXISTS (SELECT 1 FROM streams WHERE id = ?1) \
+                 AND EXISTS (SELECT 1 FROM track_headers WHERE id = ?8)",
+            )
+            .bind(f.stream_id)
+            .bind(f.number.as_str())
+            .bind(f.cluster_timecode)
+            .bind(f.producer_ts_ms)
+            .bind(f.server_ts_ms)
+            .bind(f.duration_ms)
+            .bind(f.size_bytes)
+            .bind(f.header_id)
+            .bind(f.location.segment)
+            .bind(f.location.offset as i64)
+            .bind(f.location.length as i64)
+            .bind(f.key_frame)
+            .bind(tracks)
+            .bind(f.frame_count)
+            .bind(metadata)
+            .execute(&mut *tx)
+            .await?;
+            inserted.push(done.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn last_fragment_number(&self, stream_id: i64) -> Result<Option<FragmentNumber>, IndexError> {
+        let n: Option<String> =
+            sqlx::query_scalar("SELECT MAX(fragment_number) FROM fragments WHERE stream_id = ?")
+                .bind(stream_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n.as_deref().and_then(FragmentNumber::parse))
+    }
+
+    async fn fragment(&self, stream_id: i64, number: &FragmentNumber) -> Result<FragmentRecord, IndexError> {
+        let row: FragmentRow = sqlx::query_as(concat!(
+            "SELECT ",
+            fragment_columns!(),
+            " FROM fragments WHERE stream_id = ? AND fragment_number = ?"
+        ))
+        .bind(stream_id)
+        .bind(number.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn fragments_after(
+        &self,
+        stream_id: i64,
+        after: Option<&FragmentNumber>,
+        limit: u32,
+    ) -> Result<Vec<FragmentRecord>, IndexError> {
+        let rows: Vec<FragmentRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            fragment_columns!(),
+            " FROM fragments WHERE stream_id = ?1 AND (?2 IS NULL OR fragment_number > ?2) \
+             ORDER BY fragment_number LIMIT ?3"
+        ))
+        .bind(stream_id)
+        .bind(after.map(FragmentNumber::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(FragmentRecord::try_from).collect()
+    }
+}

@@ -1,0 +1,168 @@
+//! The `openkvs` binary: parses the command line, loads configuration, sets up logging and hands
+//! over to [`openkvs::app`]. Nothing else lives here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use openkvs::app::Server;
+use openkvs::config::{AuthMode, Config, Overrides};
+
+#[derive(Parser, Debug)]
+#[command(name = "openkvs", version, about = "A self-hosted Kinesis Video Streams compatible server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Configuration file (TOML); see config/openkvs.toml for every key.
+    #[arg(long, env = "OPENKVS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Plain-HTTP listen address [default: 127.0.0.1:4567].
+    #[arg(long, env = "OPENKVS_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory for the SQLite index and the fragment store [default: ./data].
+    #[arg(long, env = "OPENKVS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Index database: postgres://… or sqlite://… [default: SQLite in the data dir].
+    #[arg(long, env = "OPENKVS_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Base URL GetDataEndpoint returns (scheme://host[:port]).
+    #[arg(long, env = "OPENKVS_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Account id used in ARNs [default: 000000000000].
+    #[arg(long, env = "OPENKVS_ACCOUNT_ID")]
+    account_id: Option<String>,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, env = "OPENKVS_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, env = "OPENKVS_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// HTTPS listen address; without it, --listen itself serves HTTPS when a certificate is given.
+    #[arg(long, env = "OPENKVS_TLS_LISTEN")]
+    tls_listen: Option<SocketAddr>,
+    /// Allow the development key on a non-loopback address.
+    #[arg(long, env = "OPENKVS_ALLOW_DEV_KEYS")]
+    allow_dev_keys: bool,
+    /// `keys` (verify signatures) or `open` (accept any well-formed signature).
+    #[arg(long, env = "OPENKVS_AUTH_MODE", value_parser = parse_auth_mode)]
+    auth_mode: Option<AuthMode>,
+}
+
+fn parse_auth_mode(s: &str) -> Result<AuthMode, String> {
+    match s {
+        "keys" => Ok(AuthMode::Keys),
+        "open" => Ok(AuthMode::Open),
+        _ => Err(format!("auth mode must be 'keys' or 'open', not '{s}'")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("openkvs: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPENKVS_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let database_url =
+        args.database_url.or_else(|| std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty()));
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database_url,
+        public_url: args.public_url,
+        account_id: args.account_id,
+        allow_dev_keys: args.allow_dev_keys,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        tls_listen: args.tls_listen,
+        auth_mode: args.auth_mode,
+    };
+    let config = match Config::load(args.config.as_deref(), overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match Server::bind(&config).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let credentials = match config.auth.mode {
+        AuthMode::Keys => format!(
+            "keys ({} configured{})",
+            config.auth.keys.len(),
+            if config.has_dev_key() { ", development key openkvs/openkvs-secret enabled" } else { "" }
+        ),
+        AuthMode::Open => "OPEN (any well-formed signature is accepted)".to_owned(),
+    };
+    if config.auth.mode == AuthMode::Open {
+        tracing::warn!("auth.mode = \"open\": signatures are NOT verified; use only for local testing");
+    }
+    tracing::info!(
+        "openkvs listening on {} | index: {} ({}) | store: {} | credentials: {}",
+        server.local_urls().join(", "),
+        server.index_backend(),
+        openkvs::index::redact_url(&config.effective_database_url()),
+        config.data_dir.join("fragments").display(),
+        credentials
+    );
+    server.run(shutdown_signal()).await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

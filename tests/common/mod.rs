@@ -1,0 +1,325 @@
+//! Shared integration-test fixtures: a real server on `127.0.0.1:0` with a temporary data directory
+//! and either index backend, builders for the official aws-sdk-rust clients pointed at it, and a
+//! raw HTTP/1.1 client with a SigV4 signer for requests the SDKs cannot make.
+//!
+//! `TEST_DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`) enables the Postgres
+//! variant of every backend test: each server gets a fresh database, dropped by `stop()`.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
+use openkvs::app::Server;
+use openkvs::config::Config;
+use sqlx::Connection;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+/// Which index a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The Postgres URL for tests, if configured.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|s| !s.is_empty())
+}
+
+/// Generates one `#[tokio::test]` per backend for each named async fn taking a [`Backend`].
+/// The Postgres variant returns early (and says so) when `TEST_DATABASE_URL` is unset.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::common::postgres_url().is_none() {
+                        eprintln!("TEST_DATABASE_URL unset: Postgres variant not run");
+                        return;
+                    }
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// Creates a fresh Postgres database for one test and returns (admin url, db name, db url).
+pub async fn fresh_postgres_db() -> (String, String, String) {
+    let admin = postgres_url().expect("TEST_DATABASE_URL");
+    let name = format!("openkvs_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create db");
+    conn.close().await.ok();
+    let base = match admin.rfind('/') {
+        Some(i) if admin[..i].ends_with(|c: char| c != '/') => admin[..i].to_owned(),
+        _ => admin.clone(),
+    };
+    let (base, query) = match admin.find('?') {
+        Some(q) => (base, admin[q..].to_owned()),
+        None => (base, String::new()),
+    };
+    (admin, name.clone(), format!("{base}/{name}{query}"))
+}
+
+/// Drops a database made by [`fresh_postgres_db`].
+pub async fn drop_postgres_db(admin: &str, name: &str) {
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(&mut conn)
+            .await;
+        conn.close().await.ok();
+    }
+}
+
+/// A running server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub tls_addr: Option<SocketAddr>,
+    pub endpoint: String,
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestServer {
+    /// Starts a server with the default configuration on a free port.
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a server after letting `tweak` change the configuration.
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let mut pg = None;
+        if backend == Backend::Postgres {
+            let (admin, name, url) = fresh_postgres_db().await;
+            config.database_url = Some(url);
+            pg = Some((admin, name));
+        }
+        tweak(&mut config);
+        config.validate().expect("valid test config");
+        Self::start_config(config, dir, pg).await
+    }
+
+    async fn start_config(config: Config, dir: tempfile::TempDir, pg: Option<(String, String)>) -> Self {
+        let server = Server::bind(&config).await.expect("server binds");
+        let addr = server.local_addr();
+        let tls_addr = server.tls_addr();
+        let scheme = if config.listen_is_tls() { "https" } else { "http" };
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            tls_addr,
+            endpoint: format!("{scheme}://{addr}"),
+            config,
+            shutdown: Some(tx),
+            task: Some(task),
+            dir,
+            pg,
+        }
+    }
+
+    /// Stops the server (waiting for it) and drops its Postgres database.
+    pub async fn stop(mut self) {
+        self.halt().await;
+        if let Some((admin, name)) = self.pg.take() {
+            drop_postgres_db(&admin, &name).await;
+        }
+    }
+
+    /// Stops the server but keeps data dir and database, returning what a restart needs.
+    pub async fn halt(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// Starts the server again on the same data (new port).
+    pub async fn restart(mut self) -> Self {
+        self.halt().await;
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let pg = self.pg.take();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Self::start_config(config, dir, pg).await
+    }
+
+    /// A control-plane client with the development key in `us-east-1`.
+    pub fn kvs(&self) -> aws_sdk_kinesisvideo::Client {
+        self.kvs_as("openkvs", "openkvs-secret", "us-east-1")
+    }
+
+    /// A control-plane client with the given credentials and region.
+    pub fn kvs_as(&self, key: &str, secret: &str, region: &str) -> aws_sdk_kinesisvideo::Client {
+        aws_sdk_kinesisvideo::Client::from_conf(self.kvs_config(key, secret, region).build())
+    }
+
+    /// The control-plane client configuration builder, for further tweaks.
+    pub fn kvs_config(&self, key: &str, secret: &str, region: &str) -> aws_sdk_kinesisvideo::config::Builder {
+        aws_sdk_kinesisvideo::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+            .endpoint_url(&self.endpoint)
+            .retry_config(aws_sdk_kinesisvideo::config::retry::RetryConfig::disabled())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Signs a request with aws-sigv4 and returns the headers to add (`authorization`, `x-amz-date`).
+#[allow(clippy::too_many_arguments)]
+pub fn sigv4_headers(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    service: &str,
+    region: &str,
+    key: &str,
+    secret: &str,
+    time: SystemTime,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    let identity = Credentials::new(key, secret, None, None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body))
+        .expect("signable");
+    let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+    instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+/// Sends one request over a fresh connection (plain TCP) and reads the whole response.
+pub async fn raw_request(addr: SocketAddr, head_and_body: &[u8]) -> RawResponse {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    exchange(&mut tcp, head_and_body).await
+}
+
+/// Writes a request and reads the response until the server closes the connection.
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, head_and_body: &[u8]) -> RawResponse {
+    io.write_all(head_and_body).await.expect("write");
+    let mut buf = Vec::new();
+    io.read_to_end(&mut buf).await.ok();
+    parse_response(&buf)
+}
+
+/// Parses a complete HTTP/1.1 response (content-length or chunked).
+pub fn parse_response(buf: &[u8]) -> RawResponse {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("response head");
+    let head = std::str::from_utf8(&buf[..end]).expect("utf8 head");
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let rest = &buf[end + 4..];
+    let chunked =
+        headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+    RawResponse { status, headers, body }
+}
+
+/// Decodes a chunked body.
+pub fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
+        let size_text = std::str::from_utf8(&data[..pos]).unwrap_or("0");
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        if size == 0 || data.len() < pos + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&data[pos + 2..pos + 2 + size]);
+        data = &data[(pos + 4 + size).min(data.len())..];
+    }
+    out
+}
+
+/// A signed JSON POST as bytes, signed with aws-sigv4 (service/region/key selectable).
+pub fn signed_json_post(
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+    service: &str,
+    key: &str,
+    secret: &str,
+    time: SystemTime,
+) -> Vec<u8> {
+    let host = addr.to_string();
+    let url = format!("http://{host}{path}");
+    let base = [("host", host.as_str()), ("content-type", "application/json")];
+    let auth = sigv4_headers("POST", &url, &base, body.as_bytes(), service, "us-east-1", key, secret, time);
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in auth {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    req.into_bytes()
+}

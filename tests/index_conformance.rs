@@ -1,0 +1,182 @@
+//! The index conformance suite: the same checks against every [`Index`] implementation. SQLite
+//! always runs; Postgres runs when TEST_DATABASE_URL is set (a fresh database per test).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::Backend;
+use openkvs::index::{Index, IndexError, NewStream, STREAM_NAME_CONSTRAINT, StreamChanges};
+use openkvs::model::{
+    AccountId, DataRetention, Region, ResourceArn, StorageTier, StreamName, TagSet, VersionToken,
+};
+
+backend_tests!(
+    create_and_look_up,
+    duplicate_names_conflict_per_region,
+    list_filters_pages_and_orders_by_bytes,
+    updates_check_versions,
+    delete_removes_tags_and_checks_version,
+    tags_upsert_and_respect_the_limit,
+);
+
+struct Ctx {
+    index: Arc<dyn Index>,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Ctx {
+    async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("index.db").display());
+                Self { index: openkvs::index::open(&url).await.unwrap(), _dir: dir, pg: None }
+            }
+            Backend::Postgres => {
+                let (admin, name, url) = common::fresh_postgres_db().await;
+                Self { index: openkvs::index::open(&url).await.unwrap(), _dir: dir, pg: Some((admin, name)) }
+            }
+        }
+    }
+
+    async fn done(self) {
+        drop(self.index);
+        if let Some((admin, name)) = self.pg {
+            common::drop_postgres_db(&admin, &name).await;
+        }
+    }
+}
+
+fn region(r: &str) -> Region {
+    Region::parse(r).unwrap()
+}
+
+fn new_stream(region_name: &str, name: &str, millis: i64) -> NewStream {
+    NewStream {
+        arn: ResourceArn::stream(
+            &region(region_name),
+            &AccountId::default(),
+            &StreamName::parse(name).unwrap(),
+            millis,
+        ),
+        device_name: Some("dev".into()),
+        media_type: Some("video/h264".into()),
+        kms_key_id: None,
+        retention: DataRetention::from_hours(24).unwrap(),
+        storage_tier: StorageTier::Hot,
+        version: VersionToken::generate(),
+        tags: TagSet::parse([("a", "1"), ("b", "")], false).unwrap(),
+    }
+}
+
+async fn create_and_look_up(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let new = new_stream("us-east-1", "cam", 1_700_000_000_123);
+    let created = ctx.index.create_stream(new.clone()).await.unwrap();
+    assert_eq!(created.name.as_str(), "cam");
+    assert_eq!(created.arn, new.arn);
+    assert_eq!(created.created_at_ms, 1_700_000_000_123);
+    assert_eq!(created.version, new.version);
+    assert_eq!(created.retention.hours(), 24);
+    let by_name =
+        ctx.index.stream_by_name(&region("us-east-1"), &StreamName::parse("cam").unwrap()).await.unwrap();
+    assert_eq!(by_name, created);
+    assert_eq!(ctx.index.stream_by_arn(&new.arn).await.unwrap(), created);
+    let tags = ctx.index.stream_tags(created.id).await.unwrap();
+    assert_eq!(tags.0.get("b").map(String::as_str), Some(""));
+    let missing = ctx.index.stream_by_name(&region("us-east-1"), &StreamName::parse("nope").unwrap()).await;
+    assert!(matches!(missing, Err(IndexError::NotFound)));
+    let wrong_millis = ResourceArn { creation_millis: 1, ..new.arn.clone() };
+    assert!(matches!(ctx.index.stream_by_arn(&wrong_millis).await, Err(IndexError::NotFound)));
+    ctx.done().await;
+}
+
+async fn duplicate_names_conflict_per_region(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    match ctx.index.create_stream(new_stream("us-east-1", "cam", 2)).await {
+        Err(IndexError::Conflict { constraint }) => assert_eq!(constraint, STREAM_NAME_CONSTRAINT),
+        other => panic!("expected a name conflict, got {other:?}"),
+    }
+    ctx.index.create_stream(new_stream("eu-west-1", "cam", 3)).await.unwrap();
+    ctx.done().await;
+}
+
+async fn list_filters_pages_and_orders_by_bytes(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    for (i, n) in ["b", "a-2", "a-10", "A-1", "a-1", "a_1"].iter().enumerate() {
+        ctx.index.create_stream(new_stream("us-east-1", n, i as i64)).await.unwrap();
+    }
+    ctx.index.create_stream(new_stream("us-west-2", "a-0", 9)).await.unwrap();
+    let r = region("us-east-1");
+    let names =
+        |p: &openkvs::index::StreamPage| p.streams.iter().map(|s| s.name.to_string()).collect::<Vec<_>>();
+    let all = ctx.index.list_streams(&r, None, None, 100).await.unwrap();
+    assert_eq!(names(&all), ["A-1", "a-1", "a-10", "a-2", "a_1", "b"]);
+    assert!(!all.more);
+    let p1 = ctx.index.list_streams(&r, Some("a-"), None, 2).await.unwrap();
+    assert_eq!(names(&p1), ["a-1", "a-10"]);
+    assert!(p1.more);
+    let p2 = ctx.index.list_streams(&r, Some("a-"), Some("a-10"), 2).await.unwrap();
+    assert_eq!(names(&p2), ["a-2"]);
+    assert!(!p2.more);
+    let under = ctx.index.list_streams(&r, Some("a_"), None, 10).await.unwrap();
+    assert_eq!(names(&under), ["a_1"], "underscore is literal, not a wildcard");
+    ctx.done().await;
+}
+
+async fn updates_check_versions(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let v2 = VersionToken::generate();
+    let changes = StreamChanges {
+        device_name: Some("d2".into()),
+        retention: Some(DataRetention::from_hours(0).unwrap()),
+        storage_tier: Some(StorageTier::Warm),
+        ..StreamChanges::default()
+    };
+    let updated = ctx.index.update_stream(s.id, Some(&s.version), &changes, &v2).await.unwrap();
+    assert_eq!(updated.device_name.as_deref(), Some("d2"));
+    assert_eq!(updated.media_type.as_deref(), Some("video/h264"), "untouched fields stay");
+    assert_eq!(updated.retention.hours(), 0);
+    assert_eq!(updated.storage_tier, StorageTier::Warm);
+    assert_eq!(updated.version, v2);
+    let stale = ctx.index.update_stream(s.id, Some(&s.version), &changes, &VersionToken::generate()).await;
+    assert!(matches!(stale, Err(IndexError::VersionMismatch)));
+    let gone = ctx.index.update_stream(s.id + 1000, None, &changes, &VersionToken::generate()).await;
+    assert!(matches!(gone, Err(IndexError::NotFound)));
+    ctx.done().await;
+}
+
+async fn delete_removes_tags_and_checks_version(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let wrong = ctx.index.delete_stream(s.id, Some(&VersionToken::generate())).await;
+    assert!(matches!(wrong, Err(IndexError::VersionMismatch)));
+    ctx.index.delete_stream(s.id, Some(&s.version)).await.unwrap();
+    assert!(matches!(ctx.index.delete_stream(s.id, None).await, Err(IndexError::NotFound)));
+    assert!(ctx.index.stream_tags(s.id).await.unwrap().is_empty());
+    let again = ctx.index.create_stream(new_stream("us-east-1", "cam", 2)).await.unwrap();
+    assert_eq!(ctx.index.stream_tags(again.id).await.unwrap().len(), 2);
+    ctx.done().await;
+}
+
+async fn tags_upsert_and_respect_the_limit(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let many: Vec<(String, String)> = (0..48).map(|i| (format!("k{i}"), "v".into())).collect();
+    let set = TagSet::parse(many.iter().map(|(k, v)| (k.as_str(), v.as_str())), true).unwrap();
+    ctx.index.tag_stream(s.id, &set).await.unwrap();
+    assert_eq!(ctx.index.stream_tags(s.id).await.unwrap().len(), 50);
+    let overwrite = TagSet::parse([("a", "changed")], true).unwrap();
+    ctx.index.tag_stream(s.id, &overwrite).await.unwrap();
+    assert_eq!(ctx.index.stream_tags(s.id).await.unwrap().0["a"], "changed");
+    let extra = TagSet::parse([("extra", "x")], true).unwrap();
+    assert!(matches!(ctx.index.tag_stream(s.id, &extra).await, Err(IndexError::TagLimitExceeded)));
+    assert_eq!(ctx.index.stream_tags(s.id).await.unwrap().len(), 50, "failed tagging changes nothing");
+    ctx.index.untag_stream(s.id, &["a".into(), "missing".into()]).await.unwrap();
+    assert_eq!(ctx.index.stream_tags(s.id).await.unwrap().len(), 49);
+    ctx.done().await;
+}
