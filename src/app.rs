@@ -25,6 +25,9 @@ use crate::auth::sigv4::{Verifier, VerifierMode};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthMode, Config};
 use crate::index::{self, Index, IndexError};
+use crate::ingest::Ingest;
+use crate::store::FragmentStore;
+use crate::store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,13 @@ impl Server {
             source,
         })?;
         let index = index::open(&config.effective_database_url()).await?;
+        let store_root = config.data_dir.join("fragments");
+        let store: Arc<dyn FragmentStore> =
+            Arc::new(LocalStore::open(&store_root, DEFAULT_SEGMENT_BYTES).map_err(|e| StartError::Io {
+                what: format!("cannot open fragment store {}", store_root.display()),
+                source: std::io::Error::other(e),
+            })?);
+        let ingest = Ingest::new(index.clone(), store, clock.clone(), config.ingest.clone());
         let keys = Arc::new(KeyStore::new(config.auth.mode, &config.auth.keys));
         let verifier = Arc::new(Verifier::new(
             match config.auth.mode {
@@ -94,6 +104,7 @@ impl Server {
                 account_id: config.account_id.clone(),
                 public_url: config.public_url.clone(),
             }),
+            ingest,
         };
         let router = api::router(state);
 

@@ -136,6 +136,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Authentication.
     pub auth: AuthConfig,
+    /// PutMedia ingest limits and behaviour.
+    pub ingest: crate::ingest::IngestConfig,
 }
 
 impl Default for Config {
@@ -149,6 +151,7 @@ impl Default for Config {
             allow_dev_keys: false,
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
+            ingest: crate::ingest::IngestConfig::default(),
         }
     }
 }

@@ -36,5 +36,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod index;
+pub mod ingest;
+pub mod media;
 pub mod model;
 pub mod store;

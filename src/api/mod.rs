@@ -3,6 +3,7 @@
 //! - [`aws`]: error table, operation enum, JSON extraction, request ids, SigV4 layer.
 //! - [`streams`]: resolving StreamName/StreamARN inputs and shaping `StreamInfo`.
 //! - [`control`]: the `kinesisvideo` control plane, one file per operation.
+//! - [`media`]: the `kinesis-video-media` data plane (PutMedia).
 //!
 //! [`router`] assembles them with the middleware stack (outermost first): request context (id, span,
 //! error log) → SigV4 authentication → the operation's handler. Lower layers receive domain values,
@@ -10,6 +11,7 @@
 
 pub mod aws;
 pub mod control;
+pub mod media;
 pub mod streams;
 
 use std::net::SocketAddr;
@@ -22,6 +24,7 @@ use crate::auth::KeyStore;
 use crate::auth::sigv4::Verifier;
 use crate::clock::Clock;
 use crate::index::Index;
+use crate::ingest::Ingest;
 
 /// Settings the handlers need from the configuration.
 #[derive(Debug, Clone)]
@@ -45,6 +48,8 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     /// Settings from the configuration.
     pub settings: Arc<ApiSettings>,
+    /// PutMedia ingest (sessions, persister, fragment store).
+    pub ingest: Arc<Ingest>,
 }
 
 /// Which listener a request arrived on; inserted into every request by the server's accept loop.
@@ -92,6 +97,7 @@ fn strip_port(host: &str) -> &str {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(control::router())
+        .merge(media::router())
         .fallback(aws::middleware::unknown_operation)
         .layer(from_fn_with_state(state.clone(), aws::sigv4_layer::authenticate))
         .layer(from_fn(aws::middleware::request_context))

@@ -79,6 +79,8 @@ operations! {
     DescribeStreamStorageConfiguration => "/describeStreamStorageConfiguration", SigV4Json, AccessDeniedException;
     UpdateStreamStorageConfiguration => "/updateStreamStorageConfiguration", SigV4Json, AccessDeniedException;
     DescribeMappedResourceConfiguration => "/describeMappedResourceConfiguration", SigV4Json, AccessDeniedException;
+    // kinesis-video-media
+    PutMedia => "/putMedia", SigV4Streaming, NotAuthorizedException;
 }
 
 impl Operation {

@@ -40,5 +40,16 @@ pub async fn handle(
         IndexError::NotFound => AwsError::stream_not_found(),
         other => other.into(),
     })?;
+    // The rows are gone; end a running PutMedia (ErrorId 4008) and reclaim the bytes.
+    state.ingest.stream_deleted(stream.id);
+    let store = state.ingest.store().clone();
+    let id = stream.id;
+    match tokio::task::spawn_blocking(move || store.delete_stream(id)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!("stream {} deleted, but removing its fragment files failed: {e}", stream.name)
+        }
+        Err(e) => tracing::warn!("stream {} deleted, but the file removal task failed: {e}", stream.name),
+    }
     Ok(Json(json!({})))
 }

@@ -1,0 +1,154 @@
+//! `POST /putMedia`: validates the PutMedia headers (errors here are ordinary HTTP + AWS errors),
+//! then answers 200 at once and streams newline-separated JSON ACKs while the request body is still
+//! arriving; from then on errors are ACKs with an `ErrorId`.
+//!
+//! ACK lines are flat objects with exactly the keys the producer SDK's parser knows: `EventType`,
+//! `FragmentTimecode` (a bare integer: the Cluster Timecode as sent), `FragmentNumber` (a string)
+//! and, for errors, `ErrorId` (a bare integer) plus the informational `ErrorCode`.
+
+use axum::Extension;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use futures_util::StreamExt;
+use tokio_stream_shim::ReceiverStream;
+
+use crate::api::AppState;
+use crate::api::aws::{AwsError, AwsErrorCode, Operation};
+use crate::api::streams::{StreamRef, resolve};
+use crate::auth::Caller;
+use crate::ingest::session::{body_stream, parse_timecode_type, run};
+use crate::ingest::{Ack, AckKind, SessionParams};
+
+/// The operation this file serves.
+pub const OPERATION: Operation = Operation::PutMedia;
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AwsError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim()))
+            .map_err(|_| AwsError::invalid_argument(format!("The {name} header is not valid text."))),
+    }
+}
+
+/// Starts a PutMedia session.
+pub async fn handle(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    req: Request,
+) -> Result<Response, AwsError> {
+    let headers = req.headers();
+    let stream_ref = StreamRef::from_pair(
+        header_str(headers, "x-amzn-stream-name")?,
+        header_str(headers, "x-amzn-stream-arn")?,
+        AwsErrorCode::InvalidArgumentException,
+    )?;
+    let timecode_type = match header_str(headers, "x-amzn-fragment-timecode-type")? {
+        Some(v) => parse_timecode_type(v).ok_or_else(|| {
+            AwsError::invalid_argument("x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE.")
+        })?,
+        None => {
+            return Err(AwsError::invalid_argument("The x-amzn-fragment-timecode-type header is required."));
+        }
+    };
+    let producer_start = header_str(headers, "x-amzn-producer-start-timestamp")?.map(str::to_owned);
+    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
+    let slot = state.ingest.register(stream.id).map_err(|_| {
+        AwsError::new(
+            AwsErrorCode::ConnectionLimitExceededException,
+            "The stream already has a PutMedia connection; only one is allowed at a time.",
+        )
+    })?;
+    let params = SessionParams { stream, timecode_type, producer_start_timestamp: producer_start };
+    let body = body_stream(req.into_body().into_data_stream());
+    let acks = run(state.ingest.clone(), slot, params, body);
+    let lines = ReceiverStream::new(acks).map(|ack| Ok::<Bytes, std::convert::Infallible>(ack_line(&ack)));
+    let mut resp = Response::new(Body::from_stream(lines));
+    *resp.status_mut() = StatusCode::OK;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(resp)
+}
+
+/// One ACK as the line the producer SDK parses.
+pub fn ack_line(ack: &Ack) -> Bytes {
+    let kind = match &ack.kind {
+        AckKind::Buffering => "BUFFERING",
+        AckKind::Received => "RECEIVED",
+        AckKind::Persisted => "PERSISTED",
+        AckKind::Error { .. } => "ERROR",
+        AckKind::Idle => "IDLE",
+    };
+    let mut line = format!("{{\"EventType\":\"{kind}\"");
+    if let Some(tc) = ack.fragment_timecode {
+        line.push_str(&format!(",\"FragmentTimecode\":{tc}"));
+    }
+    if let Some(n) = &ack.fragment_number {
+        line.push_str(&format!(",\"FragmentNumber\":\"{n}\""));
+    }
+    if let AckKind::Error { error_id, error_code } = &ack.kind {
+        line.push_str(&format!(",\"ErrorId\":{error_id},\"ErrorCode\":\"{error_code}\""));
+    }
+    line.push_str("}\n");
+    Bytes::from(line)
+}
+
+/// A `Stream` over an mpsc receiver (the few lines tokio-stream would provide).
+mod tokio_stream_shim {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::sync::mpsc;
+
+    /// Yields what the receiver receives until it closes.
+    pub struct ReceiverStream<T>(mpsc::Receiver<T>);
+
+    impl<T> ReceiverStream<T> {
+        pub fn new(rx: mpsc::Receiver<T>) -> Self {
+            Self(rx)
+        }
+    }
+
+    impl<T> futures_util::Stream for ReceiverStream<T> {
+        type Item = T;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.0.poll_recv(cx)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::FragmentNumber;
+
+    #[test]
+    fn ack_lines_are_flat_with_bare_integers() {
+        let n = FragmentNumber::from_ordinal(7);
+        let ack = Ack {
+            kind: AckKind::Persisted,
+            fragment_timecode: Some(1663277247152),
+            fragment_number: Some(n),
+        };
+        let line = String::from_utf8(ack_line(&ack).to_vec()).unwrap();
+        assert!(line.starts_with(
+            "{\"EventType\":\"PERSISTED\",\"FragmentTimecode\":1663277247152,\"FragmentNumber\":\"9134"
+        ));
+        assert!(line.ends_with("}\n"));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(v["FragmentNumber"].is_string());
+        let err = Ack {
+            kind: AckKind::Error { error_id: 4006, error_code: "INVALID_MKV_DATA" },
+            fragment_timecode: None,
+            fragment_number: None,
+        };
+        let v: serde_json::Value = serde_json::from_slice(&ack_line(&err)).unwrap();
+        assert_eq!(v["ErrorId"], 4006);
+        assert_eq!(
+            ack_line(&Ack { kind: AckKind::Idle, fragment_timecode: None, fragment_number: None }),
+            "{\"EventType\":\"IDLE\"}\n"
+        );
+    }
+}

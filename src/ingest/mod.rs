@@ -1,0 +1,218 @@
+//! PutMedia ingest: a producer's byte stream in, durable indexed fragments and ACK events out.
+//!
+//! - [`Ingest`] is the service the API layer holds: it registers one session per stream (a second
+//!   concurrent PutMedia is refused or replaces the first, per configuration), runs sessions, and
+//!   learns about deleted streams so their sessions end with ErrorId 4008.
+//! - [`session`] runs one PutMedia body through the pure fragmenter (`media::fragment`) and turns
+//!   its events into [`Ack`]s; its doc states when each ACK is sent relative to fsync and commit.
+//! - [`persister`] is the group commit shared by every session.
+//! - [`numbers`] issues fragment numbers.
+//!
+//! This layer never imports axum/hyper/http: it takes a `Stream` of `Bytes` and returns a channel
+//! of domain ACK events; `api::media::put_media` owns the wire format.
+
+pub mod numbers;
+pub mod persister;
+pub mod session;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::index::Index;
+use crate::model::FragmentNumber;
+use crate::store::FragmentStore;
+
+pub use numbers::FragmentNumbers;
+pub use persister::{PersistOutcome, Persister};
+pub use session::{Ack, AckKind, SessionParams};
+
+/// What to do when a second PutMedia arrives for a stream that already has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConcurrentPutMedia {
+    /// Refuse the newer connection with `ConnectionLimitExceededException` (current AWS docs).
+    #[default]
+    RejectNew,
+    /// Accept the newer connection and end the older one (older AWS behaviour).
+    ReplaceOld,
+}
+
+/// `[ingest]` configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Largest fragment (Cluster payload), bytes; larger is ErrorId 4001.
+    pub max_fragment_bytes: u64,
+    /// Longest fragment, ms; longer is ErrorId 4002.
+    pub max_fragment_duration_ms: u64,
+    /// Most producer metadata tags per fragment; more is ErrorId 4009.
+    pub max_metadata_per_fragment: usize,
+    /// Interval of IDLE acks while no data arrives, ms.
+    pub idle_ack_interval_ms: u64,
+    /// A session with no data for this long is closed, seconds.
+    pub idle_timeout_secs: u64,
+    /// Fragments of one session that may wait for persistence before the body stops being read.
+    pub max_pending_fragments: usize,
+    /// A second concurrent PutMedia on one stream.
+    pub concurrent_put_media: ConcurrentPutMedia,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_fragment_bytes: 50 * 1024 * 1024,
+            max_fragment_duration_ms: 20_000,
+            max_metadata_per_fragment: 10,
+            idle_ack_interval_ms: 3_000,
+            idle_timeout_secs: 30,
+            max_pending_fragments: 16,
+            concurrent_put_media: ConcurrentPutMedia::RejectNew,
+        }
+    }
+}
+
+impl IngestConfig {
+    /// Interval of IDLE acks.
+    pub fn idle_ack_interval(&self) -> Duration {
+        Duration::from_millis(self.idle_ack_interval_ms.max(10))
+    }
+
+    /// Idle timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(1))
+    }
+}
+
+/// Why a running session is being ended from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The stream was deleted (ErrorId 4008).
+    StreamDeleted,
+    /// A newer PutMedia for the stream replaced this one.
+    Replaced,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+#[derive(Debug)]
+struct ActiveSession {
+    id: u64,
+    stop: watch::Sender<Option<StopReason>>,
+}
+
+/// A second session for a stream was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimitExceeded;
+
+/// A registered session: ends its registration when dropped.
+#[derive(Debug)]
+pub struct SessionSlot {
+    ingest: Arc<Ingest>,
+    stream_id: i64,
+    id: u64,
+    stop: watch::Receiver<Option<StopReason>>,
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut active = self.ingest.active.lock().unwrap_or_else(|p| p.into_inner());
+        if active.get(&self.stream_id).is_some_and(|s| s.id == self.id) {
+            active.remove(&self.stream_id);
+        }
+    }
+}
+
+/// The ingest service.
+#[derive(Debug)]
+pub struct Ingest {
+    index: Arc<dyn Index>,
+    store: Arc<dyn FragmentStore>,
+    persister: Persister,
+    numbers: FragmentNumbers,
+    clock: Arc<dyn Clock>,
+    config: IngestConfig,
+    active: Mutex<HashMap<i64, ActiveSession>>,
+    next_id: AtomicU64,
+}
+
+impl Ingest {
+    /// Builds the service and starts its persister.
+    pub fn new(
+        index: Arc<dyn Index>,
+        store: Arc<dyn FragmentStore>,
+        clock: Arc<dyn Clock>,
+        config: IngestConfig,
+    ) -> Arc<Self> {
+        let persister = Persister::start(store.clone(), index.clone());
+        Arc::new(Self {
+            index,
+            store,
+            persister,
+            numbers: FragmentNumbers::default(),
+            clock,
+            config,
+            active: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
+    /// The fragment store.
+    pub fn store(&self) -> &Arc<dyn FragmentStore> {
+        &self.store
+    }
+
+    /// Registers a new session for `stream_id`, applying the concurrency rule.
+    pub fn register(self: &Arc<Self>, stream_id: i64) -> Result<SessionSlot, ConnectionLimitExceeded> {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = active.get(&stream_id) {
+            match self.config.concurrent_put_media {
+                ConcurrentPutMedia::RejectNew => return Err(ConnectionLimitExceeded),
+                ConcurrentPutMedia::ReplaceOld => {
+                    let _ = existing.stop.send(Some(StopReason::Replaced));
+                }
+            }
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = watch::channel(None);
+        active.insert(stream_id, ActiveSession { id, stop: tx });
+        Ok(SessionSlot { ingest: self.clone(), stream_id, id, stop: rx })
+    }
+
+    /// Ends the session of a deleted stream (ErrorId 4008) and forgets its numbering.
+    pub fn stream_deleted(&self, stream_id: i64) {
+        if let Some(s) = self.active.lock().unwrap_or_else(|p| p.into_inner()).get(&stream_id) {
+            let _ = s.stop.send(Some(StopReason::StreamDeleted));
+        }
+        self.numbers.forget(stream_id);
+    }
+
+    /// Asks every running session to finish its current fragment and stop.
+    pub fn shutdown(&self) {
+        for s in self.active.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            let _ = s.stop.send(Some(StopReason::Shutdown));
+        }
+    }
+
+    /// Number of running sessions.
+    pub fn active_sessions(&self) -> usize {
+        self.active.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Seeds fragment numbering of a stream from the index (once per session).
+    async fn seed_numbers(&self, stream_id: i64) {
+        let last: Option<FragmentNumber> = self.index.last_fragment_number(stream_id).await.ok().flatten();
+        self.numbers.seed(stream_id, last.as_ref());
+    }
+}

@@ -1,0 +1,438 @@
+//! One PutMedia session: the producer's body in, [`Ack`]s out.
+//!
+//! [`run`] spawns a task that reads the body, pushes each chunk into the pure
+//! [`Fragmenter`](crate::media::fragment::Fragmenter) and acts on its events:
+//!
+//! - **BUFFERING** when a fragment's Cluster Timecode has been parsed (its first bytes are in); the
+//!   fragment number is issued here and the server timestamp is taken here.
+//! - **RECEIVED** when the fragment is complete and valid (next Cluster, end-of-fragment tag, new
+//!   EBML header, or end of body). With retention > 0 the fragment is then handed to the
+//!   [`Persister`](super::Persister); with retention 0 nothing is archived and RECEIVED is the last
+//!   ACK (the producer SDK treats RECEIVED as final for such streams).
+//! - **PERSISTED** only when the persister reports the bytes fsynced AND the index row committed.
+//!   PERSISTED ACKs come in fragment order.
+//! - **ERROR** with the KVS ErrorId: fragment-level errors from the fragmenter (the session goes on
+//!   unless the error is fatal), 4000 when reading the body fails mid-fragment, 4008 when the stream
+//!   is deleted, 5001 when the store fails, 5000 for index or internal failures. After a fatal
+//!   error the session stops reading, waits for fragments already handed to the persister, and ends.
+//! - **IDLE** every `idle_ack_interval` without data; the session ends after `idle_timeout`.
+//!
+//! A producer that disconnects mid-fragment loses only that incomplete fragment (it was never
+//! RECEIVED); fragments already handed over are still persisted. The only I/O per fragment is the
+//! persister's (batched); per session there is one index read (fragment-number floor) and one write
+//! per header set. No database round trip per frame.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesOrdered, Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use super::persister::{PersistJob, PersistOutcome};
+use super::{Ingest, SessionSlot, StopReason};
+use crate::index::IndexError;
+use crate::media::ebml::writer::EbmlWriter;
+use crate::media::fragment::{
+    Fragment, FragmentEvent, Fragmenter, FragmenterConfig, HeaderSet, TimecodeType,
+    parse_producer_start_timestamp,
+};
+use crate::media::mkv::ids;
+use crate::model::{FragmentLocation, FragmentNumber, FragmentRecord, Stream as KvsStream};
+
+/// What kind of ACK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckKind {
+    /// The fragment's first bytes arrived.
+    Buffering,
+    /// The fragment is complete.
+    Received,
+    /// The fragment is durable and indexed.
+    Persisted,
+    /// A fragment or the session failed.
+    Error {
+        /// KVS ErrorId.
+        error_id: u32,
+        /// The producer SDK's name for it (informational).
+        error_code: &'static str,
+    },
+    /// The session is alive but no data is arriving.
+    Idle,
+}
+
+/// One ACK event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    /// Kind.
+    pub kind: AckKind,
+    /// The Cluster Timecode as sent, when the ACK is about a fragment whose timecode is known.
+    pub fragment_timecode: Option<u64>,
+    /// The fragment number, when one was issued.
+    pub fragment_number: Option<FragmentNumber>,
+}
+
+impl Ack {
+    fn idle() -> Self {
+        Self { kind: AckKind::Idle, fragment_timecode: None, fragment_number: None }
+    }
+
+    fn error(
+        error_id: u32,
+        error_code: &'static str,
+        timecode: Option<u64>,
+        number: Option<FragmentNumber>,
+    ) -> Self {
+        Self {
+            kind: AckKind::Error { error_id, error_code },
+            fragment_timecode: timecode,
+            fragment_number: number,
+        }
+    }
+}
+
+/// How the producer described its body (the PutMedia headers).
+#[derive(Debug, Clone)]
+pub struct SessionParams {
+    /// The target stream.
+    pub stream: KvsStream,
+    /// `x-amzn-fragment-timecode-type`.
+    pub timecode_type: TimecodeType,
+    /// `x-amzn-producer-start-timestamp`, raw.
+    pub producer_start_timestamp: Option<String>,
+}
+
+type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
+type PendingPersist =
+    Pin<Box<dyn std::future::Future<Output = (u64, FragmentNumber, PersistOutcome)> + Send>>;
+
+/// Starts a session for `slot` reading `body`; ACKs arrive on the returned channel, which closes
+/// when the session is over.
+pub fn run(
+    ingest: Arc<Ingest>,
+    slot: SessionSlot,
+    params: SessionParams,
+    body: BodyStream,
+) -> mpsc::Receiver<Ack> {
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(async move {
+        let stream_id = params.stream.id;
+        let mut session = Session::new(ingest, slot, params, tx);
+        session.ingest.seed_numbers(stream_id).await;
+        session.run(body).await;
+    });
+    rx
+}
+
+struct CurrentFragment {
+    timecode: u64,
+    number: FragmentNumber,
+    server_ts_ms: i64,
+}
+
+struct Session {
+    ingest: Arc<Ingest>,
+    slot: SessionSlot,
+    stream: KvsStream,
+    fragmenter: Fragmenter,
+    acks: mpsc::Sender<Ack>,
+    current: Option<CurrentFragment>,
+    header_id: Option<i64>,
+    pending: FuturesOrdered<PendingPersist>,
+    /// Set when the session must stop reading (fatal error, stop request, client gone).
+    stop_reading: bool,
+    /// Set when the ACK channel is closed (the client went away).
+    acks_closed: bool,
+}
+
+impl Session {
+    fn new(ingest: Arc<Ingest>, slot: SessionSlot, params: SessionParams, acks: mpsc::Sender<Ack>) -> Self {
+        let cfg = ingest.config();
+        let producer_start_ms =
+            params.producer_start_timestamp.as_deref().and_then(parse_producer_start_timestamp);
+        let fragmenter = Fragmenter::new(FragmenterConfig {
+            timecode_type: params.timecode_type,
+            producer_start_ms,
+            max_fragment_bytes: cfg.max_fragment_bytes,
+            max_fragment_duration_ms: cfg.max_fragment_duration_ms,
+            max_metadata_per_fragment: cfg.max_metadata_per_fragment,
+            ..FragmenterConfig::default()
+        });
+        Self {
+            ingest,
+            slot,
+            stream: params.stream,
+            fragmenter,
+            acks,
+            current: None,
+            header_id: None,
+            pending: FuturesOrdered::new(),
+            stop_reading: false,
+            acks_closed: false,
+        }
+    }
+
+    async fn send(&mut self, ack: Ack) {
+        if !self.acks_closed && self.acks.send(ack).await.is_err() {
+            self.acks_closed = true;
+            self.stop_reading = true;
+        }
+    }
+
+    async fn run(&mut self, mut body: BodyStream) {
+        let cfg = self.ingest.config().clone();
+        let mut last_data = Instant::now();
+        let mut idle = tokio::time::interval(cfg.idle_ack_interval());
+        idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        idle.tick().await;
+        let mut stop = self.slot.stop.clone();
+        let mut body_done = false;
+        loop {
+            if (body_done || self.stop_reading) && self.pending.is_empty() {
+                break;
+            }
+            let reading = !body_done && !self.stop_reading && self.pending.len() < cfg.max_pending_fragments;
+            tokio::select! {
+                biased;
+                changed = stop.changed(), if !self.stop_reading => {
+                    let reason = if changed.is_ok() { *stop.borrow() } else { None };
+                    self.on_stop(reason).await;
+                }
+                Some((timecode, number, outcome)) = self.pending.next(), if !self.pending.is_empty() => {
+                    self.on_persisted(timecode, number, outcome).await;
+                }
+                chunk = body.next(), if reading => {
+                    match chunk {
+                        Some(Ok(bytes)) => {
+                            last_data = Instant::now();
+                            if !bytes.is_empty() {
+                                self.fragmenter.push(bytes);
+                                self.drain().await;
+                            }
+                        }
+                        Some(Err(e)) => {
+                            tracing::info!(stream = %self.stream.name, "PutMedia body read failed: {e}");
+                            if let Some(cur) = self.current.take() {
+                                let ack = Ack::error(4000, "STREAM_READ_ERROR", Some(cur.timecode), Some(cur.number));
+                                self.send(ack).await;
+                            }
+                            body_done = true;
+                        }
+                        None => {
+                            self.fragmenter.finish();
+                            self.drain().await;
+                            body_done = true;
+                        }
+                    }
+                }
+                _ = idle.tick(), if !body_done && !self.stop_reading => {
+                    if last_data.elapsed() >= cfg.idle_timeout() {
+                        tracing::info!(stream = %self.stream.name, "PutMedia idle timeout");
+                        self.stop_reading = true;
+                    } else if last_data.elapsed() >= cfg.idle_ack_interval() {
+                        self.send(Ack::idle()).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_stop(&mut self, reason: Option<StopReason>) {
+        self.stop_reading = true;
+        match reason {
+            Some(StopReason::StreamDeleted) => {
+                let cur = self.current.take();
+                let ack = Ack::error(
+                    4008,
+                    "STREAM_NOT_ACTIVE",
+                    cur.as_ref().map(|c| c.timecode),
+                    cur.map(|c| c.number),
+                );
+                self.send(ack).await;
+            }
+            Some(StopReason::Replaced) | Some(StopReason::Shutdown) | None => {}
+        }
+    }
+
+    async fn on_persisted(&mut self, timecode: u64, number: FragmentNumber, outcome: PersistOutcome) {
+        let ack = match outcome {
+            PersistOutcome::Persisted => Ack {
+                kind: AckKind::Persisted,
+                fragment_timecode: Some(timecode),
+                fragment_number: Some(number),
+            },
+            PersistOutcome::StreamGone => {
+                self.stop_reading = true;
+                Ack::error(4008, "STREAM_NOT_ACTIVE", Some(timecode), Some(number))
+            }
+            PersistOutcome::StoreFailed(e) => {
+                tracing::error!(stream = %self.stream.name, "storing fragment {number} failed: {e}");
+                Ack::error(5001, "FRAGMENT_ARCHIVAL_ERROR", Some(timecode), Some(number))
+            }
+            PersistOutcome::IndexFailed(e) => {
+                tracing::error!(stream = %self.stream.name, "indexing fragment {number} failed: {e}");
+                Ack::error(5000, "ACK_INTERNAL_ERROR", Some(timecode), Some(number))
+            }
+        };
+        self.send(ack).await;
+    }
+
+    /// Pulls every event the fragmenter has and acts on it.
+    async fn drain(&mut self) {
+        loop {
+            let event = match self.fragmenter.pull() {
+                Ok(Some(e)) => e,
+                Ok(None) => return,
+                Err(e) => FragmentEvent::Error(e),
+            };
+            match event {
+                FragmentEvent::HeadersChanged(headers) => {
+                    if let Err(ack) = self.store_headers(&headers).await {
+                        self.send(ack).await;
+                        self.stop_reading = true;
+                        return;
+                    }
+                }
+                FragmentEvent::FragmentStarted { cluster_timecode, .. } => {
+                    let now = self.ingest.clock.now_millis();
+                    let number = self.ingest.numbers.next(self.stream.id, now);
+                    self.current = Some(CurrentFragment {
+                        timecode: cluster_timecode,
+                        number: number.clone(),
+                        server_ts_ms: now,
+                    });
+                    let ack = Ack {
+                        kind: AckKind::Buffering,
+                        fragment_timecode: Some(cluster_timecode),
+                        fragment_number: Some(number),
+                    };
+                    self.send(ack).await;
+                }
+                FragmentEvent::Frame(_) => {}
+                FragmentEvent::FragmentCompleted(fragment) => self.on_completed(fragment).await,
+                FragmentEvent::Error(err) => {
+                    let number = match (&self.current, err.cluster_timecode) {
+                        (Some(c), Some(tc)) if c.timecode == tc => Some(c.number.clone()),
+                        (Some(c), None) => Some(c.number.clone()),
+                        _ => None,
+                    };
+                    let timecode = err.cluster_timecode.or(self.current.as_ref().map(|c| c.timecode));
+                    if number.is_some() {
+                        self.current = None;
+                    }
+                    tracing::info!(stream = %self.stream.name, "{err}");
+                    self.send(Ack::error(err.error_id(), err.kind.error_code(), timecode, number)).await;
+                    if err.fatal {
+                        self.stop_reading = true;
+                        return;
+                    }
+                }
+            }
+            if self.stop_reading {
+                return;
+            }
+        }
+    }
+
+    async fn store_headers(&mut self, headers: &HeaderSet) -> Result<(), Ack> {
+        let bytes = header_set_bytes(headers);
+        let sha = hex::encode(Sha256::digest(&bytes));
+        let now = self.ingest.clock.now_millis();
+        match self.ingest.index.put_track_header(self.stream.id, &sha, &bytes, now).await {
+            Ok(id) => {
+                self.header_id = Some(id);
+                Ok(())
+            }
+            Err(IndexError::NotFound) => Err(Ack::error(4008, "STREAM_NOT_ACTIVE", None, None)),
+            Err(e) => {
+                tracing::error!(stream = %self.stream.name, "storing track headers failed: {e}");
+                Err(Ack::error(5000, "ACK_INTERNAL_ERROR", None, None))
+            }
+        }
+    }
+
+    async fn on_completed(&mut self, fragment: Fragment) {
+        let Some(cur) = self.current.take().filter(|c| c.timecode == fragment.cluster_timecode) else {
+            // The fragmenter only completes fragments it started; a mismatch is a bug, not input.
+            tracing::error!(stream = %self.stream.name, "completed fragment without a matching start");
+            return;
+        };
+        let received = Ack {
+            kind: AckKind::Received,
+            fragment_timecode: Some(cur.timecode),
+            fragment_number: Some(cur.number.clone()),
+        };
+        self.send(received).await;
+        if !self.stream.retention.is_persistent() {
+            return;
+        }
+        let Some(header_id) = self.header_id else {
+            self.send(Ack::error(5000, "ACK_INTERNAL_ERROR", Some(cur.timecode), Some(cur.number))).await;
+            return;
+        };
+        let mut parts = Vec::with_capacity(fragment.payload.len() + 1);
+        parts.push(cluster_header(fragment.payload_size));
+        parts.extend(fragment.payload.iter().cloned());
+        let record = FragmentRecord {
+            stream_id: self.stream.id,
+            number: cur.number.clone(),
+            cluster_timecode: fragment.cluster_timecode as i64,
+            producer_ts_ms: fragment.producer_timestamp_ms as i64,
+            server_ts_ms: cur.server_ts_ms,
+            duration_ms: fragment.duration_ms as i64,
+            size_bytes: 0,
+            header_id,
+            location: FragmentLocation { segment: 0, offset: 0, length: 0 },
+            key_frame: fragment.starts_with_keyframe,
+            tracks: fragment.tracks_with_frames.clone(),
+            frame_count: fragment.frame_count as i64,
+            metadata: fragment.metadata.clone(),
+        };
+        let (done_tx, done_rx) = oneshot::channel();
+        let job = PersistJob { record, parts, done: done_tx };
+        if self.ingest.persister.submit(job).await.is_err() {
+            self.send(Ack::error(5000, "ACK_INTERNAL_ERROR", Some(cur.timecode), Some(cur.number))).await;
+            return;
+        }
+        let (timecode, number) = (cur.timecode, cur.number);
+        self.pending.push_back(Box::pin(async move {
+            let outcome =
+                done_rx.await.unwrap_or_else(|_| PersistOutcome::IndexFailed("persister stopped".into()));
+            (timecode, number, outcome)
+        }));
+    }
+}
+
+/// The stored form of a header set: EBML header, an unknown-size Segment header, Info and Tracks,
+/// i.e. exactly the bytes that precede a fragment's Tags and Cluster in a GetMedia chunk.
+pub fn header_set_bytes(h: &HeaderSet) -> Bytes {
+    let mut w = EbmlWriter::new();
+    w.raw(&h.ebml_header).unknown_size_header(ids::SEGMENT, 8).raw(&h.info).raw(&h.tracks);
+    w.finish()
+}
+
+/// A known-size Cluster header (ID + 8-byte size) for a payload of `len` bytes.
+fn cluster_header(len: u64) -> Bytes {
+    let mut w = EbmlWriter::with_size_form(crate::media::ebml::writer::SizeForm::Eight);
+    w.element_header(ids::CLUSTER, len);
+    w.finish()
+}
+
+/// Parses `x-amzn-fragment-timecode-type`.
+pub fn parse_timecode_type(value: &str) -> Option<TimecodeType> {
+    match value.trim() {
+        "ABSOLUTE" => Some(TimecodeType::Absolute),
+        "RELATIVE" => Some(TimecodeType::Relative),
+        _ => None,
+    }
+}
+
+/// Turns any byte stream with displayable errors into the session's body type.
+pub fn body_stream<S, E>(s: S) -> BodyStream
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    Box::pin(s.map(|r| r.map_err(|e| e.to_string())))
+}

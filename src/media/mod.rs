@@ -1,0 +1,15 @@
+//! Pure media code: bytes in, items out.
+//!
+//! * [`ebml`]: EBML varints, header parsing ("is a whole element here?"), element writing.
+//! * [`mkv`]: the incremental Matroska demuxer ([`mkv::MkvDemuxer`]: `push` / `pull` /
+//!   `finish` / `check_invariants`), TrackEntry and Tags parsing, KVS tag building.
+//! * [`fragment`]: the KVS fragmenter ([`fragment::Fragmenter`]) on top of the demuxer: one Cluster
+//!   is one fragment; fragment boundaries, metadata, timestamps and the PutMedia ErrorIds.
+//!
+//! Nothing here does I/O, spawns threads, reads clocks or imports from the rest of the crate. No
+//! input can make it panic, loop forever or allocate more than the configured limits; frame data
+//! is never copied after it is buffered (blocks and frames are `Bytes` slices of the input).
+
+pub mod ebml;
+pub mod fragment;
+pub mod mkv;
