@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod producer;
+
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
