@@ -186,8 +186,7 @@ async fn read_response(rd: &mut tokio::net::tcp::OwnedReadHalf) -> PutResult {
     loop {
         if chunked {
             // Decode as many whole chunks as are buffered.
-            loop {
-                let Some(p) = buf.windows(2).position(|w| w == b"\r\n") else { break };
+            while let Some(p) = buf.windows(2).position(|w| w == b"\r\n") {
                 let size = usize::from_str_radix(String::from_utf8_lossy(&buf[..p]).trim(), 16).unwrap_or(0);
                 if size == 0 {
                     finish(&mut result, &body);
