@@ -26,6 +26,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthMode, Config};
 use crate::index::{self, Index, IndexError};
 use crate::ingest::Ingest;
+use crate::playback::Playback;
 use crate::store::FragmentStore;
 use crate::store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
 
@@ -104,6 +105,7 @@ impl Server {
                 account_id: config.account_id.clone(),
                 public_url: config.public_url.clone(),
             }),
+            playback: Playback::new(ingest.clone(), config.playback.clone()),
             ingest,
         };
         let router = api::router(state);

@@ -138,6 +138,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// PutMedia ingest limits and behaviour.
     pub ingest: crate::ingest::IngestConfig,
+    /// GetMedia limits.
+    pub playback: crate::playback::PlaybackConfig,
 }
 
 impl Default for Config {
@@ -152,6 +154,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
             ingest: crate::ingest::IngestConfig::default(),
+            playback: crate::playback::PlaybackConfig::default(),
         }
     }
 }

@@ -39,4 +39,5 @@ pub mod index;
 pub mod ingest;
 pub mod media;
 pub mod model;
+pub mod playback;
 pub mod store;

@@ -3,12 +3,14 @@
 //! - [`aws`]: error table, operation enum, JSON extraction, request ids, SigV4 layer.
 //! - [`streams`]: resolving StreamName/StreamARN inputs and shaping `StreamInfo`.
 //! - [`control`]: the `kinesisvideo` control plane, one file per operation.
-//! - [`media`]: the `kinesis-video-media` data plane (PutMedia).
+//! - [`media`]: the `kinesis-video-media` data plane (PutMedia, GetMedia).
+//! - [`archived`]: the `kinesis-video-archived-media` data plane (ListFragments, …).
 //!
 //! [`router`] assembles them with the middleware stack (outermost first): request context (id, span,
 //! error log) → SigV4 authentication → the operation's handler. Lower layers receive domain values,
 //! never HTTP types.
 
+pub mod archived;
 pub mod aws;
 pub mod control;
 pub mod media;
@@ -25,6 +27,7 @@ use crate::auth::sigv4::Verifier;
 use crate::clock::Clock;
 use crate::index::Index;
 use crate::ingest::Ingest;
+use crate::playback::Playback;
 
 /// Settings the handlers need from the configuration.
 #[derive(Debug, Clone)]
@@ -50,6 +53,8 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     /// PutMedia ingest (sessions, persister, fragment store).
     pub ingest: Arc<Ingest>,
+    /// GetMedia and friends.
+    pub playback: Arc<Playback>,
 }
 
 /// Which listener a request arrived on; inserted into every request by the server's accept loop.
@@ -98,6 +103,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(control::router())
         .merge(media::router())
+        .merge(archived::router())
         .fallback(aws::middleware::unknown_operation)
         .layer(from_fn_with_state(state.clone(), aws::sigv4_layer::authenticate))
         .layer(from_fn(aws::middleware::request_context))

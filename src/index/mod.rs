@@ -64,6 +64,19 @@ impl From<sqlx::migrate::MigrateError> for IndexError {
 /// The name of the unique constraint on (region, name); a violation means the stream exists.
 pub const STREAM_NAME_CONSTRAINT: &str = "streams_region_name_key";
 
+/// Which of a fragment's timestamps a query is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampKind {
+    /// Arrival time at the server.
+    Server,
+    /// The producer's timestamp.
+    Producer,
+}
+
+/// How far before a position [`Index::fragment_at`] looks for a fragment that still covers it
+/// (longer than any fragment the ingest limits allow).
+pub const LONGEST_FRAGMENT_MS: i64 = 120_000;
+
 /// Everything needed to create a stream.
 #[derive(Debug, Clone)]
 pub struct NewStream {
@@ -177,6 +190,27 @@ pub trait Index: Send + Sync + Debug {
 
     /// One fragment by number.
     async fn fragment(&self, stream_id: i64, number: &FragmentNumber) -> Result<FragmentRecord, IndexError>;
+
+    /// Fragments whose `kind` timestamp lies in `start_ms..=end_ms`, ordered by (that timestamp,
+    /// number), after the keyset position `after` = (timestamp, number), at most `limit`. Uses the
+    /// (stream, timestamp) indexes: no scan of the stream.
+    async fn fragments_in_range(
+        &self,
+        stream_id: i64,
+        kind: TimestampKind,
+        start_ms: i64,
+        end_ms: i64,
+        after: Option<(i64, &FragmentNumber)>,
+        limit: u32,
+    ) -> Result<Vec<FragmentRecord>, IndexError>;
+
+    /// The first fragment (by `kind` timestamp) that contains `ts_ms` or starts after it.
+    async fn fragment_at(
+        &self,
+        stream_id: i64,
+        kind: TimestampKind,
+        ts_ms: i64,
+    ) -> Result<Option<FragmentRecord>, IndexError>;
 
     /// Every fragment of a stream in ingest order, at most `limit`, after `after` if given.
     async fn fragments_after(

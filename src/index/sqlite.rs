@@ -13,7 +13,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    FragmentRow, Index, IndexError, NewStream, StreamChanges, StreamPage, StreamRow, fragment_list_columns,
+    FragmentRow, Index, IndexError, LONGEST_FRAGMENT_MS, NewStream, StreamChanges, StreamPage, StreamRow,
+    TimestampKind, fragment_list_columns,
 };
 use crate::model::{
     FragmentNumber, FragmentRecord, Region, ResourceArn, Stream, StreamName, TagSet, VersionToken,
@@ -358,6 +359,72 @@ impl Index for SqliteIndex {
         .fetch_one(&self.pool)
         .await?;
         row.try_into()
+    }
+
+    async fn fragments_in_range(
+        &self,
+        stream_id: i64,
+        kind: TimestampKind,
+        start_ms: i64,
+        end_ms: i64,
+        after: Option<(i64, &FragmentNumber)>,
+        limit: u32,
+    ) -> Result<Vec<FragmentRecord>, IndexError> {
+        let (after_ts, after_n) = match after {
+            Some((ts, n)) => (Some(ts), Some(n.as_str())),
+            None => (None, None),
+        };
+        let query = match kind {
+            TimestampKind::Server => sqlx::query_as::<_, FragmentRow>(concat!(
+                "SELECT ",
+                fragment_columns!(),
+                " FROM fragments WHERE stream_id = ?1 AND server_ts_ms BETWEEN ?2 AND ?3 \
+                 AND (?4 IS NULL OR (server_ts_ms, fragment_number) > (?4, ?5)) \
+                 ORDER BY server_ts_ms, fragment_number LIMIT ?6"
+            )),
+            TimestampKind::Producer => sqlx::query_as::<_, FragmentRow>(concat!(
+                "SELECT ",
+                fragment_columns!(),
+                " FROM fragments WHERE stream_id = ?1 AND producer_ts_ms BETWEEN ?2 AND ?3 \
+                 AND (?4 IS NULL OR (producer_ts_ms, fragment_number) > (?4, ?5)) \
+                 ORDER BY producer_ts_ms, fragment_number LIMIT ?6"
+            )),
+        };
+        let rows = query
+            .bind(stream_id)
+            .bind(start_ms)
+            .bind(end_ms)
+            .bind(after_ts)
+            .bind(after_n)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(FragmentRecord::try_from).collect()
+    }
+
+    async fn fragment_at(
+        &self,
+        stream_id: i64,
+        kind: TimestampKind,
+        ts_ms: i64,
+    ) -> Result<Option<FragmentRecord>, IndexError> {
+        let query = match kind {
+            TimestampKind::Server => sqlx::query_as::<_, FragmentRow>(concat!(
+                "SELECT ",
+                fragment_columns!(),
+                " FROM fragments WHERE stream_id = ?1 AND server_ts_ms >= ?2 - ?3 AND server_ts_ms + duration_ms > ?2 \
+                 ORDER BY server_ts_ms, fragment_number LIMIT 1"
+            )),
+            TimestampKind::Producer => sqlx::query_as::<_, FragmentRow>(concat!(
+                "SELECT ",
+                fragment_columns!(),
+                " FROM fragments WHERE stream_id = ?1 AND producer_ts_ms >= ?2 - ?3 AND producer_ts_ms + duration_ms > ?2 \
+                 ORDER BY producer_ts_ms, fragment_number LIMIT 1"
+            )),
+        };
+        let row =
+            query.bind(stream_id).bind(ts_ms).bind(LONGEST_FRAGMENT_MS).fetch_optional(&self.pool).await?;
+        row.map(FragmentRecord::try_from).transpose()
     }
 
     async fn fragments_after(

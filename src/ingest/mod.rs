@@ -7,10 +7,12 @@
 //!   its events into [`Ack`]s; its doc states when each ACK is sent relative to fsync and commit.
 //! - [`persister`] is the group commit shared by every session.
 //! - [`numbers`] issues fragment numbers.
+//! - [`live`] is the frame-level live feed that GetMedia tails subscribe to.
 //!
 //! This layer never imports axum/hyper/http: it takes a `Stream` of `Bytes` and returns a channel
 //! of domain ACK events; `api::media::put_media` owns the wire format.
 
+pub mod live;
 pub mod numbers;
 pub mod persister;
 pub mod session;
@@ -29,6 +31,7 @@ use crate::index::Index;
 use crate::model::FragmentNumber;
 use crate::store::FragmentStore;
 
+pub use live::{LiveEvent, LiveHub};
 pub use numbers::FragmentNumbers;
 pub use persister::{PersistOutcome, Persister};
 pub use session::{Ack, AckKind, SessionParams};
@@ -140,6 +143,7 @@ pub struct Ingest {
     config: IngestConfig,
     active: Mutex<HashMap<i64, ActiveSession>>,
     next_id: AtomicU64,
+    live: LiveHub,
 }
 
 impl Ingest {
@@ -160,6 +164,7 @@ impl Ingest {
             config,
             active: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            live: LiveHub::default(),
         })
     }
 
@@ -171,6 +176,26 @@ impl Ingest {
     /// The fragment store.
     pub fn store(&self) -> &Arc<dyn FragmentStore> {
         &self.store
+    }
+
+    /// The index.
+    pub fn index(&self) -> &Arc<dyn Index> {
+        &self.index
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The live feed.
+    pub fn live(&self) -> &LiveHub {
+        &self.live
+    }
+
+    /// Whether a PutMedia session is running for the stream.
+    pub fn is_ingesting(&self, stream_id: i64) -> bool {
+        self.active.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&stream_id)
     }
 
     /// Registers a new session for `stream_id`, applying the concurrency rule.
@@ -196,6 +221,7 @@ impl Ingest {
             let _ = s.stop.send(Some(StopReason::StreamDeleted));
         }
         self.numbers.forget(stream_id);
+        self.live.publish(stream_id, LiveEvent::StreamDeleted);
     }
 
     /// Asks every running session to finish its current fragment and stop.

@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use super::persister::{PersistJob, PersistOutcome};
-use super::{Ingest, SessionSlot, StopReason};
+use super::{Ingest, LiveEvent, SessionSlot, StopReason};
 use crate::index::IndexError;
 use crate::media::ebml::writer::EbmlWriter;
 use crate::media::fragment::{
@@ -121,6 +121,7 @@ pub fn run(
         let mut session = Session::new(ingest, slot, params, tx);
         session.ingest.seed_numbers(stream_id).await;
         session.run(body).await;
+        session.ingest.live.prune(stream_id);
     });
     rx
 }
@@ -129,6 +130,8 @@ struct CurrentFragment {
     timecode: u64,
     number: FragmentNumber,
     server_ts_ms: i64,
+    /// Whether live readers were subscribed when it started (frames are published only then).
+    live: bool,
 }
 
 struct Session {
@@ -139,6 +142,12 @@ struct Session {
     acks: mpsc::Sender<Ack>,
     current: Option<CurrentFragment>,
     header_id: Option<i64>,
+    /// Stored form of the current header set, for live readers.
+    header_bytes: Bytes,
+    /// TimecodeScale of the current header set, ns.
+    timecode_scale_ns: u64,
+    timecode_type: TimecodeType,
+    producer_start_ms: Option<u64>,
     pending: FuturesOrdered<PendingPersist>,
     /// Set when the session must stop reading (fatal error, stop request, client gone).
     stop_reading: bool,
@@ -167,6 +176,10 @@ impl Session {
             acks,
             current: None,
             header_id: None,
+            header_bytes: Bytes::new(),
+            timecode_scale_ns: 1_000_000,
+            timecode_type: params.timecode_type,
+            producer_start_ms,
             pending: FuturesOrdered::new(),
             stop_reading: false,
             acks_closed: false,
@@ -257,11 +270,16 @@ impl Session {
 
     async fn on_persisted(&mut self, timecode: u64, number: FragmentNumber, outcome: PersistOutcome) {
         let ack = match outcome {
-            PersistOutcome::Persisted => Ack {
-                kind: AckKind::Persisted,
-                fragment_timecode: Some(timecode),
-                fragment_number: Some(number),
-            },
+            PersistOutcome::Persisted => {
+                self.ingest
+                    .live
+                    .publish(self.stream.id, LiveEvent::FragmentPersisted { number: number.clone() });
+                Ack {
+                    kind: AckKind::Persisted,
+                    fragment_timecode: Some(timecode),
+                    fragment_number: Some(number),
+                }
+            }
             PersistOutcome::StreamGone => {
                 self.stop_reading = true;
                 Ack::error(4008, "STREAM_NOT_ACTIVE", Some(timecode), Some(number))
@@ -297,10 +315,24 @@ impl Session {
                 FragmentEvent::FragmentStarted { cluster_timecode, .. } => {
                     let now = self.ingest.clock.now_millis();
                     let number = self.ingest.numbers.next(self.stream.id, now);
+                    let live = self.ingest.live.has_subscribers(self.stream.id);
+                    if live {
+                        self.ingest.live.publish(
+                            self.stream.id,
+                            LiveEvent::FragmentStarted {
+                                number: number.clone(),
+                                cluster_timecode,
+                                producer_ts_ms: self.producer_ts_ms(cluster_timecode),
+                                server_ts_ms: now,
+                                header: self.header_bytes.clone(),
+                            },
+                        );
+                    }
                     self.current = Some(CurrentFragment {
                         timecode: cluster_timecode,
                         number: number.clone(),
                         server_ts_ms: now,
+                        live,
                     });
                     let ack = Ack {
                         kind: AckKind::Buffering,
@@ -309,7 +341,12 @@ impl Session {
                     };
                     self.send(ack).await;
                 }
-                FragmentEvent::Frame(_) => {}
+                FragmentEvent::Frame(f) => {
+                    if let Some(cur) = self.current.as_ref().filter(|c| c.live) {
+                        let event = LiveEvent::Frame { number: cur.number.clone(), frame: f.frame };
+                        self.ingest.live.publish(self.stream.id, event);
+                    }
+                }
                 FragmentEvent::FragmentCompleted(fragment) => self.on_completed(fragment).await,
                 FragmentEvent::Error(err) => {
                     let number = match (&self.current, err.cluster_timecode) {
@@ -318,8 +355,10 @@ impl Session {
                         _ => None,
                     };
                     let timecode = err.cluster_timecode.or(self.current.as_ref().map(|c| c.timecode));
-                    if number.is_some() {
+                    if let Some(n) = &number {
                         self.current = None;
+                        let event = LiveEvent::FragmentEnded { number: n.clone(), complete: false };
+                        self.ingest.live.publish(self.stream.id, event);
                     }
                     tracing::info!(stream = %self.stream.name, "{err}");
                     self.send(Ack::error(err.error_id(), err.kind.error_code(), timecode, number)).await;
@@ -335,8 +374,19 @@ impl Session {
         }
     }
 
+    /// Producer timestamp of a Cluster Timecode under the current header set, epoch ms.
+    fn producer_ts_ms(&self, timecode: u64) -> i64 {
+        let ms = (u128::from(timecode) * u128::from(self.timecode_scale_ns) / 1_000_000) as i64;
+        match self.timecode_type {
+            TimecodeType::Absolute => ms,
+            TimecodeType::Relative => self.producer_start_ms.unwrap_or(0) as i64 + ms,
+        }
+    }
+
     async fn store_headers(&mut self, headers: &HeaderSet) -> Result<(), Ack> {
         let bytes = header_set_bytes(headers);
+        self.header_bytes = bytes.clone();
+        self.timecode_scale_ns = headers.timecode_scale_ns;
         let sha = hex::encode(Sha256::digest(&bytes));
         let now = self.ingest.clock.now_millis();
         match self.ingest.index.put_track_header(self.stream.id, &sha, &bytes, now).await {
@@ -358,6 +408,9 @@ impl Session {
             tracing::error!(stream = %self.stream.name, "completed fragment without a matching start");
             return;
         };
+        self.ingest
+            .live
+            .publish(self.stream.id, LiveEvent::FragmentEnded { number: cur.number.clone(), complete: true });
         let received = Ack {
             kind: AckKind::Received,
             fragment_timecode: Some(cur.timecode),

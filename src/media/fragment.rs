@@ -28,12 +28,35 @@
 //! `RELATIVE`: `producer_start_ms` plus that. Frame timestamps add the block's relative timecode
 //! (and, inside a laced block, `lace_index × DefaultDuration`).
 //!
+//! # Validation (ErrorIds)
+//! * 4001: the payload exceeds `max_fragment_bytes` (checked as each element arrives).
+//! * 4002: latest − earliest frame timestamp exceeds `max_fragment_duration_ms` (checked per
+//!   frame), or [`Fragment::duration_ms`] does at the end.
+//! * 4004: the fragment's producer timestamp (its Cluster Timecode) is not strictly after the
+//!   previous completed fragment's. Frame ranges are deliberately not compared: in
+//!   `h264_bframes_aac_640x360_10s.mkv` 26 of 27 fragments start (with audio, or with a
+//!   reordered B-frame) before the previous fragment's latest frame.
+//! * 4009: more than `max_metadata_per_fragment` metadata tags.
+//! * 4010: a frame for a track number not declared in Tracks.
+//! * 4011: a declared track has no frame at all in the fragment (every fixture with two tracks
+//!   has frames of both in every Cluster, including the clusters cut by time).
+//! * 4012: Tracks declares more than `max_tracks` tracks.
+//! * 4006 / 4007: see below.
+//!
 //! # Errors
 //! Fragment-level problems produce [`FragmentEvent::Error`]. Fatal ones (4006 invalid MKV, 4007
 //! invalid producer timestamp, 4012 too many tracks) end the session: every later `pull` returns
 //! the same error as `Err`. The others reject only the fragment at hand (it never appears as
 //! [`FragmentEvent::FragmentCompleted`]; its remaining bytes are dropped) and the session goes
-//! on with the next Cluster.
+//! on with the next Cluster. Input that ends inside an element (a producer disconnecting
+//! mid-frame) is 4006 and the fragment it cuts is not completed: the KVS producer resends
+//! unacknowledged fragments on its next connection.
+//!
+//! Every fragment yields [`FragmentEvent::FragmentStarted`] once its Cluster Timecode is read,
+//! then its frames, then exactly one of `FragmentCompleted` or `Error` (a fragment rejected before
+//! its Timecode is known, only possible with a tiny size limit, and a fatal 4007 at the Timecode
+//! yield just the `Error`).
+//! Frames are reported as they are parsed and are provisional until `FragmentCompleted`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -73,7 +96,9 @@ pub struct FragmenterConfig {
     /// The producer start time in ms since the epoch (required for `Relative`; see
     /// [`parse_producer_start_timestamp`]).
     pub producer_start_ms: Option<u64>,
-    /// Largest fragment payload (the Cluster's children) in bytes; more is ErrorId 4001.
+    /// Largest fragment payload (the Cluster's children) in bytes; more is ErrorId 4001. So is a
+    /// degenerate fragment of more than `max_fragment_bytes / 32` elements (their bookkeeping
+    /// would cost more memory than the limit).
     pub max_fragment_bytes: u64,
     /// Longest fragment in ms; more is ErrorId 4002.
     pub max_fragment_duration_ms: u64,
@@ -398,6 +423,7 @@ impl std::error::Error for FragmentError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FragmentEvent {
     /// A new complete header set (EBML header + Info + Tracks); the fragments after it use it.
+    /// Not repeated when a restarted stream sends byte-identical headers.
     HeadersChanged(Arc<HeaderSet>),
     /// A fragment began and its Cluster Timecode is known (send BUFFERING).
     FragmentStarted {
@@ -587,6 +613,8 @@ impl Fragmenter {
         let err = FragmentError { cluster_timecode, kind, fatal: true };
         self.open = None;
         self.pending_metadata.clear();
+        // Nothing more will be parsed: release the buffered input.
+        self.demux = MkvDemuxer::new(self.config.demux);
         self.out.push_back(FragmentEvent::Error(err.clone()));
         self.fatal = Some(err);
     }
@@ -647,6 +675,14 @@ impl Fragmenter {
             let kind =
                 FragmentErrorKind::TooManyTracks { count: entries.len(), limit: self.config.max_tracks };
             self.fail(kind);
+            return;
+        }
+        if let Some(current) = &self.headers
+            && current.ebml_header == *ebml
+            && current.info == *info
+            && current.tracks == *tracks
+        {
+            // Byte-identical to the set in use (e.g. a producer restart repeating its headers).
             return;
         }
         self.generation = self.generation.saturating_add(1);
@@ -747,7 +783,10 @@ impl Fragmenter {
             return;
         }
         f.size = f.size.saturating_add(raw.len() as u64);
-        if f.size > limit {
+        // A fragment of millions of tiny elements would cost far more memory in bookkeeping than
+        // its bytes: the per-element `Bytes` counts against the same limit.
+        let bookkeeping = (f.payload.len() as u64 + 1).saturating_mul(std::mem::size_of::<Bytes>() as u64);
+        if f.size > limit || bookkeeping > limit {
             self.reject(FragmentErrorKind::FragmentTooLarge { limit_bytes: limit });
             return;
         }

@@ -81,6 +81,10 @@ operations! {
     DescribeMappedResourceConfiguration => "/describeMappedResourceConfiguration", SigV4Json, AccessDeniedException;
     // kinesis-video-media
     PutMedia => "/putMedia", SigV4Streaming, NotAuthorizedException;
+    GetMedia => "/getMedia", SigV4Json, NotAuthorizedException;
+    // kinesis-video-archived-media
+    ListFragments => "/listFragments", SigV4Json, NotAuthorizedException;
+    GetMediaForFragmentList => "/getMediaForFragmentList", SigV4Json, NotAuthorizedException;
 }
 
 impl Operation {

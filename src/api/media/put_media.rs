@@ -11,8 +11,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use futures_util::StreamExt;
-use tokio_stream_shim::ReceiverStream;
 
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, Operation};
@@ -65,7 +63,9 @@ pub async fn handle(
     let params = SessionParams { stream, timecode_type, producer_start_timestamp: producer_start };
     let body = body_stream(req.into_body().into_data_stream());
     let acks = run(state.ingest.clone(), slot, params, body);
-    let lines = ReceiverStream::new(acks).map(|ack| Ok::<Bytes, std::convert::Infallible>(ack_line(&ack)));
+    let lines = futures_util::stream::unfold(acks, |mut rx| async move {
+        rx.recv().await.map(|ack| (Ok::<Bytes, std::convert::Infallible>(ack_line(&ack)), rx))
+    });
     let mut resp = Response::new(Body::from_stream(lines));
     *resp.status_mut() = StatusCode::OK;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -93,30 +93,6 @@ pub fn ack_line(ack: &Ack) -> Bytes {
     }
     line.push_str("}\n");
     Bytes::from(line)
-}
-
-/// A `Stream` over an mpsc receiver (the few lines tokio-stream would provide).
-mod tokio_stream_shim {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use tokio::sync::mpsc;
-
-    /// Yields what the receiver receives until it closes.
-    pub struct ReceiverStream<T>(mpsc::Receiver<T>);
-
-    impl<T> ReceiverStream<T> {
-        pub fn new(rx: mpsc::Receiver<T>) -> Self {
-            Self(rx)
-        }
-    }
-
-    impl<T> futures_util::Stream for ReceiverStream<T> {
-        type Item = T;
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-            self.0.poll_recv(cx)
-        }
-    }
 }
 
 #[cfg(test)]

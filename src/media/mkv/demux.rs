@@ -248,8 +248,7 @@ pub struct MkvDemuxer {
     have_info: bool,
     have_tracks: bool,
     cluster_timecode: Option<u64>,
-    /// Scratch space for the frame sizes of the block being split (reused, never shrinks below
-    /// 256 entries).
+    /// Scratch space for the frame sizes of the block being split (reused; at most 256 entries).
     lace_sizes: Vec<usize>,
 }
 

@@ -8,6 +8,7 @@
 pub mod demux;
 pub mod error;
 pub mod ids;
+pub mod kvs_chunk;
 pub mod tags;
 pub mod tracks;
 

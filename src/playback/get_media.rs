@@ -1,0 +1,312 @@
+//! GetMedia and GetMediaForFragmentList as streams of KVS chunks.
+//!
+//! A chunk is one fragment as a complete Matroska document: the stored header set (EBML header,
+//! unknown-size Segment, Info, Tracks), a Tags element with `AWS_KINESISVIDEO_FRAGMENT_NUMBER`,
+//! `_SERVER_TIMESTAMP` and `_PRODUCER_TIMESTAMP`, the Cluster, then Tags with
+//! `AWS_KINESISVIDEO_MILLIS_BEHIND_NOW` and `AWS_KINESISVIDEO_CONTINUATION_TOKEN` (the fragment
+//! number, which resumes *after* it).
+//!
+//! A GetMedia reader subscribes to the live feed first, then reads archived fragments from the
+//! index and store from its start position, then follows the live feed: a live fragment is sent
+//! frame by frame as ingest parses it (unknown-size Cluster; the closing Tags end it). A fragment
+//! the reader did not see start live (it lagged, or the fragment began before it subscribed) is
+//! read from the store once it is persisted, so a slow reader loses nothing within retention; it
+//! may see a fragment it had partly received live again in full (same fragment number). The
+//! response ends when the stream is deleted, the client goes away, or nothing new arrived for
+//! `get_media_idle_secs` while no producer is connected.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use super::{Playback, ReaderSlot};
+use crate::index::{IndexError, TimestampKind};
+use crate::ingest::LiveEvent;
+use crate::media::mkv::kvs_chunk::{live_cluster_start, seconds_text, simple_block_header, tag_names, tags};
+use crate::model::{FragmentNumber, FragmentRecord, Stream};
+use crate::store::StoreError;
+
+/// Where a GetMedia response starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartSelector {
+    /// With the next fragment that starts (live tail).
+    Now,
+    /// With the oldest retained fragment.
+    Earliest,
+    /// After the given fragment.
+    AfterFragment(FragmentNumber),
+    /// With the fragment containing this server timestamp (epoch ms).
+    ServerTimestamp(i64),
+    /// With the fragment containing this producer timestamp (epoch ms).
+    ProducerTimestamp(i64),
+    /// After the fragment a previous response's continuation token names.
+    ContinuationToken(FragmentNumber),
+}
+
+/// Why a read could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GetMediaError {
+    /// The stream already has its maximum of concurrent readers.
+    #[error("too many concurrent readers")]
+    ConnectionLimit,
+    /// A requested fragment does not exist.
+    #[error("fragment {0} not found")]
+    FragmentNotFound(String),
+    /// The index failed.
+    #[error("index: {0}")]
+    Index(#[from] IndexError),
+}
+
+/// Chunks travel to the response through a small bounded channel: a stalled client stalls only
+/// its own reader.
+const CHANNEL_CHUNKS: usize = 32;
+/// Fragments read from the index per query while catching up.
+const PAGE: u32 = 64;
+
+impl Playback {
+    /// Starts a GetMedia reader.
+    pub fn get_media(
+        self: &Arc<Self>,
+        stream: Stream,
+        selector: StartSelector,
+    ) -> Result<mpsc::Receiver<Bytes>, GetMediaError> {
+        let slot = self.reader_slot(stream.id).ok_or(GetMediaError::ConnectionLimit)?;
+        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+        let mut reader = Reader::new(self.clone(), stream, tx);
+        tokio::spawn(async move {
+            let _slot: ReaderSlot = slot;
+            if let Err(e) = reader.run(selector).await {
+                tracing::debug!(stream = %reader.stream.name, "GetMedia ended: {e}");
+            }
+        });
+        Ok(rx)
+    }
+
+    /// Checks that every fragment exists, then streams them in the order given.
+    pub async fn get_media_for_fragment_list(
+        self: &Arc<Self>,
+        stream: Stream,
+        numbers: Vec<FragmentNumber>,
+    ) -> Result<mpsc::Receiver<Bytes>, GetMediaError> {
+        let mut records = Vec::with_capacity(numbers.len());
+        for n in &numbers {
+            match self.ingest.index().fragment(stream.id, n).await {
+                Ok(r) => records.push(r),
+                Err(IndexError::NotFound) => return Err(GetMediaError::FragmentNotFound(n.to_string())),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+        let mut reader = Reader::new(self.clone(), stream, tx);
+        tokio::spawn(async move {
+            for r in records {
+                if reader.send_stored(&r).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
+
+/// Why a reader stopped.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    #[error("client gone")]
+    ClientGone,
+    #[error("index: {0}")]
+    Index(#[from] IndexError),
+    #[error("fragment bytes unreadable")]
+    Store,
+}
+
+struct Reader {
+    playback: Arc<Playback>,
+    stream: Stream,
+    tx: mpsc::Sender<Bytes>,
+    headers: HashMap<i64, Bytes>,
+    /// The last fragment fully sent.
+    last: Option<FragmentNumber>,
+}
+
+impl Reader {
+    fn new(playback: Arc<Playback>, stream: Stream, tx: mpsc::Sender<Bytes>) -> Self {
+        Self { playback, stream, tx, headers: HashMap::new(), last: None }
+    }
+
+    async fn send(&self, b: Bytes) -> Result<(), Stop> {
+        self.tx.send(b).await.map_err(|_| Stop::ClientGone)
+    }
+
+    async fn run(&mut self, selector: StartSelector) -> Result<(), Stop> {
+        let ingest = self.playback.ingest.clone();
+        let mut live = ingest.live().subscribe(self.stream.id);
+        let index = ingest.index().clone();
+        match selector {
+            StartSelector::Now => {
+                self.last = index.last_fragment_number(self.stream.id).await?;
+            }
+            StartSelector::Earliest => {
+                self.catch_up().await?;
+            }
+            StartSelector::AfterFragment(n) | StartSelector::ContinuationToken(n) => {
+                self.last = Some(n);
+                self.catch_up().await?;
+            }
+            StartSelector::ServerTimestamp(ts) | StartSelector::ProducerTimestamp(ts) => {
+                let kind = if matches!(selector, StartSelector::ServerTimestamp(_)) {
+                    TimestampKind::Server
+                } else {
+                    TimestampKind::Producer
+                };
+                match index.fragment_at(self.stream.id, kind, ts).await? {
+                    Some(first) => {
+                        self.send_stored(&first).await?;
+                        self.catch_up().await?;
+                    }
+                    None => self.last = index.last_fragment_number(self.stream.id).await?,
+                }
+            }
+        }
+        // Live phase.
+        let idle = Duration::from_secs(self.playback.config.get_media_idle_secs.max(1));
+        let mut in_progress: Option<FragmentNumber> = None;
+        loop {
+            let event = match tokio::time::timeout(idle, live.recv()).await {
+                Err(_) => {
+                    if ingest.is_ingesting(self.stream.id) {
+                        continue;
+                    }
+                    return Ok(());
+                }
+                Ok(Err(RecvError::Closed)) => return Ok(()),
+                Ok(Err(RecvError::Lagged(_))) => {
+                    // Too slow for the live feed: close the partial chunk; the fragment comes again
+                    // from the store once persisted.
+                    if in_progress.take().is_some() {
+                        self.send(tags(&[])).await?;
+                    }
+                    continue;
+                }
+                Ok(Ok(event)) => event,
+            };
+            match &*event {
+                LiveEvent::FragmentStarted {
+                    number,
+                    cluster_timecode,
+                    producer_ts_ms,
+                    server_ts_ms,
+                    header,
+                } => {
+                    if self.last.as_ref().is_some_and(|l| number <= l) || header.is_empty() {
+                        continue;
+                    }
+                    let mut prefix = Vec::with_capacity(header.len() + 256);
+                    prefix.extend_from_slice(header);
+                    prefix.extend_from_slice(&tags(&[
+                        (tag_names::FRAGMENT_NUMBER, number.as_str()),
+                        (tag_names::SERVER_TIMESTAMP, &seconds_text(*server_ts_ms)),
+                        (tag_names::PRODUCER_TIMESTAMP, &seconds_text(*producer_ts_ms)),
+                    ]));
+                    prefix.extend_from_slice(&live_cluster_start(*cluster_timecode));
+                    self.send(Bytes::from(prefix)).await?;
+                    in_progress = Some(number.clone());
+                }
+                LiveEvent::Frame { number, frame } => {
+                    if in_progress.as_ref() == Some(number) {
+                        self.send(simple_block_header(frame)).await?;
+                        self.send(frame.data.clone()).await?;
+                    }
+                }
+                LiveEvent::FragmentEnded { number, complete } => {
+                    if in_progress.as_ref() == Some(number) {
+                        in_progress = None;
+                        if *complete {
+                            self.send(tags(&[
+                                (tag_names::MILLIS_BEHIND_NOW, "0"),
+                                (tag_names::CONTINUATION_TOKEN, number.as_str()),
+                            ]))
+                            .await?;
+                            self.last = Some(number.clone());
+                        } else {
+                            self.send(tags(&[(tag_names::ERROR_CODE, "FRAGMENT_REJECTED")])).await?;
+                        }
+                    }
+                }
+                LiveEvent::FragmentPersisted { number } => {
+                    if in_progress.is_none() && self.last.as_ref().is_none_or(|l| number > l) {
+                        self.catch_up().await?;
+                    }
+                }
+                LiveEvent::StreamDeleted => return Ok(()),
+            }
+        }
+    }
+
+    /// Sends every indexed fragment after `self.last`.
+    async fn catch_up(&mut self) -> Result<(), Stop> {
+        let index = self.playback.ingest.index().clone();
+        loop {
+            let page = index.fragments_after(self.stream.id, self.last.as_ref(), PAGE).await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            for f in &page {
+                self.send_stored(f).await?;
+            }
+        }
+    }
+
+    async fn header(&mut self, id: i64) -> Result<Bytes, Stop> {
+        if let Some(h) = self.headers.get(&id) {
+            return Ok(h.clone());
+        }
+        let bytes = Bytes::from(self.playback.ingest.index().track_header(id).await?);
+        self.headers.insert(id, bytes.clone());
+        Ok(bytes)
+    }
+
+    /// Sends one stored fragment as a chunk; on unreadable bytes sends KVS error tags and stops.
+    async fn send_stored(&mut self, f: &FragmentRecord) -> Result<(), Stop> {
+        let header = self.header(f.header_id).await?;
+        let store = self.playback.ingest.store().clone();
+        let (stream_id, location) = (f.stream_id, f.location);
+        let cluster = tokio::task::spawn_blocking(move || store.read(stream_id, &location))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Io(std::io::Error::other(e))));
+        let cluster = match cluster {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(stream = %self.stream.name, "fragment {} unreadable: {e}", f.number);
+                let (code, id) = match e {
+                    StoreError::NotFound => ("FRAGMENT_NOT_FOUND", "4000"),
+                    StoreError::Io(_) => ("INTERNAL_ERROR", "5000"),
+                };
+                self.send(tags(&[(tag_names::ERROR_CODE, code), (tag_names::ERROR_ID, id)])).await?;
+                return Err(Stop::Store);
+            }
+        };
+        let now = self.playback.ingest.clock().now_millis();
+        let behind = (now - f.server_ts_ms).max(0).to_string();
+        let mut prefix = Vec::with_capacity(header.len() + 256);
+        prefix.extend_from_slice(&header);
+        prefix.extend_from_slice(&tags(&[
+            (tag_names::FRAGMENT_NUMBER, f.number.as_str()),
+            (tag_names::SERVER_TIMESTAMP, &seconds_text(f.server_ts_ms)),
+            (tag_names::PRODUCER_TIMESTAMP, &seconds_text(f.producer_ts_ms)),
+        ]));
+        self.send(Bytes::from(prefix)).await?;
+        self.send(cluster).await?;
+        self.send(tags(&[
+            (tag_names::MILLIS_BEHIND_NOW, &behind),
+            (tag_names::CONTINUATION_TOKEN, f.number.as_str()),
+        ]))
+        .await?;
+        self.last = Some(f.number.clone());
+        Ok(())
+    }
+}
