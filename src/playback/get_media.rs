@@ -176,7 +176,11 @@ impl Reader {
         let idle = Duration::from_secs(self.playback.config.get_media_idle_secs.max(1));
         let mut in_progress: Option<FragmentNumber> = None;
         loop {
-            let event = match tokio::time::timeout(idle, live.recv()).await {
+            let next = tokio::select! {
+                _ = self.tx.closed() => return Err(Stop::ClientGone),
+                next = tokio::time::timeout(idle, live.recv()) => next,
+            };
+            let event = match next {
                 Err(_) => {
                     if ingest.is_ingesting(self.stream.id) {
                         continue;

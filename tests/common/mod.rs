@@ -186,6 +186,30 @@ impl TestServer {
         aws_sdk_kinesisvideo::Client::from_conf(self.kvs_config(key, secret, region).build())
     }
 
+    /// A `kinesis-video-media` client (GetMedia) at this server with the development key.
+    pub fn media(&self) -> aws_sdk_kinesisvideomedia::Client {
+        let conf = aws_sdk_kinesisvideomedia::Config::builder()
+            .behavior_version(aws_sdk_kinesisvideomedia::config::BehaviorVersion::latest())
+            .region(aws_sdk_kinesisvideomedia::config::Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
+            .endpoint_url(&self.endpoint)
+            .retry_config(aws_sdk_kinesisvideomedia::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_kinesisvideomedia::Client::from_conf(conf)
+    }
+
+    /// A `kinesis-video-archived-media` client at this server with the development key.
+    pub fn archived(&self) -> aws_sdk_kinesisvideoarchivedmedia::Client {
+        let conf = aws_sdk_kinesisvideoarchivedmedia::Config::builder()
+            .behavior_version(aws_sdk_kinesisvideoarchivedmedia::config::BehaviorVersion::latest())
+            .region(aws_sdk_kinesisvideoarchivedmedia::config::Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
+            .endpoint_url(&self.endpoint)
+            .retry_config(aws_sdk_kinesisvideoarchivedmedia::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(conf)
+    }
+
     /// The control-plane client configuration builder, for further tweaks.
     pub fn kvs_config(&self, key: &str, secret: &str, region: &str) -> aws_sdk_kinesisvideo::config::Builder {
         aws_sdk_kinesisvideo::Config::builder()

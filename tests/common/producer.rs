@@ -53,6 +53,8 @@ pub struct PutResult {
     pub headers: Vec<(String, String)>,
     pub error_body: Vec<u8>,
     pub acks: Vec<serde_json::Value>,
+    /// When each chunk was handed to the socket.
+    pub sent_at: Vec<std::time::Instant>,
 }
 
 impl PutResult {
@@ -139,6 +141,7 @@ pub async fn put_media_with_head(
     let (mut rd, mut wr) = tcp.into_split();
     let reader = tokio::spawn(async move { read_response(&mut rd).await });
     wr.write_all(head.as_bytes()).await.unwrap();
+    let mut sent_at = Vec::with_capacity(chunks.len());
     for c in chunks {
         if wr.write_all(format!("{:x}\r\n", c.len()).as_bytes()).await.is_err()
             || wr.write_all(c).await.is_err()
@@ -146,6 +149,7 @@ pub async fn put_media_with_head(
         {
             break;
         }
+        sent_at.push(std::time::Instant::now());
         if let Some(p) = opts.pace {
             tokio::time::sleep(p).await;
         }
@@ -154,7 +158,10 @@ pub async fn put_media_with_head(
         let _ = wr.write_all(b"0\r\n\r\n").await;
     }
     match tokio::time::timeout(opts.wait_final, reader).await {
-        Ok(Ok(r)) => r,
+        Ok(Ok(mut r)) => {
+            r.sent_at = sent_at;
+            r
+        }
         _ => panic!("PutMedia response did not end within {:?}", opts.wait_final),
     }
 }
