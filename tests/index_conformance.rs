@@ -6,9 +6,10 @@ mod common;
 use std::sync::Arc;
 
 use common::Backend;
-use openkvs::index::{Index, IndexError, NewStream, STREAM_NAME_CONSTRAINT, StreamChanges};
+use openkvs::index::{Index, IndexError, NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind};
 use openkvs::model::{
-    AccountId, DataRetention, Region, ResourceArn, StorageTier, StreamName, TagSet, VersionToken,
+    AccountId, DataRetention, FragmentLocation, FragmentNumber, FragmentRecord, Region, ResourceArn,
+    StorageTier, StreamName, TagSet, VersionToken,
 };
 
 backend_tests!(
@@ -18,6 +19,7 @@ backend_tests!(
     updates_check_versions,
     delete_removes_tags_and_checks_version,
     tags_upsert_and_respect_the_limit,
+    fragments_insert_list_and_range_queries,
 );
 
 struct Ctx {
@@ -178,5 +180,100 @@ async fn tags_upsert_and_respect_the_limit(backend: Backend) {
     assert_eq!(ctx.index.stream_tags(s.id).await.unwrap().len(), 50, "failed tagging changes nothing");
     ctx.index.untag_stream(s.id, &["a".into(), "missing".into()]).await.unwrap();
     assert_eq!(ctx.index.stream_tags(s.id).await.unwrap().len(), 49);
+    ctx.done().await;
+}
+
+fn fragment(stream_id: i64, header_id: i64, i: i64) -> FragmentRecord {
+    FragmentRecord {
+        stream_id,
+        number: FragmentNumber::from_ordinal(1000 + i as u128),
+        cluster_timecode: i * 2000,
+        producer_ts_ms: 1_000_000 + i * 2000,
+        server_ts_ms: 5_000_000 + i * 2000,
+        duration_ms: 2000,
+        size_bytes: 100 + i,
+        header_id,
+        location: FragmentLocation { segment: 1, offset: (i * 100) as u64, length: 100 + i as u64 },
+        key_frame: i % 2 == 0,
+        tracks: vec![1, 2],
+        frame_count: 50,
+        metadata: vec![("KEY".into(), format!("v{i}"))],
+    }
+}
+
+async fn fragments_insert_list_and_range_queries(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let h1 = ctx.index.put_track_header(s.id, "aa", b"header-1", 10).await.unwrap();
+    assert_eq!(ctx.index.put_track_header(s.id, "aa", b"header-1", 20).await.unwrap(), h1, "stored once");
+    let h2 = ctx.index.put_track_header(s.id, "bb", b"header-2", 30).await.unwrap();
+    assert_ne!(h1, h2);
+    assert_eq!(ctx.index.track_header(h2).await.unwrap(), b"header-2");
+    assert!(ctx.index.last_fragment_number(s.id).await.unwrap().is_none());
+
+    let rows: Vec<FragmentRecord> = (0..10).map(|i| fragment(s.id, if i < 5 { h1 } else { h2 }, i)).collect();
+    assert_eq!(ctx.index.insert_fragments(&rows).await.unwrap(), vec![true; 10]);
+    assert_eq!(ctx.index.last_fragment_number(s.id).await.unwrap(), Some(rows[9].number.clone()));
+    assert_eq!(
+        ctx.index.fragment(s.id, &rows[3].number).await.unwrap(),
+        rows[3],
+        "round trip of every column"
+    );
+    assert!(matches!(
+        ctx.index.fragment(s.id, &FragmentNumber::from_ordinal(1)).await,
+        Err(IndexError::NotFound)
+    ));
+
+    let after = ctx.index.fragments_after(s.id, Some(&rows[6].number), 100).await.unwrap();
+    assert_eq!(after, rows[7..]);
+    assert_eq!(ctx.index.fragments_after(s.id, None, 3).await.unwrap(), rows[..3]);
+
+    // Inclusive ranges and keyset paging, on both timestamps.
+    let p = ctx
+        .index
+        .fragments_in_range(s.id, TimestampKind::Producer, 1_004_000, 1_010_000, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(p, rows[2..6]);
+    let page1 = ctx
+        .index
+        .fragments_in_range(s.id, TimestampKind::Server, 5_000_000, 6_000_000, None, 4)
+        .await
+        .unwrap();
+    assert_eq!(page1, rows[..4]);
+    let last = page1.last().unwrap();
+    let page2 = ctx
+        .index
+        .fragments_in_range(
+            s.id,
+            TimestampKind::Server,
+            5_000_000,
+            6_000_000,
+            Some((last.server_ts_ms, &last.number)),
+            4,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page2, rows[4..8]);
+
+    // The fragment containing a time, or the next one after a gap.
+    let at = ctx.index.fragment_at(s.id, TimestampKind::Producer, 1_005_500).await.unwrap().unwrap();
+    assert_eq!(at, rows[2]);
+    let first = ctx.index.fragment_at(s.id, TimestampKind::Server, 0).await.unwrap().unwrap();
+    assert_eq!(first, rows[0]);
+    assert!(ctx.index.fragment_at(s.id, TimestampKind::Server, 9_000_000).await.unwrap().is_none());
+
+    // Rows for a deleted stream are refused, others in the same batch still go in.
+    let other = ctx.index.create_stream(new_stream("us-east-1", "other", 2)).await.unwrap();
+    let h3 = ctx.index.put_track_header(other.id, "cc", b"h", 0).await.unwrap();
+    ctx.index.delete_stream(other.id, None).await.unwrap();
+    let mixed = vec![fragment(s.id, h2, 10), fragment(other.id, h3, 0)];
+    assert_eq!(ctx.index.insert_fragments(&mixed).await.unwrap(), vec![true, false]);
+    assert!(matches!(ctx.index.put_track_header(other.id, "dd", b"h", 0).await, Err(IndexError::NotFound)));
+
+    // Deleting a stream removes its fragments and headers.
+    ctx.index.delete_stream(s.id, None).await.unwrap();
+    assert!(ctx.index.fragments_after(s.id, None, 100).await.unwrap().is_empty());
+    assert!(matches!(ctx.index.track_header(h1).await, Err(IndexError::NotFound)));
     ctx.done().await;
 }

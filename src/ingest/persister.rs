@@ -77,10 +77,13 @@ async fn commit_batch(jobs: Vec<PersistJob>, store: &Arc<dyn FragmentStore>, ind
     // 1. Append + fsync on a blocking thread.
     let store2 = store.clone();
     let written = tokio::task::spawn_blocking(move || {
-        let mut results: Vec<(PersistJob, Result<(), StoreError>)> = Vec::with_capacity(jobs.len());
+        let items: Vec<(i64, &[Bytes])> =
+            jobs.iter().map(|j| (j.record.stream_id, j.parts.as_slice())).collect();
+        let locations = store2.append_many(&items);
         let mut touched = BTreeSet::new();
-        for mut job in jobs {
-            let r = store2.append(job.record.stream_id, &job.parts).map(|loc| {
+        let mut results: Vec<(PersistJob, Result<(), StoreError>)> = Vec::with_capacity(jobs.len());
+        for (mut job, loc) in jobs.into_iter().zip(locations) {
+            let r = loc.map(|loc| {
                 job.record.location = loc;
                 job.record.size_bytes = loc.length as i64;
                 touched.insert(job.record.stream_id);

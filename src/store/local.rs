@@ -157,6 +157,56 @@ impl FragmentStore for LocalStore {
         Ok(Location { segment: number, offset, length: written })
     }
 
+    fn append_many(&self, items: &[(i64, &[Bytes])]) -> Vec<Result<Location, StoreError>> {
+        if items.len() < 4 {
+            return items.iter().map(|(id, parts)| self.append(*id, parts)).collect();
+        }
+        // Group by stream (keeping each stream's order), spread the streams over up to
+        // SYNC_THREADS threads: copying into the page cache is the costly part of a big batch.
+        let mut by_stream: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (i, (id, _)) in items.iter().enumerate() {
+            by_stream.entry(*id).or_default().push(i);
+        }
+        let groups: Vec<Vec<usize>> = by_stream.into_values().collect();
+        let per_thread = groups.len().div_ceil(SYNC_THREADS);
+        let mut results: Vec<Option<Result<Location, StoreError>>> = (0..items.len()).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = groups
+                .chunks(per_thread.max(1))
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let mut out = Vec::new();
+                        for group in chunk {
+                            for &i in group {
+                                let (id, parts) = items[i];
+                                out.push((i, self.append(id, parts)));
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            for h in handles {
+                match h.join() {
+                    Ok(out) => {
+                        for (i, r) in out {
+                            results[i] = Some(r);
+                        }
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(StoreError::Io(std::io::Error::other("store writer thread panicked")))
+                })
+            })
+            .collect()
+    }
+
     fn sync(&self, stream_ids: &[i64]) -> Result<(), StoreError> {
         // Collect what needs syncing under the locks (cheap fd clones), fsync outside them.
         let mut files_to_sync: Vec<File> = Vec::new();

@@ -33,6 +33,12 @@ pub trait FragmentStore: Send + Sync + std::fmt::Debug {
     /// necessarily durable until [`FragmentStore::sync`] covers this stream.
     fn append(&self, stream_id: i64, parts: &[Bytes]) -> Result<Location, StoreError>;
 
+    /// Appends several fragments (of any streams) at once; per stream, in the order given. Returns
+    /// one result per item, in order. Implementations may write different streams in parallel.
+    fn append_many(&self, items: &[(i64, &[Bytes])]) -> Vec<Result<Location, StoreError>> {
+        items.iter().map(|(id, parts)| self.append(*id, parts)).collect()
+    }
+
     /// Makes every append so far to the given streams durable (fsync), in parallel where it helps.
     fn sync(&self, stream_ids: &[i64]) -> Result<(), StoreError>;
 
