@@ -187,13 +187,10 @@ impl FragmentStore for LocalStore {
                 })
                 .collect();
             for h in handles {
-                match h.join() {
-                    Ok(out) => {
-                        for (i, r) in out {
-                            results[i] = Some(r);
-                        }
+                if let Ok(out) = h.join() {
+                    for (i, r) in out {
+                        results[i] = Some(r);
                     }
-                    Err(_) => {}
                 }
             }
         });
