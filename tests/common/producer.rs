@@ -138,6 +138,8 @@ pub async fn put_media_with_head(
     chunks: &[Bytes],
 ) -> PutResult {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Like libcurl (TCP_NODELAY by default): small frame writes must not wait for delayed ACKs.
+    tcp.set_nodelay(true).unwrap();
     let (mut rd, mut wr) = tcp.into_split();
     let reader = tokio::spawn(async move { read_response(&mut rd).await });
     wr.write_all(head.as_bytes()).await.unwrap();
