@@ -212,14 +212,14 @@ pub async fn run(opts: BenchOptions) -> ExitCode {
     let mut reports: Vec<SessionReport> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((_, Ok(report))) => {
+            Ok((name, Ok(report))) => {
                 if !report.ok() {
-                    failures.push(report.failure.clone().unwrap_or_else(|| {
-                        report
-                            .errors
-                            .first()
-                            .map_or("session did not end cleanly".to_owned(), |e| e.to_string())
-                    }));
+                    let why = match (report.errors.first(), &report.failure) {
+                        (Some(e), _) => e.to_string(),
+                        (None, Some(f)) => f.clone(),
+                        (None, None) => "no fragment was sent".to_owned(),
+                    };
+                    failures.push(format!("{name}: {why}"));
                 }
                 reports.push(report);
             }

@@ -613,20 +613,31 @@ where
         tracker.fail("the connection closed while sending".to_owned());
         return false;
     }
-    let ok = tokio::select! {
-        ok = tracker.wait_final(last, options.final_ack, options.final_ack_timeout) => ok,
-        _ = stop.changed() => tracker.final_state(last, options.final_ack).unwrap_or(false),
+    let what = match options.final_ack {
+        FinalAck::Persisted => "PERSISTED",
+        FinalAck::Received => "RECEIVED",
     };
-    if !ok && tracker.final_state(last, options.final_ack).is_none() {
-        let what = match options.final_ack {
-            FinalAck::Persisted => "PERSISTED",
-            FinalAck::Received => "RECEIVED",
-        };
-        tracker.fail(format!(
-            "no {what} ACK for the last fragment (FragmentTimecode {last}) within {} s",
-            options.final_ack_timeout.as_secs()
-        ));
-    }
+    let ok = tokio::select! {
+        ok = tracker.wait_final(last, options.final_ack, options.final_ack_timeout) => {
+            if !ok && tracker.final_state(last, options.final_ack).is_none() {
+                tracker.fail(format!(
+                    "no {what} ACK for the last fragment (FragmentTimecode {last}) within {} s",
+                    options.final_ack_timeout.as_secs()
+                ));
+            }
+            ok
+        }
+        _ = stop.changed() => match tracker.final_state(last, options.final_ack) {
+            Some(ok) => ok,
+            None => {
+                tracker.fail(format!(
+                    "the server ended the response before the {what} ACK of the last fragment \
+                     (FragmentTimecode {last})"
+                ));
+                false
+            }
+        },
+    };
     drop(tx);
     ok
 }
