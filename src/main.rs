@@ -88,6 +88,9 @@ struct BenchIngestArgs {
     /// Stop sending new clusters after this many seconds.
     #[arg(long)]
     duration_secs: Option<u64>,
+    /// Spread the session starts evenly over this many seconds.
+    #[arg(long, default_value_t = 0.0)]
+    ramp_up_secs: f64,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -178,6 +181,7 @@ fn main() -> ExitCode {
                 file: args.file,
                 realtime: args.realtime,
                 duration: args.duration_secs.map(std::time::Duration::from_secs),
+                ramp_up: std::time::Duration::try_from_secs_f64(args.ramp_up_secs).unwrap_or_default(),
                 json: args.json,
             }))
         }

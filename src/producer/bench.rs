@@ -9,7 +9,8 @@
 //! Cluster's last byte sent → PERSISTED) p50/p90/p99/max and RECEIVED latency p50/p99 over all
 //! fragments of all sessions, ERROR and IDLE ACK counts and failed sessions (could not start, or
 //! ended without the last fragment's PERSISTED, or with an ERROR ACK). Human table on stdout, or
-//! JSON with `--json`; progress totals on stderr every 5 s.
+//! JSON with `--json`; progress totals on stderr every 5 s. `--ramp-up-secs` spreads the session
+//! starts (cameras do not all connect in the same millisecond).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ pub struct BenchOptions {
     pub realtime: bool,
     /// Stop sending new clusters after this long.
     pub duration: Option<Duration>,
+    /// Spread the session starts evenly over this long (session i starts at i × ramp / N).
+    pub ramp_up: Duration,
     /// Print JSON instead of the table.
     pub json: bool,
 }
@@ -166,7 +169,8 @@ pub async fn run(opts: BenchOptions) -> ExitCode {
     let mut failures = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut trackers = Vec::new();
-    for (name, r) in resolved {
+    let count = resolved.len().max(1) as u32;
+    for (i, (name, r)) in resolved.into_iter().enumerate() {
         let resolved = match r {
             Ok(r) => r,
             Err(e) => {
@@ -185,7 +189,9 @@ pub async fn run(opts: BenchOptions) -> ExitCode {
         let prepared = prepared.clone();
         let realtime = opts.realtime;
         let stop_after = opts.duration;
+        let delay = opts.ramp_up * u32::try_from(i).unwrap_or(u32::MAX) / count;
         tasks.spawn(async move {
+            tokio::time::sleep(delay).await;
             let base = now_ms();
             let options = SessionOptions {
                 timecode_type: TimecodeType::Absolute,
