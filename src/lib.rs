@@ -24,11 +24,17 @@
 //! **`api`** is the HTTP edge and the only layer that knows axum, headers, JSON casing and AWS error
 //! codes: the error table, the operation enum, the SigV4 layer, and one handler file per operation.
 //!
+//! **`producer`** is the other side of PutMedia: a client that resolves a stream with the AWS SDK,
+//! re-frames a Matroska file or pipe like the KVS C producer and streams it over one signed,
+//! full-duplex request while reading the ACKs (`openkvs put`, `openkvs bench ingest`).
+//!
 //! # Layering rules
 //!
 //! `model` imports nothing from the crate; `index` imports only `model` (and its own errors);
 //! `auth` imports `model` and `config`; `api` may import everything below it; only `app` builds
-//! concrete implementations. Nothing below `api` imports axum, hyper or http.
+//! concrete implementations. Nothing below `api` imports axum, hyper or http. `producer` is a
+//! client beside the server, not below it: it imports only `media` from the crate and may use
+//! hyper, never axum.
 
 pub mod api;
 pub mod app;
@@ -40,4 +46,5 @@ pub mod ingest;
 pub mod media;
 pub mod model;
 pub mod playback;
+pub mod producer;
 pub mod store;

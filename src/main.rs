@@ -1,5 +1,6 @@
 //! The `openkvs` binary: parses the command line, loads configuration, sets up logging and hands
-//! over to [`openkvs::app`]. Nothing else lives here.
+//! over to [`openkvs::app`] (`serve`) or [`openkvs::producer`] (`put`, `bench ingest`). Nothing
+//! else lives here.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,6 +9,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use openkvs::app::Server;
 use openkvs::config::{AuthMode, Config, Overrides};
+use openkvs::media::fragment::TimecodeType;
+use openkvs::producer::bench::BenchOptions;
+use openkvs::producer::put::{Input, PutOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "openkvs", version, about = "A self-hosted Kinesis Video Streams compatible server")]
@@ -20,6 +24,84 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Stream a Matroska file (or stdin) to a KVS stream with PutMedia, like the KVS C producer.
+    Put(PutArgs),
+    /// Load generators.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Args, Debug)]
+struct PutArgs {
+    /// Stream name.
+    #[arg(long)]
+    stream: String,
+    /// Control-plane URL (like AWS_ENDPOINT_URL) [default: AWS].
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Region [default: the AWS configuration chain; us-east-1 with --endpoint].
+    #[arg(long)]
+    region: Option<String>,
+    /// Create the stream if it does not exist.
+    #[arg(long)]
+    create: bool,
+    /// Data retention of a stream made by --create, hours.
+    #[arg(long, default_value_t = 24, requires = "create")]
+    retention_hours: u32,
+    /// Send each cluster when its timecode is due (live-like ingest) instead of as fast as possible.
+    #[arg(long)]
+    realtime: bool,
+    /// Cluster timecodes as epoch milliseconds (ABSOLUTE, the producer SDK default) or relative
+    /// to the producer start timestamp.
+    #[arg(long, default_value = "ABSOLUTE", value_parser = parse_timecode_type)]
+    timecode_type: TimecodeType,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Matroska file, or - for stdin (e.g. ffmpeg … -f matroska -).
+    input: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// N concurrent producers streaming one file to streams bench-0 … bench-(N-1).
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchIngestArgs {
+    /// Control-plane URL.
+    #[arg(long)]
+    endpoint: String,
+    /// Region [default: the AWS configuration chain, else us-east-1].
+    #[arg(long)]
+    region: Option<String>,
+    /// Concurrent producers.
+    #[arg(long, default_value_t = 1)]
+    streams: usize,
+    /// Matroska file every producer sends.
+    #[arg(long)]
+    file: PathBuf,
+    /// Pace clusters by their timecodes.
+    #[arg(long)]
+    realtime: bool,
+    /// Stop sending new clusters after this many seconds.
+    #[arg(long)]
+    duration_secs: Option<u64>,
+    /// Spread the session starts evenly over this many seconds.
+    #[arg(long, default_value_t = 0.0)]
+    ramp_up_secs: f64,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_timecode_type(s: &str) -> Result<TimecodeType, String> {
+    match s.to_ascii_uppercase().as_str() {
+        "ABSOLUTE" => Ok(TimecodeType::Absolute),
+        "RELATIVE" => Ok(TimecodeType::Relative),
+        _ => Err(format!("timecode type must be ABSOLUTE or RELATIVE, not '{s}'")),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -69,7 +151,8 @@ fn parse_auth_mode(s: &str) -> Result<AuthMode, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The client commands print their own lines; only warnings from libraries by default.
+    init_logging(if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -79,13 +162,36 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Put(args) => runtime.block_on(openkvs::producer::put::run(PutOptions {
+            stream: args.stream,
+            endpoint: args.endpoint,
+            region: args.region,
+            create: args.create,
+            retention_hours: args.retention_hours,
+            realtime: args.realtime,
+            timecode_type: args.timecode_type,
+            json: args.json,
+            input: if args.input.as_os_str() == "-" { Input::Stdin } else { Input::File(args.input) },
+        })),
+        Command::Bench(BenchCommand::Ingest(args)) => {
+            runtime.block_on(openkvs::producer::bench::run(BenchOptions {
+                endpoint: args.endpoint,
+                region: args.region,
+                streams: args.streams,
+                file: args.file,
+                realtime: args.realtime,
+                duration: args.duration_secs.map(std::time::Duration::from_secs),
+                ramp_up: std::time::Duration::try_from_secs_f64(args.ramp_up_secs).unwrap_or_default(),
+                json: args.json,
+            }))
+        }
     }
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("OPENKVS_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -269,15 +269,11 @@ impl Index for SqliteIndex {
         bytes: &[u8],
         now_ms: i64,
     ) -> Result<i64, IndexError> {
+        // Write first: a deferred transaction that reads before writing cannot upgrade its lock
+        // after another connection committed (SQLITE_BUSY at once, busy_timeout does not apply).
+        // The foreign key refuses a deleted stream.
         let mut tx = self.pool.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM streams WHERE id = ?")
-            .bind(stream_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(IndexError::NotFound);
-        }
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO track_headers (stream_id, sha256, bytes, created_at_ms) VALUES (?, ?, ?, ?) \
              ON CONFLICT (stream_id, sha256) DO NOTHING",
         )
@@ -286,7 +282,14 @@ impl Index for SqliteIndex {
         .bind(bytes)
         .bind(now_ms)
         .execute(&mut *tx)
-        .await?;
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                return Err(IndexError::NotFound);
+            }
+            Err(e) => return Err(e.into()),
+        }
         let id: i64 = sqlx::query_scalar("SELECT id FROM track_headers WHERE stream_id = ? AND sha256 = ?")
             .bind(stream_id)
             .bind(sha256)

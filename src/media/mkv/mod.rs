@@ -1,6 +1,7 @@
 //! Matroska on top of EBML: element IDs ([`ids`]), the incremental demuxer for live PutMedia
-//! bodies ([`demux`]), TrackEntry parsing ([`tracks`]), Tags parsing and building ([`tags`]) and
-//! the error type that locates problems by offset and element path ([`error`]).
+//! bodies ([`demux`]), TrackEntry parsing ([`tracks`]), Tags parsing and building ([`tags`]),
+//! re-framing a muxer's output as a KVS producer body ([`rewrite`]) and the error type that
+//! locates problems by offset and element path ([`error`]).
 //!
 //! Owns Matroska structure. It must not apply KVS fragment policy (see `super::fragment`) and does
 //! no I/O.
@@ -9,6 +10,7 @@ pub mod demux;
 pub mod error;
 pub mod ids;
 pub mod kvs_chunk;
+pub mod rewrite;
 pub mod tags;
 pub mod tracks;
 

@@ -1,0 +1,28 @@
+//! The PutMedia producer: a client that streams Matroska to any KVS endpoint (openkvs or AWS) the
+//! way the KVS C producer does. It backs `openkvs put` and `openkvs bench ingest`.
+//!
+//! - [`control`] resolves a stream on the control plane with the official SDK and the standard
+//!   AWS credential chain: DescribeStream, CreateStream, GetDataEndpoint.
+//! - [`body`] turns a Matroska input into body pieces (re-framed by `crate::media::mkv::rewrite`,
+//!   cluster timecodes re-timed), read incrementally from a file or stdin, or split once from
+//!   memory for many sessions.
+//! - [`sign`] SigV4-signs the PutMedia request head like the C producer.
+//! - [`transport`] opens the TCP or TLS connection to a data endpoint.
+//! - [`acks`] parses the ACK stream.
+//! - [`session`] is the reusable core: one full-duplex PutMedia request from an already-resolved
+//!   data endpoint, credentials and a stream of pieces to per-fragment timings.
+//! - [`report`] computes latency percentiles and formats progress and summaries.
+//! - [`put`] and [`bench`] are the two commands.
+//!
+//! This module is a client: it may use hyper and rustls, never axum, and imports only `media`
+//! from the rest of the crate.
+
+pub mod acks;
+pub mod bench;
+pub mod body;
+pub mod control;
+pub mod put;
+pub mod report;
+pub mod session;
+pub mod sign;
+pub mod transport;

@@ -1,0 +1,151 @@
+//! `openkvs put`: stream one Matroska file, or stdin, to a KVS stream, the way the C producer does.
+//!
+//! Resolves the stream on the control plane ([`super::control`]), runs one session
+//! ([`super::session::put_media`]) over the incrementally read input ([`super::body`]), shows a
+//! progress line on stderr (rewritten in place on a terminal, every few seconds otherwise) and
+//! ends with a summary line on stderr, or JSON on stdout with `--json`.
+//!
+//! Exit status: 0 only if every fragment sent got its final ACK and no ERROR ACK came; 1 for an
+//! ERROR ACK, an HTTP error, a missing final ACK, bad input or a failed control-plane call. Every
+//! failure is printed as one line on stderr.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use tokio::io::AsyncRead;
+
+use super::body::{Retimer, reader_pieces};
+use super::control::ControlPlane;
+use super::report::{PutSummary, progress_line};
+use super::session::{FinalAck, SessionOptions, Target, Tracker, put_media};
+use crate::media::fragment::TimecodeType;
+
+/// Where the Matroska comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A file.
+    File(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+/// `openkvs put` options.
+#[derive(Debug, Clone)]
+pub struct PutOptions {
+    /// Stream name.
+    pub stream: String,
+    /// Control-plane URL override.
+    pub endpoint: Option<String>,
+    /// Region override.
+    pub region: Option<String>,
+    /// Create the stream if DescribeStream says it does not exist.
+    pub create: bool,
+    /// Retention of a created stream.
+    pub retention_hours: u32,
+    /// Pace clusters by their timecodes.
+    pub realtime: bool,
+    /// `x-amzn-fragment-timecode-type`.
+    pub timecode_type: TimecodeType,
+    /// Print the summary as JSON on stdout.
+    pub json: bool,
+    /// The input.
+    pub input: Input,
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("openkvs put: {msg}");
+    ExitCode::FAILURE
+}
+
+/// Runs `openkvs put`.
+pub async fn run(opts: PutOptions) -> ExitCode {
+    let input: Box<dyn AsyncRead + Send + Unpin> = match &opts.input {
+        Input::Stdin => Box::new(tokio::io::stdin()),
+        Input::File(path) => match tokio::fs::File::open(path).await {
+            Ok(f) => Box::new(f),
+            Err(e) => return fail(format!("cannot open {}: {e}", path.display())),
+        },
+    };
+    let control = match ControlPlane::load(opts.endpoint.as_deref(), opts.region.as_deref()).await {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let create = opts.create.then(|| i32::try_from(opts.retention_hours).unwrap_or(i32::MAX));
+    let resolved = match control.resolve_for_put(&opts.stream, create).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if resolved.created {
+        eprintln!("openkvs put: created stream {} (retention {} h)", opts.stream, resolved.retention_hours);
+    }
+    let target = Target {
+        data_endpoint: resolved.data_endpoint,
+        stream_name: opts.stream.clone(),
+        region: control.region.clone(),
+        credentials: control.credentials.clone(),
+    };
+    let start_ms = now_ms();
+    let options = SessionOptions {
+        timecode_type: opts.timecode_type,
+        producer_start_ms: start_ms,
+        realtime: opts.realtime,
+        final_ack: if resolved.retention_hours > 0 { FinalAck::Persisted } else { FinalAck::Received },
+        ..SessionOptions::default()
+    };
+    let pieces = Box::pin(reader_pieces(input, Retimer::new(opts.timecode_type, start_ms)));
+    let tracker = Tracker::new();
+    let progress = tokio::spawn(show_progress(opts.stream.clone(), tracker.clone()));
+    let result = put_media(&target, &options, pieces, tracker).await;
+    progress.abort();
+    let _ = progress.await;
+    let tty = std::io::stderr().is_terminal();
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let summary = PutSummary::new(&opts.stream, &report);
+    for e in &report.errors {
+        eprintln!("openkvs put: {e}");
+    }
+    if let Some(why) = &report.failure {
+        eprintln!("openkvs put: {why}");
+    }
+    if opts.json {
+        match serde_json::to_string(&summary) {
+            Ok(s) => println!("{s}"),
+            Err(e) => return fail(e),
+        }
+    } else {
+        eprintln!("{}", summary.line());
+    }
+    if report.fragments.is_empty() && report.failure.is_none() {
+        eprintln!("openkvs put: no fragment was sent");
+    }
+    if summary.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Prints the progress line until aborted: in place every 500 ms on a terminal, else a line every
+/// 5 s.
+async fn show_progress(stream: String, tracker: std::sync::Arc<Tracker>) {
+    let tty = std::io::stderr().is_terminal();
+    let period = if tty { Duration::from_millis(500) } else { Duration::from_secs(5) };
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let line = progress_line(&stream, &tracker.progress());
+        let mut err = std::io::stderr().lock();
+        let _ = if tty { write!(err, "\r\x1b[K{line}") } else { writeln!(err, "{line}") };
+        let _ = err.flush();
+    }
+}
