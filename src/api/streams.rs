@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::AppState;
 use super::aws::{AwsError, AwsErrorCode, Operation, epoch_seconds};
 use crate::auth::Caller;
-use crate::index::IndexError;
 use crate::model::{ResourceArn, ResourceKind, Stream, StreamName};
 
 /// How the input named the stream.
@@ -84,10 +83,8 @@ pub async fn resolve(
         StreamRef::Name(n) => state.index.stream_by_name(&caller.region, n).await,
         StreamRef::Arn(a) => state.index.stream_by_arn(a).await,
     };
-    found.map_err(|e| match e {
-        IndexError::NotFound => AwsError::stream_not_found(),
-        other => other.into(),
-    })
+    // IndexError::NotFound maps to ResourceNotFoundException for a stream.
+    Ok(found?)
 }
 
 /// `StreamInfo` as DescribeStream and ListStreams return it.

@@ -11,7 +11,6 @@ use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
 use crate::api::streams::{StreamRef, resolve};
 use crate::auth::Caller;
-use crate::index::IndexError;
 use crate::model::VersionToken;
 
 /// The operation this file serves.
@@ -36,10 +35,7 @@ pub async fn handle(
     let stream_ref = StreamRef::from_pair(None, Some(arn), AwsErrorCode::InvalidArgumentException)?;
     let expected = input.current_version.as_deref().map(VersionToken::parse).transpose()?;
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    state.index.delete_stream(stream.id, expected.as_ref()).await.map_err(|e| match e {
-        IndexError::NotFound => AwsError::stream_not_found(),
-        other => other.into(),
-    })?;
+    state.index.delete_stream(stream.id, expected.as_ref()).await?;
     // The rows are gone; end a running PutMedia (ErrorId 4008) and reclaim the bytes.
     state.ingest.stream_deleted(stream.id);
     let store = state.ingest.store().clone();

@@ -12,7 +12,7 @@ use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
 use crate::api::streams::{StreamRef, resolve};
 use crate::auth::Caller;
-use crate::index::{IndexError, StreamChanges};
+use crate::index::StreamChanges;
 use crate::model::VersionToken;
 
 /// `DescribeStreamStorageConfiguration` input.
@@ -75,9 +75,6 @@ pub async fn update(
         .index
         .update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate())
         .await
-        .map_err(|e| match e {
-            IndexError::NotFound => AwsError::stream_not_found(),
-            other => other.into(),
-        })?;
+        ?;
     Ok(Json(json!({})))
 }

@@ -72,9 +72,6 @@ pub async fn handle(
         .index
         .update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate())
         .await
-        .map_err(|e| match e {
-            IndexError::NotFound => AwsError::stream_not_found(),
-            other => other.into(),
-        })?;
+        ?;
     Ok(Json(json!({})))
 }

@@ -10,7 +10,7 @@ use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
 use crate::api::streams::{StreamRef, resolve};
 use crate::auth::Caller;
-use crate::index::{IndexError, StreamChanges};
+use crate::index::StreamChanges;
 use crate::model::{DeviceName, MediaType, VersionToken};
 
 /// The operation this file serves.
@@ -60,9 +60,6 @@ pub async fn handle(
         .index
         .update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate())
         .await
-        .map_err(|e| match e {
-            IndexError::NotFound => AwsError::stream_not_found(),
-            other => other.into(),
-        })?;
+        ?;
     Ok(Json(json!({})))
 }
