@@ -71,10 +71,6 @@ pub async fn update(
     let tier = required(input.stream_storage_configuration.as_ref(), "streamStorageConfiguration")?.tier()?;
     let stream = resolve(&state, &caller, op, &stream_ref).await?;
     let changes = StreamChanges { storage_tier: Some(tier), ..StreamChanges::default() };
-    state
-        .index
-        .update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate())
-        .await
-        ?;
+    state.index.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
     Ok(Json(json!({})))
 }

@@ -68,10 +68,6 @@ pub async fn handle(
         ))
     })?;
     let changes = StreamChanges { retention: Some(retention), ..StreamChanges::default() };
-    state
-        .index
-        .update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate())
-        .await
-        ?;
+    state.index.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
     Ok(Json(json!({})))
 }

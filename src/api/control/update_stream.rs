@@ -56,10 +56,6 @@ pub async fn handle(
         ..StreamChanges::default()
     };
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    state
-        .index
-        .update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate())
-        .await
-        ?;
+    state.index.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
     Ok(Json(json!({})))
 }
