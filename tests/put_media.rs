@@ -315,3 +315,44 @@ async fn a_second_concurrent_put_media_is_refused_and_deletion_ends_a_session() 
     assert!(!r.of("IDLE").is_empty(), "IDLE acks while the producer sends nothing");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn expect_100_continue_is_answered_before_the_ack_stream() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = TestServer::start(Backend::Sqlite).await;
+    create(&srv, "x", 24).await;
+    let one = Synth { tracks: vec![1] };
+    let base = 1_700_000_000_000u64;
+    let opts = PutOptions::new("x");
+    // libcurl adds `Expect: 100-continue` (unsigned) and waits for it before sending the body.
+    let head = common::producer::put_media_head(srv.addr, &opts)
+        .replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
+    let mut tcp = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await.unwrap().unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 100 Continue\r\n"), "{:?}", String::from_utf8_lossy(&buf[..n]));
+    for c in [
+        one.header(),
+        one.second(base),
+        common::producer::tags_element("AWS_KINESISVIDEO_END_OF_FRAGMENT", ""),
+    ] {
+        tcp.write_all(format!("{:x}\r\n", c.len()).as_bytes()).await.unwrap();
+        tcp.write_all(&c).await.unwrap();
+        tcp.write_all(b"\r\n").await.unwrap();
+    }
+    tcp.write_all(b"0\r\n\r\n").await.unwrap();
+    // The connection stays open (keep-alive): read until the chunked response's terminator.
+    let mut rest = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !rest.ends_with(b"\r\n0\r\n\r\n") {
+        let mut chunk = vec![0u8; 4096];
+        let n = tokio::time::timeout_at(deadline, tcp.read(&mut chunk)).await.unwrap().unwrap();
+        assert!(n > 0, "connection closed before the response ended");
+        rest.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&rest);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("\"EventType\":\"PERSISTED\",\"FragmentTimecode\":1700000000000"), "{text}");
+    srv.stop().await;
+}

@@ -11,6 +11,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use futures_util::StreamExt;
 
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, Operation};
@@ -61,7 +62,18 @@ pub async fn handle(
         )
     })?;
     let params = SessionParams { stream, timecode_type, producer_start_timestamp: producer_start };
-    let body = body_stream(req.into_body().into_data_stream());
+    // libcurl (the C producer) sends `Expect: 100-continue`. hyper answers `100 Continue` when the
+    // body is first polled, but only before the response head goes out: so wait for the first body
+    // bytes (bounded by the idle timeout) before answering 200.
+    let expects_continue =
+        req.headers().get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let mut data = req.into_body().into_data_stream();
+    let first = if expects_continue {
+        tokio::time::timeout(state.ingest.config().idle_timeout(), data.next()).await.ok().flatten()
+    } else {
+        None
+    };
+    let body = body_stream(futures_util::stream::iter(first).chain(data));
     let acks = run(state.ingest.clone(), slot, params, body);
     let lines = futures_util::stream::unfold(acks, |mut rx| async move {
         rx.recv().await.map(|ack| (Ok::<Bytes, std::convert::Infallible>(ack_line(&ack)), rx))
