@@ -10,6 +10,12 @@
 //! input can make it panic, loop forever or allocate more than the configured limits; frame data
 //! is never copied after it is buffered (blocks and frames are `Bytes` slices of the input).
 
+pub mod codec;
+pub mod dash;
 pub mod ebml;
+pub mod fmp4;
 pub mod fragment;
+pub mod hls;
 pub mod mkv;
+pub mod mpegts;
+pub mod samples;

@@ -1,0 +1,1 @@
+//! (being written) fragmented and progressive MP4 writers.

@@ -1,0 +1,1 @@
+//! (being written) MKV fragment → playable tracks and samples.
