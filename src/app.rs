@@ -105,7 +105,7 @@ impl Server {
                 account_id: config.account_id.clone(),
                 public_url: config.public_url.clone(),
             }),
-            playback: Playback::new(ingest.clone(), config.playback.clone()),
+            playback: Playback::new(ingest.clone(), config.playback.clone(), session_token_key(config)),
             ingest,
         };
         let router = api::router(state);
@@ -247,4 +247,19 @@ fn load_tls(cert: &PathBuf, key: &PathBuf) -> Result<TlsAcceptor, StartError> {
         .map_err(|e| StartError::Tls(e.to_string()))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// The key of HLS/DASH session tokens: `[playback] session_token_secret`, else derived from the
+/// first configured access key's secret (stable across restarts and nodes that share the config),
+/// else random for this process (sessions then die with it).
+fn session_token_key(config: &Config) -> crate::auth::session_token::SessionTokenKey {
+    use crate::auth::session_token::SessionTokenKey;
+    if let Some(secret) = &config.playback.session_token_secret {
+        return SessionTokenKey::from_secret(secret.as_bytes());
+    }
+    if let Some(key) = config.auth.keys.first() {
+        return SessionTokenKey::from_secret(key.secret_access_key.as_bytes());
+    }
+    let random: [u8; 32] = rand::random();
+    SessionTokenKey::from_secret(&random)
 }

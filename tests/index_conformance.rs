@@ -208,7 +208,11 @@ async fn fragments_insert_list_and_range_queries(backend: Backend) {
     assert_eq!(ctx.index.put_track_header(s.id, "aa", b"header-1", 20).await.unwrap(), h1, "stored once");
     let h2 = ctx.index.put_track_header(s.id, "bb", b"header-2", 30).await.unwrap();
     assert_ne!(h1, h2);
-    assert_eq!(ctx.index.track_header(h2).await.unwrap(), b"header-2");
+    assert_eq!(ctx.index.track_header(s.id, h2).await.unwrap(), b"header-2");
+    assert!(
+        matches!(ctx.index.track_header(s.id + 1000, h2).await, Err(IndexError::NotFound)),
+        "not another stream's"
+    );
     assert!(ctx.index.last_fragment_number(s.id).await.unwrap().is_none());
 
     let rows: Vec<FragmentRecord> = (0..10).map(|i| fragment(s.id, if i < 5 { h1 } else { h2 }, i)).collect();
@@ -256,6 +260,27 @@ async fn fragments_insert_list_and_range_queries(backend: Backend) {
         .unwrap();
     assert_eq!(page2, rows[4..8]);
 
+    // Newest-first windows and session positions (HLS/DASH LIVE).
+    let newest = ctx.index.latest_fragments(s.id, TimestampKind::Server, 5_004_000, 3).await.unwrap();
+    assert_eq!(newest, vec![rows[9].clone(), rows[8].clone(), rows[7].clone()]);
+    let since = ctx.index.latest_fragments(s.id, TimestampKind::Producer, 1_014_000, 100).await.unwrap();
+    assert_eq!(since, vec![rows[9].clone(), rows[8].clone(), rows[7].clone()]);
+    let before = (rows[7].server_ts_ms, &rows[7].number);
+    assert_eq!(
+        ctx.index.count_fragments_before(s.id, TimestampKind::Server, (5_004_000, ""), before).await.unwrap(),
+        5
+    );
+    let before = (rows[7].producer_ts_ms, &rows[7].number);
+    assert_eq!(
+        ctx.index.count_fragments_before(s.id, TimestampKind::Producer, (0, ""), before).await.unwrap(),
+        7
+    );
+    let since = (rows[2].producer_ts_ms, rows[2].number.as_str());
+    assert_eq!(
+        ctx.index.count_fragments_before(s.id, TimestampKind::Producer, since, before).await.unwrap(),
+        5
+    );
+
     // The fragment containing a time, or the next one after a gap.
     let at = ctx.index.fragment_at(s.id, TimestampKind::Producer, 1_005_500).await.unwrap().unwrap();
     assert_eq!(at, rows[2]);
@@ -274,6 +299,6 @@ async fn fragments_insert_list_and_range_queries(backend: Backend) {
     // Deleting a stream removes its fragments and headers.
     ctx.index.delete_stream(s.id, None).await.unwrap();
     assert!(ctx.index.fragments_after(s.id, None, 100).await.unwrap().is_empty());
-    assert!(matches!(ctx.index.track_header(h1).await, Err(IndexError::NotFound)));
+    assert!(matches!(ctx.index.track_header(s.id, h1).await, Err(IndexError::NotFound)));
     ctx.done().await;
 }

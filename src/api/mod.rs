@@ -4,16 +4,22 @@
 //! - [`streams`]: resolving StreamName/StreamARN inputs and shaping `StreamInfo`.
 //! - [`control`]: the `kinesisvideo` control plane, one file per operation.
 //! - [`media`]: the `kinesis-video-media` data plane (PutMedia, GetMedia).
-//! - [`archived`]: the `kinesis-video-archived-media` data plane (ListFragments, …).
+//! - [`archived`]: the `kinesis-video-archived-media` data plane (ListFragments, …, session URLs,
+//!   GetClip).
+//! - [`session_resources`]: the HLS/DASH session resources (`/hls/v1/…`, `/dash/v1/…`), authorized
+//!   by their SessionToken instead of SigV4.
+//! - [`cors`]: CORS headers and preflights for browsers.
 //!
-//! [`router`] assembles them with the middleware stack (outermost first): request context (id, span,
-//! error log) → SigV4 authentication → the operation's handler. Lower layers receive domain values,
+//! [`router`] assembles them with the middleware stack (outermost first): CORS → request context
+//! (id, span, error log) → SigV4 authentication (operation paths only) → the handler. Lower layers receive domain values,
 //! never HTTP types.
 
 pub mod archived;
 pub mod aws;
 pub mod control;
+pub mod cors;
 pub mod media;
+pub mod session_resources;
 pub mod streams;
 
 use std::net::SocketAddr;
@@ -104,9 +110,11 @@ pub fn router(state: AppState) -> Router {
         .merge(control::router())
         .merge(media::router())
         .merge(archived::router())
+        .merge(session_resources::router())
         .fallback(aws::middleware::unknown_operation)
         .layer(from_fn_with_state(state.clone(), aws::sigv4_layer::authenticate))
         .layer(from_fn(aws::middleware::request_context))
+        .layer(from_fn(cors::cors))
         .with_state(state)
 }
 

@@ -3,11 +3,13 @@
 //! - [`sigv4`]: pure AWS Signature Version 4 verification (header and presigned-query forms).
 //! - [`keys`]: the configured access keys ([`keys::KeyStore`], the credential lookup the verifier
 //!   uses) and their per-key policies (allowed operations, stream-name globs).
+//! - [`session_token`]: HMAC-sealed tokens of HLS/DASH session URLs.
 //!
 //! The API layer turns an HTTP request into [`sigv4::RequestParts`], calls the verifier and maps the
 //! outcome to AWS error codes; nothing here reads sockets or clocks.
 
 pub mod keys;
+pub mod session_token;
 pub mod sigv4;
 
 pub use keys::{Caller, KeyPolicy, KeyStore};

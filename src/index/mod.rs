@@ -178,8 +178,8 @@ pub trait Index: Send + Sync + Debug {
         now_ms: i64,
     ) -> Result<i64, IndexError>;
 
-    /// The bytes of a header set.
-    async fn track_header(&self, id: i64) -> Result<Vec<u8>, IndexError>;
+    /// The bytes of a header set of this stream (`NotFound` if the id is another stream's).
+    async fn track_header(&self, stream_id: i64, id: i64) -> Result<Vec<u8>, IndexError>;
 
     /// Inserts fragment rows in one transaction (the group commit). Returns, per row, whether it
     /// was inserted: `false` means its stream no longer exists. The call returns only after commit.
@@ -203,6 +203,28 @@ pub trait Index: Send + Sync + Debug {
         after: Option<(i64, &FragmentNumber)>,
         limit: u32,
     ) -> Result<Vec<FragmentRecord>, IndexError>;
+
+    /// The newest fragments (by `kind` timestamp, then number) whose timestamp is at least
+    /// `since_ms`, newest first, at most `limit` (HLS/DASH LIVE windows). Uses the
+    /// (stream, timestamp) indexes backwards.
+    async fn latest_fragments(
+        &self,
+        stream_id: i64,
+        kind: TimestampKind,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<FragmentRecord>, IndexError>;
+
+    /// How many fragments sort at or after `since` and before `before`, both (`kind` timestamp,
+    /// fragment number) keyset positions (an empty number means "from the start of that
+    /// millisecond"): a fragment's position in a session (HLS MEDIA-SEQUENCE).
+    async fn count_fragments_before(
+        &self,
+        stream_id: i64,
+        kind: TimestampKind,
+        since: (i64, &str),
+        before: (i64, &FragmentNumber),
+    ) -> Result<u64, IndexError>;
 
     /// The first fragment (by `kind` timestamp) that contains `ts_ms` or starts after it.
     async fn fragment_at(

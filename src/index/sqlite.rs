@@ -299,9 +299,10 @@ impl Index for SqliteIndex {
         Ok(id)
     }
 
-    async fn track_header(&self, id: i64) -> Result<Vec<u8>, IndexError> {
-        Ok(sqlx::query_scalar("SELECT bytes FROM track_headers WHERE id = ?")
+    async fn track_header(&self, stream_id: i64, id: i64) -> Result<Vec<u8>, IndexError> {
+        Ok(sqlx::query_scalar("SELECT bytes FROM track_headers WHERE id = ? AND stream_id = ?")
             .bind(id)
+            .bind(stream_id)
             .fetch_one(&self.pool)
             .await?)
     }
@@ -403,6 +404,55 @@ impl Index for SqliteIndex {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(FragmentRecord::try_from).collect()
+    }
+
+    async fn latest_fragments(
+        &self,
+        stream_id: i64,
+        kind: TimestampKind,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<FragmentRecord>, IndexError> {
+        let query = match kind {
+            TimestampKind::Server => sqlx::query_as::<_, FragmentRow>(concat!(
+                "SELECT ",
+                fragment_columns!(),
+                " FROM fragments WHERE stream_id = ?1 AND server_ts_ms >= ?2 ORDER BY server_ts_ms DESC, fragment_number DESC LIMIT ?3"
+            )),
+            TimestampKind::Producer => sqlx::query_as::<_, FragmentRow>(concat!(
+                "SELECT ",
+                fragment_columns!(),
+                " FROM fragments WHERE stream_id = ?1 AND producer_ts_ms >= ?2 ORDER BY producer_ts_ms DESC, fragment_number DESC LIMIT ?3"
+            )),
+        };
+        let rows = query.bind(stream_id).bind(since_ms).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.into_iter().map(FragmentRecord::try_from).collect()
+    }
+
+    async fn count_fragments_before(
+        &self,
+        stream_id: i64,
+        kind: TimestampKind,
+        since: (i64, &str),
+        before: (i64, &FragmentNumber),
+    ) -> Result<u64, IndexError> {
+        let sql = match kind {
+            TimestampKind::Server => {
+                "SELECT COUNT(*) FROM fragments WHERE stream_id = ?1 AND (server_ts_ms, fragment_number) >= (?2, ?5) AND (server_ts_ms, fragment_number) < (?3, ?4)"
+            }
+            TimestampKind::Producer => {
+                "SELECT COUNT(*) FROM fragments WHERE stream_id = ?1 AND (producer_ts_ms, fragment_number) >= (?2, ?5) AND (producer_ts_ms, fragment_number) < (?3, ?4)"
+            }
+        };
+        let n: i64 = sqlx::query_scalar(sql)
+            .bind(stream_id)
+            .bind(since.0)
+            .bind(before.0)
+            .bind(before.1.as_str())
+            .bind(since.1)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn fragment_at(

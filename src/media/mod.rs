@@ -16,6 +16,7 @@ pub mod ebml;
 pub mod fmp4;
 pub mod fragment;
 pub mod hls;
+pub mod iso8601;
 pub mod mkv;
 pub mod mpegts;
 pub mod samples;

@@ -269,7 +269,7 @@ impl Reader {
         if let Some(h) = self.headers.get(&id) {
             return Ok(h.clone());
         }
-        let bytes = Bytes::from(self.playback.ingest.index().track_header(id).await?);
+        let bytes = Bytes::from(self.playback.ingest.index().track_header(self.stream.id, id).await?);
         self.headers.insert(id, bytes.clone());
         Ok(bytes)
     }

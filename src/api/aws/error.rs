@@ -11,7 +11,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::index::IndexError;
+use crate::media::codec::CodecError;
 use crate::model::ValidationError;
+use crate::playback::PlaybackError;
 
 macro_rules! aws_error_codes {
     ($($variant:ident => $status:literal,)*) => {
@@ -185,6 +187,46 @@ impl From<IndexError> for AwsError {
                 "The resource can have at most 50 tags.",
             ),
             IndexError::Other(detail) => AwsError::internal(detail),
+        }
+    }
+}
+
+impl From<PlaybackError> for AwsError {
+    /// HLS/DASH/GetClip failures. Session resources answer a forged or expired token with
+    /// `NotAuthorizedException` (401) and nothing else.
+    fn from(e: PlaybackError) -> Self {
+        use AwsErrorCode as C;
+        match e {
+            PlaybackError::InvalidToken => AwsError::new(C::NotAuthorizedException, "The SessionToken is not valid."),
+            PlaybackError::ExpiredToken => {
+                AwsError::new(C::NotAuthorizedException, "The SessionToken has expired; request a new session URL.")
+            }
+            PlaybackError::FragmentNotInSession => {
+                AwsError::new(C::ResourceNotFoundException, "The requested fragment is not part of this session.")
+            }
+            PlaybackError::NoSuchTrack(n) => AwsError::invalid_argument(format!("TrackNumber {n} does not exist.")),
+            PlaybackError::NoFragments(m) => AwsError::new(C::ResourceNotFoundException, m),
+            PlaybackError::NoDataRetention => AwsError::new(
+                C::NoDataRetentionException,
+                "The stream does not retain data (DataRetentionInHours is 0).",
+            ),
+            PlaybackError::ClipLimit(m) => AwsError::invalid_argument(m),
+            PlaybackError::Codec(CodecError::MissingCodecPrivate) => {
+                AwsError::new(C::MissingCodecPrivateDataException, "No codec private data was found in the track.")
+            }
+            PlaybackError::Codec(CodecError::InvalidCodecPrivate(d)) => {
+                AwsError::new(C::InvalidCodecPrivateDataException, "The codec private data is not valid.").with_detail(d)
+            }
+            PlaybackError::Codec(CodecError::Unsupported(d)) => AwsError::new(
+                C::UnsupportedStreamMediaTypeException,
+                "The media type is not supported: track 1 must be H.264 or H.265 video (or AAC audio), track 2 AAC.",
+            )
+            .with_detail(d),
+            PlaybackError::Codec(CodecError::InvalidFrame(d)) => {
+                AwsError::new(C::InvalidMediaFrameException, "A media frame could not be read.").with_detail(d)
+            }
+            PlaybackError::Index(e) => AwsError::from(e),
+            PlaybackError::Internal(d) => AwsError::internal(d),
         }
     }
 }

@@ -85,6 +85,9 @@ operations! {
     // kinesis-video-archived-media
     ListFragments => "/listFragments", SigV4Json, NotAuthorizedException;
     GetMediaForFragmentList => "/getMediaForFragmentList", SigV4Json, NotAuthorizedException;
+    GetHLSStreamingSessionURL => "/getHLSStreamingSessionURL", SigV4Json, NotAuthorizedException;
+    GetDASHStreamingSessionURL => "/getDASHStreamingSessionURL", SigV4Json, NotAuthorizedException;
+    GetClip => "/getClip", SigV4Json, NotAuthorizedException;
 }
 
 impl Operation {

@@ -99,3 +99,13 @@ pub enum CodecError {
     #[error("invalid media frame: {0}")]
     InvalidFrame(String),
 }
+
+/// The RFC 6381 codec string of a track (`avc1.42c01e`, `hvc1.1.6.L93.B0`, `mp4a.40.2`), for
+/// HLS `CODECS` and DASH `codecs` attributes.
+pub fn codec_string(track: &PlayableTrack) -> Result<String, CodecError> {
+    Ok(match track.codec {
+        Codec::H264 => h264::AvcConfig::parse(&track.codec_private)?.codec_string(),
+        Codec::H265 => h265::HevcConfig::parse(&track.codec_private)?.codec_string(),
+        Codec::Aac => aac::AudioSpecificConfig::parse(&track.codec_private)?.codec_string(),
+    })
+}
