@@ -27,7 +27,8 @@ backend_tests!(
     hls_live_window_follows_ingest,
     hls_live_replay_is_paced,
     dash_on_demand_and_live,
-    get_clip_mp4_and_errors
+    get_clip_mp4_and_errors,
+    ffprobe_decodes_every_output_of_every_codec
 );
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -689,5 +690,90 @@ async fn get_clip_mp4_and_errors(backend: Backend) {
         .send()
         .await;
     assert_eq!(code(r), "NoDataRetentionException");
+    srv.stop().await;
+}
+
+/// ON_DEMAND HLS (fMP4 and TS), DASH and GetClip of the H.264, H.265 and H.264+AAC fixtures:
+/// ffprobe must decode every frame of each.
+async fn ffprobe_decodes_every_output_of_every_codec(backend: Backend) {
+    if !ffprobe_available() {
+        println!("skipped: no ffprobe");
+        return;
+    }
+    let srv = TestServer::start(backend).await;
+    let cases = [
+        ("h264", "h264_640x360_20s_2sgop.mkv", "h264", 500, None),
+        ("h265", "h265_640x360_10s.mkv", "hevc", 250, None),
+        ("aac", "gst_h264_aac_10s.mkv", "h264", 300, Some(460)),
+    ];
+    let (start, end) = range_secs(600);
+    for (stream, file, codec, frames, audio) in cases {
+        ingest(&srv, stream, file, 24).await;
+        let fmp4 = hls_url(&srv, stream, ContainerFormat::FragmentedMp4).await;
+        let ts = hls_url(&srv, stream, ContainerFormat::MpegTs).await;
+        let dash = srv
+            .archived()
+            .get_dash_streaming_session_url()
+            .stream_name(stream)
+            .playback_mode(DashPlaybackMode::OnDemand)
+            .dash_fragment_selector(
+                DashFragmentSelector::builder()
+                    .fragment_selector_type(DashFragmentSelectorType::ServerTimestamp)
+                    .timestamp_range(
+                        DashTimestampRange::builder().start_timestamp(start).end_timestamp(end).build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .dash_streaming_session_url
+            .unwrap();
+        let clip = srv
+            .archived()
+            .get_clip()
+            .stream_name(stream)
+            .clip_fragment_selector(
+                ClipFragmentSelector::builder()
+                    .fragment_selector_type(ClipFragmentSelectorType::ServerTimestamp)
+                    .timestamp_range(
+                        aws_sdk_kinesisvideoarchivedmedia::types::ClipTimestampRange::builder()
+                            .start_timestamp(start)
+                            .end_timestamp(end)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let body = clip.payload.collect().await.unwrap().into_bytes();
+        let dir = tempfile::tempdir().unwrap();
+        let clip_path = dir.path().join("clip.mp4");
+        std::fs::write(&clip_path, &body).unwrap();
+        let clip_path = clip_path.to_str().unwrap().to_owned();
+        let targets = [("HLS fMP4", fmp4), ("HLS MPEG-TS", ts), ("DASH", dash), ("GetClip", clip_path)];
+        let results = tokio::task::spawn_blocking(move || {
+            targets
+                .iter()
+                .map(|(what, t)| {
+                    let v = ffprobe_frames(t, "v:0");
+                    let a = audio.map(|_| ffprobe_frames(t, "a:0"));
+                    (what.to_string(), v, a)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        for (what, v, a) in results {
+            assert_eq!(v, (frames, codec.to_owned()), "{what} of {file}");
+            if let (Some(min), Some((n, c))) = (audio, a) {
+                assert_eq!(c, "aac", "{what} of {file}");
+                assert!(n >= min, "{what} of {file}: {n} AAC frames");
+            }
+        }
+    }
     srv.stop().await;
 }

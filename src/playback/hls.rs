@@ -218,3 +218,115 @@ pub fn media_playlist_text(c: &SessionClaims, token: &str, track: u64, window: &
     };
     hls::media_playlist(&playlist)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FragmentLocation, FragmentNumber};
+    use crate::playback::session::SessionKind;
+
+    fn claims(
+        mode: PlaybackMode,
+        discontinuity: DiscontinuityMode,
+        container: ContainerFormat,
+    ) -> SessionClaims {
+        SessionClaims {
+            kind: SessionKind::Hls,
+            stream_id: 1,
+            stream_name: "cam".into(),
+            mode,
+            producer_timestamps: false,
+            start_ms: 0,
+            anchor_number: None,
+            end_ms: None,
+            container,
+            discontinuity,
+            display_timestamp: true,
+            display_number: false,
+            max_results: 5,
+            created_ms: 0,
+            expires_ms: i64::MAX,
+        }
+    }
+
+    fn fragment(i: i64, producer_ts_ms: i64, duration_ms: i64, header_id: i64) -> FragmentRecord {
+        FragmentRecord {
+            stream_id: 1,
+            number: FragmentNumber::from_ordinal(100 + i as u128),
+            cluster_timecode: producer_ts_ms,
+            producer_ts_ms,
+            server_ts_ms: 1_684_331_315_994 + i * 2000,
+            duration_ms,
+            size_bytes: 1000,
+            header_id,
+            location: FragmentLocation { segment: 1, offset: 0, length: 1000 },
+            key_frame: true,
+            tracks: vec![1],
+            frame_count: 50,
+            metadata: vec![],
+        }
+    }
+
+    fn window(complete: bool) -> SessionWindow {
+        SessionWindow {
+            // A 40 ms gap (not a discontinuity), a 500 ms gap (one), then new track headers.
+            fragments: vec![
+                fragment(0, 10_000, 2000, 7),
+                fragment(1, 12_040, 2663, 7),
+                fragment(2, 15_203, 2000, 7),
+                fragment(3, 17_203, 1500, 8),
+            ],
+            first_index: 4,
+            complete,
+        }
+    }
+
+    #[test]
+    fn live_fmp4_on_discontinuity_golden() {
+        let c =
+            claims(PlaybackMode::Live, DiscontinuityMode::OnDiscontinuity, ContainerFormat::FragmentedMp4);
+        let text = media_playlist_text(&c, "TOK", 1, &window(false));
+        let n = |i: u128| FragmentNumber::from_ordinal(100 + i).to_string();
+        let expected = format!(
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:3\n#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+#EXT-X-MAP:URI=\"getMP4InitFragment.mp4?SessionToken=TOK&TrackNumber=1&SequenceNumber=7\"\n\
+#EXT-X-PROGRAM-DATE-TIME:2023-05-17T13:48:35.994Z\n#EXTINF:2,\n\
+getMP4MediaFragment.mp4?FragmentNumber={}&SessionToken=TOK&TrackNumber=1\n\
+#EXT-X-PROGRAM-DATE-TIME:2023-05-17T13:48:37.994Z\n#EXTINF:2.663,\n\
+getMP4MediaFragment.mp4?FragmentNumber={}&SessionToken=TOK&TrackNumber=1\n\
+#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2023-05-17T13:48:39.994Z\n#EXTINF:2,\n\
+getMP4MediaFragment.mp4?FragmentNumber={}&SessionToken=TOK&TrackNumber=1\n\
+#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"getMP4InitFragment.mp4?SessionToken=TOK&TrackNumber=1&SequenceNumber=8\"\n\
+#EXT-X-PROGRAM-DATE-TIME:2023-05-17T13:48:41.994Z\n#EXTINF:1.5,\n\
+getMP4MediaFragment.mp4?FragmentNumber={}&SessionToken=TOK&TrackNumber=1\n",
+            n(0),
+            n(1),
+            n(2),
+            n(3)
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn on_demand_ts_always_and_never() {
+        let mut c = claims(PlaybackMode::OnDemand, DiscontinuityMode::Always, ContainerFormat::MpegTs);
+        c.display_timestamp = false;
+        let text = media_playlist_text(&c, "T", 1, &window(true));
+        assert!(
+            text.starts_with(
+                "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:3\n"
+            )
+        );
+        assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 4);
+        assert!(
+            text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:4\n"),
+            "ALWAYS: one per fragment before the window"
+        );
+        assert!(!text.contains("EXT-X-MAP") && !text.contains("PROGRAM-DATE-TIME"));
+        assert!(text.contains("getTSFragment.ts?FragmentNumber="));
+        assert!(text.ends_with("#EXT-X-ENDLIST\n"));
+        c.discontinuity = DiscontinuityMode::Never;
+        let text = media_playlist_text(&c, "T", 1, &window(true));
+        assert!(!text.contains("#EXT-X-DISCONTINUITY"));
+    }
+}
