@@ -99,6 +99,24 @@ function pageMain() {
   let levelDetails = null;
   let cfg = null;
 
+  // Media time really played: sum of plausible forward currentTime steps,
+  // sampled on every rendered frame and every 100 ms. Seeks and jumps (step
+  // larger than twice the wall time elapsed) are not counted. (video.played
+  // is not used: Chromium counts a pre-roll jump of currentTime as played.)
+  let lastWall = null;
+  let lastCt = 0;
+  S.progress = 0;
+  function track() {
+    const w = performance.now();
+    const ct = video.currentTime;
+    if (lastWall !== null && !video.seeking && !video.paused) {
+      const d = ct - lastCt;
+      if (d > 0 && d <= ((w - lastWall) / 1000) * 2 + 0.05) S.progress += d;
+    }
+    lastWall = w;
+    lastCt = ct;
+  }
+
   function noteStart() {
     if (S.startCurrentTime === null && !video.paused && video.readyState >= 3) {
       S.startCurrentTime = video.currentTime;
@@ -142,6 +160,7 @@ function pageMain() {
 
   function onFrame(_now, meta) {
     S.frames++;
+    track();
     noteStart();
     sampleLatency(meta && typeof meta.mediaTime === 'number' ? meta.mediaTime : video.currentTime);
     video.requestVideoFrameCallback(onFrame);
@@ -184,8 +203,8 @@ function pageMain() {
       else { S.nonFatalErrors++; log('non-fatal ' + msg); }
     });
     hls.on(Hls.Events.MANIFEST_PARSED, (_ev, d) => {
-      log('hls:MANIFEST_PARSED levels=' + d.levels.length + ' ' +
-        d.levels.map((l) => (l.width || '?') + 'x' + (l.height || '?') + ' ' + (l.codecs || [l.videoCodec, l.audioCodec].filter(Boolean).join(',') || '')).join(', '));
+      log('hls:MANIFEST_PARSED levels=' + d.levels.length + ' ' + d.levels.map((l) =>
+        [l.width ? l.width + 'x' + l.height : '', l.videoCodec, l.audioCodec].filter(Boolean).join(' ')).join(', '));
       play();
     });
     let levelLogged = 0;
@@ -248,7 +267,7 @@ function pageMain() {
     cfg = c;
     if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) video.requestVideoFrameCallback(onFrame);
     else log('requestVideoFrameCallback unavailable, polling only');
-    setInterval(noteStart, 100);
+    setInterval(() => { track(); noteStart(); }, 100);
     try {
       if (c.kind === 'hls') startHls();
       else startDash();
@@ -258,8 +277,7 @@ function pageMain() {
   };
 
   window.__snapshot = () => {
-    let played = 0;
-    for (let i = 0; i < video.played.length; i++) played += video.played.end(i) - video.played.start(i);
+    track();
     const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
     const lat = S.latency.slice();
     return {
@@ -268,7 +286,7 @@ function pageMain() {
       duration: Number.isFinite(video.duration) ? video.duration : null,
       paused: video.paused,
       ended: S.ended || video.ended,
-      played,
+      played: S.progress,
       startCurrentTime: S.startCurrentTime,
       frames: S.frames,
       decodedFrames: q ? q.totalVideoFrames : null,
@@ -369,6 +387,9 @@ async function main() {
   let server = null;
   let browser = null;
   let finished = false;
+  let last = null;
+  let harnessError = null;
+  const extraFatal = [];
 
   const cleanup = async () => {
     const b = browser;
@@ -382,21 +403,65 @@ async function main() {
       server = null;
     }
   };
+  // The JSON result, from the last page snapshot.
+  const buildResult = (more = []) => {
+    const s = last || {};
+    const lat = (s.latency || []).slice().sort((a, b) => a - b);
+    let latencyMs = null;
+    if (opts.mode === 'live' && lat.length) {
+      latencyMs = { p50: Math.round(percentile(lat, 50)), max: Math.round(lat[lat.length - 1]), samples: lat.length };
+    } else if (opts.mode === 'live' && opts.kind === 'hls' && s.pdtSeen === false) {
+      nodeLog.push({ t: Date.now(), m: 'no #EXT-X-PROGRAM-DATE-TIME in media playlist: latency not measured' });
+    }
+    const fatalErrors = [...(s.fatalErrors || []), ...extraFatal, ...more];
+    if (harnessError) fatalErrors.push(`harness: ${harnessError}`);
+    const start = s.startCurrentTime ?? null;
+    const end = s.currentTime ?? null;
+    // "advanced" = media time actually played (see track() in the page):
+    // seeks/jumps are not counted.
+    const advanced = round3(s.played ?? 0);
+    const ended = !!s.ended;
+    const reachedEnd = ended || (s.duration != null && end != null && end >= s.duration - 0.5);
+    let ok = advanced >= MIN_ADVANCE_S && fatalErrors.length === 0;
+    if (opts.mode === 'ondemand' && opts.expectEnd && !reachedEnd) ok = false;
+
+    const log = [...(s.log || []), ...nodeLog]
+      .sort((a, b) => a.t - b.t)
+      .slice(-LOG_KEEP)
+      .map((e) => `+${e.t - t0}ms ${e.m}`);
+    return {
+      ok,
+      kind: opts.kind,
+      mode: opts.mode,
+      startCurrentTime: round3(start),
+      endCurrentTime: round3(end),
+      advanced,
+      ended,
+      fatalErrors,
+      nonFatalErrors: s.nonFatalErrors ?? 0,
+      latencyMs,
+      duration: round3(s.duration ?? null),
+      reachedEnd,
+      framesRendered: s.frames ?? 0,
+      droppedFrames: s.droppedFrames ?? null,
+      videoSize: s.videoWidth ? `${s.videoWidth}x${s.videoHeight}` : null,
+      elapsedMs: Date.now() - t0,
+      log,
+      ...(harnessError && !last ? { harnessError } : {}),
+    };
+  };
   // Signals: close the browser, report, exit non-zero.
   const onSignal = (sig) => {
     if (finished) return;
     finished = true;
     cleanup().finally(() => {
-      emit({ ...base, fatalErrors: [`harness interrupted by ${sig}`] }, 1);
+      emit({ ...buildResult([`harness interrupted by ${sig}`]), ok: false }, 1);
       process.exit(1);
     });
   };
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
-  let last = null;
-  let harnessError = null;
-  const extraFatal = [];
   try {
     const { chromium } = await import('playwright-core');
     server = await startServer(opts.kind);
@@ -490,51 +555,8 @@ async function main() {
   if (finished) return;
   finished = true;
 
-  const s = last || {};
-  const lat = (s.latency || []).slice().sort((a, b) => a - b);
-  let latencyMs = null;
-  if (opts.mode === 'live' && lat.length) {
-    latencyMs = { p50: Math.round(percentile(lat, 50)), max: Math.round(lat[lat.length - 1]), samples: lat.length };
-  } else if (opts.mode === 'live' && opts.kind === 'hls' && s.pdtSeen === false) {
-    nodeLog.push({ t: Date.now(), m: 'no #EXT-X-PROGRAM-DATE-TIME in media playlist: latency not measured' });
-  }
-  const fatalErrors = [...(s.fatalErrors || []), ...extraFatal];
-  if (harnessError) fatalErrors.push(`harness: ${harnessError}`);
-  const start = s.startCurrentTime ?? null;
-  const end = s.currentTime ?? null;
-  // "advanced" = media time actually played (sum of video.played ranges):
-  // seeks/jumps are not counted.
-  const advanced = round3(s.played ?? 0);
-  const ended = !!s.ended;
-  const reachedEnd = ended || (s.duration != null && end != null && end >= s.duration - 0.5);
-  let ok = advanced >= MIN_ADVANCE_S && fatalErrors.length === 0;
-  if (opts.mode === 'ondemand' && opts.expectEnd && !reachedEnd) ok = false;
-
-  const log = [...(s.log || []), ...nodeLog]
-    .sort((a, b) => a.t - b.t)
-    .slice(-LOG_KEEP)
-    .map((e) => `+${e.t - t0}ms ${e.m}`);
-  const out = {
-    ok,
-    kind: opts.kind,
-    mode: opts.mode,
-    startCurrentTime: round3(start),
-    endCurrentTime: round3(end),
-    advanced,
-    ended,
-    fatalErrors,
-    nonFatalErrors: s.nonFatalErrors ?? 0,
-    latencyMs,
-    duration: round3(s.duration ?? null),
-    reachedEnd,
-    framesRendered: s.frames ?? 0,
-    droppedFrames: s.droppedFrames ?? null,
-    videoSize: s.videoWidth ? `${s.videoWidth}x${s.videoHeight}` : null,
-    elapsedMs: Date.now() - t0,
-    log,
-  };
-  if (harnessError && !last) out.harnessError = harnessError;
-  emit(out, ok ? 0 : harnessError && !last ? 2 : 1);
+  const out = buildResult();
+  emit(out, out.ok ? 0 : harnessError && !last ? 2 : 1);
 }
 
 // Hard watchdog: whatever happens, never hang. Computed generously from the args.
