@@ -48,7 +48,8 @@ struct PutArgs {
     /// Data retention of a stream made by --create, hours.
     #[arg(long, default_value_t = 24, requires = "create")]
     retention_hours: u32,
-    /// Send each cluster when its timecode is due (live-like ingest) instead of as fast as possible.
+    /// Send each frame when its timecode is due (live-like ingest, as a camera) instead of as fast as
+    /// possible.
     #[arg(long)]
     realtime: bool,
     /// Cluster timecodes as epoch milliseconds (ABSOLUTE, the producer SDK default) or relative
@@ -82,7 +83,7 @@ struct BenchIngestArgs {
     /// Matroska file every producer sends.
     #[arg(long)]
     file: PathBuf,
-    /// Pace clusters by their timecodes.
+    /// Pace frames by their timecodes, as a camera sends them.
     #[arg(long)]
     realtime: bool,
     /// Stop sending new clusters after this many seconds.

@@ -164,3 +164,57 @@ async fn bench_ingest_runs_a_producer() {
     assert_eq!(names, ["bench-0"]);
     srv.stop().await;
 }
+
+/// The first two Clusters of the fixture as a live body (EBML header, unknown-size Segment, Info,
+/// Tracks, two known-size Clusters): 4 s of video, 50 frames per Cluster, 40 ms apart.
+fn two_fragments() -> Vec<u8> {
+    use openkvs::media::mkv::rewrite::{BodyItem, Reframer};
+    let mut r = Reframer::default();
+    r.push(bytes::Bytes::from(std::fs::read(FIXTURE).unwrap()));
+    let mut out = Vec::new();
+    let mut clusters = 0;
+    while let Some(item) = r.pull().unwrap() {
+        match item {
+            BodyItem::Header(b) | BodyItem::Info { raw: b, .. } | BodyItem::Tags { raw: b, .. } => {
+                out.extend_from_slice(&b)
+            }
+            BodyItem::Cluster(c) => {
+                for piece in c.encode(c.timecode) {
+                    out.extend_from_slice(&piece);
+                }
+                clusters += 1;
+                if clusters == 2 {
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(clusters, 2);
+    out
+}
+
+/// `--realtime` paces frames: the last frame of the second fragment is due 2000 + 1960 ms after
+/// the first Cluster, so the run cannot end sooner (a lower bound that holds however slow the
+/// machine, since a paced chunk is never sent before it is due; timing itself is for benchmarks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_realtime_paces_frames() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let data = two_fragments();
+    let started = std::time::Instant::now();
+    let mut child = put(&srv, &["--create", "--stream", "live", "--realtime", "--json", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = tokio::spawn(async move { stdin.write_all(&data).await.unwrap() });
+    let out = child.wait_with_output().await.unwrap();
+    let elapsed = started.elapsed();
+    writer.await.unwrap();
+    let v = summary(&out);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["fragments_sent"], 2, "{v}");
+    assert_eq!(v["fragments_persisted"], 2, "{v}");
+    assert_eq!(v["persisted_latency_ms"]["count"], 2, "{v}");
+    assert!(elapsed >= std::time::Duration::from_millis(3960), "{elapsed:?}: {v}");
+    srv.stop().await;
+}

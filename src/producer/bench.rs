@@ -42,7 +42,7 @@ pub struct BenchOptions {
     pub streams: usize,
     /// The Matroska file every producer sends.
     pub file: PathBuf,
-    /// Pace clusters by their timecodes.
+    /// Pace frames by their timecodes, as a camera sends them (see [`super::session`]).
     pub realtime: bool,
     /// Stop sending new clusters after this long.
     pub duration: Option<Duration>,
@@ -57,7 +57,7 @@ pub struct BenchOptions {
 pub struct BenchSummary {
     /// Producers started.
     pub streams: usize,
-    /// Whether clusters were paced.
+    /// Whether frames were paced by their timecodes.
     pub realtime: bool,
     /// Wall time of the run, seconds.
     pub duration_secs: f64,

@@ -15,6 +15,10 @@
 //!   RELATIVE, rather than rewriting every block's relative timecode.
 //! - `RELATIVE`: timecodes are sent as they are; the server adds `x-amzn-producer-start-timestamp`.
 //!
+//! Pacing: a Cluster piece says when each of its chunks is due (the Cluster prefix, then every
+//! block at its own timecode, see [`BodyPiece::chunk_offsets_ms`]); the session waits for them
+//! with `--realtime`.
+//!
 //! Owns what goes into the body. It does no network I/O and reads no clock: the caller passes
 //! `base_ms`.
 
@@ -41,13 +45,19 @@ pub struct BodyPiece {
     pub chunks: Vec<Bytes>,
     /// Set when the piece is a whole Cluster, i.e. a fragment.
     pub cluster: Option<ClusterMark>,
+    /// For a Cluster piece, one entry per chunk: milliseconds after the Cluster is due
+    /// ([`ClusterMark::offset_ms`]) that the chunk is due, for `--realtime` pacing frame by frame.
+    /// 0 for the Cluster prefix (with its Timecode), each block's own time for the children (see
+    /// `ReframedCluster::child_offsets_ms`), the last child's for the end-of-fragment Tags. Empty
+    /// for other pieces (sent as soon as the previous one).
+    pub chunk_offsets_ms: Vec<u64>,
     /// Whether the piece is a Tags element holding the end-of-fragment tag.
     pub end_of_fragment: bool,
 }
 
 impl BodyPiece {
     fn bytes(b: Bytes) -> Self {
-        BodyPiece { chunks: vec![b], cluster: None, end_of_fragment: false }
+        BodyPiece { chunks: vec![b], cluster: None, chunk_offsets_ms: Vec::new(), end_of_fragment: false }
     }
 }
 
@@ -56,7 +66,8 @@ impl BodyPiece {
 pub struct ClusterMark {
     /// The Cluster Timecode as sent (the ACKs' `FragmentTimecode`).
     pub timecode: u64,
-    /// Milliseconds after the body's first Cluster (for `--realtime` pacing).
+    /// Milliseconds after the body's first Cluster (for `--realtime` pacing): when the Cluster
+    /// prefix is due; its blocks follow at [`BodyPiece::chunk_offsets_ms`].
     pub offset_ms: u64,
     /// Encoded length, bytes.
     pub len: u64,
@@ -124,7 +135,7 @@ impl Retimer {
                 BodyPiece::bytes(raw)
             }
             BodyItem::Tags { raw, end_of_fragment } => {
-                BodyPiece { chunks: vec![raw], cluster: None, end_of_fragment }
+                BodyPiece { chunks: vec![raw], cluster: None, chunk_offsets_ms: Vec::new(), end_of_fragment }
             }
             BodyItem::Cluster(c) => {
                 let (timecode, offset_ms) = self.place(&c);
@@ -133,9 +144,17 @@ impl Retimer {
                 // PERSISTED back by one fragment duration in real-time streaming.
                 let mut chunks = c.encode(timecode);
                 chunks.push(crate::media::mkv::rewrite::end_of_fragment_tags());
+                let children = c.child_offsets_ms();
+                let last = children.last().copied().unwrap_or(0);
+                let mut chunk_offsets_ms = Vec::with_capacity(chunks.len());
+                chunk_offsets_ms.push(0);
+                chunk_offsets_ms.extend(children);
+                chunk_offsets_ms.push(last);
+                debug_assert_eq!(chunk_offsets_ms.len(), chunks.len());
                 BodyPiece {
                     chunks,
                     cluster: Some(ClusterMark { timecode, offset_ms, len: c.encoded_len() }),
+                    chunk_offsets_ms,
                     end_of_fragment: true,
                 }
             }
@@ -266,6 +285,19 @@ mod tests {
         for (i, m) in marks.iter().enumerate() {
             assert_eq!(m.timecode, base + 2000 * i as u64);
             assert_eq!(m.offset_ms, 2000 * i as u64);
+        }
+        // Frame pacing: the prefix at the Cluster's time, 50 frames 40 ms apart, then the
+        // end-of-fragment Tags with the last frame; nothing to pace in other pieces.
+        let mut expected = vec![0];
+        expected.extend((0..50).map(|i| i * 40));
+        expected.push(1960);
+        for p in read.iter().chain(&prepared) {
+            if p.cluster.is_some() {
+                assert_eq!(p.chunk_offsets_ms, expected);
+                assert_eq!(p.chunks.len(), expected.len());
+            } else {
+                assert!(p.chunk_offsets_ms.is_empty());
+            }
         }
         let flat = |v: &[BodyPiece]| {
             v.iter().flat_map(|p| p.chunks.iter().flat_map(|c| c.to_vec())).collect::<Vec<u8>>()

@@ -44,7 +44,7 @@ pub struct PutOptions {
     pub create: bool,
     /// Retention of a created stream.
     pub retention_hours: u32,
-    /// Pace clusters by their timecodes.
+    /// Pace frames by their timecodes, as a camera sends them (see [`super::session`]).
     pub realtime: bool,
     /// `x-amzn-fragment-timecode-type`.
     pub timecode_type: TimecodeType,

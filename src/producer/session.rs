@@ -3,14 +3,22 @@
 //!
 //! The request is ONE chunked `POST {DataEndpoint}/putMedia` over `hyper::client::conn::http1`,
 //! with the C producer's headers, SigV4-signed ([`super::sign`]). Two tasks run full duplex:
-//! - the **feeder** sends the pieces (pacing Clusters with `realtime`), then the end-of-fragment
+//! - the **feeder** sends the pieces (pacing frames with `realtime`), then the end-of-fragment
 //!   Tags (unless the input ended with one), then waits for the last fragment's final ACK
 //!   (PERSISTED, or RECEIVED for a stream without retention) up to `final_ack_timeout`, and only
 //!   then ends the body with the zero chunk, as the C producer does;
 //! - the caller's task reads the ACK stream as it arrives and records it in the [`Tracker`].
 //!
-//! "Sent" for a fragment is when hyper takes the Cluster's last chunk from the body to write it;
-//! PERSISTED latency is measured from there. The [`Tracker`] is shared so a caller can show
+//! With `realtime` the feeder paces frames, as a camera sends each frame when it is captured: a
+//! Cluster's prefix (with its Timecode) when the Cluster is due, then each block when its own
+//! timecode is due ([`BodyPiece::chunk_offsets_ms`]), the end-of-fragment Tags right after the
+//! last block. The waiting is a `sleep_until` per chunk inside the feeder task (none when the
+//! chunk is already due), so a thousand paced sessions cost a thousand tasks, not a timer per
+//! frame. Without `realtime` every chunk goes as fast as the connection takes it.
+//!
+//! "Sent" for a fragment is when hyper takes the Cluster piece's last chunk (the end-of-fragment
+//! Tags right after its last block) from the body to write it; PERSISTED latency is measured from
+//! there, so with `realtime` it does not include the fragment's duration. The [`Tracker`] is shared so a caller can show
 //! progress while the session runs. Errors before the response starts (connect, HTTP status)
 //! are [`PutMediaError`]s; everything after is in the [`SessionReport`] (ERROR ACKs, a missing final
 //! ACK, a lost connection, bad input).
@@ -70,7 +78,8 @@ pub struct SessionOptions {
     pub timecode_type: TimecodeType,
     /// `x-amzn-producer-start-timestamp`, epoch ms.
     pub producer_start_ms: u64,
-    /// Send Cluster k when wall clock ≥ start + its offset from the first Cluster.
+    /// Pace frames: send each Cluster's prefix when wall clock ≥ start + its offset from the
+    /// first Cluster, and each of its blocks when wall clock ≥ that + the block's relative time.
     pub realtime: bool,
     /// Stop sending new Clusters this long after the start.
     pub stop_after: Option<Duration>,
@@ -584,16 +593,26 @@ where
             {
                 break;
             }
-            if options.realtime {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(start + offset) => {}
-                    _ = stop.changed() => return false,
-                }
+            if options.realtime && !pace_until(start + offset, &mut stop).await {
+                return false;
             }
             tracker.cluster_queued(mark.timecode, mark.len);
         }
         let n = piece.chunks.len();
         for (i, bytes) in piece.chunks.into_iter().enumerate() {
+            // Frame pacing: each block when its own time is due (the prefix, at 0, was paced above).
+            if options.realtime
+                && let Some(mark) = piece.cluster
+                && let Some(&due_ms) = piece.chunk_offsets_ms.get(i)
+                && due_ms > 0
+            {
+                let due = start + Duration::from_millis(mark.offset_ms.saturating_add(due_ms));
+                if !pace_until(due, &mut stop).await {
+                    return false;
+                }
+            }
+            // "Sent" is when the piece's last chunk is taken: the end-of-fragment Tags, which go
+            // right after the Cluster's last block.
             let ends_cluster = if i + 1 == n { piece.cluster.map(|m| m.timecode) } else { None };
             if tx.send(Chunk { bytes, ends_cluster }).await.is_err() {
                 tracker.fail("the connection closed while sending".to_owned());
@@ -640,6 +659,18 @@ where
     };
     drop(tx);
     ok
+}
+
+/// Waits until `deadline` for `--realtime` pacing; `false` if the session was stopped first.
+/// A deadline already passed (a frame behind, or one whose timecode goes back) costs no timer.
+async fn pace_until(deadline: tokio::time::Instant, stop: &mut watch::Receiver<bool>) -> bool {
+    if tokio::time::Instant::now() >= deadline {
+        return !stop.has_changed().unwrap_or(true);
+    }
+    tokio::select! {
+        _ = tokio::time::sleep_until(deadline) => true,
+        _ = stop.changed() => false,
+    }
 }
 
 #[cfg(test)]

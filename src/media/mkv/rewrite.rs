@@ -8,7 +8,8 @@
 //! slices of the input. [`ReframedCluster::encode`] writes the Cluster again with an 8-byte size
 //! and an 8-byte Timecode of the caller's choosing ([`cluster_prefix`]), so the receiver knows
 //! where the fragment ends as soon as its last byte arrives and the timecode can be rewritten
-//! (epoch milliseconds) without touching the blocks.
+//! (epoch milliseconds) without touching the blocks. [`ReframedCluster::child_offsets_ms`] reads
+//! when each block is due after the Cluster's Timecode, for a producer that paces frames.
 //!
 //! What is dropped: SeekHead, Cues, Chapters, Attachments and Void at Segment level (the demuxer
 //! discards them); segment-level Tags before a Segment's first Cluster (a muxer's file metadata
@@ -27,6 +28,7 @@ use super::demux::{DemuxLimits, MkvDemuxer, MkvEvent};
 use super::error::MkvError;
 use super::ids;
 use super::tags;
+use crate::media::ebml::reader::{Children, Parse, parse_header};
 use crate::media::ebml::vint;
 use crate::media::ebml::writer::EbmlWriter;
 
@@ -106,6 +108,52 @@ impl ReframedCluster {
         out.push(cluster_prefix(timecode, self.children_len));
         out.extend(self.children.iter().cloned());
         out
+    }
+
+    /// For each of `children`, in order, how many milliseconds after the Cluster's Timecode it is
+    /// due (what a live producer's frame-by-frame pacing needs): a SimpleBlock's, or a BlockGroup's
+    /// Block's, relative timecode × TimecodeScale, rounded down; a negative relative timecode
+    /// counts as 0. A child without a relative timecode (neither kind of block, e.g. an
+    /// EncryptedBlock) or one too malformed to read it from gets the previous child's value (0
+    /// for the first). The values follow the blocks' (presentation) timecodes, so with B-frames
+    /// they need not increase. Never panics.
+    pub fn child_offsets_ms(&self) -> Vec<u64> {
+        let mut previous = 0;
+        self.children
+            .iter()
+            .map(|child| {
+                if let Some(relative) = block_relative_timecode(child) {
+                    let ns = u128::try_from(relative).unwrap_or(0) * u128::from(self.timecode_scale_ns);
+                    previous = u64::try_from(ns / 1_000_000).unwrap_or(u64::MAX);
+                }
+                previous
+            })
+            .collect()
+    }
+}
+
+/// The relative timecode of a whole SimpleBlock or BlockGroup element (from the BlockGroup's
+/// first Block), `None` for another element or a malformed one.
+fn block_relative_timecode(element: &[u8]) -> Option<i16> {
+    let Ok(Parse::Complete(header)) = parse_header(element, 0) else { return None };
+    let len = usize::try_from(header.size.known()?).ok()?;
+    let data = element.get(header.header_len..)?.get(..len)?;
+    match header.id {
+        ids::SIMPLE_BLOCK => block_payload_timecode(data),
+        ids::BLOCK_GROUP => Children::new(data, 0)
+            .map_while(Result::ok)
+            .find(|c| c.id == ids::BLOCK)
+            .and_then(|block| block_payload_timecode(block.data)),
+        _ => None,
+    }
+}
+
+/// The 16-bit signed timecode after the track-number vint of a (Simple)Block payload.
+fn block_payload_timecode(payload: &[u8]) -> Option<i16> {
+    let (_track, len) = vint::read_unsigned(payload).ok()??;
+    match payload.get(len..len.checked_add(2)?)? {
+        [hi, lo] => Some(i16::from_be_bytes([*hi, *lo])),
+        _ => None,
     }
 }
 
@@ -513,6 +561,83 @@ mod tests {
             blocks: 0,
         };
         assert_eq!(c.timecode_ms(), 9_000);
+    }
+
+    #[test]
+    fn fixture_children_are_due_every_40_ms() {
+        let items = reframe(FIXTURE, 1 << 20);
+        let clusters: Vec<&ReframedCluster> = items
+            .iter()
+            .filter_map(|i| match i {
+                BodyItem::Cluster(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(clusters.len(), 10);
+        // 25 fps, no B-frames, a 2 s GOP per Cluster: 50 SimpleBlocks at 0, 40, …, 1960 ms.
+        let expected: Vec<u64> = (0..50).map(|i| i * 40).collect();
+        for c in clusters {
+            assert_eq!(c.child_offsets_ms(), expected, "cluster at {}", c.timecode);
+        }
+    }
+
+    #[test]
+    fn child_offsets_read_blocks_and_block_groups_and_never_panic() {
+        let element = |f: &dyn Fn(&mut EbmlWriter)| {
+            let mut w = EbmlWriter::with_size_form(SizeForm::Minimal);
+            f(&mut w);
+            w.finish()
+        };
+        let simple = |tc: i16| {
+            let [hi, lo] = tc.to_be_bytes();
+            element(&|w| {
+                w.binary(ids::SIMPLE_BLOCK, &[0x81, hi, lo, 0x80, 1, 2]);
+            })
+        };
+        // A BlockGroup whose Block comes after a BlockDuration, on track 200 (2-byte vint).
+        let group = element(&|w| {
+            let g = w.start_master(ids::BLOCK_GROUP);
+            w.uint(ids::BLOCK_DURATION, 40);
+            w.binary(ids::BLOCK, &[0x40, 200, 0, 120, 0, 7]);
+            w.end_master(g);
+        });
+        let group_without_block = element(&|w| {
+            let g = w.start_master(ids::BLOCK_GROUP);
+            w.uint(ids::BLOCK_DURATION, 40);
+            w.end_master(g);
+        });
+        let encrypted = element(&|w| {
+            w.binary(ids::ENCRYPTED_BLOCK, &[1, 2, 3]);
+        });
+        let children = vec![
+            encrypted.clone(),                       // nothing before it: 0
+            simple(40),                              // 40
+            encrypted,                               // as the previous: 40
+            group,                                   // 120
+            Bytes::from_static(&[0xA3, 0x85, 0x81]), // size overruns: as the previous
+            Bytes::from_static(&[0xA3, 0x81, 0x81]), // no timecode bytes: as the previous
+            Bytes::from_static(&[0x00, 0x01]),       // no ID: as the previous
+            Bytes::new(),                            // empty: as the previous
+            group_without_block,                     // as the previous
+            simple(-5),                              // before the Cluster: 0
+            simple(i16::MAX),                        // 32767
+        ];
+        let mut c = ReframedCluster {
+            offset: 0,
+            timecode: 1000,
+            timecode_scale_ns: 1_000_000,
+            children_len: children.iter().map(|b| b.len() as u64).sum(),
+            children,
+            blocks: 4,
+        };
+        assert_eq!(c.child_offsets_ms(), vec![0, 40, 40, 120, 120, 120, 120, 120, 120, 0, 32767]);
+        // TimecodeScale 0.1 ms: 40 → 4 ms, 120 → 12 ms, 32767 → 3276 ms (rounded down).
+        c.timecode_scale_ns = 100_000;
+        assert_eq!(c.child_offsets_ms(), vec![0, 4, 4, 12, 12, 12, 12, 12, 12, 0, 3276]);
+        c.timecode_scale_ns = u64::MAX;
+        assert_eq!(c.child_offsets_ms()[10], (32767 * u128::from(u64::MAX) / 1_000_000) as u64);
+        c.children.clear();
+        assert!(c.child_offsets_ms().is_empty());
     }
 
     #[test]
