@@ -27,6 +27,7 @@ use crate::config::{AuthMode, Config};
 use crate::index::{self, Index, IndexError};
 use crate::ingest::Ingest;
 use crate::playback::Playback;
+use crate::signaling::SignalingHub;
 use crate::store::FragmentStore;
 use crate::store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
 
@@ -60,6 +61,7 @@ pub struct Server {
     listeners: Vec<BoundListener>,
     router: Router,
     index: Arc<dyn Index>,
+    signaling: Arc<SignalingHub>,
 }
 
 impl std::fmt::Debug for Server {
@@ -96,20 +98,9 @@ impl Server {
             },
             config.auth.max_skew_secs,
         ));
-        let state = AppState {
-            index: index.clone(),
-            clock,
-            keys,
-            verifier,
-            settings: Arc::new(ApiSettings {
-                account_id: config.account_id.clone(),
-                public_url: config.public_url.clone(),
-            }),
-            playback: Playback::new(ingest.clone(), config.playback.clone(), session_token_key(config)),
-            ingest,
-        };
-        let router = api::router(state);
+        let signaling = Arc::new(SignalingHub::new(config.signaling.clone()));
 
+        // Bind before building the state: handlers need the HTTPS listener's real port.
         let tls = match (&config.tls.cert, &config.tls.key) {
             (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
             _ => None,
@@ -120,7 +111,25 @@ impl Server {
         if let (Some(addr), Some(acceptor)) = (config.tls.listen, tls) {
             listeners.push(bind_one(addr, Some(acceptor)).await?);
         }
-        Ok(Self { listeners, router, index })
+        let tls_listener = listeners.iter().find(|l| l.tls.is_some()).map(|l| l.info.clone());
+
+        let state = AppState {
+            index: index.clone(),
+            clock,
+            keys,
+            verifier,
+            settings: Arc::new(ApiSettings {
+                account_id: config.account_id.clone(),
+                public_url: config.public_url.clone(),
+                tls_listener,
+            }),
+            playback: Playback::new(ingest.clone(), config.playback.clone(), session_token_key(config)),
+            signaling: signaling.clone(),
+            ingest,
+        };
+        let router = api::router(state);
+
+        Ok(Self { listeners, router, index, signaling })
     }
 
     /// `scheme://addr` of every listener, in bind order.
@@ -168,6 +177,8 @@ impl Server {
         shutdown.await;
         tracing::info!("shutdown requested: no longer accepting connections");
         let _ = stop_tx.send(true);
+        // Signaling clients reconnect elsewhere (or after the restart) on GO_AWAY.
+        self.signaling.go_away_all();
         for t in accept_tasks {
             let _ = t.await;
         }

@@ -72,6 +72,7 @@ pub struct KeyConfig {
     #[serde(default)]
     pub operations: Option<Vec<String>>,
     /// Stream-name globs the key may touch (`*` and `?` wildcards, e.g. `["cam-*"]`); absent = all.
+    /// The same globs apply to signaling-channel names.
     #[serde(default)]
     pub streams: Option<Vec<String>>,
 }
@@ -138,8 +139,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// PutMedia ingest limits and behaviour.
     pub ingest: crate::ingest::IngestConfig,
-    /// GetMedia limits.
+    /// GetMedia, HLS/DASH and GetClip settings.
     pub playback: crate::playback::PlaybackConfig,
+    /// WebRTC signaling limits and ICE servers.
+    pub signaling: crate::signaling::SignalingConfig,
 }
 
 impl Default for Config {
@@ -155,6 +158,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             ingest: crate::ingest::IngestConfig::default(),
             playback: crate::playback::PlaybackConfig::default(),
+            signaling: crate::signaling::SignalingConfig::default(),
         }
     }
 }

@@ -24,6 +24,13 @@
 //! **`api`** is the HTTP edge and the only layer that knows axum, headers, JSON casing and AWS error
 //! codes: the error table, the operation enum, the SigV4 layer, and one handler file per operation.
 //!
+//! **`playback`** reads streams back: GetMedia, HLS/DASH sessions (playlists, fMP4 and MPEG-TS
+//! segments) and GetClip, as byte streams built from the index and the store (pure packaging code
+//! lives in **`media`**, which does no I/O).
+//!
+//! **`signaling`** is KVS WebRTC signaling in memory: which master and viewers are connected to a
+//! channel, relaying SDP and ICE messages between them, and the ICE server list.
+//!
 //! **`producer`** is the other side of PutMedia: a client that resolves a stream with the AWS SDK,
 //! re-frames a Matroska file or pipe like the KVS C producer and streams it over one signed,
 //! full-duplex request while reading the ACKs (`openkvs put`, `openkvs bench ingest`).
@@ -47,4 +54,5 @@ pub mod media;
 pub mod model;
 pub mod playback;
 pub mod producer;
+pub mod signaling;
 pub mod store;

@@ -6,10 +6,13 @@ mod common;
 use std::sync::Arc;
 
 use common::Backend;
-use openkvs::index::{Index, IndexError, NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind};
+use openkvs::index::{
+    CHANNEL_NAME_CONSTRAINT, ChannelChanges, Index, IndexError, NewChannel, NewStream,
+    STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind,
+};
 use openkvs::model::{
-    AccountId, DataRetention, FragmentLocation, FragmentNumber, FragmentRecord, Region, ResourceArn,
-    StorageTier, StreamName, TagSet, VersionToken,
+    AccountId, ChannelType, DataRetention, FragmentLocation, FragmentNumber, FragmentRecord, Region,
+    ResourceArn, StorageTier, StreamName, StreamStatus, TagSet, VersionToken,
 };
 
 backend_tests!(
@@ -20,6 +23,10 @@ backend_tests!(
     delete_removes_tags_and_checks_version,
     tags_upsert_and_respect_the_limit,
     fragments_insert_list_and_range_queries,
+    channels_create_look_up_and_conflict_per_region,
+    channels_list_filters_pages_and_orders_by_bytes,
+    channels_update_and_delete_check_versions,
+    channel_tags_upsert_respect_the_limit_and_cascade,
 );
 
 struct Ctx {
@@ -300,5 +307,134 @@ async fn fragments_insert_list_and_range_queries(backend: Backend) {
     ctx.index.delete_stream(s.id, None).await.unwrap();
     assert!(ctx.index.fragments_after(s.id, None, 100).await.unwrap().is_empty());
     assert!(matches!(ctx.index.track_header(s.id, h1).await, Err(IndexError::NotFound)));
+    ctx.done().await;
+}
+
+fn new_channel(region_name: &str, name: &str, millis: i64) -> NewChannel {
+    NewChannel {
+        arn: ResourceArn::channel(
+            &region(region_name),
+            &AccountId::default(),
+            &StreamName::parse(name).unwrap(),
+            millis,
+        ),
+        channel_type: ChannelType::SingleMaster,
+        message_ttl_seconds: 60,
+        version: VersionToken::generate(),
+        tags: TagSet::parse([("a", "1"), ("b", "")], false).unwrap(),
+    }
+}
+
+async fn channels_create_look_up_and_conflict_per_region(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let new = new_channel("us-east-1", "door", 1_700_000_000_123);
+    let created = ctx.index.create_channel(new.clone()).await.unwrap();
+    assert_eq!(created.name.as_str(), "door");
+    assert_eq!(created.arn, new.arn);
+    assert_eq!(created.channel_type, ChannelType::SingleMaster);
+    assert_eq!(created.status, StreamStatus::Active);
+    assert_eq!(created.message_ttl_seconds, 60);
+    assert_eq!(created.version, new.version);
+    assert_eq!(created.created_at_ms, 1_700_000_000_123);
+    let name = StreamName::parse("door").unwrap();
+    assert_eq!(ctx.index.channel_by_name(&region("us-east-1"), &name).await.unwrap(), created);
+    assert_eq!(ctx.index.channel_by_arn(&new.arn).await.unwrap(), created);
+    assert_eq!(ctx.index.channel_tags(created.id).await.unwrap().0.get("b").map(String::as_str), Some(""));
+    let wrong_millis = ResourceArn { creation_millis: 1, ..new.arn.clone() };
+    assert!(matches!(ctx.index.channel_by_arn(&wrong_millis).await, Err(IndexError::NotFound)));
+    let nope = StreamName::parse("nope").unwrap();
+    assert!(matches!(
+        ctx.index.channel_by_name(&region("us-east-1"), &nope).await,
+        Err(IndexError::NotFound)
+    ));
+    // Same name, same region: conflict; another region: fine.
+    match ctx.index.create_channel(new_channel("us-east-1", "door", 2)).await {
+        Err(IndexError::Conflict { constraint }) => assert_eq!(constraint, CHANNEL_NAME_CONSTRAINT),
+        other => panic!("expected a name conflict, got {other:?}"),
+    }
+    ctx.index.create_channel(new_channel("eu-west-1", "door", 3)).await.unwrap();
+    // Streams and channels are separate namespaces; a stream ARN never finds a channel.
+    let stream = ctx.index.create_stream(new_stream("us-east-1", "door", 4)).await.unwrap();
+    assert!(matches!(ctx.index.channel_by_arn(&stream.arn).await, Err(IndexError::NotFound)));
+    assert!(matches!(ctx.index.stream_by_arn(&created.arn).await, Err(IndexError::NotFound)));
+    ctx.done().await;
+}
+
+async fn channels_list_filters_pages_and_orders_by_bytes(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    for (i, n) in ["b", "a-2", "a-10", "A-1", "a-1", "a_1"].iter().enumerate() {
+        ctx.index.create_channel(new_channel("us-east-1", n, i as i64)).await.unwrap();
+    }
+    ctx.index.create_channel(new_channel("us-west-2", "a-0", 9)).await.unwrap();
+    ctx.index.create_stream(new_stream("us-east-1", "a-stream", 10)).await.unwrap();
+    let r = region("us-east-1");
+    let names =
+        |p: &openkvs::index::ChannelPage| p.channels.iter().map(|c| c.name.to_string()).collect::<Vec<_>>();
+    let all = ctx.index.list_channels(&r, None, None, 100).await.unwrap();
+    assert_eq!(names(&all), ["A-1", "a-1", "a-10", "a-2", "a_1", "b"]);
+    assert!(!all.more);
+    let p1 = ctx.index.list_channels(&r, Some("a-"), None, 2).await.unwrap();
+    assert_eq!(names(&p1), ["a-1", "a-10"]);
+    assert!(p1.more);
+    let p2 = ctx.index.list_channels(&r, Some("a-"), Some("a-10"), 2).await.unwrap();
+    assert_eq!(names(&p2), ["a-2"]);
+    assert!(!p2.more);
+    let under = ctx.index.list_channels(&r, Some("a_"), None, 10).await.unwrap();
+    assert_eq!(names(&under), ["a_1"], "underscore is literal, not a wildcard");
+    let exact = ctx.index.list_channels(&r, None, None, 6).await.unwrap();
+    assert_eq!(exact.channels.len(), 6);
+    assert!(!exact.more, "a page that ends exactly at the last channel has no more");
+    ctx.done().await;
+}
+
+async fn channels_update_and_delete_check_versions(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let c = ctx.index.create_channel(new_channel("us-east-1", "door", 1)).await.unwrap();
+    let v2 = VersionToken::generate();
+    let changes = ChannelChanges { message_ttl_seconds: Some(5) };
+    let updated = ctx.index.update_channel(c.id, Some(&c.version), &changes, &v2).await.unwrap();
+    assert_eq!(updated.message_ttl_seconds, 5);
+    assert_eq!(updated.version, v2);
+    assert_eq!(updated.arn, c.arn);
+    let stale = ctx.index.update_channel(c.id, Some(&c.version), &changes, &VersionToken::generate()).await;
+    assert!(matches!(stale, Err(IndexError::VersionMismatch)));
+    let v3 = VersionToken::generate();
+    let untouched = ctx.index.update_channel(c.id, None, &ChannelChanges::default(), &v3).await.unwrap();
+    assert_eq!(untouched.message_ttl_seconds, 5, "None leaves the TTL");
+    assert_eq!(untouched.version, v3);
+    let gone = ctx.index.update_channel(c.id + 1000, None, &changes, &VersionToken::generate()).await;
+    assert!(matches!(gone, Err(IndexError::NotFound)));
+
+    let wrong = ctx.index.delete_channel(c.id, Some(&v2)).await;
+    assert!(matches!(wrong, Err(IndexError::VersionMismatch)));
+    ctx.index.delete_channel(c.id, Some(&v3)).await.unwrap();
+    assert!(matches!(ctx.index.delete_channel(c.id, None).await, Err(IndexError::NotFound)));
+    assert!(matches!(ctx.index.channel_by_arn(&c.arn).await, Err(IndexError::NotFound)));
+    // The name is free again, and the new channel gets a new id.
+    let again = ctx.index.create_channel(new_channel("us-east-1", "door", 2)).await.unwrap();
+    assert_ne!(again.id, c.id);
+    ctx.done().await;
+}
+
+async fn channel_tags_upsert_respect_the_limit_and_cascade(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let c = ctx.index.create_channel(new_channel("us-east-1", "door", 1)).await.unwrap();
+    let s = ctx.index.create_stream(new_stream("us-east-1", "door", 1)).await.unwrap();
+    let many: Vec<(String, String)> = (0..48).map(|i| (format!("k{i}"), "v".into())).collect();
+    let set = TagSet::parse(many.iter().map(|(k, v)| (k.as_str(), v.as_str())), true).unwrap();
+    ctx.index.tag_channel(c.id, &set).await.unwrap();
+    assert_eq!(ctx.index.channel_tags(c.id).await.unwrap().len(), 50);
+    assert_eq!(ctx.index.stream_tags(s.id).await.unwrap().len(), 2, "channel tags are not stream tags");
+    let overwrite = TagSet::parse([("a", "changed")], true).unwrap();
+    ctx.index.tag_channel(c.id, &overwrite).await.unwrap();
+    assert_eq!(ctx.index.channel_tags(c.id).await.unwrap().0["a"], "changed");
+    let extra = TagSet::parse([("extra", "x")], true).unwrap();
+    assert!(matches!(ctx.index.tag_channel(c.id, &extra).await, Err(IndexError::TagLimitExceeded)));
+    assert_eq!(ctx.index.channel_tags(c.id).await.unwrap().len(), 50, "failed tagging changes nothing");
+    ctx.index.untag_channel(c.id, &["a".into(), "missing".into()]).await.unwrap();
+    assert_eq!(ctx.index.channel_tags(c.id).await.unwrap().len(), 49);
+    ctx.index.delete_channel(c.id, None).await.unwrap();
+    assert!(ctx.index.channel_tags(c.id).await.unwrap().is_empty(), "tags go with the channel");
+    assert!(matches!(ctx.index.tag_channel(c.id, &extra).await, Err(IndexError::NotFound)));
     ctx.done().await;
 }

@@ -2,12 +2,15 @@
 //!
 //! - [`aws`]: error table, operation enum, JSON extraction, request ids, SigV4 layer.
 //! - [`streams`]: resolving StreamName/StreamARN inputs and shaping `StreamInfo`.
+//! - [`channels`]: resolving ChannelName/ChannelARN inputs and shaping `ChannelInfo`.
 //! - [`control`]: the `kinesisvideo` control plane, one file per operation.
 //! - [`media`]: the `kinesis-video-media` data plane (PutMedia, GetMedia).
 //! - [`archived`]: the `kinesis-video-archived-media` data plane (ListFragments, …, session URLs,
 //!   GetClip).
 //! - [`session_resources`]: the HLS/DASH session resources (`/hls/v1/…`, `/dash/v1/…`), authorized
 //!   by their SessionToken instead of SigV4.
+//! - [`signaling`]: `kinesis-video-signaling` (ICE servers, Alexa offers) and the signaling
+//!   WebSocket (`GET /`, presigned).
 //! - [`cors`]: CORS headers and preflights for browsers.
 //!
 //! [`router`] assembles them with the middleware stack (outermost first): CORS → request context
@@ -16,10 +19,12 @@
 
 pub mod archived;
 pub mod aws;
+pub mod channels;
 pub mod control;
 pub mod cors;
 pub mod media;
 pub mod session_resources;
+pub mod signaling;
 pub mod streams;
 
 use std::net::SocketAddr;
@@ -40,8 +45,11 @@ use crate::playback::Playback;
 pub struct ApiSettings {
     /// Account id used in ARNs.
     pub account_id: String,
-    /// Configured public base URL (GetDataEndpoint), if any.
+    /// Configured public base URL (GetDataEndpoint, GetSignalingChannelEndpoint), if any.
     pub public_url: Option<String>,
+    /// The HTTPS listener (its real bound address, known after binding), when TLS is configured:
+    /// GetSignalingChannelEndpoint points WebRTC clients at it (they require `wss://`).
+    pub tls_listener: Option<ListenerInfo>,
 }
 
 /// Shared state of every handler.
@@ -61,6 +69,8 @@ pub struct AppState {
     pub ingest: Arc<Ingest>,
     /// GetMedia and friends.
     pub playback: Arc<Playback>,
+    /// WebRTC signaling connections.
+    pub signaling: Arc<crate::signaling::SignalingHub>,
 }
 
 /// Which listener a request arrived on; inserted into every request by the server's accept loop.
@@ -111,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .merge(media::router())
         .merge(archived::router())
         .merge(session_resources::router())
+        .merge(signaling::router())
         .fallback(aws::middleware::unknown_operation)
         .layer(from_fn_with_state(state.clone(), aws::sigv4_layer::authenticate))
         .layer(from_fn(aws::middleware::request_context))

@@ -2,8 +2,8 @@
 //!
 //! [`KeyStore`] holds the `[[auth.keys]]` entries (secrets wrapped so they never print) and answers
 //! the verifier's one question: the secret for an access key id. [`KeyPolicy`] restricts a key to
-//! named operations and to stream names matching globs (`*`, `?`). [`Caller`] is the verified
-//! identity of one request. Nothing here does I/O.
+//! named operations and to stream and signaling-channel names matching globs (`*`, `?`; one set of
+//! globs for both). [`Caller`] is the verified identity of one request. Nothing here does I/O.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::model::{
-    DataRetention, FragmentLocation, FragmentNumber, FragmentRecord, Region, ResourceArn, StorageTier,
-    Stream, StreamName, StreamStatus, TagSet, VersionToken,
+    ChannelType, DataRetention, FragmentLocation, FragmentNumber, FragmentRecord, Region, ResourceArn,
+    SignalingChannel, StorageTier, Stream, StreamName, StreamStatus, TagSet, VersionToken,
 };
 
 /// Why an index call failed.
@@ -63,6 +63,10 @@ impl From<sqlx::migrate::MigrateError> for IndexError {
 
 /// The name of the unique constraint on (region, name); a violation means the stream exists.
 pub const STREAM_NAME_CONSTRAINT: &str = "streams_region_name_key";
+
+/// The unique constraint on a signaling channel's (region, name); a violation means the channel
+/// exists.
+pub const CHANNEL_NAME_CONSTRAINT: &str = "signaling_channels_region_name_key";
 
 /// Which of a fragment's timestamps a query is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +124,37 @@ pub struct StreamPage {
     pub more: bool,
 }
 
+/// Everything needed to create a signaling channel (created ACTIVE).
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    /// The ARN (carries region, name and creation time).
+    pub arn: ResourceArn,
+    /// Channel type.
+    pub channel_type: ChannelType,
+    /// `MessageTtlSeconds`, already validated.
+    pub message_ttl_seconds: u32,
+    /// The first version token.
+    pub version: VersionToken,
+    /// Initial tags (may be empty).
+    pub tags: TagSet,
+}
+
+/// Channel changes applied by one update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelChanges {
+    /// New `MessageTtlSeconds`.
+    pub message_ttl_seconds: Option<u32>,
+}
+
+/// One page of a name-ordered channel listing.
+#[derive(Debug, Clone)]
+pub struct ChannelPage {
+    /// Channels in name order.
+    pub channels: Vec<SignalingChannel>,
+    /// Whether more channels follow the last one.
+    pub more: bool,
+}
+
 /// Every metadata query the server makes.
 #[async_trait]
 pub trait Index: Send + Sync + Debug {
@@ -167,6 +202,54 @@ pub trait Index: Send + Sync + Debug {
 
     /// All tags of a stream.
     async fn stream_tags(&self, id: i64) -> Result<TagSet, IndexError>;
+
+    /// Creates a signaling channel with its tags; `Conflict { constraint: CHANNEL_NAME_CONSTRAINT }`
+    /// when the name is taken in that region (channel and stream names are separate namespaces).
+    async fn create_channel(&self, new: NewChannel) -> Result<SignalingChannel, IndexError>;
+
+    /// Looks a channel up by region and name.
+    async fn channel_by_name(
+        &self,
+        region: &Region,
+        name: &StreamName,
+    ) -> Result<SignalingChannel, IndexError>;
+
+    /// Looks a channel up by its exact ARN (`NotFound` if the creation millis differ).
+    async fn channel_by_arn(&self, arn: &ResourceArn) -> Result<SignalingChannel, IndexError>;
+
+    /// Channels of a region in name (byte) order, optionally only names starting with `prefix`,
+    /// starting after the name `after`, at most `limit`.
+    async fn list_channels(
+        &self,
+        region: &Region,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ChannelPage, IndexError>;
+
+    /// Applies `changes` if the stored version equals `expected` (or `expected` is `None`) and
+    /// stores `new_version`. `VersionMismatch` otherwise; `NotFound` if the channel is gone.
+    async fn update_channel(
+        &self,
+        id: i64,
+        expected: Option<&VersionToken>,
+        changes: &ChannelChanges,
+        new_version: &VersionToken,
+    ) -> Result<SignalingChannel, IndexError>;
+
+    /// Deletes the channel row and its tags if the version matches (`None`: any version);
+    /// `VersionMismatch` or `NotFound` otherwise.
+    async fn delete_channel(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError>;
+
+    /// Adds or overwrites channel tags; `TagLimitExceeded` if the result would exceed
+    /// [`TagSet::MAX`] (nothing is changed then); `NotFound` if the channel is gone.
+    async fn tag_channel(&self, id: i64, tags: &TagSet) -> Result<(), IndexError>;
+
+    /// Removes the given tag keys from a channel (absent keys are ignored).
+    async fn untag_channel(&self, id: i64, keys: &[String]) -> Result<(), IndexError>;
+
+    /// All tags of a channel.
+    async fn channel_tags(&self, id: i64) -> Result<TagSet, IndexError>;
 
     /// Stores a Matroska header set once per (stream, content) and returns its id; `NotFound` if
     /// the stream is gone.
@@ -285,6 +368,38 @@ pub(crate) struct StreamRow {
     pub status: String,
     pub storage_tier: String,
     pub created_at_ms: i64,
+}
+
+/// A `signaling_channels` row as both backends return it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ChannelRow {
+    pub id: i64,
+    pub arn: String,
+    pub channel_type: String,
+    pub status: String,
+    pub message_ttl_seconds: i64,
+    pub version: String,
+    pub created_at_ms: i64,
+}
+
+impl TryFrom<ChannelRow> for SignalingChannel {
+    type Error = IndexError;
+
+    fn try_from(r: ChannelRow) -> Result<Self, IndexError> {
+        let corrupt =
+            |what: &str| IndexError::Other(format!("corrupt signaling channel row {}: {what}", r.id));
+        let arn = ResourceArn::parse_member(&r.arn, "arn").map_err(|_| corrupt("arn"))?;
+        Ok(SignalingChannel {
+            id: r.id,
+            name: arn.name.clone(),
+            arn,
+            channel_type: ChannelType::parse(&r.channel_type).ok_or_else(|| corrupt("channel type"))?,
+            status: StreamStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            message_ttl_seconds: u32::try_from(r.message_ttl_seconds).map_err(|_| corrupt("message ttl"))?,
+            version: VersionToken::from_stored(r.version),
+            created_at_ms: r.created_at_ms,
+        })
+    }
 }
 
 /// A `fragments` row as both backends return it.

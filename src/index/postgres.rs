@@ -11,11 +11,12 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
 
 use super::{
-    FragmentRow, Index, IndexError, LONGEST_FRAGMENT_MS, NewStream, StreamChanges, StreamPage, StreamRow,
-    TimestampKind, fragment_list_columns,
+    ChannelChanges, ChannelPage, ChannelRow, FragmentRow, Index, IndexError, LONGEST_FRAGMENT_MS, NewChannel,
+    NewStream, StreamChanges, StreamPage, StreamRow, TimestampKind, fragment_list_columns,
 };
 use crate::model::{
-    FragmentNumber, FragmentRecord, Region, ResourceArn, Stream, StreamName, TagSet, VersionToken,
+    FragmentNumber, FragmentRecord, Region, ResourceArn, SignalingChannel, Stream, StreamName, TagSet,
+    VersionToken,
 };
 
 /// The `fragments` columns [`FragmentRow`] reads, as a literal for `concat!`.
@@ -30,6 +31,13 @@ macro_rules! fragment_columns {
 macro_rules! stream_columns {
     () => {
         "id, arn, device_name, media_type, kms_key_id, retention_hours, version, status, storage_tier, created_at_ms"
+    };
+}
+
+/// The `signaling_channels` columns [`ChannelRow`] reads, as a literal for `concat!`.
+macro_rules! channel_columns {
+    () => {
+        "id, arn, channel_type, status, message_ttl_seconds, version, created_at_ms"
     };
 }
 
@@ -90,6 +98,15 @@ impl PostgresIndex {
     async fn fetch_stream(&self, id: i64) -> Result<Stream, IndexError> {
         let row: StreamRow =
             sqlx::query_as(concat!("SELECT ", stream_columns!(), " FROM streams WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_into()
+    }
+
+    async fn fetch_channel(&self, id: i64) -> Result<SignalingChannel, IndexError> {
+        let row: ChannelRow =
+            sqlx::query_as(concat!("SELECT ", channel_columns!(), " FROM signaling_channels WHERE id = $1"))
                 .bind(id)
                 .fetch_one(&self.pool)
                 .await?;
@@ -264,6 +281,183 @@ impl Index for PostgresIndex {
     async fn stream_tags(&self, id: i64) -> Result<TagSet, IndexError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT key, value FROM stream_tags WHERE stream_id = $1 ORDER BY key COLLATE \"C\"",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(TagSet(rows.into_iter().collect()))
+    }
+
+    async fn create_channel(&self, new: NewChannel) -> Result<SignalingChannel, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO signaling_channels (region, name, arn, channel_type, status, message_ttl_seconds, \
+             version, created_at_ms) VALUES ($1, $2, $3, $4, 'ACTIVE', $5, $6, $7) RETURNING id",
+        )
+        .bind(new.arn.region.as_str())
+        .bind(new.arn.name.as_str())
+        .bind(new.arn.to_string())
+        .bind(new.channel_type.as_str())
+        .bind(i64::from(new.message_ttl_seconds))
+        .bind(new.version.as_str())
+        .bind(new.arn.creation_millis)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if !new.tags.is_empty() {
+            let (keys, values): (Vec<String>, Vec<String>) = new.tags.0.into_iter().unzip();
+            sqlx::query(
+                "INSERT INTO signaling_channel_tags (channel_id, key, value) \
+                 SELECT $1, * FROM UNNEST($2::text[], $3::text[])",
+            )
+            .bind(id)
+            .bind(keys)
+            .bind(values)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.fetch_channel(id).await
+    }
+
+    async fn channel_by_name(
+        &self,
+        region: &Region,
+        name: &StreamName,
+    ) -> Result<SignalingChannel, IndexError> {
+        let row: ChannelRow = sqlx::query_as(concat!(
+            "SELECT ",
+            channel_columns!(),
+            " FROM signaling_channels WHERE region = $1 AND name = $2"
+        ))
+        .bind(region.as_str())
+        .bind(name.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn channel_by_arn(&self, arn: &ResourceArn) -> Result<SignalingChannel, IndexError> {
+        let row: ChannelRow =
+            sqlx::query_as(concat!("SELECT ", channel_columns!(), " FROM signaling_channels WHERE arn = $1"))
+                .bind(arn.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_into()
+    }
+
+    async fn list_channels(
+        &self,
+        region: &Region,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ChannelPage, IndexError> {
+        let rows: Vec<ChannelRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            channel_columns!(),
+            " FROM signaling_channels WHERE region = $1 \
+             AND ($2::text IS NULL OR starts_with(name, $2)) \
+             AND ($3::text IS NULL OR name > $3) ORDER BY name LIMIT $4"
+        ))
+        .bind(region.as_str())
+        .bind(prefix)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let more = rows.len() > limit as usize;
+        let channels = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(SignalingChannel::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ChannelPage { channels, more })
+    }
+
+    async fn update_channel(
+        &self,
+        id: i64,
+        expected: Option<&VersionToken>,
+        changes: &ChannelChanges,
+        new_version: &VersionToken,
+    ) -> Result<SignalingChannel, IndexError> {
+        let done = sqlx::query(
+            "UPDATE signaling_channels SET message_ttl_seconds = COALESCE($1, message_ttl_seconds), \
+             version = $2 WHERE id = $3 AND ($4::text IS NULL OR version = $4)",
+        )
+        .bind(changes.message_ttl_seconds.map(i64::from))
+        .bind(new_version.as_str())
+        .bind(id)
+        .bind(expected.map(|v| v.as_str()))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            self.fetch_channel(id).await?;
+            return Err(IndexError::VersionMismatch);
+        }
+        self.fetch_channel(id).await
+    }
+
+    async fn delete_channel(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError> {
+        let done = sqlx::query(
+            "DELETE FROM signaling_channels WHERE id = $1 AND ($2::text IS NULL OR version = $2)",
+        )
+        .bind(id)
+        .bind(expected.map(|v| v.as_str()))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            self.fetch_channel(id).await?;
+            return Err(IndexError::VersionMismatch);
+        }
+        Ok(())
+    }
+
+    async fn tag_channel(&self, id: i64, tags: &TagSet) -> Result<(), IndexError> {
+        let mut tx = self.pool.begin().await?;
+        // Serialise concurrent taggers of one channel so the count check below is exact.
+        sqlx::query("SELECT id FROM signaling_channels WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (keys, values): (Vec<String>, Vec<String>) =
+            tags.0.iter().map(|(k, v)| (k.clone(), v.clone())).unzip();
+        sqlx::query(
+            "INSERT INTO signaling_channel_tags (channel_id, key, value) \
+             SELECT $1, * FROM UNNEST($2::text[], $3::text[]) \
+             ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(id)
+        .bind(keys)
+        .bind(values)
+        .execute(&mut *tx)
+        .await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM signaling_channel_tags WHERE channel_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if count as usize > TagSet::MAX {
+            tx.rollback().await?;
+            return Err(IndexError::TagLimitExceeded);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn untag_channel(&self, id: i64, keys: &[String]) -> Result<(), IndexError> {
+        sqlx::query("DELETE FROM signaling_channel_tags WHERE channel_id = $1 AND key = ANY($2)")
+            .bind(id)
+            .bind(keys)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn channel_tags(&self, id: i64) -> Result<TagSet, IndexError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM signaling_channel_tags WHERE channel_id = $1 ORDER BY key",
         )
         .bind(id)
         .fetch_all(&self.pool)

@@ -13,11 +13,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    FragmentRow, Index, IndexError, LONGEST_FRAGMENT_MS, NewStream, StreamChanges, StreamPage, StreamRow,
-    TimestampKind, fragment_list_columns,
+    ChannelChanges, ChannelPage, ChannelRow, FragmentRow, Index, IndexError, LONGEST_FRAGMENT_MS, NewChannel,
+    NewStream, StreamChanges, StreamPage, StreamRow, TimestampKind, fragment_list_columns,
 };
 use crate::model::{
-    FragmentNumber, FragmentRecord, Region, ResourceArn, Stream, StreamName, TagSet, VersionToken,
+    FragmentNumber, FragmentRecord, Region, ResourceArn, SignalingChannel, Stream, StreamName, TagSet,
+    VersionToken,
 };
 
 /// The `fragments` columns [`FragmentRow`] reads, as a literal for `concat!`.
@@ -32,6 +33,13 @@ macro_rules! fragment_columns {
 macro_rules! stream_columns {
     () => {
         "id, arn, device_name, media_type, kms_key_id, retention_hours, version, status, storage_tier, created_at_ms"
+    };
+}
+
+/// The `signaling_channels` columns [`ChannelRow`] reads, as a literal for `concat!`.
+macro_rules! channel_columns {
+    () => {
+        "id, arn, channel_type, status, message_ttl_seconds, version, created_at_ms"
     };
 }
 
@@ -64,6 +72,15 @@ impl SqliteIndex {
                 .await?;
         row.try_into()
     }
+
+    async fn fetch_channel(&self, id: i64) -> Result<SignalingChannel, IndexError> {
+        let row: ChannelRow =
+            sqlx::query_as(concat!("SELECT ", channel_columns!(), " FROM signaling_channels WHERE id = ?"))
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_into()
+    }
 }
 
 /// SQLite does not report constraint names, only columns; name them like the Postgres schema does.
@@ -71,7 +88,11 @@ fn name_constraints(e: sqlx::Error) -> IndexError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {
-        let constraint = if db.message().contains("streams.region, streams.name") {
+        let constraint = if db.message().contains("signaling_channels.region, signaling_channels.name") {
+            super::CHANNEL_NAME_CONSTRAINT
+        } else if db.message().contains("signaling_channels.arn") {
+            "signaling_channels_arn_key"
+        } else if db.message().contains("streams.region, streams.name") {
             super::STREAM_NAME_CONSTRAINT
         } else if db.message().contains("streams.arn") {
             "streams_arn_key"
@@ -256,6 +277,187 @@ impl Index for SqliteIndex {
     async fn stream_tags(&self, id: i64) -> Result<TagSet, IndexError> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT key, value FROM stream_tags WHERE stream_id = ? ORDER BY key")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(TagSet(rows.into_iter().collect()))
+    }
+
+    async fn create_channel(&self, new: NewChannel) -> Result<SignalingChannel, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO signaling_channels (region, name, arn, channel_type, status, message_ttl_seconds, \
+             version, created_at_ms) VALUES (?, ?, ?, ?, 'ACTIVE', ?, ?, ?) RETURNING id",
+        )
+        .bind(new.arn.region.as_str())
+        .bind(new.arn.name.as_str())
+        .bind(new.arn.to_string())
+        .bind(new.channel_type.as_str())
+        .bind(i64::from(new.message_ttl_seconds))
+        .bind(new.version.as_str())
+        .bind(new.arn.creation_millis)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(name_constraints)?
+        .try_get(0)?;
+        for (k, v) in &new.tags.0 {
+            sqlx::query("INSERT INTO signaling_channel_tags (channel_id, key, value) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.fetch_channel(id).await
+    }
+
+    async fn channel_by_name(
+        &self,
+        region: &Region,
+        name: &StreamName,
+    ) -> Result<SignalingChannel, IndexError> {
+        let row: ChannelRow = sqlx::query_as(concat!(
+            "SELECT ",
+            channel_columns!(),
+            " FROM signaling_channels WHERE region = ? AND name = ?"
+        ))
+        .bind(region.as_str())
+        .bind(name.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_into()
+    }
+
+    async fn channel_by_arn(&self, arn: &ResourceArn) -> Result<SignalingChannel, IndexError> {
+        let row: ChannelRow =
+            sqlx::query_as(concat!("SELECT ", channel_columns!(), " FROM signaling_channels WHERE arn = ?"))
+                .bind(arn.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        row.try_into()
+    }
+
+    async fn list_channels(
+        &self,
+        region: &Region,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ChannelPage, IndexError> {
+        // substr() compares bytes exactly (LIKE would be case-insensitive in SQLite).
+        let rows: Vec<ChannelRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            channel_columns!(),
+            " FROM signaling_channels WHERE region = ?1 \
+             AND (?2 IS NULL OR substr(name, 1, length(?2)) = ?2) \
+             AND (?3 IS NULL OR name > ?3) ORDER BY name LIMIT ?4"
+        ))
+        .bind(region.as_str())
+        .bind(prefix)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let more = rows.len() > limit as usize;
+        let channels = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(SignalingChannel::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ChannelPage { channels, more })
+    }
+
+    async fn update_channel(
+        &self,
+        id: i64,
+        expected: Option<&VersionToken>,
+        changes: &ChannelChanges,
+        new_version: &VersionToken,
+    ) -> Result<SignalingChannel, IndexError> {
+        let done = sqlx::query(
+            "UPDATE signaling_channels SET message_ttl_seconds = COALESCE(?, message_ttl_seconds), version = ? \
+             WHERE id = ? AND (? IS NULL OR version = ?)",
+        )
+        .bind(changes.message_ttl_seconds.map(i64::from))
+        .bind(new_version.as_str())
+        .bind(id)
+        .bind(expected.map(|v| v.as_str()))
+        .bind(expected.map(|v| v.as_str()))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            // Either gone or a different version: tell which.
+            self.fetch_channel(id).await?;
+            return Err(IndexError::VersionMismatch);
+        }
+        self.fetch_channel(id).await
+    }
+
+    async fn delete_channel(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError> {
+        let done = sqlx::query("DELETE FROM signaling_channels WHERE id = ? AND (? IS NULL OR version = ?)")
+            .bind(id)
+            .bind(expected.map(|v| v.as_str()))
+            .bind(expected.map(|v| v.as_str()))
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            self.fetch_channel(id).await?;
+            return Err(IndexError::VersionMismatch);
+        }
+        Ok(())
+    }
+
+    async fn tag_channel(&self, id: i64, tags: &TagSet) -> Result<(), IndexError> {
+        // Write first (see put_track_header); the foreign key refuses a deleted channel.
+        let mut tx = self.pool.begin().await?;
+        for (k, v) in &tags.0 {
+            let upsert = sqlx::query(
+                "INSERT INTO signaling_channel_tags (channel_id, key, value) VALUES (?, ?, ?) \
+                 ON CONFLICT (channel_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await;
+            match upsert {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                    return Err(IndexError::NotFound);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM signaling_channel_tags WHERE channel_id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if count as usize > TagSet::MAX {
+            tx.rollback().await?;
+            return Err(IndexError::TagLimitExceeded);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn untag_channel(&self, id: i64, keys: &[String]) -> Result<(), IndexError> {
+        let mut tx = self.pool.begin().await?;
+        for k in keys {
+            sqlx::query("DELETE FROM signaling_channel_tags WHERE channel_id = ? AND key = ?")
+                .bind(id)
+                .bind(k)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn channel_tags(&self, id: i64) -> Result<TagSet, IndexError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM signaling_channel_tags WHERE channel_id = ? ORDER BY key")
                 .bind(id)
                 .fetch_all(&self.pool)
                 .await?;

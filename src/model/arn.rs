@@ -54,6 +54,11 @@ impl ResourceArn {
         }
     }
 
+    /// The ARN of a signaling channel created at `creation_millis`.
+    pub fn channel(region: &Region, account: &AccountId, name: &StreamName, creation_millis: i64) -> Self {
+        Self { kind: ResourceKind::Channel, ..Self::stream(region, account, name, creation_millis) }
+    }
+
     /// Parses an ARN; `member` names the JSON member in the error message.
     pub fn parse_member(value: &str, member: &str) -> Result<Self, ValidationError> {
         let bad = || {
@@ -136,6 +141,19 @@ mod tests {
         let text = arn.to_string();
         assert_eq!(text, "arn:aws:kinesisvideo:us-east-1:000000000000:stream/cam-1/1700000000123");
         assert_eq!(ResourceArn::parse_member(&text, "StreamARN").unwrap(), arn);
+    }
+
+    #[test]
+    fn round_trips_a_channel_arn() {
+        let arn = ResourceArn::channel(
+            &Region::parse("eu-west-1").unwrap(),
+            &AccountId::default(),
+            &StreamName::parse("door").unwrap(),
+            1_700_000_000_000,
+        );
+        let text = arn.to_string();
+        assert_eq!(text, "arn:aws:kinesisvideo:eu-west-1:000000000000:channel/door/1700000000000");
+        assert_eq!(ResourceArn::parse_member(&text, "ChannelARN").unwrap(), arn);
     }
 
     #[test]

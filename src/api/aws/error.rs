@@ -124,6 +124,11 @@ impl AwsError {
         Self::new(AwsErrorCode::ResourceNotFoundException, "The requested stream is not found or not active.")
     }
 
+    /// `ResourceNotFoundException` for a signaling channel.
+    pub fn channel_not_found() -> Self {
+        Self::new(AwsErrorCode::ResourceNotFoundException, "The requested signaling channel is not found.")
+    }
+
     /// `InternalFailure`, keeping `detail` for the log.
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(AwsErrorCode::InternalFailure, "We encountered an internal error. Please try again.")

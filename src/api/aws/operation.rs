@@ -79,6 +79,12 @@ operations! {
     DescribeStreamStorageConfiguration => "/describeStreamStorageConfiguration", SigV4Json, AccessDeniedException;
     UpdateStreamStorageConfiguration => "/updateStreamStorageConfiguration", SigV4Json, AccessDeniedException;
     DescribeMappedResourceConfiguration => "/describeMappedResourceConfiguration", SigV4Json, AccessDeniedException;
+    CreateSignalingChannel => "/createSignalingChannel", SigV4Json, AccessDeniedException;
+    DescribeSignalingChannel => "/describeSignalingChannel", SigV4Json, AccessDeniedException;
+    ListSignalingChannels => "/listSignalingChannels", SigV4Json, AccessDeniedException;
+    UpdateSignalingChannel => "/updateSignalingChannel", SigV4Json, AccessDeniedException;
+    DeleteSignalingChannel => "/deleteSignalingChannel", SigV4Json, AccessDeniedException;
+    GetSignalingChannelEndpoint => "/getSignalingChannelEndpoint", SigV4Json, AccessDeniedException;
     // kinesis-video-media
     PutMedia => "/putMedia", SigV4Streaming, NotAuthorizedException;
     GetMedia => "/getMedia", SigV4Json, NotAuthorizedException;
@@ -88,6 +94,10 @@ operations! {
     GetHLSStreamingSessionURL => "/getHLSStreamingSessionURL", SigV4Json, NotAuthorizedException;
     GetDASHStreamingSessionURL => "/getDASHStreamingSessionURL", SigV4Json, NotAuthorizedException;
     GetClip => "/getClip", SigV4Json, NotAuthorizedException;
+    // kinesis-video-signaling (the signaling WebSocket itself is `GET /`, authorized by a
+    // presigned URL as ConnectAsMaster / ConnectAsViewer: see api::signaling)
+    GetIceServerConfig => "/v1/get-ice-server-config", SigV4Json, NotAuthorizedException;
+    SendAlexaOfferToMaster => "/v1/send-alexa-offer-to-master", SigV4Json, NotAuthorizedException;
 }
 
 impl Operation {

@@ -88,3 +88,53 @@ fn sigv4_error(e: SigV4Error) -> AwsError {
     let code = AwsErrorCode::from_name(e.aws_code()).unwrap_or(AwsErrorCode::InvalidSignatureException);
     AwsError::new(code, e.message()).with_detail(e.to_string())
 }
+
+/// Verifies a bodiless request that is not an [`Operation`] (the signaling WebSocket upgrade,
+/// presigned by the WebRTC SDKs) and checks that the key's policy allows `action` (an IAM-style
+/// action name such as `ConnectAsMaster`). The SDKs sign the empty-payload hash; `UNSIGNED-PAYLOAD`
+/// is accepted too.
+pub fn verify_bodiless(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    action: &str,
+) -> Result<Caller, AwsError> {
+    let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
+    let mut headers: Vec<(&str, &[u8])> =
+        parts.headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes())).collect();
+    if !parts.headers.contains_key(axum::http::header::HOST)
+        && let Some(a) = authority.as_deref()
+    {
+        headers.push(("host", a.as_bytes()));
+    }
+    let request_parts = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+    };
+    let now = state.clock.now_secs();
+    let keys = state.keys.as_ref();
+    let identity = match state.verifier.verify(
+        &request_parts,
+        payload_hash_for(&headers, EMPTY_PAYLOAD_SHA256),
+        now,
+        keys,
+    ) {
+        Err(SigV4Error::SignatureMismatch { .. }) => state
+            .verifier
+            .verify(&request_parts, crate::auth::sigv4::PayloadHash::Unsigned, now, keys)
+            .map_err(sigv4_error)?,
+        other => other.map_err(sigv4_error)?,
+    };
+    let region = Region::parse(&identity.region).map_err(|_| {
+        AwsError::new(AwsErrorCode::InvalidSignatureException, "The credential scope region is invalid.")
+    })?;
+    let policy = state.keys.policy_for(&identity.access_key_id);
+    if !policy.allows_operation(action) {
+        return Err(AwsError::new(
+            AwsErrorCode::AccessDeniedException,
+            format!("User {} is not authorized to perform: kinesisvideo:{action}", identity.access_key_id),
+        ));
+    }
+    Ok(Caller { access_key_id: identity.access_key_id, region, policy })
+}

@@ -13,7 +13,7 @@ use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsJson, Operation, required};
 use crate::api::streams::StreamInfo;
 use crate::auth::Caller;
-use crate::model::check_len;
+use crate::model::StreamName;
 
 /// The operation this file serves.
 pub const OPERATION: Operation = Operation::ListStreams;
@@ -47,8 +47,9 @@ impl NameCondition {
                 "1 validation error detected: Value at 'comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [BEGINS_WITH]",
             ));
         }
+        // The model types ComparisonValue as a StreamName / ChannelName: 1..=256 of [a-zA-Z0-9_.-].
         let v = required(self.comparison_value.as_deref(), "comparisonValue")?;
-        check_len("comparisonValue", v, 1, 256)?;
+        StreamName::parse_member(v, "comparisonValue")?;
         Ok(v)
     }
 }

@@ -1,14 +1,15 @@
-//! `POST /ListTagsForResource` (capitalised path): the tags of the resource an ARN names, as a
-//! JSON map (at most 50, so never paged).
+//! `POST /ListTagsForResource` (capitalised path): the tags of the stream or signaling channel an
+//! ARN names, as a JSON map (at most 50, so never paged).
 
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::resolve_resource;
+use super::{TaggedResource, resolve_resource};
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsJson, Operation, required};
+use crate::api::channels::channel_error;
 use crate::auth::Caller;
 
 /// The operation this file serves.
@@ -31,7 +32,9 @@ pub async fn handle(
     AwsJson(input): AwsJson<Input>,
 ) -> Result<Json<Value>, AwsError> {
     let arn = required(input.resource_arn.as_deref(), "resourceARN")?;
-    let stream = resolve_resource(&state, &caller, OPERATION, arn).await?;
-    let tags = state.index.stream_tags(stream.id).await?;
+    let tags = match resolve_resource(&state, &caller, OPERATION, arn).await? {
+        TaggedResource::Stream(s) => state.index.stream_tags(s.id).await?,
+        TaggedResource::Channel(c) => state.index.channel_tags(c.id).await.map_err(channel_error)?,
+    };
     Ok(Json(json!({ "Tags": tags.0 })))
 }

@@ -2,11 +2,16 @@
 //! handler; [`router`] registers them by [`Operation::path`]. Handlers validate input like the
 //! botocore model, authorize against the caller's key policy, call the index and shape output.
 
+pub mod create_signaling_channel;
 pub mod create_stream;
+pub mod delete_signaling_channel;
 pub mod delete_stream;
 pub mod describe_mapped_resource_configuration;
+pub mod describe_signaling_channel;
 pub mod describe_stream;
 pub mod get_data_endpoint;
+pub mod get_signaling_channel_endpoint;
+pub mod list_signaling_channels;
 pub mod list_streams;
 pub mod list_tags_for_resource;
 pub mod list_tags_for_stream;
@@ -16,16 +21,18 @@ pub mod tag_stream;
 pub mod untag_resource;
 pub mod untag_stream;
 pub mod update_data_retention;
+pub mod update_signaling_channel;
 pub mod update_stream;
 
 use axum::Router;
 use axum::routing::post;
 
 use super::AppState;
-use super::aws::{AwsError, AwsErrorCode, Operation};
+use super::aws::{AwsError, Operation};
+use super::channels::{ChannelRef, resolve_channel};
 use super::streams::{StreamRef, resolve};
 use crate::auth::Caller;
-use crate::model::{ResourceArn, ResourceKind, Stream, TagKey};
+use crate::model::{ResourceArn, ResourceKind, SignalingChannel, Stream, TagKey};
 
 /// The control-plane routes.
 pub fn router() -> Router<AppState> {
@@ -52,6 +59,12 @@ pub fn router() -> Router<AppState> {
             describe_mapped_resource_configuration::OPERATION.path(),
             post(describe_mapped_resource_configuration::handle),
         )
+        .route(create_signaling_channel::OPERATION.path(), post(create_signaling_channel::handle))
+        .route(describe_signaling_channel::OPERATION.path(), post(describe_signaling_channel::handle))
+        .route(list_signaling_channels::OPERATION.path(), post(list_signaling_channels::handle))
+        .route(update_signaling_channel::OPERATION.path(), post(update_signaling_channel::handle))
+        .route(delete_signaling_channel::OPERATION.path(), post(delete_signaling_channel::handle))
+        .route(get_signaling_channel_endpoint::OPERATION.path(), post(get_signaling_channel_endpoint::handle))
 }
 
 /// Validates a `TagKeyList`: 1..=50 keys of 1..=128 characters.
@@ -67,19 +80,30 @@ pub(crate) fn validate_tag_keys(keys: &[String]) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Resolves a `ResourceARN` of the resource-tagging operations to a stream.
+/// What a `ResourceARN` of the resource-tagging operations names.
+#[derive(Debug)]
+pub(crate) enum TaggedResource {
+    /// A stream.
+    Stream(Stream),
+    /// A signaling channel.
+    Channel(SignalingChannel),
+}
+
+/// Resolves a `ResourceARN` of the resource-tagging operations to a stream or a signaling
+/// channel, checking the key's name globs first (the same globs for both kinds).
 pub(crate) async fn resolve_resource(
     state: &AppState,
     caller: &Caller,
     op: Operation,
     arn: &str,
-) -> Result<Stream, AwsError> {
+) -> Result<TaggedResource, AwsError> {
     let parsed = ResourceArn::parse_member(arn, "resourceARN")?;
-    match parsed.kind {
-        ResourceKind::Stream => resolve(state, caller, op, &StreamRef::Arn(parsed)).await,
-        ResourceKind::Channel => Err(AwsError::new(
-            AwsErrorCode::ResourceNotFoundException,
-            "The requested signaling channel is not found.",
-        )),
-    }
+    Ok(match parsed.kind {
+        ResourceKind::Stream => {
+            TaggedResource::Stream(resolve(state, caller, op, &StreamRef::Arn(parsed)).await?)
+        }
+        ResourceKind::Channel => {
+            TaggedResource::Channel(resolve_channel(state, caller, op, &ChannelRef::Arn(parsed)).await?)
+        }
+    })
 }

@@ -1,15 +1,16 @@
 //! `POST /TagResource` (capitalised path): adds tags given as a `[{Key, Value}]` list to the
-//! resource an ARN names. Streams are taggable; channel ARNs answer `ResourceNotFoundException`
-//! until signaling channels exist.
+//! stream or signaling channel an ARN names (existing keys are overwritten; 50 tags at most per
+//! resource). Also owns the `[{Key, Value}]` list parsing CreateSignalingChannel shares.
 
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::resolve_resource;
+use super::{TaggedResource, resolve_resource};
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsJson, Operation, required};
+use crate::api::channels::channel_error;
 use crate::auth::Caller;
 use crate::model::TagSet;
 
@@ -33,6 +34,21 @@ pub struct TagEntry {
     value: Option<String>,
 }
 
+/// Validates a `TagList` / `TagOnCreateList`: at most 50 entries (at least 1 when `required`),
+/// each with a Key (a missing Value is the empty string).
+pub fn parse_tag_list(entries: &[TagEntry], required_list: bool) -> Result<TagSet, AwsError> {
+    if entries.len() > TagSet::MAX {
+        return Err(AwsError::invalid_argument(
+            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50",
+        ));
+    }
+    let mut pairs = Vec::with_capacity(entries.len());
+    for e in entries {
+        pairs.push((required(e.key.as_deref(), "tags.member.key")?, e.value.as_deref().unwrap_or("")));
+    }
+    Ok(TagSet::parse(pairs, required_list)?)
+}
+
 /// Tags the resource.
 pub async fn handle(
     State(state): State<AppState>,
@@ -40,18 +56,10 @@ pub async fn handle(
     AwsJson(input): AwsJson<Input>,
 ) -> Result<Json<Value>, AwsError> {
     let arn = required(input.resource_arn.as_deref(), "resourceARN")?;
-    let entries = required(input.tags.as_ref(), "tags")?;
-    let mut pairs = Vec::with_capacity(entries.len());
-    for e in entries {
-        pairs.push((required(e.key.as_deref(), "tags.member.key")?, e.value.as_deref().unwrap_or("")));
+    let tags = parse_tag_list(required(input.tags.as_deref(), "tags")?, true)?;
+    match resolve_resource(&state, &caller, OPERATION, arn).await? {
+        TaggedResource::Stream(s) => state.index.tag_stream(s.id, &tags).await?,
+        TaggedResource::Channel(c) => state.index.tag_channel(c.id, &tags).await.map_err(channel_error)?,
     }
-    if entries.len() > TagSet::MAX {
-        return Err(AwsError::invalid_argument(
-            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50",
-        ));
-    }
-    let tags = TagSet::parse(pairs, true)?;
-    let stream = resolve_resource(&state, &caller, OPERATION, arn).await?;
-    state.index.tag_stream(stream.id, &tags).await?;
     Ok(Json(json!({})))
 }

@@ -1,13 +1,15 @@
-//! `POST /UntagResource` (capitalised path): removes tag keys from the resource an ARN names.
+//! `POST /UntagResource` (capitalised path): removes tag keys from the stream or signaling channel
+//! an ARN names (absent keys are ignored).
 
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{resolve_resource, validate_tag_keys};
+use super::{TaggedResource, resolve_resource, validate_tag_keys};
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsJson, Operation, required};
+use crate::api::channels::channel_error;
 use crate::auth::Caller;
 
 /// The operation this file serves.
@@ -31,7 +33,9 @@ pub async fn handle(
     let arn = required(input.resource_arn.as_deref(), "resourceARN")?;
     let keys = required(input.tag_key_list, "tagKeyList")?;
     validate_tag_keys(&keys)?;
-    let stream = resolve_resource(&state, &caller, OPERATION, arn).await?;
-    state.index.untag_stream(stream.id, &keys).await?;
+    match resolve_resource(&state, &caller, OPERATION, arn).await? {
+        TaggedResource::Stream(s) => state.index.untag_stream(s.id, &keys).await?,
+        TaggedResource::Channel(c) => state.index.untag_channel(c.id, &keys).await.map_err(channel_error)?,
+    }
     Ok(Json(json!({})))
 }
