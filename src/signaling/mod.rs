@@ -436,6 +436,16 @@ impl SignalingHub {
         Ok(tokio::time::timeout(ttl, wait).await.ok().flatten())
     }
 
+    /// A deleted channel: every connection gets GO_AWAY and is dropped (its inbox closes), held
+    /// messages are discarded.
+    pub fn close_channel(&self, channel_id: i64) {
+        if let Some(ch) = self.lock().remove(&channel_id) {
+            for p in ch.master.iter().chain(ch.viewers.values()) {
+                let _ = p.tx.try_send(Outbound::GoAway);
+            }
+        }
+    }
+
     /// Sends GO_AWAY to every connection (before shutdown).
     pub fn go_away_all(&self) {
         for ch in self.lock().values() {
@@ -569,5 +579,17 @@ mod tests {
         let none = hub.offer_to_master(8, Duration::from_millis(20), "alexa", "x".into()).await.unwrap();
         assert_eq!(none, None, "no master answers within the TTL");
         answerer.abort();
+    }
+
+    #[tokio::test]
+    async fn closing_a_channel_sends_go_away() {
+        let hub = SignalingHub::new(SignalingConfig::default());
+        let mut m = hub.connect(3, Role::Master).unwrap();
+        hub.relay(3, TTL, &Role::Master, msg("SDP_OFFER", Some("later"), "x")).unwrap();
+        hub.close_channel(3);
+        assert_eq!(m.inbox.recv().await, Some(Outbound::GoAway));
+        assert_eq!(m.inbox.recv().await, None);
+        let mut v = hub.connect(3, Role::Viewer("later".into())).unwrap();
+        assert!(v.inbox.try_recv().is_err(), "held messages went with the channel");
     }
 }

@@ -36,5 +36,7 @@ pub async fn handle(
     let expected = input.current_version.as_deref().map(VersionToken::parse).transpose()?;
     let channel = resolve_channel(&state, &caller, OPERATION, &channel_ref).await?;
     state.index.delete_channel(channel.id, expected.as_ref()).await.map_err(channel_error)?;
+    // Connected masters and viewers are told to go away; held messages are dropped.
+    state.signaling.close_channel(channel.id);
     Ok(Json(json!({})))
 }
