@@ -1,0 +1,104 @@
+//! WebRTC through openkvs signaling in a real browser: the official KVS WebRTC SDK for JavaScript
+//! (npm `amazon-kinesis-video-streams-webrtc`, unmodified) with the AWS JS SDK v3 control-plane
+//! clients pointed at openkvs runs a master page on Chromium's fake camera and viewer pages
+//! (`tests/browser/webrtc.mjs`); every viewer must render live video (`videoWidth > 0`,
+//! `currentTime` advancing) over loopback host candidates. Time-to-first-frame is printed.
+//!
+//! openkvs runs with a TLS listener (the JS SDK only accepts `wss://` channel endpoints) on a
+//! self-signed certificate the test browser is told to accept. Needs `/usr/bin/chromium` (or
+//! `CHROMIUM_PATH`), `node` and `npm ci` in `tests/browser` (`.ci/run` does both); without them the
+//! test prints "skipped: …" and passes. Runs once (SQLite): nothing here depends on the backend.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Backend, TestServer};
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn missing_prerequisite() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!("no Chromium at {chromium} (apt-get install chromium)"));
+    }
+    if !std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return Some("no node".into());
+    }
+    if !browser_dir().join("node_modules/amazon-kinesis-video-streams-webrtc").exists() {
+        return Some("tests/browser/node_modules missing (cd tests/browser && npm ci)".into());
+    }
+    None
+}
+
+async fn run_harness(endpoint: &str, channel: &str, viewers: usize) -> serde_json::Value {
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(browser_dir().join("webrtc.mjs"))
+        .args([
+            "--endpoint",
+            endpoint,
+            "--channel",
+            channel,
+            "--viewers",
+            &viewers.to_string(),
+            "--seconds",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(150), cmd.output())
+        .await
+        .expect("webrtc.mjs finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|_| {
+            panic!(
+                "webrtc.mjs printed no JSON (exit {:?}): {stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert_ne!(out.status.code(), Some(2), "harness error: {report:#}");
+    report
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kvs_webrtc_sdk_master_and_viewers_connect_through_openkvs() {
+    if let Some(why) = missing_prerequisite() {
+        println!("skipped: {why}");
+        return;
+    }
+    let build = tokio::process::Command::new("npm")
+        .args(["run", "--silent", "build:webrtc"])
+        .current_dir(browser_dir())
+        .status()
+        .await
+        .unwrap();
+    assert!(build.success(), "bundling the KVS WebRTC SDK failed");
+
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.tls.cert = Some(cert_path.clone());
+        c.tls.key = Some(key_path.clone());
+        c.tls.listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    srv.kvs().create_signaling_channel().channel_name("front-door").send().await.unwrap();
+    let endpoint = format!("https://127.0.0.1:{}", srv.tls_addr.unwrap().port());
+    let viewers = std::env::var("OPENKVS_WEBRTC_VIEWERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let report = run_harness(&endpoint, "front-door", viewers).await;
+    assert_eq!(report["ok"], true, "WebRTC through openkvs failed: {report:#}");
+    assert_eq!(report["connected"], viewers, "{report:#}");
+    println!("time to first frame ({viewers} viewers): {}", report["timeToFirstFrameMs"]);
+    srv.stop().await;
+}
