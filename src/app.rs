@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -50,6 +50,44 @@ pub enum StartError {
     Tls(String),
 }
 
+/// Crash recovery before anything is appended: trims each stream's segments back to what the index
+/// references (design/0006-crash-safety.md), and logs what it found.
+async fn recover_store(
+    store: &LocalStore,
+    index: &dyn Index,
+    root: &std::path::Path,
+) -> Result<(), StartError> {
+    let indexed: std::collections::HashMap<i64, (i64, u64)> =
+        index.segment_high_water().await?.into_iter().map(|e| (e.stream_id, (e.segment, e.end))).collect();
+    // A few stats and truncates, once, before the listeners accept anything.
+    let report = store.recover(&indexed).map_err(|e| StartError::Io {
+        what: format!("cannot recover fragment store {}", root.display()),
+        source: std::io::Error::other(e),
+    })?;
+    if report.truncated_segments + report.removed_segments > 0 {
+        tracing::warn!(
+            "store recovery: dropped {} unacknowledged bytes ({} segment tails truncated, {} segments removed)",
+            report.bytes_dropped,
+            report.truncated_segments,
+            report.removed_segments
+        );
+    }
+    if !report.unindexed_streams.is_empty() {
+        tracing::warn!(
+            "store recovery: {} stream directories have no indexed fragments and were left in place: {:?}",
+            report.unindexed_streams.len(),
+            report.unindexed_streams
+        );
+    }
+    for (stream, segment, end, len) in &report.short_segments {
+        tracing::error!(
+            "store recovery: stream {stream} segment {segment} is {len} bytes but the index references {end}: \
+             fragments past the end will read as missing"
+        );
+    }
+    Ok(())
+}
+
 struct BoundListener {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -62,6 +100,7 @@ pub struct Server {
     router: Router,
     index: Arc<dyn Index>,
     signaling: Arc<SignalingHub>,
+    header_read_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Server {
@@ -78,17 +117,29 @@ impl Server {
 
     /// As [`Server::bind`], with a given clock (tests).
     pub async fn bind_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        Self::bind_with(config, clock, |store| store).await
+    }
+
+    /// As [`Server::bind_with_clock`], letting `wrap_store` wrap the fragment store (fault
+    /// injection in tests, e.g. [`crate::store::faulty::FaultyStore`]).
+    pub async fn bind_with(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        wrap_store: impl FnOnce(Arc<dyn FragmentStore>) -> Arc<dyn FragmentStore>,
+    ) -> Result<Self, StartError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
             what: format!("cannot create data dir {}", config.data_dir.display()),
             source,
         })?;
         let index = index::open(&config.effective_database_url()).await?;
         let store_root = config.data_dir.join("fragments");
-        let store: Arc<dyn FragmentStore> =
-            Arc::new(LocalStore::open(&store_root, DEFAULT_SEGMENT_BYTES).map_err(|e| StartError::Io {
-                what: format!("cannot open fragment store {}", store_root.display()),
-                source: std::io::Error::other(e),
-            })?);
+        let local = LocalStore::open(&store_root, DEFAULT_SEGMENT_BYTES).map_err(|e| StartError::Io {
+            what: format!("cannot open fragment store {}", store_root.display()),
+            source: std::io::Error::other(e),
+        })?;
+        recover_store(&local, index.as_ref(), &store_root).await?;
+        let store: Arc<dyn FragmentStore> = Arc::new(local);
+        let store = wrap_store(store);
         let ingest = Ingest::new(index.clone(), store, clock.clone(), config.ingest.clone());
         let keys = Arc::new(KeyStore::new(config.auth.mode, &config.auth.keys));
         let verifier = Arc::new(Verifier::new(
@@ -129,7 +180,9 @@ impl Server {
         };
         let router = api::router(state);
 
-        Ok(Self { listeners, router, index, signaling })
+        let header_read_timeout = (config.header_read_timeout_secs > 0)
+            .then(|| Duration::from_secs(config.header_read_timeout_secs));
+        Ok(Self { listeners, router, index, signaling, header_read_timeout })
     }
 
     /// `scheme://addr` of every listener, in bind order.
@@ -161,6 +214,7 @@ impl Server {
             let router = self.router.clone();
             let mut stop = stop_rx.clone();
             let graceful = graceful.clone();
+            let head_timeout = self.header_read_timeout;
             accept_tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::select! {
@@ -168,7 +222,7 @@ impl Server {
                         accepted = l.listener.accept() => {
                             let Ok((tcp, _peer)) = accepted else { continue };
                             let _ = tcp.set_nodelay(true);
-                            serve_connection(tcp, l.tls.clone(), l.info.clone(), router.clone(), &graceful);
+                            serve_connection(tcp, l.tls.clone(), l.info.clone(), router.clone(), &graceful, head_timeout);
                         }
                     }
                 }
@@ -207,6 +261,7 @@ fn serve_connection(
     info: ListenerInfo,
     router: Router,
     graceful: &hyper_util::server::graceful::GracefulShutdown,
+    head_timeout: Option<Duration>,
 ) {
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(info.clone());
@@ -214,19 +269,35 @@ fn serve_connection(
     });
     let watcher = graceful.watcher();
     tokio::spawn(async move {
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        if let Some(t) = head_timeout {
+            // hyper's HTTP/1 timer: a request head must arrive complete within `t` (slow loris).
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(t);
+        }
+        // Neither the TLS handshake nor auto's HTTP-version sniffing has a timeout of its own: a
+        // client that connects and sends nothing would hold the connection forever.
+        let within = |t: Option<Duration>| t.unwrap_or(Duration::MAX);
         let result = match tls {
-            Some(acceptor) => match acceptor.accept(tcp).await {
-                Ok(stream) => {
+            Some(acceptor) => match tokio::time::timeout(within(head_timeout), acceptor.accept(tcp)).await {
+                Err(_) => {
+                    tracing::debug!("tls handshake timed out");
+                    return;
+                }
+                Ok(Ok(stream)) => {
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     watcher.watch(conn.into_owned()).await
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     tracing::debug!("tls handshake failed: {e}");
                     return;
                 }
             },
             None => {
+                let mut first = [0u8; 1];
+                if tokio::time::timeout(within(head_timeout), tcp.peek(&mut first)).await.is_err() {
+                    tracing::debug!("connection sent nothing within the header read timeout");
+                    return;
+                }
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
                 watcher.watch(conn.into_owned()).await
             }

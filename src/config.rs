@@ -133,6 +133,10 @@ pub struct Config {
     pub account_id: String,
     /// Allow the development key on a non-loopback listener.
     pub allow_dev_keys: bool,
+    /// An HTTP/1 connection that has not sent a complete request head within this many seconds is
+    /// closed (slow-loris and idle-connect protection; it applies to every request head on a
+    /// keep-alive connection, not to bodies). 0 disables the timeout.
+    pub header_read_timeout_secs: u64,
     /// HTTPS listener.
     pub tls: TlsConfig,
     /// Authentication.
@@ -154,6 +158,7 @@ impl Default for Config {
             public_url: None,
             account_id: "000000000000".to_owned(),
             allow_dev_keys: false,
+            header_read_timeout_secs: 30,
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
             ingest: crate::ingest::IngestConfig::default(),

@@ -233,7 +233,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         AuthMode::Keys => format!(
             "keys ({} configured{})",
             config.auth.keys.len(),
-            if config.has_dev_key() { ", development key openkvs/openkvs-secret enabled" } else { "" }
+            if config.has_dev_key() {
+                ", development key openkvs enabled (loopback only unless --allow-dev-keys)"
+            } else {
+                ""
+            }
         ),
         AuthMode::Open => "OPEN (any well-formed signature is accepted)".to_owned(),
     };

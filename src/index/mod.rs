@@ -155,6 +155,31 @@ pub struct ChannelPage {
     pub more: bool,
 }
 
+/// The last byte the index references in a stream's newest referenced segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentEnd {
+    /// The stream's index id.
+    pub stream_id: i64,
+    /// The highest segment number any of its rows references.
+    pub segment: i64,
+    /// `max(byte_offset + byte_length)` over the rows in that segment.
+    pub end: u64,
+}
+
+/// The query behind [`Index::segment_high_water`] (the same text in both dialects).
+pub(crate) const SEGMENT_HIGH_WATER_SQL: &str = "SELECT f.stream_id, f.segment, MAX(f.byte_offset + f.byte_length) \
+     FROM fragments f \
+     JOIN (SELECT stream_id, MAX(segment) AS seg FROM fragments GROUP BY stream_id) m \
+       ON f.stream_id = m.stream_id AND f.segment = m.seg \
+     GROUP BY f.stream_id, f.segment";
+
+/// Converts the rows of [`SEGMENT_HIGH_WATER_SQL`].
+pub(crate) fn segment_ends(rows: Vec<(i64, i64, i64)>) -> Vec<SegmentEnd> {
+    rows.into_iter()
+        .map(|(stream_id, segment, end)| SegmentEnd { stream_id, segment, end: end.max(0) as u64 })
+        .collect()
+}
+
 /// Every metadata query the server makes.
 #[async_trait]
 pub trait Index: Send + Sync + Debug {
@@ -267,6 +292,11 @@ pub trait Index: Send + Sync + Debug {
     /// Inserts fragment rows in one transaction (the group commit). Returns, per row, whether it
     /// was inserted: `false` means its stream no longer exists. The call returns only after commit.
     async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError>;
+
+    /// For every stream with fragments, the highest store segment its rows reference and the end
+    /// (offset + length) of the last referenced byte in it: what crash recovery at startup trims
+    /// each stream's segments back to (design/0006-crash-safety.md).
+    async fn segment_high_water(&self) -> Result<Vec<SegmentEnd>, IndexError>;
 
     /// The highest fragment number of a stream, if it has any fragment.
     async fn last_fragment_number(&self, stream_id: i64) -> Result<Option<FragmentNumber>, IndexError>;

@@ -545,6 +545,12 @@ impl Index for SqliteIndex {
         Ok(inserted)
     }
 
+    async fn segment_high_water(&self) -> Result<Vec<super::SegmentEnd>, IndexError> {
+        let rows: Vec<(i64, i64, i64)> =
+            sqlx::query_as(super::SEGMENT_HIGH_WATER_SQL).fetch_all(&self.pool).await?;
+        Ok(super::segment_ends(rows))
+    }
+
     async fn last_fragment_number(&self, stream_id: i64) -> Result<Option<FragmentNumber>, IndexError> {
         let n: Option<String> =
             sqlx::query_scalar("SELECT MAX(fragment_number) FROM fragments WHERE stream_id = ?")

@@ -19,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Playback, PlaybackError};
+use crate::auth::session_token::SessionTokenKey;
 use crate::index::TimestampKind;
 use crate::model::{FragmentNumber, FragmentRecord, Stream};
 
@@ -254,16 +255,7 @@ impl Playback {
     /// Opens and checks a session token: forged or malformed → `InvalidToken`, past its expiry
     /// → `ExpiredToken`, of the other kind (HLS vs DASH) → `InvalidToken`.
     pub fn open_session(&self, token: &str, kind: SessionKind) -> Result<SessionClaims, PlaybackError> {
-        let payload = self.token_key.open(token).ok_or(PlaybackError::InvalidToken)?;
-        let claims: SessionClaims =
-            serde_json::from_slice(&payload).map_err(|_| PlaybackError::InvalidToken)?;
-        if claims.kind != kind {
-            return Err(PlaybackError::InvalidToken);
-        }
-        if self.ingest.clock().now_millis() >= claims.expires_ms {
-            return Err(PlaybackError::ExpiredToken);
-        }
-        Ok(claims)
+        open_claims(&self.token_key, token, kind, self.ingest.clock().now_millis())
     }
 
     /// The fragments the session shows now.
@@ -413,6 +405,25 @@ impl Playback {
 
 /// Appends `page` (sorted by the session's timestamp) to `out`, keeping only the highest number
 /// among fragments that share a producer timestamp when the session selects by producer time.
+/// What [`Playback::open_session`] does, without the clock: opens `token` with `key` and checks the
+/// claims' kind and expiry against `now_ms`. Pure (the fuzz targets and hostile-input tests call it).
+pub fn open_claims(
+    key: &SessionTokenKey,
+    token: &str,
+    kind: SessionKind,
+    now_ms: i64,
+) -> Result<SessionClaims, PlaybackError> {
+    let payload = key.open(token).ok_or(PlaybackError::InvalidToken)?;
+    let claims: SessionClaims = serde_json::from_slice(&payload).map_err(|_| PlaybackError::InvalidToken)?;
+    if claims.kind != kind {
+        return Err(PlaybackError::InvalidToken);
+    }
+    if now_ms >= claims.expires_ms {
+        return Err(PlaybackError::ExpiredToken);
+    }
+    Ok(claims)
+}
+
 fn push_deduped(c: &SessionClaims, out: &mut Vec<FragmentRecord>, page: Vec<FragmentRecord>) {
     for f in page {
         if c.producer_timestamps && out.last().is_some_and(|l| l.producer_ts_ms == f.producer_ts_ms) {

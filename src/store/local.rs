@@ -10,7 +10,11 @@
 //! Crash safety: after a restart the store never appends to an old segment; it starts a new one
 //! numbered after the highest on disk. Bytes written but never acknowledged (a torn tail) are
 //! therefore never followed by acknowledged bytes, and the index only points at bytes that were
-//! synced before their row was committed. This module does blocking file I/O only.
+//! synced before their row was committed. [`LocalStore::recover`] (run once at startup, before any
+//! append) then trims what a crash left behind: each stream's newest indexed segment is truncated
+//! to the end of its last indexed fragment and newer, unindexed segments are removed, so torn tails
+//! neither hold disk nor survive to be misread (design/0006-crash-safety.md). This module does
+//! blocking file I/O only.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -99,9 +103,7 @@ impl LocalStore {
         if after.is_none() {
             for entry in fs::read_dir(&dir)? {
                 let name = entry?.file_name();
-                if let Some(n) =
-                    name.to_str().and_then(|n| n.strip_suffix(".seg")).and_then(|n| n.parse::<i64>().ok())
-                {
+                if let Some(n) = segment_number(&name) {
                     highest = highest.max(n);
                 }
             }
@@ -113,6 +115,107 @@ impl LocalStore {
             .read(true)
             .open(self.segment_path(stream_id, number))?;
         Ok(Segment { file, number, len: 0 })
+    }
+}
+
+/// What [`LocalStore::recover`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Segments cut back to the end of their last indexed fragment.
+    pub truncated_segments: usize,
+    /// Segments after a stream's last indexed segment (never acknowledged), deleted.
+    pub removed_segments: usize,
+    /// Bytes dropped by both.
+    pub bytes_dropped: u64,
+    /// Stream directories the index has no fragments for, left untouched (see `recover`).
+    pub unindexed_streams: Vec<i64>,
+    /// Streams whose indexed bytes are NOT all on disk: (stream, segment, indexed end, file length).
+    /// This is data loss outside this process's control (e.g. a restored or foreign data dir).
+    pub short_segments: Vec<(i64, i64, u64, u64)>,
+}
+
+impl Recovery {
+    /// Whether recovery found nothing to do.
+    pub fn is_clean(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+fn segment_number(name: &std::ffi::OsStr) -> Option<i64> {
+    name.to_str().and_then(|n| n.strip_suffix(".seg")).and_then(|n| n.parse::<i64>().ok())
+}
+
+impl LocalStore {
+    /// Crash recovery, run once at startup before any append. `indexed` maps each stream the index
+    /// has fragments for to (its highest referenced segment, the end of the last referenced byte in
+    /// it) — the index is the source of truth, since a row commits only after its bytes are synced.
+    ///
+    /// Per such stream: bytes past that end in that segment (a torn or never-acknowledged tail) are
+    /// truncated, and segments numbered after it (opened and written but never acknowledged) are
+    /// deleted; both changes are fsynced. Older segments are left alone: they were closed before the
+    /// newest one started, so they hold no tail that could precede acknowledged bytes. Directories
+    /// of streams the index has no fragments for are reported, not deleted: that is also what an
+    /// index pointed at the wrong database looks like, and the store must not destroy data on a
+    /// misconfiguration (their bytes are unreachable and never appended to either way).
+    pub fn recover(&self, indexed: &HashMap<i64, (i64, u64)>) -> Result<Recovery, StoreError> {
+        let mut report = Recovery::default();
+        let mut stream_ids: Vec<i64> = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir()
+                && let Some(id) = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok())
+            {
+                stream_ids.push(id);
+            }
+        }
+        stream_ids.sort_unstable();
+        for id in stream_ids {
+            let dir = self.stream_dir(id);
+            let Some(&(last, end)) = indexed.get(&id) else {
+                let has_segments = fs::read_dir(&dir)?
+                    .filter_map(Result::ok)
+                    .any(|e| segment_number(&e.file_name()).is_some());
+                if has_segments {
+                    report.unindexed_streams.push(id);
+                }
+                continue;
+            };
+            let mut removed_any = false;
+            let mut last_seen = false;
+            for entry in fs::read_dir(&dir)? {
+                let entry = entry?;
+                let Some(n) = segment_number(&entry.file_name()) else { continue };
+                let len = entry.metadata()?.len();
+                if n > last {
+                    fs::remove_file(entry.path())?;
+                    report.removed_segments += 1;
+                    report.bytes_dropped += len;
+                    removed_any = true;
+                } else if n == last {
+                    last_seen = true;
+                    if len > end {
+                        let file = OpenOptions::new().write(true).open(entry.path())?;
+                        file.set_len(end)?;
+                        file.sync_all()?;
+                        report.truncated_segments += 1;
+                        report.bytes_dropped += len - end;
+                    } else if len < end {
+                        report.short_segments.push((id, n, end, len));
+                    }
+                }
+            }
+            if !last_seen {
+                report.short_segments.push((id, last, end, 0));
+            }
+            if removed_any {
+                sync_dir(&dir)?;
+            }
+        }
+        let dropped = report.bytes_dropped;
+        let _ = self
+            .bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(dropped)));
+        Ok(report)
     }
 }
 
@@ -360,6 +463,75 @@ mod tests {
         store.delete_stream(1).unwrap();
         assert_eq!(store.bytes_stored(), 0);
         assert!(matches!(store.read(1, &a), Err(StoreError::NotFound)));
+    }
+
+    /// A crash after a batch was written but before its rows committed leaves a torn tail in the
+    /// current segment (here: a half-written fragment after two indexed ones) and possibly a newer,
+    /// never-acknowledged segment. Recovery cuts both back to what the index knows, keeps every
+    /// indexed byte, and later appends land in a fresh segment that reads back intact.
+    #[test]
+    fn recovery_cuts_torn_tails_back_to_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path(), 64).unwrap();
+        let a = store.append(3, &[Bytes::from_static(b"first fragment")]).unwrap();
+        let b = store.append(3, &[Bytes::from_static(b"second fragment")]).unwrap();
+        store.sync(&[3]).unwrap();
+        // Indexed so far: a and b (their rows committed after that sync). Then the crash: a write
+        // torn halfway through a third fragment, never synced, never indexed.
+        let torn = store.append(3, &[Bytes::from_static(b"third frag")]).unwrap();
+        assert_eq!(torn.segment, b.segment);
+        // Stream 4: its indexed fragment lives in segment 1; segment 2 was opened (roll) and
+        // written but the batch never committed.
+        let store4 = LocalStore::open(dir.path(), 8).unwrap();
+        let c = store4.append(4, &[Bytes::from_static(b"indexed!!")]).unwrap();
+        let lost = store4.append(4, &[Bytes::from_static(b"unacked")]).unwrap();
+        assert_eq!((c.segment, lost.segment), (1, 2));
+        // Stream 5: a directory with a segment but no indexed fragments at all.
+        store4.append(5, &[Bytes::from_static(b"orphan")]).unwrap();
+        drop((store, store4));
+        let seg3 = dir.path().join("3").join(format!("{:016}.seg", b.segment));
+        // Simulate the kernel having kept only part of the torn write.
+        let f = OpenOptions::new().write(true).open(&seg3).unwrap();
+        f.set_len(b.offset + b.length + 4).unwrap();
+        drop(f);
+
+        let store = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let indexed = HashMap::from([(3, (b.segment, b.offset + b.length)), (4, (c.segment, c.length))]);
+        let report = store.recover(&indexed).unwrap();
+        assert_eq!(report.truncated_segments, 1);
+        assert_eq!(report.removed_segments, 1);
+        assert_eq!(report.bytes_dropped, 4 + 7);
+        assert_eq!(report.unindexed_streams, vec![5]);
+        assert!(report.short_segments.is_empty());
+        assert_eq!(fs::metadata(&seg3).unwrap().len(), b.offset + b.length);
+        assert!(!dir.path().join("4").join(format!("{:016}.seg", lost.segment)).exists());
+        assert_eq!(&store.read(3, &a).unwrap()[..], b"first fragment");
+        assert_eq!(&store.read(3, &b).unwrap()[..], b"second fragment");
+        assert_eq!(&store.read(4, &c).unwrap()[..], b"indexed!!");
+        assert!(matches!(store.read(3, &torn), Err(StoreError::NotFound)), "torn bytes are gone");
+        // The next append starts a new segment after the recovered one; nothing follows torn bytes.
+        let d = store.append(3, &[Bytes::from_static(b"after restart")]).unwrap();
+        assert_eq!((d.segment, d.offset), (b.segment + 1, 0));
+        store.sync(&[3]).unwrap();
+        assert_eq!(&store.read(3, &d).unwrap()[..], b"after restart");
+        // Recovery is idempotent.
+        let again = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let mut indexed = indexed;
+        indexed.insert(3, (d.segment, d.length));
+        let report = again.recover(&indexed).unwrap();
+        assert_eq!(report.unindexed_streams, vec![5]);
+        assert_eq!((report.truncated_segments, report.removed_segments, report.bytes_dropped), (0, 0, 0));
+    }
+
+    #[test]
+    fn recovery_reports_indexed_bytes_missing_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        store.append(1, &[Bytes::from_static(b"abc")]).unwrap();
+        store.sync(&[1]).unwrap();
+        let report = store.recover(&HashMap::from([(1, (1, 10))])).unwrap();
+        assert_eq!(report.short_segments, vec![(1, 1, 10, 3)]);
+        assert_eq!(report.bytes_dropped, 0);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! Matroska (it stores opaque bytes). All methods are blocking file I/O: async callers run them on a
 //! blocking thread.
 
+pub mod faulty;
 pub mod local;
 
 use bytes::Bytes;

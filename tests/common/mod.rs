@@ -10,11 +10,14 @@
 pub mod producer;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
 use openkvs::app::Server;
+use openkvs::clock::SystemClock;
 use openkvs::config::Config;
+use openkvs::store::FragmentStore;
 use sqlx::Connection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -127,8 +130,42 @@ impl TestServer {
         Self::start_config(config, dir, pg).await
     }
 
+    /// As [`TestServer::start_with`], wrapping the fragment store (fault injection, see
+    /// `openkvs::store::faulty`). A later [`TestServer::restart`] uses the plain store.
+    pub async fn start_with_store(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+        wrap: impl FnOnce(Arc<dyn FragmentStore>) -> Arc<dyn FragmentStore>,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let mut pg = None;
+        if backend == Backend::Postgres {
+            let (admin, name, url) = fresh_postgres_db().await;
+            config.database_url = Some(url);
+            pg = Some((admin, name));
+        }
+        tweak(&mut config);
+        config.validate().expect("valid test config");
+        let server = Server::bind_with(&config, Arc::new(SystemClock), wrap).await.expect("server binds");
+        Self::run_bound(server, config, dir, pg)
+    }
+
     async fn start_config(config: Config, dir: tempfile::TempDir, pg: Option<(String, String)>) -> Self {
         let server = Server::bind(&config).await.expect("server binds");
+        Self::run_bound(server, config, dir, pg)
+    }
+
+    fn run_bound(
+        server: Server,
+        config: Config,
+        dir: tempfile::TempDir,
+        pg: Option<(String, String)>,
+    ) -> Self {
         let addr = server.local_addr();
         let tls_addr = server.tls_addr();
         let scheme = if config.listen_is_tls() { "https" } else { "http" };

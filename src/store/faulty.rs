@@ -1,0 +1,101 @@
+//! Fault injection for the fragment store: [`FaultyStore`] wraps any [`FragmentStore`] and, while
+//! its [`FaultSwitch`] is on, fails every append and sync with `ENOSPC` ("No space left on device")
+//! as a full disk would. Reads and deletes pass through. Used by the resource-exhaustion tests
+//! (`tests/security.rs`) through [`crate::app::Server::bind_with`]; it is never built into the
+//! server by `app` itself.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use super::{FragmentStore, Location, StoreError};
+
+/// Turns the injected fault on and off; clones share the switch.
+#[derive(Debug, Clone, Default)]
+pub struct FaultSwitch {
+    on: Arc<AtomicBool>,
+    injected: Arc<AtomicU64>,
+}
+
+impl FaultSwitch {
+    /// A switch, initially off.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts (true) or stops (false) failing writes.
+    pub fn set(&self, on: bool) {
+        self.on.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether writes fail now.
+    pub fn is_on(&self) -> bool {
+        self.on.load(Ordering::SeqCst)
+    }
+
+    /// How many calls have been failed so far.
+    pub fn injected(&self) -> u64 {
+        self.injected.load(Ordering::SeqCst)
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.is_on() {
+            self.injected.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Io(std::io::Error::from_raw_os_error(28))); // ENOSPC
+        }
+        Ok(())
+    }
+}
+
+/// A store whose writes fail with `ENOSPC` while its switch is on.
+#[derive(Debug)]
+pub struct FaultyStore {
+    inner: Arc<dyn FragmentStore>,
+    switch: FaultSwitch,
+}
+
+impl FaultyStore {
+    /// Wraps `inner`, controlled by `switch`.
+    pub fn new(inner: Arc<dyn FragmentStore>, switch: FaultSwitch) -> Self {
+        Self { inner, switch }
+    }
+}
+
+impl FragmentStore for FaultyStore {
+    fn append(&self, stream_id: i64, parts: &[Bytes]) -> Result<Location, StoreError> {
+        self.switch.check()?;
+        self.inner.append(stream_id, parts)
+    }
+
+    fn append_many(&self, items: &[(i64, &[Bytes])]) -> Vec<Result<Location, StoreError>> {
+        if self.switch.check().is_err() {
+            return items
+                .iter()
+                .map(|_| Err(StoreError::Io(std::io::Error::from_raw_os_error(28))))
+                .collect();
+        }
+        self.inner.append_many(items)
+    }
+
+    fn sync(&self, stream_ids: &[i64]) -> Result<(), StoreError> {
+        self.switch.check()?;
+        self.inner.sync(stream_ids)
+    }
+
+    fn read(&self, stream_id: i64, location: &Location) -> Result<Bytes, StoreError> {
+        self.inner.read(stream_id, location)
+    }
+
+    fn delete_stream(&self, stream_id: i64) -> Result<(), StoreError> {
+        self.inner.delete_stream(stream_id)
+    }
+
+    fn bytes_stored(&self) -> u64 {
+        self.inner.bytes_stored()
+    }
+
+    fn describe(&self) -> String {
+        format!("faulty({})", self.inner.describe())
+    }
+}
