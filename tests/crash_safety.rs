@@ -27,6 +27,22 @@ const STREAMS: usize = 4;
 /// Startups whose store recovery cut unacknowledged bytes (from the server's log).
 static RECOVERIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// The last lines the servers (all generations) wrote to stderr, printed when a check fails.
+static SERVER_LOG: Mutex<std::collections::VecDeque<String>> = Mutex::new(std::collections::VecDeque::new());
+
+fn keep_server_line(line: &str) {
+    let mut log = SERVER_LOG.lock().unwrap_or_else(|p| p.into_inner());
+    if log.len() == 300 {
+        log.pop_front();
+    }
+    log.push_back(line.to_owned());
+}
+
+fn server_log_tail() -> String {
+    let log = SERVER_LOG.lock().unwrap_or_else(|p| p.into_inner());
+    log.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
+}
+
 /// What every producer shares with the checker: per stream, the clusters sent (by timecode) and
 /// the timecodes acknowledged PERSISTED.
 #[derive(Default)]
@@ -70,6 +86,7 @@ async fn spawn_server(data_dir: &Path, db_url: Option<&str>) -> (Proc, Duration)
         let mut tx = Some(tx);
         let mut seen = Vec::new();
         for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            keep_server_line(&line);
             if line.contains("store recovery: dropped") {
                 RECOVERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
@@ -326,6 +343,9 @@ async fn read_back(addr: SocketAddr, stream: &str) -> BTreeMap<u64, (String, Byt
                 Ok(None) => break,
                 Err(e) => panic!("{stream}: GetMediaForFragmentList output is not valid Matroska: {e}"),
             }
+        }
+        if docs != batch.len() || clusters.len() != batch.len() {
+            eprintln!("{stream}: server log tail:\n{}", server_log_tail());
         }
         assert_eq!(
             docs,

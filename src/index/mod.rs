@@ -295,7 +295,9 @@ pub trait Index: Send + Sync + Debug {
 
     /// For every stream with fragments, the highest store segment its rows reference and the end
     /// (offset + length) of the last referenced byte in it: what crash recovery at startup trims
-    /// each stream's segments back to (design/0006-crash-safety.md).
+    /// each stream's segments back to (design/0006-crash-safety.md). It must see every fragment
+    /// row that can still commit: Postgres first waits out in-flight fragment transactions, which a
+    /// killed previous process may have left committing.
     async fn segment_high_water(&self) -> Result<Vec<SegmentEnd>, IndexError>;
 
     /// The highest fragment number of a stream, if it has any fragment.

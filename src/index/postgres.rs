@@ -19,6 +19,10 @@ use crate::model::{
     VersionToken,
 };
 
+/// Advisory lock key ("okvsfrag") fencing fragment inserts against startup recovery: inserts hold
+/// it shared, [`Index::segment_high_water`] exclusively (design/0006-crash-safety.md).
+const FRAGMENT_WRITER_LOCK: i64 = 0x6f6b_7673_6672_6167;
+
 /// The `fragments` columns [`FragmentRow`] reads, as a literal for `concat!`.
 macro_rules! fragment_columns {
     () => {
@@ -61,6 +65,13 @@ impl PostgresIndex {
 
     async fn insert_fragment_batch(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
         let mut tx = self.pool.begin().await?;
+        // Fence for crash recovery (see `segment_high_water`): hold the shared side of the
+        // fragment-writer lock before any row is sent. The timeout bounds how long a transaction
+        // whose client vanished (host lost) can keep the next server's recovery waiting.
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1), set_config('idle_in_transaction_session_timeout', '60000', true)")
+            .bind(FRAGMENT_WRITER_LOCK)
+            .execute(&mut *tx)
+            .await?;
         let mut inserted = Vec::with_capacity(rows.len());
         for f in rows {
             let (tracks, metadata) = fragment_list_columns(f);
@@ -524,8 +535,17 @@ impl Index for PostgresIndex {
     }
 
     async fn segment_high_water(&self) -> Result<Vec<super::SegmentEnd>, IndexError> {
+        // A `kill -9`ed server's last fragment transaction can still commit AFTER it died: its
+        // COMMIT is already in the Postgres backend's socket buffer, and the backend finishes it.
+        // Read before that, the high water misses rows whose (synced) bytes recovery would then
+        // cut away. Every fragment insert holds the shared side of this lock from before its first
+        // row until it ends, so taking it exclusively waits out every such transaction; one that
+        // had not got its shared lock yet has not sent (and never will send) a row.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(FRAGMENT_WRITER_LOCK).execute(&mut *tx).await?;
         let rows: Vec<(i64, i64, i64)> =
-            sqlx::query_as(super::SEGMENT_HIGH_WATER_SQL).fetch_all(&self.pool).await?;
+            sqlx::query_as(super::SEGMENT_HIGH_WATER_SQL).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
         Ok(super::segment_ends(rows))
     }
 

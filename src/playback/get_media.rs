@@ -104,8 +104,24 @@ impl Playback {
         let mut reader = Reader::new(self.clone(), stream, tx);
         tokio::spawn(async move {
             for r in records {
-                if reader.send_stored(&r).await.is_err() {
-                    return;
+                match reader.send_stored(&r).await {
+                    Ok(()) => {}
+                    Err(Stop::Index(e)) => {
+                        // Like unreadable bytes: end the response with KVS error tags, not silently.
+                        tracing::warn!(
+                            stream = %reader.stream.name,
+                            "GetMediaForFragmentList: index failed at fragment {}: {e}",
+                            r.number
+                        );
+                        let _ = reader
+                            .send(tags(&[
+                                (tag_names::ERROR_CODE, "INTERNAL_ERROR"),
+                                (tag_names::ERROR_ID, "5000"),
+                            ]))
+                            .await;
+                        return;
+                    }
+                    Err(_) => return,
                 }
             }
         });

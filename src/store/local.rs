@@ -50,6 +50,9 @@ struct StreamFiles {
     dirty: bool,
     /// Whether a file was created in the directory since the last sync.
     dir_dirty: bool,
+    /// The highest segment number the index references (set by `recover`): a new segment is
+    /// numbered after it even if its file is missing, so a referenced number is never reused.
+    indexed_segment: i64,
 }
 
 /// Per-stream append-only segment files in a local directory.
@@ -95,11 +98,11 @@ impl LocalStore {
         map.entry(stream_id).or_default().clone()
     }
 
-    /// Opens a new segment numbered after every segment already on disk.
-    fn open_segment(&self, stream_id: i64, after: Option<i64>) -> Result<Segment, StoreError> {
+    /// Opens a new segment numbered after every segment already on disk (and after `floor`).
+    fn open_segment(&self, stream_id: i64, after: Option<i64>, floor: i64) -> Result<Segment, StoreError> {
         let dir = self.stream_dir(stream_id);
         fs::create_dir_all(&dir)?;
-        let mut highest = after.unwrap_or(0);
+        let mut highest = after.unwrap_or(0).max(floor);
         if after.is_none() {
             for entry in fs::read_dir(&dir)? {
                 let name = entry?.file_name();
@@ -169,6 +172,10 @@ impl LocalStore {
             }
         }
         stream_ids.sort_unstable();
+        for (&id, &(last, _)) in indexed {
+            let files = self.files(id);
+            files.lock().unwrap_or_else(|p| p.into_inner()).indexed_segment = last;
+        }
         for id in stream_ids {
             let dir = self.stream_dir(id);
             let Some(&(last, end)) = indexed.get(&id) else {
@@ -233,7 +240,7 @@ impl FragmentStore for LocalStore {
         };
         if needs_new {
             let after = files.current.as_ref().map(|s| s.number);
-            let seg = self.open_segment(stream_id, after)?;
+            let seg = self.open_segment(stream_id, after, files.indexed_segment)?;
             if let Some(old) = files.current.replace(seg)
                 && files.dirty
             {
@@ -529,9 +536,12 @@ mod tests {
         let store = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
         store.append(1, &[Bytes::from_static(b"abc")]).unwrap();
         store.sync(&[1]).unwrap();
-        let report = store.recover(&HashMap::from([(1, (1, 10))])).unwrap();
+        let report = store.recover(&HashMap::from([(1, (1, 10)), (2, (3, 5))])).unwrap();
         assert_eq!(report.short_segments, vec![(1, 1, 10, 3)]);
         assert_eq!(report.bytes_dropped, 0);
+        // A segment number the index references is never reused, even when its file is missing.
+        let next = store.append(2, &[Bytes::from_static(b"new")]).unwrap();
+        assert_eq!(next.segment, 4);
     }
 
     #[test]
