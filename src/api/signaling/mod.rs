@@ -12,8 +12,9 @@ use axum::routing::{get, post};
 
 use super::AppState;
 use super::aws::{AwsError, AwsErrorCode};
+use crate::api::channels::{ChannelRef, channel_error};
 use crate::auth::Caller;
-use crate::model::{ResourceArn, SignalingChannel};
+use crate::model::SignalingChannel;
 
 /// The signaling routes.
 pub fn router() -> Router<AppState> {
@@ -23,7 +24,10 @@ pub fn router() -> Router<AppState> {
         .route("/", get(websocket::handle))
 }
 
-/// Parses a channel ARN member, checks the caller's policy and looks the channel up.
+/// Resolves the channel of a signaling request (ICE config, Alexa offer, WebSocket upgrade),
+/// whose authorization is by IAM-style action name (`GetIceServerConfig`, `ConnectAsMaster`…)
+/// rather than by [`crate::api::aws::Operation`]: the ARN is validated and looked up with the
+/// control plane's [`ChannelRef`] and error wording, and the key's name globs are checked first.
 pub async fn resolve_channel(
     state: &AppState,
     caller: &Caller,
@@ -37,20 +41,16 @@ pub async fn resolve_channel(
             "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
         ))
     })?;
-    let arn = ResourceArn::parse_member(arn, member)?;
-    if arn.kind != crate::model::ResourceKind::Channel {
-        return Err(AwsError::invalid_argument(format!("{member} must be a signaling channel ARN.")));
-    }
-    if !caller.policy.allows_stream(arn.name.as_str()) {
+    let channel = ChannelRef::from_arn(arn)?;
+    if !caller.policy.allows_stream(channel.name().as_str()) {
         return Err(AwsError::new(
             denied,
             format!("User {} is not authorized to perform {action} on this channel.", caller.access_key_id),
         ));
     }
-    state.index.channel_by_arn(&arn).await.map_err(|e| match e {
-        crate::index::IndexError::NotFound => {
-            AwsError::new(AwsErrorCode::ResourceNotFoundException, "The signaling channel does not exist.")
-        }
-        other => AwsError::from(other),
-    })
+    let found = match &channel {
+        ChannelRef::Arn(a) => state.index.channel_by_arn(a).await,
+        ChannelRef::Name(n) => state.index.channel_by_name(&caller.region, n).await,
+    };
+    found.map_err(channel_error)
 }
