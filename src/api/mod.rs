@@ -102,6 +102,21 @@ impl ListenerInfo {
     }
 }
 
+/// The base URL clients should use for data endpoints and session URLs: the configured
+/// `public_url`, else the listener the request arrived on (with the host the client used for a
+/// wildcard listener). Shared by GetDataEndpoint and the HLS/DASH session URLs.
+pub fn public_base_url(
+    settings: &ApiSettings,
+    listener: &ListenerInfo,
+    headers: &axum::http::HeaderMap,
+) -> String {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    match &settings.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => listener.base_url(host),
+    }
+}
+
 /// The host part of a `Host` header value (`h`, `h:port`, `[v6]`, `[v6]:port`).
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {

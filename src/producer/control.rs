@@ -175,4 +175,22 @@ impl ControlPlane {
             })?;
         Ok(ResolvedStream { data_endpoint, retention_hours, created })
     }
+
+    /// GetDataEndpoint for `api` (GET_MEDIA, GET_HLS_STREAMING_SESSION_URL, …) of an existing
+    /// stream.
+    pub async fn data_endpoint(&self, stream: &str, api: ApiName) -> Result<String, ControlError> {
+        self.client
+            .get_data_endpoint()
+            .stream_name(stream)
+            .api_name(api)
+            .send()
+            .await
+            .map_err(|e| ControlError::from_sdk("GetDataEndpoint", e))?
+            .data_endpoint
+            .ok_or_else(|| ControlError {
+                operation: "GetDataEndpoint",
+                code: "no DataEndpoint".to_owned(),
+                message: "the response has no DataEndpoint".to_owned(),
+            })
+    }
 }

@@ -67,6 +67,34 @@ pub fn sign_put_media(
     Ok(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
 }
 
+/// Signs a POST whose JSON body is sent whole (GetMedia, GetHLSStreamingSessionURL): payload
+/// hash = SHA-256 of `body`, aws-sigv4's default signed-header set. `headers` are every header the
+/// request will send (lower-case names), `host` included; returns the headers to add.
+pub fn sign_json_post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    credentials: &Credentials,
+    region: &str,
+    time: SystemTime,
+) -> Result<Vec<(String, String)>, SignError> {
+    let identity = credentials.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(SERVICE)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| SignError(e.to_string()))?
+        .into();
+    let signable = SignableRequest::new("POST", url, headers.iter().copied(), SignableBody::Bytes(body))
+        .map_err(|e| SignError(e.to_string()))?;
+    let (instructions, _signature) =
+        sigv4_sign(signable, &params).map_err(|e| SignError(e.to_string()))?.into_parts();
+    Ok(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

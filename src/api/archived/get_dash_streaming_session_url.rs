@@ -8,11 +8,11 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::get_hls_streaming_session_url::{always_never, session_base_url, session_request};
+use super::get_hls_streaming_session_url::{always_never, session_request};
 use crate::api::archived::list_fragments::SelectorInput;
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation};
 use crate::api::streams::{StreamRef, resolve};
-use crate::api::{AppState, ListenerInfo};
+use crate::api::{AppState, ListenerInfo, public_base_url};
 use crate::auth::Caller;
 use crate::playback::session::SessionKind;
 
@@ -62,7 +62,7 @@ pub async fn handle(
     req.display_number = always_never(input.display_fragment_number.as_deref(), "displayFragmentNumber")?;
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
     let token = state.playback.create_session(&stream, req).await?;
-    let base = session_base_url(&state, &listener, &headers);
+    let base = public_base_url(&state.settings, &listener, &headers);
     Ok(Json(json!({
         "DASHStreamingSessionURL": format!("{base}/dash/v1/getDASHManifest.mpd?SessionToken={token}")
     })))

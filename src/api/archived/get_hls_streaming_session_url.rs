@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::api::archived::list_fragments::{RangeInput, SelectorInput};
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, millis_from_epoch_seconds};
 use crate::api::streams::{StreamRef, resolve};
-use crate::api::{AppState, ListenerInfo};
+use crate::api::{AppState, ListenerInfo, public_base_url};
 use crate::auth::Caller;
 use crate::playback::session::{
     ContainerFormat, DiscontinuityMode, PlaybackMode, SessionKind, SessionRequest,
@@ -149,15 +149,6 @@ pub fn always_never(value: Option<&str>, member: &str) -> Result<bool, AwsError>
     Ok(enum_member(value.unwrap_or("NEVER"), member, &["ALWAYS", "NEVER"])? == "ALWAYS")
 }
 
-/// The base URL session URLs are built on: the configured public URL, else this listener.
-pub fn session_base_url(state: &AppState, listener: &ListenerInfo, headers: &HeaderMap) -> String {
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
-    match &state.settings.public_url {
-        Some(u) => u.trim_end_matches('/').to_owned(),
-        None => listener.base_url(host),
-    }
-}
-
 /// Creates an HLS session.
 pub async fn handle(
     State(state): State<AppState>,
@@ -203,7 +194,7 @@ pub async fn handle(
         always_never(input.display_fragment_timestamp.as_deref(), "displayFragmentTimestamp")?;
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
     let token = state.playback.create_session(&stream, req).await?;
-    let base = session_base_url(&state, &listener, &headers);
+    let base = public_base_url(&state.settings, &listener, &headers);
     Ok(Json(json!({
         "HLSStreamingSessionURL": format!("{base}/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken={token}")
     })))

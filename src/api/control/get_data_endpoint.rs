@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
 use crate::api::streams::{StreamRef, resolve};
-use crate::api::{AppState, ListenerInfo};
+use crate::api::{AppState, ListenerInfo, public_base_url};
 use crate::auth::Caller;
 
 /// The operation this file serves.
@@ -62,10 +62,6 @@ pub async fn handle(
         )));
     }
     resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
-    let endpoint = match &state.settings.public_url {
-        Some(u) => u.trim_end_matches('/').to_owned(),
-        None => listener.base_url(host),
-    };
+    let endpoint = public_base_url(&state.settings, &listener, &headers);
     Ok(Json(json!({ "DataEndpoint": endpoint })))
 }

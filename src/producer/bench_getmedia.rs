@@ -1,0 +1,246 @@
+//! `openkvs bench getmedia`: N concurrent live GetMedia readers (StartSelectorType NOW) of one
+//! stream, measuring end-to-end frame latency.
+//!
+//! Each reader POSTs a signed `/getMedia` to the stream's GET_MEDIA data endpoint on its own
+//! connection ([`super::data_client`]) and demuxes the streamed Matroska with
+//! [`crate::media::mkv::MkvDemuxer`]. A frame's producer timestamp is its Cluster Timecode plus
+//! the block's relative timecode (times TimecodeScale); with ABSOLUTE cluster timecodes and
+//! wall-clock pacing — `openkvs put --realtime`, which this bench is meant to run against — that
+//! is when the producer captured the frame, so latency = arrival − producer timestamp is the
+//! producer → server → reader delay (producer and readers on clocks that agree).
+//!
+//! Reports frames, fragments (Clusters), bytes/s, frame latency p50/p90/p99/max and errors
+//! (readers that could not start, or whose response failed before the duration ended). Human
+//! table on stdout, or JSON with `--json`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sdk_kinesisvideo::types::ApiName;
+use hyper::body::Body;
+use serde::Serialize;
+
+use super::control::ControlPlane;
+use super::data_client::{DataConnection, read_ok};
+use super::report::{LatencySummary, mbit_per_s};
+use crate::media::mkv::{DemuxLimits, MkvDemuxer, MkvEvent};
+
+/// `openkvs bench getmedia` options.
+#[derive(Debug, Clone)]
+pub struct GetMediaBenchOptions {
+    /// Control-plane URL.
+    pub endpoint: String,
+    /// Region override.
+    pub region: Option<String>,
+    /// The stream to read.
+    pub stream: String,
+    /// Concurrent readers.
+    pub readers: usize,
+    /// How long every reader reads.
+    pub duration: Duration,
+    /// Print JSON instead of the table.
+    pub json: bool,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct GetMediaSummary {
+    /// The stream read.
+    pub stream: String,
+    /// Readers started.
+    pub readers: usize,
+    /// Wall time of the run, seconds.
+    pub duration_secs: f64,
+    /// Frames received by all readers.
+    pub frames: u64,
+    /// Clusters (fragments) begun by all readers.
+    pub fragments: u64,
+    /// Response bytes received by all readers.
+    pub bytes: u64,
+    /// Response bytes per second of wall time.
+    pub bytes_per_s: f64,
+    /// The same as a bitrate.
+    pub mbit_per_s: f64,
+    /// Frame arrival − frame producer timestamp.
+    pub frame_latency_ms: Option<LatencySummary>,
+    /// Readers that failed.
+    pub errors: usize,
+    /// The first few failure messages.
+    pub failures: Vec<String>,
+}
+
+impl GetMediaSummary {
+    fn table(&self) -> String {
+        let latency = match &self.frame_latency_ms {
+            Some(l) => format!(
+                "p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (n={})",
+                l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.count
+            ),
+            None => "-".to_owned(),
+        };
+        let mut out = format!(
+            "stream              {}\n\
+             readers             {} ({} failed)\n\
+             duration            {:.1} s\n\
+             frames              {} ({} fragments)\n\
+             throughput          {:.0} bytes/s, {:.2} Mbit/s ({} bytes)\n\
+             frame latency       {}\n",
+            self.stream,
+            self.readers,
+            self.errors,
+            self.duration_secs,
+            self.frames,
+            self.fragments,
+            self.bytes_per_s,
+            self.mbit_per_s,
+            self.bytes,
+            latency,
+        );
+        for f in &self.failures {
+            out.push_str(&format!("failure             {f}\n"));
+        }
+        out
+    }
+}
+
+/// What one reader saw.
+#[derive(Debug, Default)]
+struct ReaderResult {
+    frames: u64,
+    fragments: u64,
+    bytes: u64,
+    latencies: Vec<Duration>,
+    error: Option<String>,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("openkvs bench getmedia: {msg}");
+    ExitCode::FAILURE
+}
+
+/// Wall-clock now, in milliseconds since the epoch (fractional).
+fn now_epoch_ms() -> f64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// Runs `openkvs bench getmedia`.
+pub async fn run(opts: GetMediaBenchOptions) -> ExitCode {
+    let control = match ControlPlane::load(Some(&opts.endpoint), opts.region.as_deref()).await {
+        Ok(c) => Arc::new(c),
+        Err(e) => return fail(e),
+    };
+    let data_endpoint = match control.data_endpoint(&opts.stream, ApiName::GetMedia).await {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    eprintln!(
+        "openkvs bench getmedia: {} readers of {} for {} s",
+        opts.readers,
+        opts.stream,
+        opts.duration.as_secs_f64()
+    );
+    let body = serde_json::json!({
+        "StreamName": opts.stream,
+        "StartSelector": { "StartSelectorType": "NOW" },
+    })
+    .to_string()
+    .into_bytes();
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + opts.duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..opts.readers {
+        let control = control.clone();
+        let endpoint = data_endpoint.clone();
+        let body = body.clone();
+        tasks.spawn(async move {
+            let mut result = ReaderResult::default();
+            let outcome = tokio::time::timeout_at(deadline, read(&endpoint, body, &control, &mut result)).await;
+            if let Ok(Err(e)) = outcome {
+                result.error = Some(e);
+            }
+            result
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(r) => results.push(r),
+            Err(e) => results.push(ReaderResult { error: Some(format!("reader task: {e}")), ..Default::default() }),
+        }
+    }
+    let elapsed = started.elapsed();
+    let summary = summarize(&opts, results, elapsed);
+    if opts.json {
+        match serde_json::to_string(&summary) {
+            Ok(s) => println!("{s}"),
+            Err(e) => return fail(e),
+        }
+    } else {
+        print!("{}", summary.table());
+    }
+    if summary.errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// One reader: GetMedia NOW, demuxed until the response ends (or the caller's timeout drops it).
+async fn read(
+    endpoint: &str,
+    body: Vec<u8>,
+    control: &ControlPlane,
+    result: &mut ReaderResult,
+) -> Result<(), String> {
+    let mut conn = DataConnection::new(endpoint).map_err(|e| e.to_string())?;
+    let response = conn
+        .post_json("/getMedia", body, &control.credentials, &control.region)
+        .await
+        .map_err(|e| format!("GetMedia: {e}"))?;
+    if response.status() != hyper::StatusCode::OK {
+        return Err(format!("GetMedia: {}", read_ok(response).await.err().map_or_else(String::new, |e| e.to_string())));
+    }
+    let mut incoming = response.into_body();
+    let mut demuxer = MkvDemuxer::new(DemuxLimits::default());
+    let mut timecode_scale_ns = 1_000_000u64;
+    let mut cluster_timecode = 0u64;
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut incoming).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| format!("GetMedia response: {e}"))?;
+        let Ok(data) = frame.into_data() else { continue };
+        let arrived_ms = now_epoch_ms();
+        result.bytes += data.len() as u64;
+        demuxer.push(data);
+        while let Some(event) = demuxer.pull().map_err(|e| format!("GetMedia Matroska: {e}"))? {
+            match event {
+                MkvEvent::Info { timecode_scale_ns: scale, .. } => timecode_scale_ns = scale,
+                MkvEvent::ClusterStart { .. } => result.fragments += 1,
+                MkvEvent::ClusterTimecode { timecode } => cluster_timecode = timecode,
+                MkvEvent::Frame(f) => {
+                    result.frames += 1;
+                    let units = cluster_timecode as f64 + f64::from(f.timecode_rel);
+                    let producer_ms = units * timecode_scale_ns as f64 / 1e6;
+                    let latency_ms = (arrived_ms - producer_ms).max(0.0);
+                    result.latencies.push(Duration::from_secs_f64(latency_ms / 1000.0));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn summarize(opts: &GetMediaBenchOptions, results: Vec<ReaderResult>, elapsed: Duration) -> GetMediaSummary {
+    let secs = elapsed.as_secs_f64();
+    let bytes = results.iter().map(|r| r.bytes).sum();
+    let failures: Vec<String> = results.iter().filter_map(|r| r.error.clone()).collect();
+    GetMediaSummary {
+        stream: opts.stream.clone(),
+        readers: opts.readers,
+        duration_secs: (secs * 100.0).round() / 100.0,
+        frames: results.iter().map(|r| r.frames).sum(),
+        fragments: results.iter().map(|r| r.fragments).sum(),
+        bytes,
+        bytes_per_s: if secs > 0.0 { (bytes as f64 / secs).round() } else { 0.0 },
+        mbit_per_s: mbit_per_s(bytes, elapsed),
+        frame_latency_ms: LatencySummary::of(results.into_iter().flat_map(|r| r.latencies).collect()),
+        errors: failures.len(),
+        failures: failures.into_iter().take(5).collect(),
+    }
+}

@@ -1,0 +1,160 @@
+//! One keep-alive HTTP/1.1 connection to a data endpoint, for the read-side benches
+//! (`bench getmedia`, `bench hls`): SigV4-signed JSON POSTs (GetMedia,
+//! GetHLSStreamingSessionURL) and plain GETs of session resources (HLS playlists and segments,
+//! authorized by their SessionToken).
+//!
+//! Owns the hyper client connection of one reader or viewer: opened through [`super::transport`]
+//! on first use, reused for every following request, reopened after it closes. Knows nothing of
+//! what the bodies contain.
+
+use std::time::SystemTime;
+
+use aws_sdk_kinesisvideo::config::Credentials;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, Response, Uri};
+use hyper_util::rt::TokioIo;
+
+use super::sign::{SignError, sign_json_post};
+use super::transport::{self, ConnectError};
+
+/// User-Agent of the bench requests.
+const USER_AGENT: &str = concat!("openkvs-bench/", env!("CARGO_PKG_VERSION"));
+
+/// A request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The URL cannot be used (or names another host than the connection's).
+    #[error("unusable URL {0}")]
+    Url(String),
+    /// Connecting failed.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// The HTTP exchange failed.
+    #[error("HTTP: {0}")]
+    Http(String),
+    /// The server answered with an error status.
+    #[error("HTTP {status}: {body}")]
+    Status {
+        /// Status code.
+        status: u16,
+        /// The start of the body (the AWS error JSON).
+        body: String,
+    },
+}
+
+/// A keep-alive connection to one `scheme://host:port`.
+pub struct DataConnection {
+    /// `scheme://authority` every request goes to.
+    origin: String,
+    authority: String,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl DataConnection {
+    /// A connection (not yet opened) to the origin of `url`.
+    pub fn new(url: &str) -> Result<Self, DataError> {
+        let uri: Uri = url.parse().map_err(|_| DataError::Url(url.to_owned()))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(DataError::Url(url.to_owned()));
+        };
+        Ok(DataConnection {
+            origin: format!("{scheme}://{authority}"),
+            authority: authority.as_str().to_owned(),
+            sender: None,
+        })
+    }
+
+    /// The open sender, connecting first if there is none or the last one closed.
+    async fn sender(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, DataError> {
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            self.sender = None;
+            let uri: Uri = self.origin.parse().map_err(|_| DataError::Url(self.origin.clone()))?;
+            let io = transport::connect(&uri).await?;
+            let (sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(io))
+                .await
+                .map_err(|e| DataError::Http(e.to_string()))?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            self.sender = Some(sender);
+        }
+        let sender = self.sender.as_mut().ok_or_else(|| DataError::Http("no connection".to_owned()))?;
+        if let Err(e) = sender.ready().await {
+            self.sender = None;
+            return Err(DataError::Http(e.to_string()));
+        }
+        self.sender.as_mut().ok_or_else(|| DataError::Http("no connection".to_owned()))
+    }
+
+    async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, DataError> {
+        let sender = self.sender().await?;
+        match sender.send_request(request).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.sender = None;
+                Err(DataError::Http(e.to_string()))
+            }
+        }
+    }
+
+    /// The path and query of `url`, which must be on this connection's origin.
+    fn path_of(&self, url: &str) -> Result<String, DataError> {
+        let rest = url.strip_prefix(&self.origin).ok_or_else(|| DataError::Url(url.to_owned()))?;
+        Ok(if rest.starts_with('/') { rest.to_owned() } else { format!("/{rest}") })
+    }
+
+    /// GET `url` (on this connection's origin); the response head, body not yet read.
+    pub async fn get(&mut self, url: &str) -> Result<Response<Incoming>, DataError> {
+        let path = self.path_of(url)?;
+        let request = Request::get(path)
+            .header("host", &self.authority)
+            .header("user-agent", USER_AGENT)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| DataError::Http(e.to_string()))?;
+        self.send(request).await
+    }
+
+    /// A SigV4-signed POST of a JSON `body` to `path`; the response head, body not yet read.
+    pub async fn post_json(
+        &mut self,
+        path: &str,
+        body: Vec<u8>,
+        credentials: &Credentials,
+        region: &str,
+    ) -> Result<Response<Incoming>, DataError> {
+        let url = format!("{}{path}", self.origin);
+        let length = body.len().to_string();
+        let headers: [(&str, &str); 4] = [
+            ("host", &self.authority),
+            ("user-agent", USER_AGENT),
+            ("content-type", "application/json"),
+            ("content-length", &length),
+        ];
+        let auth = sign_json_post(&url, &headers, &body, credentials, region, SystemTime::now())?;
+        let mut request = Request::post(path);
+        for (k, v) in headers.iter().copied().chain(auth.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            request = request.header(k, v);
+        }
+        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| DataError::Http(e.to_string()))?;
+        self.send(request).await
+    }
+}
+
+/// The whole body of a `200 OK` response; any other status is [`DataError::Status`].
+pub async fn read_ok(response: Response<Incoming>) -> Result<Bytes, DataError> {
+    let status = response.status();
+    let body = response.into_body().collect().await.map_err(|e| DataError::Http(e.to_string()))?.to_bytes();
+    if status != hyper::StatusCode::OK {
+        return Err(DataError::Status {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+        });
+    }
+    Ok(body)
+}
