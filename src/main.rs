@@ -1,5 +1,5 @@
 //! The `openkvs` binary: parses the command line, loads configuration, sets up logging and hands
-//! over to [`openkvs::app`] (`serve`) or [`openkvs::producer`] (`put`, `bench ingest`). Nothing
+//! over to [`openkvs::app`] (`serve`) or [`openkvs::producer`] (`put`, `bench …`). Nothing
 //! else lives here.
 
 use std::net::SocketAddr;
@@ -11,6 +11,8 @@ use openkvs::app::Server;
 use openkvs::config::{AuthMode, Config, Overrides};
 use openkvs::media::fragment::TimecodeType;
 use openkvs::producer::bench::BenchOptions;
+use openkvs::producer::bench_getmedia::GetMediaBenchOptions;
+use openkvs::producer::bench_hls::HlsBenchOptions;
 use openkvs::producer::put::{Input, PutOptions};
 
 #[derive(Parser, Debug)]
@@ -67,6 +69,54 @@ struct PutArgs {
 enum BenchCommand {
     /// N concurrent producers streaming one file to streams bench-0 … bench-(N-1).
     Ingest(BenchIngestArgs),
+    /// N concurrent live GetMedia readers (NOW) of one stream: frame latency, bytes/s.
+    Getmedia(BenchGetMediaArgs),
+    /// N simulated LIVE HLS viewers of one stream: requests/s, freshness, segment fetch latency.
+    Hls(BenchHlsArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchGetMediaArgs {
+    /// Control-plane URL.
+    #[arg(long)]
+    endpoint: String,
+    /// Region [default: the AWS configuration chain, else us-east-1].
+    #[arg(long)]
+    region: Option<String>,
+    /// Stream to read (run `openkvs put --realtime` into it meanwhile).
+    #[arg(long)]
+    stream: String,
+    /// Concurrent readers.
+    #[arg(long, default_value_t = 1)]
+    readers: usize,
+    /// How long to read, seconds.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct BenchHlsArgs {
+    /// Control-plane URL.
+    #[arg(long)]
+    endpoint: String,
+    /// Region [default: the AWS configuration chain, else us-east-1].
+    #[arg(long)]
+    region: Option<String>,
+    /// Stream to watch (run `openkvs put --realtime` into it meanwhile).
+    #[arg(long)]
+    stream: String,
+    /// Concurrent viewers.
+    #[arg(long, default_value_t = 1)]
+    viewers: usize,
+    /// How long to watch, seconds.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -183,6 +233,26 @@ fn main() -> ExitCode {
                 realtime: args.realtime,
                 duration: args.duration_secs.map(std::time::Duration::from_secs),
                 ramp_up: std::time::Duration::try_from_secs_f64(args.ramp_up_secs).unwrap_or_default(),
+                json: args.json,
+            }))
+        }
+        Command::Bench(BenchCommand::Getmedia(args)) => {
+            runtime.block_on(openkvs::producer::bench_getmedia::run(GetMediaBenchOptions {
+                endpoint: args.endpoint,
+                region: args.region,
+                stream: args.stream,
+                readers: args.readers,
+                duration: std::time::Duration::from_secs(args.duration_secs),
+                json: args.json,
+            }))
+        }
+        Command::Bench(BenchCommand::Hls(args)) => {
+            runtime.block_on(openkvs::producer::bench_hls::run(HlsBenchOptions {
+                endpoint: args.endpoint,
+                region: args.region,
+                stream: args.stream,
+                viewers: args.viewers,
+                duration: std::time::Duration::from_secs(args.duration_secs),
                 json: args.json,
             }))
         }

@@ -218,3 +218,46 @@ async fn put_realtime_paces_frames() {
     assert!(elapsed >= std::time::Duration::from_millis(3960), "{elapsed:?}: {v}");
     srv.stop().await;
 }
+
+/// The read-side benches against a live stream: `put --realtime` streams the fixture while
+/// `bench getmedia` (2 readers) and `bench hls` (2 viewers) run side by side for 3 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_getmedia_and_hls_read_a_realtime_stream() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let mut producer = put(&srv, &["--create", "--stream", "cam", "--realtime", FIXTURE]).spawn().unwrap();
+    // A LIVE HLS session needs a fragment; the first one (2 s) is persisted shortly after 2 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let listed = srv.archived().list_fragments().stream_name("cam").send().await;
+        if listed.is_ok_and(|l| !l.fragments().is_empty()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no fragment persisted");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let bench = |args: &[&str]| {
+        let mut cmd = openkvs("openkvs", "openkvs-secret");
+        cmd.args(["bench"]).args(args).args(["--endpoint", &srv.endpoint, "--stream", "cam"]);
+        cmd.args(["--duration-secs", "3", "--json"]);
+        cmd.output()
+    };
+    let (getmedia, hls) =
+        tokio::join!(bench(&["getmedia", "--readers", "2"]), bench(&["hls", "--viewers", "2"]));
+    let _ = producer.kill().await;
+
+    let v = summary(&getmedia.unwrap());
+    assert_eq!(v["readers"], 2, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(v["frames"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["bytes"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["frame_latency_ms"]["count"], v["frames"], "{v}");
+
+    let v = summary(&hls.unwrap());
+    assert_eq!(v["viewers"], 2, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["master_playlists"], 2, "{v}");
+    assert_eq!(v["init_segments"], 2, "{v}");
+    assert!(v["segments"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["segment_fetch_ms"]["count"].as_u64().unwrap() > 0, "{v}");
+    srv.stop().await;
+}

@@ -155,7 +155,8 @@ pub async fn run(opts: GetMediaBenchOptions) -> ExitCode {
         let body = body.clone();
         tasks.spawn(async move {
             let mut result = ReaderResult::default();
-            let outcome = tokio::time::timeout_at(deadline, read(&endpoint, body, &control, &mut result)).await;
+            let outcome =
+                tokio::time::timeout_at(deadline, read(&endpoint, body, &control, &mut result)).await;
             if let Ok(Err(e)) = outcome {
                 result.error = Some(e);
             }
@@ -166,7 +167,9 @@ pub async fn run(opts: GetMediaBenchOptions) -> ExitCode {
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(r) => results.push(r),
-            Err(e) => results.push(ReaderResult { error: Some(format!("reader task: {e}")), ..Default::default() }),
+            Err(e) => {
+                results.push(ReaderResult { error: Some(format!("reader task: {e}")), ..Default::default() })
+            }
         }
     }
     let elapsed = started.elapsed();
@@ -195,13 +198,17 @@ async fn read(
         .await
         .map_err(|e| format!("GetMedia: {e}"))?;
     if response.status() != hyper::StatusCode::OK {
-        return Err(format!("GetMedia: {}", read_ok(response).await.err().map_or_else(String::new, |e| e.to_string())));
+        return Err(format!(
+            "GetMedia: {}",
+            read_ok(response).await.err().map_or_else(String::new, |e| e.to_string())
+        ));
     }
     let mut incoming = response.into_body();
     let mut demuxer = MkvDemuxer::new(DemuxLimits::default());
     let mut timecode_scale_ns = 1_000_000u64;
     let mut cluster_timecode = 0u64;
-    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut incoming).poll_frame(cx)).await {
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut incoming).poll_frame(cx)).await
+    {
         let frame = frame.map_err(|e| format!("GetMedia response: {e}"))?;
         let Ok(data) = frame.into_data() else { continue };
         let arrived_ms = now_epoch_ms();

@@ -377,7 +377,8 @@ mod tests {
             "http://h:1/hls/v1/getHLSMediaPlaylist.m3u8?SessionToken=t"
         );
         assert_eq!(resolve(master, "https://x/y"), "https://x/y");
-        let media = "#EXTM3U\n#EXT-X-MAP:URI=\"getMP4InitFragment.mp4?SessionToken=t\"\n#EXTINF:2.0,\nseg1\n\nseg2\n";
+        let media =
+            "#EXTM3U\n#EXT-X-MAP:URI=\"getMP4InitFragment.mp4?SessionToken=t\"\n#EXTINF:2.0,\nseg1\n\nseg2\n";
         assert_eq!(map_uri(media), Some("getMP4InitFragment.mp4?SessionToken=t"));
         assert_eq!(uri_lines(media).collect::<Vec<_>>(), ["seg1", "seg2"]);
     }

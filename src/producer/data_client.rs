@@ -141,7 +141,8 @@ impl DataConnection {
         for (k, v) in headers.iter().copied().chain(auth.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
             request = request.header(k, v);
         }
-        let request = request.body(Full::new(Bytes::from(body))).map_err(|e| DataError::Http(e.to_string()))?;
+        let request =
+            request.body(Full::new(Bytes::from(body))).map_err(|e| DataError::Http(e.to_string()))?;
         self.send(request).await
     }
 }
