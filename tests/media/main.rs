@@ -7,5 +7,7 @@ mod harness;
 mod demux_structure;
 mod error_ids;
 mod fixture_counts;
+mod fmp4;
+mod mpegts;
 mod robustness;
 mod split_invariance;

@@ -378,11 +378,21 @@ fn vui_frame_rate(r: &mut BitReader) -> Result<Option<f64>, CodecError> {
 pub(crate) mod tests {
     use super::*;
 
-    /// avcC of the `h264_640x360_20s_2sgop.mkv` fixture, read by the fixture tests below.
+    /// The fixtures, compiled in (this module does no I/O, not even in tests).
+    const FIXTURES: [(&str, &[u8]); 4] = [
+        ("h264_640x360_20s_2sgop.mkv", include_bytes!("../../../tests/fixtures/h264_640x360_20s_2sgop.mkv")),
+        ("h265_640x360_10s.mkv", include_bytes!("../../../tests/fixtures/h265_640x360_10s.mkv")),
+        ("gst_h264_aac_10s.mkv", include_bytes!("../../../tests/fixtures/gst_h264_aac_10s.mkv")),
+        (
+            "h264_bframes_aac_640x360_10s.mkv",
+            include_bytes!("../../../tests/fixtures/h264_bframes_aac_640x360_10s.mkv"),
+        ),
+    ];
+
+    /// The CodecPrivate of the first track of fixture `name` whose CodecID starts with the prefix.
     pub(crate) fn fixture_codec_private(name: &str, codec_id_prefix: &str) -> Bytes {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        let data = std::fs::read(&path).expect("fixture");
-        let mkv = matroska_demuxer::MatroskaFile::open(std::io::Cursor::new(data)).expect(&path);
+        let data = FIXTURES.iter().find(|(n, _)| *n == name).expect("fixture compiled in").1;
+        let mkv = matroska_demuxer::MatroskaFile::open(std::io::Cursor::new(data)).expect(name);
         let track = mkv
             .tracks()
             .iter()

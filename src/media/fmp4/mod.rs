@@ -20,9 +20,6 @@ mod moov;
 mod progressive;
 mod sample_entry;
 
-#[cfg(test)]
-mod tests;
-
 pub use fragment::{init_segment, media_segment};
 pub use progressive::{ProgressiveMp4, progressive_mp4};
 

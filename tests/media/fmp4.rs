@@ -10,8 +10,8 @@ use std::process::Command;
 
 use bytes::Bytes;
 
-use super::{init_segment, media_segment, progressive_mp4};
-use crate::media::codec::{Codec, CodecError, PlayableTrack, Sample, TrackRun};
+use openkvs::media::codec::{Codec, CodecError, PlayableTrack, Sample, TrackRun};
+use openkvs::media::fmp4::{init_segment, media_segment, progressive_mp4};
 
 // ---------------------------------------------------------------------------------------------
 // A minimal box reader.
