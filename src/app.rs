@@ -2,9 +2,22 @@
 //!
 //! [`Server::bind`] opens the index (running migrations), creates the data directory, binds every
 //! listener (port 0 allowed, so tests can read the real address back) and assembles the router.
-//! [`Server::run`] accepts connections until the shutdown future resolves, then stops accepting and
-//! lets in-flight requests finish (bounded). This is the only module that picks implementations
-//! (SQLite or Postgres, system clock) and the only one that owns sockets.
+//! [`Server::run`] accepts connections until the shutdown future resolves, then shuts down in this
+//! order (each step bounded; design/0010-retention.md, "Graceful shutdown"):
+//!
+//! 1. stop accepting on every listener, send GO_AWAY to signaling clients, stop the retention
+//!    janitor (a pass cut short is safe: it deletes index rows before bytes);
+//! 2. ask every PutMedia session to finish the fragment it is in the middle of (at most
+//!    [`crate::ingest::session::SHUTDOWN_FINISH_FRAGMENT`]), stop reading, and send the PERSISTED
+//!    ACKs of what it handed over before ending its response (waited for up to [`SESSION_DRAIN`]);
+//! 3. let in-flight HTTP requests finish ([`CONNECTION_DRAIN`]; then connections are dropped);
+//! 4. flush the persister: every fragment handed to it is durable and committed (or failed) —
+//!    [`PERSISTER_FLUSH`];
+//! 5. drain the analysis workers ([`WORKER_DRAIN`]; their cursors resume after a restart);
+//! 6. close the index pool.
+//!
+//! This is the only module that picks implementations (SQLite or Postgres, system clock) and the
+//! only one that owns sockets.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,15 +34,30 @@ use tower::ServiceExt;
 
 use crate::api::{self, ApiSettings, AppState, ListenerInfo};
 use crate::auth::KeyStore;
+use crate::auth::console_session::{ConsoleSessions, SessionLimits};
 use crate::auth::sigv4::{Verifier, VerifierMode};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthMode, Config};
 use crate::index::{self, Index, IndexError};
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
 use crate::playback::Playback;
+use crate::retention::Janitor;
 use crate::signaling::SignalingHub;
 use crate::store::FragmentStore;
 use crate::store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
+use crate::workers::{WorkerEnv, WorkerSpec, Workers};
+
+/// Graceful shutdown: how long PutMedia sessions may take to finish their fragment in progress and
+/// receive its PERSISTED ACK before the connections are drained.
+pub const SESSION_DRAIN: Duration =
+    crate::ingest::session::SHUTDOWN_FINISH_FRAGMENT.saturating_add(Duration::from_secs(5));
+/// Graceful shutdown: how long in-flight requests may take to finish.
+pub const CONNECTION_DRAIN: Duration = Duration::from_secs(10);
+/// Graceful shutdown: how long the persister may take to answer what it holds.
+pub const PERSISTER_FLUSH: Duration = Duration::from_secs(5);
+/// Graceful shutdown: how long the analysis workers may take to stop.
+pub const WORKER_DRAIN: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +128,13 @@ pub struct Server {
     router: Router,
     index: Arc<dyn Index>,
     signaling: Arc<SignalingHub>,
+    workers: Arc<Workers>,
+    ingest: Arc<Ingest>,
+    metrics: Arc<Metrics>,
+    janitor: Arc<Janitor>,
+    retention: crate::retention::RetentionConfig,
+    /// The separate `[metrics] listen` listener and its router (metrics, health, ready only).
+    metrics_listener: Option<(BoundListener, Router)>,
     header_read_timeout: Option<Duration>,
 }
 
@@ -127,6 +162,17 @@ impl Server {
         clock: Arc<dyn Clock>,
         wrap_store: impl FnOnce(Arc<dyn FragmentStore>) -> Arc<dyn FragmentStore>,
     ) -> Result<Self, StartError> {
+        Self::bind_with_workers(config, clock, wrap_store, Vec::new()).await
+    }
+
+    /// As [`Server::bind_with`], running `extra_workers` (custom analyzers) beside the built-in
+    /// ones: how a program embedding openkvs plugs in its own analysis.
+    pub async fn bind_with_workers(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        wrap_store: impl FnOnce(Arc<dyn FragmentStore>) -> Arc<dyn FragmentStore>,
+        extra_workers: Vec<WorkerSpec>,
+    ) -> Result<Self, StartError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::Io {
             what: format!("cannot create data dir {}", config.data_dir.display()),
             source,
@@ -140,7 +186,21 @@ impl Server {
         recover_store(&local, index.as_ref(), &store_root).await?;
         let store: Arc<dyn FragmentStore> = Arc::new(local);
         let store = wrap_store(store);
-        let ingest = Ingest::new(index.clone(), store, clock.clone(), config.ingest.clone());
+        let metrics = Metrics::new();
+        let ingest =
+            Ingest::new(index.clone(), store.clone(), clock.clone(), config.ingest.clone(), metrics.clone());
+        let janitor = Janitor::new(ingest.clone(), metrics.clone());
+        let worker_env = WorkerEnv {
+            index: index.clone(),
+            store,
+            clock: clock.clone(),
+            artifact_root: config.data_dir.join("analysis"),
+            image_root: config.data_dir.join("images"),
+            webhook_key: webhook_key(config),
+        };
+        let mut worker_specs = Workers::builtin(&config.workers, &worker_env);
+        worker_specs.extend(extra_workers);
+        let workers = Workers::start(worker_specs, worker_env, ingest.persisted(), config.workers.clone());
         let keys = Arc::new(KeyStore::new(config.auth.mode, &config.auth.keys));
         let verifier = Arc::new(Verifier::new(
             match config.auth.mode {
@@ -176,13 +236,47 @@ impl Server {
             }),
             playback: Playback::new(ingest.clone(), config.playback.clone(), session_token_key(config)),
             signaling: signaling.clone(),
-            ingest,
+            ingest: ingest.clone(),
+            workers: workers.clone(),
+            console_sessions: Arc::new(ConsoleSessions::new(SessionLimits::default())),
+            metrics: metrics.clone(),
+        };
+        let metrics_listener = match config.metrics.listen {
+            Some(addr) => Some((bind_one(addr, None).await?, api::metrics::router(state.clone()))),
+            None => None,
         };
         let router = api::router(state);
 
         let header_read_timeout = (config.header_read_timeout_secs > 0)
             .then(|| Duration::from_secs(config.header_read_timeout_secs));
-        Ok(Self { listeners, router, index, signaling, header_read_timeout })
+        Ok(Self {
+            listeners,
+            router,
+            index,
+            signaling,
+            workers,
+            ingest,
+            metrics,
+            janitor,
+            retention: config.retention.clone(),
+            metrics_listener,
+            header_read_timeout,
+        })
+    }
+
+    /// The retention janitor (tests run passes with [`Janitor::run_once`]).
+    pub fn retention_janitor(&self) -> Arc<Janitor> {
+        self.janitor.clone()
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// The address of the separate metrics listener, if configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|(l, _)| l.info.local_addr)
     }
 
     /// `scheme://addr` of every listener, in bind order.
@@ -210,8 +304,13 @@ impl Server {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
         let mut accept_tasks = Vec::new();
-        for l in self.listeners {
-            let router = self.router.clone();
+        let janitor_task = self.retention.enabled.then(|| {
+            let interval = Duration::from_secs(self.retention.interval_secs.max(1));
+            tokio::spawn(self.janitor.clone().run(interval, stop_rx.clone()))
+        });
+        let listeners =
+            self.listeners.into_iter().map(|l| (l, self.router.clone())).chain(self.metrics_listener);
+        for (l, router) in listeners {
             let mut stop = stop_rx.clone();
             let graceful = graceful.clone();
             let head_timeout = self.header_read_timeout;
@@ -229,18 +328,45 @@ impl Server {
             }));
         }
         shutdown.await;
+        // The order is documented at the top of this file; keep the two in step.
+        // 1. Stop accepting; signaling clients reconnect elsewhere (or after the restart) on
+        //    GO_AWAY; the janitor stops between steps (index rows go before bytes, so any point is safe).
         tracing::info!("shutdown requested: no longer accepting connections");
         let _ = stop_tx.send(true);
-        // Signaling clients reconnect elsewhere (or after the restart) on GO_AWAY.
         self.signaling.go_away_all();
         for t in accept_tasks {
             let _ = t.await;
         }
+        if let Some(mut t) = janitor_task
+            && tokio::time::timeout(Duration::from_secs(5), &mut t).await.is_err()
+        {
+            t.abort();
+        }
+        // 2. PutMedia sessions finish the fragment in progress, then end after their last ACK.
+        let sessions = self.ingest.active_sessions();
+        if sessions > 0 {
+            tracing::info!("shutdown: letting {sessions} PutMedia sessions finish their current fragment");
+        }
+        self.ingest.shutdown();
+        let sessions_end_by = tokio::time::Instant::now() + SESSION_DRAIN;
+        while self.ingest.active_sessions() > 0 && tokio::time::Instant::now() < sessions_end_by {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // 3. In-flight requests (the PutMedia responses among them) finish.
         let graceful = Arc::try_unwrap(graceful)
             .unwrap_or_else(|_| hyper_util::server::graceful::GracefulShutdown::new());
-        if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
-            tracing::warn!("connections still open after 10 s; closing them");
+        if tokio::time::timeout(CONNECTION_DRAIN, graceful.shutdown()).await.is_err() {
+            tracing::warn!("connections still open after {CONNECTION_DRAIN:?}; closing them");
         }
+        // 4. Whatever the persister still holds becomes durable and committed.
+        if !self.ingest.flush_persister(PERSISTER_FLUSH).await {
+            tracing::warn!("the persister still had fragments after {PERSISTER_FLUSH:?}");
+        }
+        // 5. Workers stop between fragments; their cursors resume the rest after a restart.
+        self.workers.shutdown(WORKER_DRAIN).await;
+        // 6. Close the index pool.
+        self.index.close().await;
+        tracing::info!("shutdown complete");
     }
 }
 
@@ -334,6 +460,24 @@ fn load_tls(cert: &PathBuf, key: &PathBuf) -> Result<TlsAcceptor, StartError> {
 /// The key of HLS/DASH session tokens: `[playback] session_token_secret`, else derived from the
 /// first configured access key's secret (stable across restarts and nodes that share the config),
 /// else random for this process (sessions then die with it).
+/// The key that signs webhook deliveries: `[workers.notifications] webhook_secret`, else one
+/// derived from the first access key's secret (so it survives restarts), else random.
+fn webhook_key(config: &Config) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    if let Some(secret) = &config.workers.notifications.webhook_secret {
+        return secret.as_bytes().to_vec();
+    }
+    match config.auth.keys.first() {
+        Some(key) => {
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.secret_access_key.as_bytes())
+                .expect("HMAC takes any key length");
+            mac.update(b"openkvs webhook signing key");
+            mac.finalize().into_bytes().to_vec()
+        }
+        None => rand::random::<[u8; 32]>().to_vec(),
+    }
+}
+
 fn session_token_key(config: &Config) -> crate::auth::session_token::SessionTokenKey {
     use crate::auth::session_token::SessionTokenKey;
     if let Some(secret) = &config.playback.session_token_secret {

@@ -117,7 +117,7 @@ pub struct TlsConfig {
 }
 
 /// The whole server configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Plain-HTTP listen address (port 0 picks a free port).
@@ -147,6 +147,12 @@ pub struct Config {
     pub playback: crate::playback::PlaybackConfig,
     /// WebRTC signaling limits and ICE servers.
     pub signaling: crate::signaling::SignalingConfig,
+    /// Analysis workers, built-in analyzers and event notifications.
+    pub workers: crate::workers::WorkersConfig,
+    /// Prometheus metrics listener.
+    pub metrics: crate::metrics::MetricsConfig,
+    /// The retention janitor.
+    pub retention: crate::retention::RetentionConfig,
 }
 
 impl Default for Config {
@@ -163,7 +169,10 @@ impl Default for Config {
             auth: AuthConfig::default(),
             ingest: crate::ingest::IngestConfig::default(),
             playback: crate::playback::PlaybackConfig::default(),
+            workers: crate::workers::WorkersConfig::default(),
             signaling: crate::signaling::SignalingConfig::default(),
+            metrics: crate::metrics::MetricsConfig::default(),
+            retention: crate::retention::RetentionConfig::default(),
         }
     }
 }
@@ -191,6 +200,8 @@ pub struct Overrides {
     pub tls_listen: Option<SocketAddr>,
     /// `--auth-mode` / `OPENKVS_AUTH_MODE`
     pub auth_mode: Option<AuthMode>,
+    /// `--metrics-listen` / `OPENKVS_METRICS_LISTEN`
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -246,6 +257,9 @@ impl Config {
         if let Some(v) = o.auth_mode {
             self.auth.mode = v;
         }
+        if let Some(v) = o.metrics_listen {
+            self.metrics.listen = Some(v);
+        }
     }
 
     /// Checks ranges and combinations, including the development-key rule.
@@ -266,6 +280,9 @@ impl Config {
                     "public_url must be scheme://host[:port] without a path, got {url}"
                 )));
             }
+        }
+        if self.retention.interval_secs == 0 {
+            return Err(ConfigError::Invalid("retention.interval_secs must be at least 1".into()));
         }
         if !(1..=86_400).contains(&self.auth.max_skew_secs) {
             return Err(ConfigError::Invalid("auth.max_skew_secs must be 1..=86400".into()));

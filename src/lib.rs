@@ -23,10 +23,18 @@
 //!
 //! **`api`** is the HTTP edge and the only layer that knows axum, headers, JSON casing and AWS error
 //! codes: the error table, the operation enum, the SigV4 layer, and one handler file per operation.
+//! It also serves the web console (`console/` at the repository root, embedded in the binary), whose
+//! sign-in sessions (`auth::console_session`) authorize its calls to the same operations.
 //!
 //! **`playback`** reads streams back: GetMedia, HLS/DASH sessions (playlists, fMP4 and MPEG-TS
 //! segments) and GetClip, as byte streams built from the index and the store (pure packaging code
 //! lives in **`media`**, which does no I/O).
+//!
+//! **`imaging`** turns stored video frames into pictures: H.264 decoding (OpenH264, a C library
+//! built from source), scaling, JPEG/PNG encoding, and "which frame is on screen at time T" for
+//! GetImages and thumbnails. Compute only, no I/O; apart from `media`, which it uses to demux stored
+//! fragments, it imports nothing from the crate. It is not part of `media` because it links C code
+//! and burns CPU: callers run it on blocking threads.
 //!
 //! **`signaling`** is KVS WebRTC signaling in memory: which master and viewers are connected to a
 //! channel, relaying SDP and ICE messages between them, and the ICE server list.
@@ -35,24 +43,43 @@
 //! re-frames a Matroska file or pipe like the KVS C producer and streams it over one signed,
 //! full-duplex request while reading the ACKs (`openkvs put`, `openkvs bench ingest`).
 //!
+//! **`workers`** is the analysis fan-out: every persisted fragment is offered to pluggable
+//! analyzers (key-frame images, motion, a JetStream feed) with durable cursors in the index, and
+//! their events are recorded and delivered to webhooks and NATS.
+//!
+//! **`metrics`** is the process's Prometheus metrics: atomics the other layers bump, rendered as
+//! text at scrape time (`api::metrics` serves `/metrics`, `/health`, `/ready`). No HTTP, no I/O.
+//!
+//! **`retention`** is the janitor that deletes fragments past their stream's retention (index rows
+//! first, then whole segment files) and removes deleted streams' leftover directories.
+//!
+//! **`outbound`** opens client connections (TCP/TLS) and sends small HTTP requests: the producer's
+//! data connections and the workers' webhook deliveries.
+//!
 //! # Layering rules
 //!
 //! `model` imports nothing from the crate; `index` imports only `model` (and its own errors);
 //! `auth` imports `model` and `config`; `api` may import everything below it; only `app` builds
-//! concrete implementations. Nothing below `api` imports axum, hyper or http. `producer` is a
-//! client beside the server, not below it: it imports only `media` from the crate and may use
-//! hyper, never axum.
+//! concrete implementations. Nothing below `api` imports axum, hyper or http, except `outbound`,
+//! the one place that speaks HTTP as a client. `producer` is a client beside the server, not below
+//! it: it imports only `media` and `outbound` from the crate and may use hyper, never axum.
+//! `imaging` imports only `media`.
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod imaging;
 pub mod index;
 pub mod ingest;
 pub mod media;
+pub mod metrics;
 pub mod model;
+pub mod outbound;
 pub mod playback;
 pub mod producer;
+pub mod retention;
 pub mod signaling;
 pub mod store;
+pub mod workers;

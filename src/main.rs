@@ -190,6 +190,10 @@ struct ServeArgs {
     /// `keys` (verify signatures) or `open` (accept any well-formed signature).
     #[arg(long, env = "OPENKVS_AUTH_MODE", value_parser = parse_auth_mode)]
     auth_mode: Option<AuthMode>,
+    /// A separate listener for /metrics, /health and /ready [default: none; they are served on
+    /// --listen].
+    #[arg(long, env = "OPENKVS_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 fn parse_auth_mode(s: &str) -> Result<AuthMode, String> {
@@ -284,6 +288,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         tls_key: args.tls_key,
         tls_listen: args.tls_listen,
         auth_mode: args.auth_mode,
+        metrics_listen: args.metrics_listen,
     };
     let config = match Config::load(args.config.as_deref(), overrides) {
         Ok(c) => c,
@@ -327,7 +332,18 @@ async fn serve(args: ServeArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Resolves on the first SIGTERM or SIGINT and starts the graceful shutdown; a second signal while
+/// it runs exits the process at once (status 130).
 async fn shutdown_signal() {
+    first_signal().await;
+    tokio::spawn(async {
+        first_signal().await;
+        tracing::warn!("second signal: exiting immediately");
+        std::process::exit(130);
+    });
+}
+
+async fn first_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -11,8 +11,10 @@ use openkvs::index::{
     STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind,
 };
 use openkvs::model::{
-    AccountId, ChannelType, DataRetention, FragmentLocation, FragmentNumber, FragmentRecord, Region,
-    ResourceArn, StorageTier, StreamName, StreamStatus, TagSet, VersionToken,
+    AccountId, AnalyzerEvent, ChannelType, ConfigurationStatus, DataRetention, DestinationUri,
+    FragmentLocation, FragmentNumber, FragmentRecord, ImageFormat, ImageGenerationConfig, ImageSelectorType,
+    NewAnalyzerEvent, NotificationConfig, Region, ResourceArn, StorageTier, StreamName, StreamStatus, TagSet,
+    VersionToken,
 };
 
 backend_tests!(
@@ -27,6 +29,12 @@ backend_tests!(
     channels_list_filters_pages_and_orders_by_bytes,
     channels_update_and_delete_check_versions,
     channel_tags_upsert_respect_the_limit_and_cascade,
+    streams_by_id_and_all_ids,
+    image_generation_configs_set_replace_delete_and_cascade,
+    notification_configs_set_replace_delete_and_cascade,
+    worker_cursors_only_move_forward,
+    analyzer_events_insert_page_filter_and_cascade,
+    retention_deletes_by_server_time_and_tracks_segments,
 );
 
 struct Ctx {
@@ -436,5 +444,303 @@ async fn channel_tags_upsert_respect_the_limit_and_cascade(backend: Backend) {
     ctx.index.delete_channel(c.id, None).await.unwrap();
     assert!(ctx.index.channel_tags(c.id).await.unwrap().is_empty(), "tags go with the channel");
     assert!(matches!(ctx.index.tag_channel(c.id, &extra).await, Err(IndexError::NotFound)));
+    ctx.done().await;
+}
+
+async fn streams_by_id_and_all_ids(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let a = ctx.index.create_stream(new_stream("us-east-1", "a", 1)).await.unwrap();
+    let b = ctx.index.create_stream(new_stream("eu-west-1", "b", 2)).await.unwrap();
+    assert_eq!(ctx.index.stream_by_id(b.id).await.unwrap(), b);
+    assert_eq!(ctx.index.stream_ids().await.unwrap(), vec![a.id, b.id], "every region, ascending");
+    ctx.index.delete_stream(a.id, None).await.unwrap();
+    assert!(matches!(ctx.index.stream_by_id(a.id).await, Err(IndexError::NotFound)));
+    assert_eq!(ctx.index.stream_ids().await.unwrap(), vec![b.id]);
+    ctx.done().await;
+}
+
+fn image_config(uri: &str, quality: Option<u8>, width: Option<u32>) -> ImageGenerationConfig {
+    ImageGenerationConfig {
+        status: ConfigurationStatus::Enabled,
+        selector: ImageSelectorType::ProducerTimestamp,
+        destination_uri: DestinationUri::parse_member(uri, "uri").unwrap(),
+        destination_region: region("us-east-1"),
+        sampling_interval_ms: 2000,
+        format: ImageFormat::Jpeg,
+        jpeg_quality: quality,
+        width,
+        height: None,
+    }
+}
+
+async fn image_generation_configs_set_replace_delete_and_cascade(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let other = ctx.index.create_stream(new_stream("us-east-1", "other", 2)).await.unwrap();
+    assert_eq!(ctx.index.image_generation_config(s.id).await.unwrap(), None);
+    let first = image_config("s3://bucket/cam", Some(90), Some(640));
+    ctx.index.set_image_generation_config(s.id, Some(&first), 10).await.unwrap();
+    assert_eq!(
+        ctx.index.image_generation_config(s.id).await.unwrap(),
+        Some(first),
+        "round trip of every column"
+    );
+    let second = ImageGenerationConfig {
+        status: ConfigurationStatus::Disabled,
+        selector: ImageSelectorType::ServerTimestamp,
+        format: ImageFormat::Png,
+        height: Some(2160),
+        ..image_config("s3://other-bucket", None, None)
+    };
+    ctx.index.set_image_generation_config(s.id, Some(&second), 20).await.unwrap();
+    assert_eq!(ctx.index.image_generation_config(s.id).await.unwrap(), Some(second.clone()), "replaced");
+    assert_eq!(ctx.index.image_generation_config(other.id).await.unwrap(), None, "per stream");
+
+    ctx.index.set_image_generation_config(s.id, None, 30).await.unwrap();
+    assert_eq!(ctx.index.image_generation_config(s.id).await.unwrap(), None, "deleted");
+    ctx.index.set_image_generation_config(s.id, None, 40).await.unwrap();
+
+    // A deleted stream takes its configuration along; setting or deleting one is then NotFound.
+    ctx.index.set_image_generation_config(other.id, Some(&second), 50).await.unwrap();
+    ctx.index.delete_stream(other.id, None).await.unwrap();
+    assert_eq!(ctx.index.image_generation_config(other.id).await.unwrap(), None);
+    assert!(matches!(
+        ctx.index.set_image_generation_config(other.id, Some(&second), 60).await,
+        Err(IndexError::NotFound)
+    ));
+    assert!(matches!(
+        ctx.index.set_image_generation_config(other.id, None, 60).await,
+        Err(IndexError::NotFound)
+    ));
+    ctx.done().await;
+}
+
+async fn notification_configs_set_replace_delete_and_cascade(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let other = ctx.index.create_stream(new_stream("us-east-1", "other", 2)).await.unwrap();
+    assert_eq!(ctx.index.notification_config(s.id).await.unwrap(), None);
+    let webhook = NotificationConfig {
+        status: ConfigurationStatus::Enabled,
+        destination_uri: DestinationUri::parse_member("https://hooks.example.com/kvs?x=1", "uri").unwrap(),
+    };
+    ctx.index.set_notification_config(s.id, Some(&webhook), 10).await.unwrap();
+    assert_eq!(ctx.index.notification_config(s.id).await.unwrap(), Some(webhook));
+    let sns = NotificationConfig {
+        status: ConfigurationStatus::Disabled,
+        destination_uri: DestinationUri::parse_member("arn:aws:sns:us-east-1:123456789012:t", "uri").unwrap(),
+    };
+    ctx.index.set_notification_config(s.id, Some(&sns), 20).await.unwrap();
+    assert_eq!(ctx.index.notification_config(s.id).await.unwrap(), Some(sns.clone()), "replaced");
+    assert_eq!(ctx.index.notification_config(other.id).await.unwrap(), None, "per stream");
+    ctx.index.set_notification_config(s.id, None, 30).await.unwrap();
+    assert_eq!(ctx.index.notification_config(s.id).await.unwrap(), None, "deleted");
+
+    ctx.index.set_notification_config(other.id, Some(&sns), 40).await.unwrap();
+    ctx.index.delete_stream(other.id, None).await.unwrap();
+    assert_eq!(ctx.index.notification_config(other.id).await.unwrap(), None);
+    assert!(matches!(
+        ctx.index.set_notification_config(other.id, Some(&sns), 50).await,
+        Err(IndexError::NotFound)
+    ));
+    assert!(matches!(ctx.index.set_notification_config(other.id, None, 50).await, Err(IndexError::NotFound)));
+    ctx.done().await;
+}
+
+async fn worker_cursors_only_move_forward(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let t = ctx.index.create_stream(new_stream("us-east-1", "other", 2)).await.unwrap();
+    let n = FragmentNumber::from_ordinal;
+    assert_eq!(ctx.index.worker_cursor("motion", s.id).await.unwrap(), None);
+    assert!(ctx.index.worker_cursors("motion").await.unwrap().is_empty());
+
+    ctx.index.set_worker_cursor("motion", s.id, &n(5), 100).await.unwrap();
+    ctx.index.set_worker_cursor("motion", s.id, &n(7), 200).await.unwrap();
+    assert_eq!(ctx.index.worker_cursor("motion", s.id).await.unwrap(), Some(n(7)));
+    // Backwards and equal moves change nothing (not even the time).
+    ctx.index.set_worker_cursor("motion", s.id, &n(6), 300).await.unwrap();
+    ctx.index.set_worker_cursor("motion", s.id, &n(7), 400).await.unwrap();
+    assert_eq!(ctx.index.worker_cursor("motion", s.id).await.unwrap(), Some(n(7)));
+    // Numeric, not text, order across lengths: 999 < 1000 although "999" > "1000".
+    let short = |v: &str| FragmentNumber::parse(v).unwrap();
+    ctx.index.set_worker_cursor("lengths", s.id, &short("999"), 1).await.unwrap();
+    ctx.index.set_worker_cursor("lengths", s.id, &short("1000"), 2).await.unwrap();
+    ctx.index.set_worker_cursor("lengths", s.id, &short("999"), 3).await.unwrap();
+    assert_eq!(ctx.index.worker_cursor("lengths", s.id).await.unwrap(), Some(short("1000")));
+
+    // Cursors are per worker and per stream.
+    ctx.index.set_worker_cursor("motion", t.id, &n(1), 500).await.unwrap();
+    ctx.index.set_worker_cursor("images", s.id, &n(2), 600).await.unwrap();
+    let cursors = ctx.index.worker_cursors("motion").await.unwrap();
+    assert_eq!(
+        cursors.iter().map(|c| (c.stream_id, c.fragment_number.clone(), c.updated_at_ms)).collect::<Vec<_>>(),
+        vec![(s.id, n(7), 200), (t.id, n(1), 500)]
+    );
+    assert_eq!(ctx.index.worker_cursor("images", s.id).await.unwrap(), Some(n(2)));
+
+    // Lag needs the newest fragment: `latest_fragments` from the beginning of time, limit 1.
+    let h = ctx.index.put_track_header(s.id, "aa", b"h", 0).await.unwrap();
+    let rows: Vec<FragmentRecord> = (0..3).map(|i| fragment(s.id, h, i)).collect();
+    ctx.index.insert_fragments(&rows).await.unwrap();
+    let newest = ctx.index.latest_fragments(s.id, TimestampKind::Server, i64::MIN, 1).await.unwrap();
+    assert_eq!(newest, vec![rows[2].clone()]);
+
+    // A deleted stream's cursors go with it; setting one is then NotFound.
+    ctx.index.delete_stream(t.id, None).await.unwrap();
+    assert_eq!(ctx.index.worker_cursors("motion").await.unwrap().len(), 1);
+    assert_eq!(ctx.index.worker_cursor("motion", t.id).await.unwrap(), None);
+    assert!(matches!(
+        ctx.index.set_worker_cursor("motion", t.id, &n(9), 700).await,
+        Err(IndexError::NotFound)
+    ));
+    ctx.done().await;
+}
+
+fn event(stream_id: i64, kind: &str, producer_ts_ms: i64, i: i64) -> NewAnalyzerEvent {
+    NewAnalyzerEvent {
+        stream_id,
+        worker: "motion".into(),
+        kind: kind.into(),
+        fragment_number: (i % 2 == 0).then(|| FragmentNumber::from_ordinal(i as u128)),
+        producer_ts_ms,
+        server_ts_ms: producer_ts_ms + 5,
+        end_ts_ms: (kind == AnalyzerEvent::MOTION_END).then_some(producer_ts_ms + 1500),
+        score: (i % 3 != 0).then_some(i as f64 / 8.0),
+        detail: serde_json::json!({ "i": i, "boxes": [[1, 2, 3, 4]], "label": "é" }),
+    }
+}
+
+async fn analyzer_events_insert_page_filter_and_cascade(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let gone = ctx.index.create_stream(new_stream("us-east-1", "gone", 2)).await.unwrap();
+    ctx.index.delete_stream(gone.id, None).await.unwrap();
+
+    // Pairs of events share a millisecond; ids break the tie. Inserted out of time order.
+    let kinds = [AnalyzerEvent::MOTION_START, AnalyzerEvent::MOTION_END];
+    let mut batch: Vec<NewAnalyzerEvent> =
+        (0..10).rev().map(|i| event(s.id, kinds[(i % 2) as usize], 1_000 + (i / 2) * 100, i)).collect();
+    batch.insert(3, event(gone.id, AnalyzerEvent::IMAGE, 1_000, 99));
+    let ids = ctx.index.insert_analyzer_events(&batch, 7_000).await.unwrap();
+    assert_eq!(ids.len(), 11);
+    assert_eq!(ids[3], None, "the deleted stream's event is skipped");
+    assert!(ids.iter().enumerate().all(|(i, id)| (i == 3) == id.is_none()), "{ids:?}");
+    assert!(ctx.index.insert_analyzer_events(&[], 7_000).await.unwrap().is_empty());
+
+    let all = ctx.index.analyzer_events(s.id, 0, i64::MAX, None, None, 100).await.unwrap();
+    assert_eq!(all.len(), 10);
+    let keys: Vec<(i64, i64)> = all.iter().map(|e| (e.producer_ts_ms, e.id)).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "ordered by (producer_ts_ms, id)");
+    // Round trip of every column.
+    let e9 = all.iter().find(|e| e.detail["i"] == 9).unwrap();
+    let sent = &batch[0];
+    assert_eq!(
+        (e9.stream_id, &e9.worker, &e9.kind, &e9.fragment_number, e9.producer_ts_ms, e9.server_ts_ms),
+        (
+            sent.stream_id,
+            &sent.worker,
+            &sent.kind,
+            &sent.fragment_number,
+            sent.producer_ts_ms,
+            sent.server_ts_ms
+        )
+    );
+    assert_eq!(
+        (e9.end_ts_ms, e9.score, &e9.detail, e9.created_at_ms),
+        (Some(2_900), None, &sent.detail, 7_000)
+    );
+    let e4 = all.iter().find(|e| e.detail["i"] == 4).unwrap();
+    assert_eq!(
+        (e4.fragment_number.clone(), e4.score, e4.end_ts_ms),
+        (Some(FragmentNumber::from_ordinal(4)), Some(0.5), None)
+    );
+
+    // Keyset pages of 3 cross the shared milliseconds without losing or repeating an event.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = ctx.index.analyzer_events(s.id, 0, i64::MAX, None, after, 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|e| (e.producer_ts_ms, e.id));
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+
+    // Inclusive time range and kind filter.
+    let range = ctx.index.analyzer_events(s.id, 1_100, 1_300, None, None, 100).await.unwrap();
+    assert_eq!(range.iter().map(|e| e.detail["i"].as_i64().unwrap()).collect::<Vec<_>>().len(), 6);
+    assert!(range.iter().all(|e| (1_100..=1_300).contains(&e.producer_ts_ms)));
+    let ends = ctx
+        .index
+        .analyzer_events(s.id, 0, i64::MAX, Some(AnalyzerEvent::MOTION_END), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(ends.len(), 5);
+    assert!(ends.iter().all(|e| e.kind == AnalyzerEvent::MOTION_END));
+    assert!(ctx.index.analyzer_events(s.id, 0, i64::MAX, Some("image"), None, 100).await.unwrap().is_empty());
+    assert!(ctx.index.analyzer_events(gone.id, 0, i64::MAX, None, None, 100).await.unwrap().is_empty());
+
+    // A deleted stream takes its events along.
+    ctx.index.delete_stream(s.id, None).await.unwrap();
+    assert!(ctx.index.analyzer_events(s.id, 0, i64::MAX, None, None, 100).await.unwrap().is_empty());
+    ctx.done().await;
+}
+
+async fn retention_deletes_by_server_time_and_tracks_segments(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    ctx.index.ping().await.unwrap();
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let other = ctx.index.create_stream(new_stream("us-east-1", "other", 2)).await.unwrap();
+    let h = ctx.index.put_track_header(s.id, "aa", b"header", 10).await.unwrap();
+    let ho = ctx.index.put_track_header(other.id, "aa", b"header", 10).await.unwrap();
+    assert_eq!(ctx.index.lowest_referenced_segment(s.id).await.unwrap(), None);
+    // Fragments i = 0..10 at server time 5_000_000 + 2000 i, in segments 1 (i < 4), 2 (i < 8), 3.
+    let rows: Vec<FragmentRecord> = (0..10)
+        .map(|i| {
+            let mut f = fragment(s.id, h, i);
+            f.location.segment = 1 + i / 4;
+            f
+        })
+        .collect();
+    ctx.index.insert_fragments(&rows).await.unwrap();
+    ctx.index.insert_fragments(&[fragment(other.id, ho, 0)]).await.unwrap();
+    assert_eq!(ctx.index.lowest_referenced_segment(s.id).await.unwrap(), Some(1));
+    // Before fragment 5's server time, two at a time: 0..5 go, oldest first.
+    let cutoff = 5_000_000 + 5 * 2000;
+    assert_eq!(ctx.index.delete_fragments_before(s.id, cutoff, 2).await.unwrap(), 2);
+    assert_eq!(ctx.index.lowest_referenced_segment(s.id).await.unwrap(), Some(1));
+    assert_eq!(ctx.index.delete_fragments_before(s.id, cutoff, 2).await.unwrap(), 2);
+    assert_eq!(ctx.index.lowest_referenced_segment(s.id).await.unwrap(), Some(2));
+    assert_eq!(ctx.index.delete_fragments_before(s.id, cutoff, 2).await.unwrap(), 1);
+    assert_eq!(ctx.index.delete_fragments_before(s.id, cutoff, 2).await.unwrap(), 0);
+    let left = ctx.index.fragments_after(s.id, None, 100).await.unwrap();
+    assert_eq!(
+        left.iter().map(|f| f.number.clone()).collect::<Vec<_>>(),
+        rows[5..].iter().map(|f| f.number.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        ctx.index.fragments_after(other.id, None, 100).await.unwrap().len(),
+        1,
+        "other streams untouched"
+    );
+    assert_eq!(ctx.index.delete_fragments_before(s.id, i64::MAX, 100).await.unwrap(), 5);
+    assert_eq!(ctx.index.lowest_referenced_segment(s.id).await.unwrap(), None);
+    // DeleteStream leaves a tombstone, once; a failed delete does not.
+    assert!(ctx.index.deleted_stream_ids().await.unwrap().is_empty());
+    let wrong = Some(VersionToken::generate());
+    if let Some(wrong) = wrong.as_ref() {
+        assert!(ctx.index.delete_stream(other.id, Some(wrong)).await.is_err());
+        assert!(ctx.index.deleted_stream_ids().await.unwrap().is_empty());
+    }
+    ctx.index.delete_stream(other.id, None).await.unwrap();
+    ctx.index.delete_stream(s.id, None).await.unwrap();
+    assert_eq!(ctx.index.deleted_stream_ids().await.unwrap(), vec![s.id.min(other.id), s.id.max(other.id)]);
+    ctx.index.close().await;
+    assert!(ctx.index.ping().await.is_err(), "closed");
     ctx.done().await;
 }

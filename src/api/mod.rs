@@ -12,17 +12,25 @@
 //! - [`signaling`]: `kinesis-video-signaling` (ICE servers, Alexa offers) and the signaling
 //!   WebSocket (`GET /`, presigned).
 //! - [`cors`]: CORS headers and preflights for browsers.
+//! - [`analysis`]: openkvs's own analysis API (analyzer events, worker status, pause/resume).
+//! - [`metrics`]: `/metrics` (Prometheus), `/health`, `/ready`, and the layer that counts requests,
+//!   latency and response bytes per operation.
+//! - [`console`]: the web console (embedded page at `/`, sign-in sessions, and the session-cookie
+//!   authorization the SigV4 layer accepts for the console's own calls).
 //!
 //! [`router`] assembles them with the middleware stack (outermost first): CORS → request context
 //! (id, span, error log) → SigV4 authentication (operation paths only) → the handler. Lower layers receive domain values,
 //! never HTTP types.
 
+pub mod analysis;
 pub mod archived;
 pub mod aws;
 pub mod channels;
+pub mod console;
 pub mod control;
 pub mod cors;
 pub mod media;
+pub mod metrics;
 pub mod session_resources;
 pub mod signaling;
 pub mod streams;
@@ -71,6 +79,12 @@ pub struct AppState {
     pub playback: Arc<Playback>,
     /// WebRTC signaling connections.
     pub signaling: Arc<crate::signaling::SignalingHub>,
+    /// Analysis workers.
+    pub workers: Arc<crate::workers::Workers>,
+    /// The web console's sign-in sessions.
+    pub console_sessions: Arc<crate::auth::console_session::ConsoleSessions>,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Which listener a request arrived on; inserted into every request by the server's accept loop.
@@ -137,11 +151,34 @@ pub fn router(state: AppState) -> Router {
         .merge(archived::router())
         .merge(session_resources::router())
         .merge(signaling::router())
+        .merge(analysis::router())
+        .merge(console::router())
+        .merge(metrics::routes())
+        .route("/", axum::routing::get(serve_root))
         .fallback(aws::middleware::unknown_operation)
         .layer(from_fn_with_state(state.clone(), aws::sigv4_layer::authenticate))
+        .layer(from_fn_with_state(state.clone(), metrics::record_request))
         .layer(from_fn(aws::middleware::request_context))
         .layer(from_fn(cors::cors))
         .with_state(state)
+}
+
+/// `GET /` is shared: with `X-Amz-ChannelARN` in the query it is the signaling WebSocket (as the
+/// KVS WebRTC SDKs open it), otherwise the web console's page.
+async fn serve_root(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    let is_signaling = req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case("X-Amz-ChannelARN")))
+    });
+    if is_signaling {
+        signaling::websocket::handle(axum::extract::State(state), req).await
+    } else {
+        let headers = req.headers().clone();
+        console::assets::index(axum::extract::State(state), headers).await
+    }
 }
 
 #[cfg(test)]

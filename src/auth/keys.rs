@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::sigv4::{CredentialLookup, SecretKey};
 use crate::config::{AuthMode, KeyConfig};
 use crate::model::Region;
+use crate::model::glob_match;
 
 /// What one key may do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,7 +40,7 @@ impl KeyPolicy {
     pub fn allows_stream(&self, name: &str) -> bool {
         match &self.streams {
             None => true,
-            Some(globs) => globs.iter().any(|g| glob_match(g.as_bytes(), name.as_bytes())),
+            Some(globs) => globs.iter().any(|g| glob_match(g, name)),
         }
     }
 
@@ -47,33 +48,6 @@ impl KeyPolicy {
     pub fn is_stream_restricted(&self) -> bool {
         self.streams.is_some()
     }
-}
-
-/// Matches `*` (any run) and `?` (one byte) wildcards; iterative, linear in practice.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }
 
 #[derive(Debug)]
@@ -135,6 +109,24 @@ impl KeyStore {
     }
 }
 
+impl KeyStore {
+    /// Whether `secret` is the secret of `access_key_id`, for the web console's sign-in. Unknown
+    /// keys and wrong secrets take the same time and give the same answer. In open mode any
+    /// non-empty key id is accepted (as any well-formed signature is), unless it is a configured key
+    /// and the secret is wrong.
+    pub fn accepts_console_secret(&self, access_key_id: &str, secret: &str) -> bool {
+        let placeholder = SecretKey::new("openkvs-console-unknown-key-placeholder");
+        let entry = self.keys.get(access_key_id);
+        let known = entry.is_some();
+        // Hash and compare even for an unknown key, so both failures cost the same.
+        let matches = entry.map_or(&placeholder, |e| &e.secret).matches(secret) && known;
+        match self.mode {
+            AuthMode::Keys => known && matches,
+            AuthMode::Open => !access_key_id.is_empty() && (!known || matches),
+        }
+    }
+}
+
 impl CredentialLookup for KeyStore {
     fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
         self.keys.get(access_key_id).map(|e| e.secret.clone())
@@ -158,14 +150,33 @@ mod tests {
 
     #[test]
     fn globs_match_like_shell_patterns() {
-        assert!(glob_match(b"cam-*", b"cam-1"));
-        assert!(glob_match(b"cam-*", b"cam-"));
-        assert!(!glob_match(b"cam-*", b"door-1"));
-        assert!(glob_match(b"*", b""));
-        assert!(glob_match(b"c?m-*-x", b"cam-12-x"));
-        assert!(!glob_match(b"c?m", b"cam-1"));
-        assert!(glob_match(b"*a*b*", b"xxaxxbxx"));
-        assert!(!glob_match(b"*a*b", b"xxaxxbxx"));
+        assert!(glob_match("cam-*", "cam-1"));
+        assert!(glob_match("cam-*", "cam-"));
+        assert!(!glob_match("cam-*", "door-1"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("c?m-*-x", "cam-12-x"));
+        assert!(!glob_match("c?m", "cam-1"));
+        assert!(glob_match("*a*b*", "xxaxxbxx"));
+        assert!(!glob_match("*a*b", "xxaxxbxx"));
+    }
+
+    #[test]
+    fn console_secret_check_needs_the_right_pair() {
+        let keys = [KeyConfig {
+            access_key_id: "openkvs".into(),
+            secret_access_key: "openkvs-secret".into(),
+            operations: None,
+            streams: None,
+        }];
+        let store = KeyStore::new(AuthMode::Keys, &keys);
+        assert!(store.accepts_console_secret("openkvs", "openkvs-secret"));
+        assert!(!store.accepts_console_secret("openkvs", "openkvs-secreT"));
+        assert!(!store.accepts_console_secret("openkvs", ""));
+        assert!(!store.accepts_console_secret("other", "openkvs-secret"));
+        let open = KeyStore::new(AuthMode::Open, &keys);
+        assert!(open.accepts_console_secret("anyone", "anything"));
+        assert!(!open.accepts_console_secret("", "anything"));
+        assert!(!open.accepts_console_secret("openkvs", "wrong"));
     }
 
     #[test]

@@ -16,8 +16,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::model::{
-    ChannelType, DataRetention, FragmentLocation, FragmentNumber, FragmentRecord, Region, ResourceArn,
-    SignalingChannel, StorageTier, Stream, StreamName, StreamStatus, TagSet, VersionToken,
+    AnalyzerEvent, ChannelType, ConfigurationStatus, DataRetention, DestinationUri, FragmentLocation,
+    FragmentNumber, FragmentRecord, ImageFormat, ImageGenerationConfig, ImageSelectorType, NewAnalyzerEvent,
+    NotificationConfig, Region, ResourceArn, SignalingChannel, StorageTier, Stream, StreamName, StreamStatus,
+    TagSet, VersionToken, WorkerCursor,
 };
 
 /// Why an index call failed.
@@ -196,6 +198,12 @@ pub trait Index: Send + Sync + Debug {
     /// Looks a stream up by its exact ARN.
     async fn stream_by_arn(&self, arn: &ResourceArn) -> Result<Stream, IndexError>;
 
+    /// Looks a stream up by its index id.
+    async fn stream_by_id(&self, id: i64) -> Result<Stream, IndexError>;
+
+    /// The index ids of every stream (all regions), ascending.
+    async fn stream_ids(&self) -> Result<Vec<i64>, IndexError>;
+
     /// Streams of a region in name order, optionally only names starting with `prefix`, starting
     /// after the name `after`, at most `limit`.
     async fn list_streams(
@@ -216,7 +224,9 @@ pub trait Index: Send + Sync + Debug {
         new_version: &VersionToken,
     ) -> Result<Stream, IndexError>;
 
-    /// Deletes the stream row and everything that references it, if the version matches.
+    /// Deletes the stream row and everything that references it, if the version matches, and
+    /// records its id in the deleted-streams list ([`Index::deleted_stream_ids`]) in the same
+    /// transaction.
     async fn delete_stream(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError>;
 
     /// Adds or overwrites tags; `TagLimitExceeded` if the result would exceed [`TagSet::MAX`].
@@ -300,6 +310,31 @@ pub trait Index: Send + Sync + Debug {
     /// killed previous process may have left committing.
     async fn segment_high_water(&self) -> Result<Vec<SegmentEnd>, IndexError>;
 
+    /// Deletes at most `limit` of the stream's fragment rows whose server timestamp is before
+    /// `before_ms` (the oldest first), in one transaction; returns how many went. The retention
+    /// janitor calls it until it returns less than `limit` (design/0010-retention.md).
+    async fn delete_fragments_before(
+        &self,
+        stream_id: i64,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<u64, IndexError>;
+
+    /// The lowest store segment any of the stream's rows references (`None`: it has no rows).
+    /// Segment files numbered below it hold no referenced byte. Uses the (stream, segment) index.
+    async fn lowest_referenced_segment(&self, stream_id: i64) -> Result<Option<i64>, IndexError>;
+
+    /// Ids of streams [`Index::delete_stream`] removed (recorded in the same transaction): their
+    /// store directories, if any are left, may be removed.
+    async fn deleted_stream_ids(&self) -> Result<Vec<i64>, IndexError>;
+
+    /// A trivial round trip (`SELECT 1`): whether the database answers (`/ready`).
+    async fn ping(&self) -> Result<(), IndexError>;
+
+    /// Closes the connection pool, waiting for connections in use to be returned (graceful
+    /// shutdown). Calls after it fail.
+    async fn close(&self);
+
     /// The highest fragment number of a stream, if it has any fragment.
     async fn last_fragment_number(&self, stream_id: i64) -> Result<Option<FragmentNumber>, IndexError>;
 
@@ -321,7 +356,8 @@ pub trait Index: Send + Sync + Debug {
 
     /// The newest fragments (by `kind` timestamp, then number) whose timestamp is at least
     /// `since_ms`, newest first, at most `limit` (HLS/DASH LIVE windows). Uses the
-    /// (stream, timestamp) indexes backwards.
+    /// (stream, timestamp) indexes backwards. With `since_ms = i64::MIN` and `limit = 1` it is the
+    /// stream's newest fragment (what analysis workers measure their lag against).
     async fn latest_fragments(
         &self,
         stream_id: i64,
@@ -356,6 +392,75 @@ pub trait Index: Send + Sync + Debug {
         after: Option<&FragmentNumber>,
         limit: u32,
     ) -> Result<Vec<FragmentRecord>, IndexError>;
+
+    /// The stream's image-generation configuration, if one is set.
+    async fn image_generation_config(
+        &self,
+        stream_id: i64,
+    ) -> Result<Option<ImageGenerationConfig>, IndexError>;
+
+    /// Stores (`Some`, replacing any previous one) or deletes (`None`) the stream's image-generation
+    /// configuration; `NotFound` if the stream is gone.
+    async fn set_image_generation_config(
+        &self,
+        stream_id: i64,
+        config: Option<&ImageGenerationConfig>,
+        now_ms: i64,
+    ) -> Result<(), IndexError>;
+
+    /// The stream's notification configuration, if one is set.
+    async fn notification_config(&self, stream_id: i64) -> Result<Option<NotificationConfig>, IndexError>;
+
+    /// Stores (`Some`, replacing any previous one) or deletes (`None`) the stream's notification
+    /// configuration; `NotFound` if the stream is gone.
+    async fn set_notification_config(
+        &self,
+        stream_id: i64,
+        config: Option<&NotificationConfig>,
+        now_ms: i64,
+    ) -> Result<(), IndexError>;
+
+    /// The last fragment `worker` finished in the stream, if it has finished any.
+    async fn worker_cursor(&self, worker: &str, stream_id: i64)
+    -> Result<Option<FragmentNumber>, IndexError>;
+
+    /// Every cursor of `worker`, by stream id (for status and lag reporting).
+    async fn worker_cursors(&self, worker: &str) -> Result<Vec<WorkerCursor>, IndexError>;
+
+    /// Moves `worker`'s cursor in the stream to `fragment` if that is past the stored one (or none
+    /// is stored); a number at or before the stored one changes nothing, so a cursor never moves
+    /// backwards. Numbers compare numerically (a longer digit string is the greater one).
+    /// `NotFound` if the stream is gone.
+    async fn set_worker_cursor(
+        &self,
+        worker: &str,
+        stream_id: i64,
+        fragment: &FragmentNumber,
+        now_ms: i64,
+    ) -> Result<(), IndexError>;
+
+    /// Inserts events in one transaction, stamped `created_at_ms = now_ms`. Returns, per event and
+    /// in input order, its new id, or `None` when its stream no longer exists (such events are
+    /// skipped; the others are still inserted).
+    async fn insert_analyzer_events(
+        &self,
+        events: &[NewAnalyzerEvent],
+        now_ms: i64,
+    ) -> Result<Vec<Option<i64>>, IndexError>;
+
+    /// A stream's events whose `producer_ts_ms` lies in `from_ms..=to_ms`, optionally only of
+    /// `kind`, ordered by (`producer_ts_ms`, id), after the keyset position `after` =
+    /// (`producer_ts_ms`, id) of the last event of the previous page, at most `limit`. Uses the
+    /// (stream, producer_ts_ms, id) index: no scan of the stream.
+    async fn analyzer_events(
+        &self,
+        stream_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        kind: Option<&str>,
+        after: Option<(i64, i64)>,
+        limit: u32,
+    ) -> Result<Vec<AnalyzerEvent>, IndexError>;
 }
 
 /// Opens the index a URL names: `postgres://…`/`postgresql://…` selects Postgres; `sqlite://…`
@@ -497,6 +602,138 @@ pub(crate) fn fragment_list_columns(f: &FragmentRecord) -> (String, String) {
     let tracks = f.tracks.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
     let metadata = serde_json::to_string(&f.metadata).unwrap_or_else(|_| "[]".to_owned());
     (tracks, metadata)
+}
+
+/// An `image_generation_configurations` row as both backends return it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ImageGenerationConfigRow {
+    pub stream_id: i64,
+    pub status: String,
+    pub image_selector_type: String,
+    pub destination_uri: String,
+    pub destination_region: String,
+    pub sampling_interval_ms: i64,
+    pub format: String,
+    pub jpeg_quality: Option<i64>,
+    pub width_pixels: Option<i64>,
+    pub height_pixels: Option<i64>,
+}
+
+impl TryFrom<ImageGenerationConfigRow> for ImageGenerationConfig {
+    type Error = IndexError;
+
+    fn try_from(r: ImageGenerationConfigRow) -> Result<Self, IndexError> {
+        let corrupt = |what: &str| {
+            IndexError::Other(format!(
+                "corrupt image generation configuration of stream {}: {what}",
+                r.stream_id
+            ))
+        };
+        let pixels =
+            |v: Option<i64>, what: &str| v.map(|v| u32::try_from(v).map_err(|_| corrupt(what))).transpose();
+        Ok(ImageGenerationConfig {
+            status: ConfigurationStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            selector: ImageSelectorType::parse(&r.image_selector_type).ok_or_else(|| corrupt("selector"))?,
+            destination_uri: DestinationUri::parse_member(&r.destination_uri, "uri")
+                .map_err(|_| corrupt("uri"))?,
+            destination_region: Region::parse(&r.destination_region).map_err(|_| corrupt("region"))?,
+            sampling_interval_ms: u32::try_from(r.sampling_interval_ms)
+                .map_err(|_| corrupt("sampling interval"))?,
+            format: ImageFormat::parse(&r.format).ok_or_else(|| corrupt("format"))?,
+            jpeg_quality: r
+                .jpeg_quality
+                .map(|q| u8::try_from(q).map_err(|_| corrupt("jpeg quality")))
+                .transpose()?,
+            width: pixels(r.width_pixels, "width")?,
+            height: pixels(r.height_pixels, "height")?,
+        })
+    }
+}
+
+/// The integer columns of an image-generation configuration: (sampling interval, JPEG quality,
+/// width, height).
+pub(crate) fn image_generation_numbers(
+    c: &ImageGenerationConfig,
+) -> (i64, Option<i64>, Option<i64>, Option<i64>) {
+    (
+        i64::from(c.sampling_interval_ms),
+        c.jpeg_quality.map(i64::from),
+        c.width.map(i64::from),
+        c.height.map(i64::from),
+    )
+}
+
+/// A `notification_configurations` row as both backends return it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct NotificationConfigRow {
+    pub stream_id: i64,
+    pub status: String,
+    pub destination_uri: String,
+}
+
+impl TryFrom<NotificationConfigRow> for NotificationConfig {
+    type Error = IndexError;
+
+    fn try_from(r: NotificationConfigRow) -> Result<Self, IndexError> {
+        let corrupt = |what: &str| {
+            IndexError::Other(format!("corrupt notification configuration of stream {}: {what}", r.stream_id))
+        };
+        Ok(NotificationConfig {
+            status: ConfigurationStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            destination_uri: DestinationUri::parse_member(&r.destination_uri, "uri")
+                .map_err(|_| corrupt("uri"))?,
+        })
+    }
+}
+
+/// Converts a `worker_cursors` row (stream id, fragment number, updated at).
+pub(crate) fn worker_cursor_from_row(
+    (stream_id, number, updated_at_ms): (i64, String, i64),
+) -> Result<WorkerCursor, IndexError> {
+    let fragment_number = FragmentNumber::parse(&number)
+        .ok_or_else(|| IndexError::Other(format!("corrupt worker cursor of stream {stream_id}: {number}")))?;
+    Ok(WorkerCursor { stream_id, fragment_number, updated_at_ms })
+}
+
+/// An `analyzer_events` row as both backends return it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AnalyzerEventRow {
+    pub id: i64,
+    pub stream_id: i64,
+    pub worker: String,
+    pub kind: String,
+    pub fragment_number: Option<String>,
+    pub producer_ts_ms: i64,
+    pub server_ts_ms: i64,
+    pub end_ts_ms: Option<i64>,
+    pub score: Option<f64>,
+    pub detail: String,
+    pub created_at_ms: i64,
+}
+
+impl TryFrom<AnalyzerEventRow> for AnalyzerEvent {
+    type Error = IndexError;
+
+    fn try_from(r: AnalyzerEventRow) -> Result<Self, IndexError> {
+        let corrupt = |what: &str| IndexError::Other(format!("corrupt analyzer event {}: {what}", r.id));
+        let fragment_number = match r.fragment_number.as_deref() {
+            Some(n) => Some(FragmentNumber::parse(n).ok_or_else(|| corrupt("fragment number"))?),
+            None => None,
+        };
+        Ok(AnalyzerEvent {
+            id: r.id,
+            stream_id: r.stream_id,
+            worker: r.worker,
+            kind: r.kind,
+            fragment_number,
+            producer_ts_ms: r.producer_ts_ms,
+            server_ts_ms: r.server_ts_ms,
+            end_ts_ms: r.end_ts_ms,
+            score: r.score,
+            detail: serde_json::from_str(&r.detail).map_err(|_| corrupt("detail"))?,
+            created_at_ms: r.created_at_ms,
+        })
+    }
 }
 
 impl TryFrom<StreamRow> for Stream {

@@ -11,12 +11,14 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
 
 use super::{
-    ChannelChanges, ChannelPage, ChannelRow, FragmentRow, Index, IndexError, LONGEST_FRAGMENT_MS, NewChannel,
-    NewStream, StreamChanges, StreamPage, StreamRow, TimestampKind, fragment_list_columns,
+    AnalyzerEventRow, ChannelChanges, ChannelPage, ChannelRow, FragmentRow, ImageGenerationConfigRow, Index,
+    IndexError, LONGEST_FRAGMENT_MS, NewChannel, NewStream, NotificationConfigRow, StreamChanges, StreamPage,
+    StreamRow, TimestampKind, fragment_list_columns, image_generation_numbers, worker_cursor_from_row,
 };
 use crate::model::{
-    FragmentNumber, FragmentRecord, Region, ResourceArn, SignalingChannel, Stream, StreamName, TagSet,
-    VersionToken,
+    AnalyzerEvent, FragmentNumber, FragmentRecord, ImageGenerationConfig, NewAnalyzerEvent,
+    NotificationConfig, Region, ResourceArn, SignalingChannel, Stream, StreamName, TagSet, VersionToken,
+    WorkerCursor,
 };
 
 /// Advisory lock key ("okvsfrag") fencing fragment inserts against startup recovery: inserts hold
@@ -125,6 +127,14 @@ impl PostgresIndex {
     }
 }
 
+/// Maps a write refused by a `REFERENCES streams` foreign key (the stream is gone) to `NotFound`.
+fn stream_gone(e: sqlx::Error) -> IndexError {
+    match e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => IndexError::NotFound,
+        other => other.into(),
+    }
+}
+
 #[async_trait]
 impl Index for PostgresIndex {
     fn backend(&self) -> &'static str {
@@ -186,6 +196,14 @@ impl Index for PostgresIndex {
         row.try_into()
     }
 
+    async fn stream_by_id(&self, id: i64) -> Result<Stream, IndexError> {
+        self.fetch_stream(id).await
+    }
+
+    async fn stream_ids(&self) -> Result<Vec<i64>, IndexError> {
+        Ok(sqlx::query_scalar("SELECT id FROM streams ORDER BY id").fetch_all(&self.pool).await?)
+    }
+
     async fn list_streams(
         &self,
         region: &Region,
@@ -241,15 +259,22 @@ impl Index for PostgresIndex {
     }
 
     async fn delete_stream(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM streams WHERE id = $1 AND ($2::text IS NULL OR version = $2)")
             .bind(id)
             .bind(expected.map(|v| v.as_str()))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
+            tx.rollback().await?;
             self.fetch_stream(id).await?;
             return Err(IndexError::VersionMismatch);
         }
+        sqlx::query("INSERT INTO deleted_streams (stream_id) VALUES ($1) ON CONFLICT (stream_id) DO NOTHING")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -549,6 +574,46 @@ impl Index for PostgresIndex {
         Ok(super::segment_ends(rows))
     }
 
+    async fn delete_fragments_before(
+        &self,
+        stream_id: i64,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<u64, IndexError> {
+        let done = sqlx::query(
+            "DELETE FROM fragments WHERE stream_id = $1 AND fragment_number IN (SELECT fragment_number \
+             FROM fragments WHERE stream_id = $1 AND server_ts_ms < $2 ORDER BY server_ts_ms LIMIT $3)",
+        )
+        .bind(stream_id)
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn lowest_referenced_segment(&self, stream_id: i64) -> Result<Option<i64>, IndexError> {
+        Ok(sqlx::query_scalar("SELECT MIN(segment) FROM fragments WHERE stream_id = $1")
+            .bind(stream_id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn deleted_stream_ids(&self) -> Result<Vec<i64>, IndexError> {
+        Ok(sqlx::query_scalar("SELECT stream_id FROM deleted_streams ORDER BY stream_id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn ping(&self) -> Result<(), IndexError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn last_fragment_number(&self, stream_id: i64) -> Result<Option<FragmentNumber>, IndexError> {
         let n: Option<String> =
             sqlx::query_scalar("SELECT MAX(fragment_number) FROM fragments WHERE stream_id = $1")
@@ -704,5 +769,250 @@ impl Index for PostgresIndex {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(FragmentRecord::try_from).collect()
+    }
+
+    async fn image_generation_config(
+        &self,
+        stream_id: i64,
+    ) -> Result<Option<ImageGenerationConfig>, IndexError> {
+        let row: Option<ImageGenerationConfigRow> = sqlx::query_as(
+            "SELECT stream_id, status, image_selector_type, destination_uri, destination_region, \
+             sampling_interval_ms, format, jpeg_quality, width_pixels, height_pixels \
+             FROM image_generation_configurations WHERE stream_id = $1",
+        )
+        .bind(stream_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(ImageGenerationConfig::try_from).transpose()
+    }
+
+    async fn set_image_generation_config(
+        &self,
+        stream_id: i64,
+        config: Option<&ImageGenerationConfig>,
+        now_ms: i64,
+    ) -> Result<(), IndexError> {
+        match config {
+            Some(c) => {
+                // One statement; the foreign key refuses a deleted stream.
+                let (sampling, quality, width, height) = image_generation_numbers(c);
+                sqlx::query(
+                    "INSERT INTO image_generation_configurations (stream_id, status, image_selector_type, \
+                     destination_uri, destination_region, sampling_interval_ms, format, jpeg_quality, \
+                     width_pixels, height_pixels, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, \
+                     image_selector_type = excluded.image_selector_type, destination_uri = excluded.destination_uri, \
+                     destination_region = excluded.destination_region, \
+                     sampling_interval_ms = excluded.sampling_interval_ms, format = excluded.format, \
+                     jpeg_quality = excluded.jpeg_quality, width_pixels = excluded.width_pixels, \
+                     height_pixels = excluded.height_pixels, updated_at_ms = excluded.updated_at_ms",
+                )
+                .bind(stream_id)
+                .bind(c.status.as_str())
+                .bind(c.selector.as_str())
+                .bind(c.destination_uri.as_str())
+                .bind(c.destination_region.as_str())
+                .bind(sampling)
+                .bind(c.format.as_str())
+                .bind(quality)
+                .bind(width)
+                .bind(height)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(stream_gone)?;
+            }
+            None => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM image_generation_configurations WHERE stream_id = $1")
+                    .bind(stream_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT 1 FROM streams WHERE id = $1")
+                    .bind(stream_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn notification_config(&self, stream_id: i64) -> Result<Option<NotificationConfig>, IndexError> {
+        let row: Option<NotificationConfigRow> = sqlx::query_as(
+            "SELECT stream_id, status, destination_uri FROM notification_configurations WHERE stream_id = $1",
+        )
+        .bind(stream_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(NotificationConfig::try_from).transpose()
+    }
+
+    async fn set_notification_config(
+        &self,
+        stream_id: i64,
+        config: Option<&NotificationConfig>,
+        now_ms: i64,
+    ) -> Result<(), IndexError> {
+        match config {
+            Some(c) => {
+                // One statement; the foreign key refuses a deleted stream.
+                sqlx::query(
+                    "INSERT INTO notification_configurations (stream_id, status, destination_uri, updated_at_ms) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, \
+                     destination_uri = excluded.destination_uri, updated_at_ms = excluded.updated_at_ms",
+                )
+                .bind(stream_id)
+                .bind(c.status.as_str())
+                .bind(c.destination_uri.as_str())
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(stream_gone)?;
+            }
+            None => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM notification_configurations WHERE stream_id = $1")
+                    .bind(stream_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT 1 FROM streams WHERE id = $1")
+                    .bind(stream_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn worker_cursor(
+        &self,
+        worker: &str,
+        stream_id: i64,
+    ) -> Result<Option<FragmentNumber>, IndexError> {
+        let n: Option<String> = sqlx::query_scalar(
+            "SELECT fragment_number FROM worker_cursors WHERE worker = $1 AND stream_id = $2",
+        )
+        .bind(worker)
+        .bind(stream_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        n.map(|n| {
+            FragmentNumber::parse(&n)
+                .ok_or_else(|| IndexError::Other(format!("corrupt worker cursor of stream {stream_id}: {n}")))
+        })
+        .transpose()
+    }
+
+    async fn worker_cursors(&self, worker: &str) -> Result<Vec<WorkerCursor>, IndexError> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT stream_id, fragment_number, updated_at_ms FROM worker_cursors WHERE worker = $1 \
+             ORDER BY stream_id",
+        )
+        .bind(worker)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(worker_cursor_from_row).collect()
+    }
+
+    async fn set_worker_cursor(
+        &self,
+        worker: &str,
+        stream_id: i64,
+        fragment: &FragmentNumber,
+        now_ms: i64,
+    ) -> Result<(), IndexError> {
+        // Numeric order of decimal strings: the longer one is greater, equal lengths compare as
+        // text (the column's "C" collation compares bytes).
+        sqlx::query(
+            "INSERT INTO worker_cursors (worker, stream_id, fragment_number, updated_at_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (worker, stream_id) DO UPDATE SET fragment_number = excluded.fragment_number, \
+             updated_at_ms = excluded.updated_at_ms \
+             WHERE length(excluded.fragment_number) > length(worker_cursors.fragment_number) \
+             OR (length(excluded.fragment_number) = length(worker_cursors.fragment_number) \
+                 AND excluded.fragment_number > worker_cursors.fragment_number)",
+        )
+        .bind(worker)
+        .bind(stream_id)
+        .bind(fragment.as_str())
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(stream_gone)?;
+        Ok(())
+    }
+
+    async fn insert_analyzer_events(
+        &self,
+        events: &[NewAnalyzerEvent],
+        now_ms: i64,
+    ) -> Result<Vec<Option<i64>>, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        // Lock the streams that still exist against deletion until commit (DeleteStream's row lock
+        // conflicts with KEY SHARE), so no insert below can fail its foreign key.
+        let mut wanted: Vec<i64> = events.iter().map(|e| e.stream_id).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let live: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM streams WHERE id = ANY($1) ORDER BY id FOR KEY SHARE")
+                .bind(&wanted)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut ids = Vec::with_capacity(events.len());
+        for e in events {
+            if live.binary_search(&e.stream_id).is_err() {
+                ids.push(None);
+                continue;
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO analyzer_events (stream_id, worker, kind, fragment_number, producer_ts_ms, \
+                 server_ts_ms, end_ts_ms, score, detail, created_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            )
+            .bind(e.stream_id)
+            .bind(&e.worker)
+            .bind(&e.kind)
+            .bind(e.fragment_number.as_ref().map(FragmentNumber::as_str))
+            .bind(e.producer_ts_ms)
+            .bind(e.server_ts_ms)
+            .bind(e.end_ts_ms)
+            .bind(e.score)
+            .bind(e.detail.to_string())
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(Some(id));
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn analyzer_events(
+        &self,
+        stream_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        kind: Option<&str>,
+        after: Option<(i64, i64)>,
+        limit: u32,
+    ) -> Result<Vec<AnalyzerEvent>, IndexError> {
+        let rows: Vec<AnalyzerEventRow> = sqlx::query_as(
+            "SELECT id, stream_id, worker, kind, fragment_number, producer_ts_ms, server_ts_ms, end_ts_ms, score, \
+             detail, created_at_ms FROM analyzer_events \
+             WHERE stream_id = $1 AND producer_ts_ms BETWEEN $2 AND $3 AND ($4::text IS NULL OR kind = $4) \
+             AND ($5::bigint IS NULL OR (producer_ts_ms, id) > ($5, $6::bigint)) \
+             ORDER BY producer_ts_ms, id LIMIT $7",
+        )
+        .bind(stream_id)
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(kind)
+        .bind(after.map(|(ts, _)| ts))
+        .bind(after.map(|(_, id)| id))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(AnalyzerEvent::try_from).collect()
     }
 }

@@ -13,12 +13,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    ChannelChanges, ChannelPage, ChannelRow, FragmentRow, Index, IndexError, LONGEST_FRAGMENT_MS, NewChannel,
-    NewStream, StreamChanges, StreamPage, StreamRow, TimestampKind, fragment_list_columns,
+    AnalyzerEventRow, ChannelChanges, ChannelPage, ChannelRow, FragmentRow, ImageGenerationConfigRow, Index,
+    IndexError, LONGEST_FRAGMENT_MS, NewChannel, NewStream, NotificationConfigRow, StreamChanges, StreamPage,
+    StreamRow, TimestampKind, fragment_list_columns, image_generation_numbers, worker_cursor_from_row,
 };
 use crate::model::{
-    FragmentNumber, FragmentRecord, Region, ResourceArn, SignalingChannel, Stream, StreamName, TagSet,
-    VersionToken,
+    AnalyzerEvent, FragmentNumber, FragmentRecord, ImageGenerationConfig, NewAnalyzerEvent,
+    NotificationConfig, Region, ResourceArn, SignalingChannel, Stream, StreamName, TagSet, VersionToken,
+    WorkerCursor,
 };
 
 /// The `fragments` columns [`FragmentRow`] reads, as a literal for `concat!`.
@@ -80,6 +82,14 @@ impl SqliteIndex {
                 .fetch_one(&self.pool)
                 .await?;
         row.try_into()
+    }
+}
+
+/// Maps a write refused by a `REFERENCES streams` foreign key (the stream is gone) to `NotFound`.
+fn stream_gone(e: sqlx::Error) -> IndexError {
+    match e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => IndexError::NotFound,
+        other => other.into(),
     }
 }
 
@@ -165,6 +175,14 @@ impl Index for SqliteIndex {
         row.try_into()
     }
 
+    async fn stream_by_id(&self, id: i64) -> Result<Stream, IndexError> {
+        self.fetch_stream(id).await
+    }
+
+    async fn stream_ids(&self) -> Result<Vec<i64>, IndexError> {
+        Ok(sqlx::query_scalar("SELECT id FROM streams ORDER BY id").fetch_all(&self.pool).await?)
+    }
+
     async fn list_streams(
         &self,
         region: &Region,
@@ -223,16 +241,23 @@ impl Index for SqliteIndex {
     }
 
     async fn delete_stream(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM streams WHERE id = ? AND (? IS NULL OR version = ?)")
             .bind(id)
             .bind(expected.map(|v| v.as_str()))
             .bind(expected.map(|v| v.as_str()))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
+            tx.rollback().await?;
             self.fetch_stream(id).await?;
             return Err(IndexError::VersionMismatch);
         }
+        sqlx::query("INSERT INTO deleted_streams (stream_id) VALUES (?) ON CONFLICT (stream_id) DO NOTHING")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -551,6 +576,46 @@ impl Index for SqliteIndex {
         Ok(super::segment_ends(rows))
     }
 
+    async fn delete_fragments_before(
+        &self,
+        stream_id: i64,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<u64, IndexError> {
+        let done = sqlx::query(
+            "DELETE FROM fragments WHERE rowid IN (SELECT rowid FROM fragments \
+             WHERE stream_id = ? AND server_ts_ms < ? ORDER BY server_ts_ms LIMIT ?)",
+        )
+        .bind(stream_id)
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn lowest_referenced_segment(&self, stream_id: i64) -> Result<Option<i64>, IndexError> {
+        Ok(sqlx::query_scalar("SELECT MIN(segment) FROM fragments WHERE stream_id = ?")
+            .bind(stream_id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn deleted_stream_ids(&self) -> Result<Vec<i64>, IndexError> {
+        Ok(sqlx::query_scalar("SELECT stream_id FROM deleted_streams ORDER BY stream_id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn ping(&self) -> Result<(), IndexError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn last_fragment_number(&self, stream_id: i64) -> Result<Option<FragmentNumber>, IndexError> {
         let n: Option<String> =
             sqlx::query_scalar("SELECT MAX(fragment_number) FROM fragments WHERE stream_id = ?")
@@ -706,5 +771,230 @@ impl Index for SqliteIndex {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(FragmentRecord::try_from).collect()
+    }
+
+    async fn image_generation_config(
+        &self,
+        stream_id: i64,
+    ) -> Result<Option<ImageGenerationConfig>, IndexError> {
+        let row: Option<ImageGenerationConfigRow> = sqlx::query_as(
+            "SELECT stream_id, status, image_selector_type, destination_uri, destination_region, \
+             sampling_interval_ms, format, jpeg_quality, width_pixels, height_pixels \
+             FROM image_generation_configurations WHERE stream_id = ?",
+        )
+        .bind(stream_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(ImageGenerationConfig::try_from).transpose()
+    }
+
+    async fn set_image_generation_config(
+        &self,
+        stream_id: i64,
+        config: Option<&ImageGenerationConfig>,
+        now_ms: i64,
+    ) -> Result<(), IndexError> {
+        // Write first (see put_track_header); the foreign key refuses a deleted stream.
+        let mut tx = self.pool.begin().await?;
+        match config {
+            Some(c) => {
+                let (sampling, quality, width, height) = image_generation_numbers(c);
+                sqlx::query(
+                    "INSERT INTO image_generation_configurations (stream_id, status, image_selector_type, \
+                     destination_uri, destination_region, sampling_interval_ms, format, jpeg_quality, \
+                     width_pixels, height_pixels, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, \
+                     image_selector_type = excluded.image_selector_type, destination_uri = excluded.destination_uri, \
+                     destination_region = excluded.destination_region, \
+                     sampling_interval_ms = excluded.sampling_interval_ms, format = excluded.format, \
+                     jpeg_quality = excluded.jpeg_quality, width_pixels = excluded.width_pixels, \
+                     height_pixels = excluded.height_pixels, updated_at_ms = excluded.updated_at_ms",
+                )
+                .bind(stream_id)
+                .bind(c.status.as_str())
+                .bind(c.selector.as_str())
+                .bind(c.destination_uri.as_str())
+                .bind(c.destination_region.as_str())
+                .bind(sampling)
+                .bind(c.format.as_str())
+                .bind(quality)
+                .bind(width)
+                .bind(height)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(stream_gone)?;
+            }
+            None => {
+                sqlx::query("DELETE FROM image_generation_configurations WHERE stream_id = ?")
+                    .bind(stream_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT 1 FROM streams WHERE id = ?").bind(stream_id).fetch_one(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn notification_config(&self, stream_id: i64) -> Result<Option<NotificationConfig>, IndexError> {
+        let row: Option<NotificationConfigRow> = sqlx::query_as(
+            "SELECT stream_id, status, destination_uri FROM notification_configurations WHERE stream_id = ?",
+        )
+        .bind(stream_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(NotificationConfig::try_from).transpose()
+    }
+
+    async fn set_notification_config(
+        &self,
+        stream_id: i64,
+        config: Option<&NotificationConfig>,
+        now_ms: i64,
+    ) -> Result<(), IndexError> {
+        // Write first (see put_track_header); the foreign key refuses a deleted stream.
+        let mut tx = self.pool.begin().await?;
+        match config {
+            Some(c) => {
+                sqlx::query(
+                    "INSERT INTO notification_configurations (stream_id, status, destination_uri, updated_at_ms) \
+                     VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET status = excluded.status, \
+                     destination_uri = excluded.destination_uri, updated_at_ms = excluded.updated_at_ms",
+                )
+                .bind(stream_id)
+                .bind(c.status.as_str())
+                .bind(c.destination_uri.as_str())
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(stream_gone)?;
+            }
+            None => {
+                sqlx::query("DELETE FROM notification_configurations WHERE stream_id = ?")
+                    .bind(stream_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT 1 FROM streams WHERE id = ?").bind(stream_id).fetch_one(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn worker_cursor(
+        &self,
+        worker: &str,
+        stream_id: i64,
+    ) -> Result<Option<FragmentNumber>, IndexError> {
+        let n: Option<String> = sqlx::query_scalar(
+            "SELECT fragment_number FROM worker_cursors WHERE worker = ? AND stream_id = ?",
+        )
+        .bind(worker)
+        .bind(stream_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        n.map(|n| {
+            FragmentNumber::parse(&n)
+                .ok_or_else(|| IndexError::Other(format!("corrupt worker cursor of stream {stream_id}: {n}")))
+        })
+        .transpose()
+    }
+
+    async fn worker_cursors(&self, worker: &str) -> Result<Vec<WorkerCursor>, IndexError> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT stream_id, fragment_number, updated_at_ms FROM worker_cursors WHERE worker = ? \
+             ORDER BY stream_id",
+        )
+        .bind(worker)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(worker_cursor_from_row).collect()
+    }
+
+    async fn set_worker_cursor(
+        &self,
+        worker: &str,
+        stream_id: i64,
+        fragment: &FragmentNumber,
+        now_ms: i64,
+    ) -> Result<(), IndexError> {
+        // Numeric order of decimal strings: the longer one is greater, equal lengths compare as text.
+        sqlx::query(
+            "INSERT INTO worker_cursors (worker, stream_id, fragment_number, updated_at_ms) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (worker, stream_id) DO UPDATE SET fragment_number = excluded.fragment_number, \
+             updated_at_ms = excluded.updated_at_ms \
+             WHERE length(excluded.fragment_number) > length(worker_cursors.fragment_number) \
+             OR (length(excluded.fragment_number) = length(worker_cursors.fragment_number) \
+                 AND excluded.fragment_number > worker_cursors.fragment_number)",
+        )
+        .bind(worker)
+        .bind(stream_id)
+        .bind(fragment.as_str())
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(stream_gone)?;
+        Ok(())
+    }
+
+    async fn insert_analyzer_events(
+        &self,
+        events: &[NewAnalyzerEvent],
+        now_ms: i64,
+    ) -> Result<Vec<Option<i64>>, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(events.len());
+        for e in events {
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO analyzer_events (stream_id, worker, kind, fragment_number, producer_ts_ms, \
+                 server_ts_ms, end_ts_ms, score, detail, created_at_ms) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
+                 WHERE EXISTS (SELECT 1 FROM streams WHERE id = ?1) RETURNING id",
+            )
+            .bind(e.stream_id)
+            .bind(&e.worker)
+            .bind(&e.kind)
+            .bind(e.fragment_number.as_ref().map(FragmentNumber::as_str))
+            .bind(e.producer_ts_ms)
+            .bind(e.server_ts_ms)
+            .bind(e.end_ts_ms)
+            .bind(e.score)
+            .bind(e.detail.to_string())
+            .bind(now_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn analyzer_events(
+        &self,
+        stream_id: i64,
+        from_ms: i64,
+        to_ms: i64,
+        kind: Option<&str>,
+        after: Option<(i64, i64)>,
+        limit: u32,
+    ) -> Result<Vec<AnalyzerEvent>, IndexError> {
+        let rows: Vec<AnalyzerEventRow> = sqlx::query_as(
+            "SELECT id, stream_id, worker, kind, fragment_number, producer_ts_ms, server_ts_ms, end_ts_ms, score, \
+             detail, created_at_ms FROM analyzer_events \
+             WHERE stream_id = ?1 AND producer_ts_ms BETWEEN ?2 AND ?3 AND (?4 IS NULL OR kind = ?4) \
+             AND (?5 IS NULL OR (producer_ts_ms, id) > (?5, ?6)) \
+             ORDER BY producer_ts_ms, id LIMIT ?7",
+        )
+        .bind(stream_id)
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(kind)
+        .bind(after.map(|(ts, _)| ts))
+        .bind(after.map(|(_, id)| id))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(AnalyzerEvent::try_from).collect()
     }
 }

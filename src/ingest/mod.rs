@@ -8,12 +8,14 @@
 //! - [`persister`] is the group commit shared by every session.
 //! - [`numbers`] issues fragment numbers.
 //! - [`live`] is the frame-level live feed that GetMedia tails subscribe to.
+//! - [`persisted`] is the feed of committed fragments that analysis workers subscribe to.
 //!
 //! This layer never imports axum/hyper/http: it takes a `Stream` of `Bytes` and returns a channel
 //! of domain ACK events; `api::media::put_media` owns the wire format.
 
 pub mod live;
 pub mod numbers;
+pub mod persisted;
 pub mod persister;
 pub mod session;
 
@@ -28,11 +30,13 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::index::Index;
+use crate::metrics::Metrics;
 use crate::model::FragmentNumber;
 use crate::store::FragmentStore;
 
 pub use live::{LiveEvent, LiveHub};
 pub use numbers::FragmentNumbers;
+pub use persisted::PersistedFeed;
 pub use persister::{PersistOutcome, Persister};
 pub use session::{Ack, AckKind, SessionParams};
 
@@ -144,6 +148,9 @@ pub struct Ingest {
     active: Mutex<HashMap<i64, ActiveSession>>,
     next_id: AtomicU64,
     live: LiveHub,
+    persisted: PersistedFeed,
+    metrics: Arc<Metrics>,
+    shutting_down: std::sync::atomic::AtomicBool,
 }
 
 impl Ingest {
@@ -153,8 +160,10 @@ impl Ingest {
         store: Arc<dyn FragmentStore>,
         clock: Arc<dyn Clock>,
         config: IngestConfig,
+        metrics: Arc<Metrics>,
     ) -> Arc<Self> {
-        let persister = Persister::start(store.clone(), index.clone());
+        let persisted = PersistedFeed::default();
+        let persister = Persister::start(store.clone(), index.clone(), persisted.clone(), metrics.clone());
         Arc::new(Self {
             index,
             store,
@@ -165,7 +174,29 @@ impl Ingest {
             active: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             live: LiveHub::default(),
+            persisted,
+            metrics,
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// The metrics sessions and the persister record into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Waits until the persister holds no job (every fragment handed to it is answered), at most
+    /// `deadline`; returns whether it drained. Part of graceful shutdown, after sessions ended.
+    pub async fn flush_persister(&self, deadline: Duration) -> bool {
+        self.persister.flush(deadline).await
+    }
+
+    /// Holds the persister between batches: while the guard lives, no fragment is between "bytes
+    /// appended to the store" and "row committed or refused", so every segment file's content is
+    /// exactly what the index references plus garbage. The retention janitor reclaims files under
+    /// it (design/0010-retention.md).
+    pub async fn pause_persisting(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.persister.pause().await
     }
 
     /// The configuration.
@@ -193,6 +224,11 @@ impl Ingest {
         &self.live
     }
 
+    /// The feed of committed fragments.
+    pub fn persisted(&self) -> &PersistedFeed {
+        &self.persisted
+    }
+
     /// Whether a PutMedia session is running for the stream.
     pub fn is_ingesting(&self, stream_id: i64) -> bool {
         self.active.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&stream_id)
@@ -211,6 +247,10 @@ impl Ingest {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = watch::channel(None);
+        if self.shutting_down.load(Ordering::Acquire) {
+            // Arrived after shutdown began (on a kept-alive connection): it ends at once.
+            let _ = tx.send(Some(StopReason::Shutdown));
+        }
         active.insert(stream_id, ActiveSession { id, stop: tx });
         Ok(SessionSlot { ingest: self.clone(), stream_id, id, stop: rx })
     }
@@ -224,8 +264,10 @@ impl Ingest {
         self.live.publish(stream_id, LiveEvent::StreamDeleted);
     }
 
-    /// Asks every running session to finish its current fragment and stop.
+    /// Asks every running session to finish its current fragment and stop (sessions registered
+    /// later stop at once).
     pub fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
         for s in self.active.lock().unwrap_or_else(|p| p.into_inner()).values() {
             let _ = s.stop.send(Some(StopReason::Shutdown));
         }

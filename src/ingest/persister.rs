@@ -7,14 +7,23 @@
 //! committed, and hundreds of concurrent streams share one fsync round and one commit per batch
 //! instead of paying one each. Jobs of one stream are answered in submission order. Store work runs
 //! on a blocking thread; no HTTP here.
+//!
+//! Each batch runs under the persister's gate (a mutex): [`Persister::pause`] hands it to the
+//! retention janitor, which then sees no fragment between "appended" and "committed";
+//! [`Persister::flush`] waits until the queue is empty and no batch is running (graceful shutdown).
+//! The commit's duration is recorded as the `insert_fragments` index-call metric.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use super::persisted::PersistedFeed;
 use crate::index::Index;
+use crate::metrics::Metrics;
 use crate::model::FragmentRecord;
 use crate::store::{FragmentStore, StoreError};
 
@@ -49,31 +58,87 @@ pub enum PersistOutcome {
 #[derive(Debug, Clone)]
 pub struct Persister {
     tx: mpsc::Sender<PersistJob>,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    /// Jobs submitted and not yet answered (queued or in the running batch).
+    unanswered: Arc<AtomicUsize>,
 }
 
 impl Persister {
-    /// Starts the persister task.
-    pub fn start(store: Arc<dyn FragmentStore>, index: Arc<dyn Index>) -> Self {
+    /// Starts the persister task; every committed fragment is also published on `feed`.
+    pub fn start(
+        store: Arc<dyn FragmentStore>,
+        index: Arc<dyn Index>,
+        feed: PersistedFeed,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(rx, store, index));
-        Self { tx }
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
+        let unanswered = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(rx, store, index, feed, metrics, gate.clone(), unanswered.clone()));
+        Self { tx, gate, unanswered }
+    }
+
+    /// Waits for the running batch (if any) to finish and keeps the next one from starting until
+    /// the guard is dropped.
+    pub async fn pause(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.gate.clone().lock_owned().await
+    }
+
+    /// Waits (at most `deadline`) until no job is queued and no batch is running.
+    pub async fn flush(&self, deadline: Duration) -> bool {
+        let until = Instant::now() + deadline;
+        loop {
+            if self.unanswered.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Submits a job; waits only if the queue is full (back-pressure to the producer).
     pub async fn submit(&self, job: PersistJob) -> Result<(), PersistJob> {
-        self.tx.send(job).await.map_err(|e| e.0)
+        self.unanswered.fetch_add(1, Ordering::AcqRel);
+        self.tx.send(job).await.map_err(|e| {
+            self.unanswered.fetch_sub(1, Ordering::AcqRel);
+            e.0
+        })
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<PersistJob>, store: Arc<dyn FragmentStore>, index: Arc<dyn Index>) {
+async fn run(
+    mut rx: mpsc::Receiver<PersistJob>,
+    store: Arc<dyn FragmentStore>,
+    index: Arc<dyn Index>,
+    feed: PersistedFeed,
+    metrics: Arc<Metrics>,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    unanswered: Arc<AtomicUsize>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let taken = rx.recv_many(&mut batch, MAX_BATCH).await;
+        if taken == 0 {
+            return;
+        }
+        // Jobs wait here (not yet appended) while the retention janitor holds the gate.
+        let held = gate.clone().lock_owned().await;
         let jobs = std::mem::take(&mut batch);
-        commit_batch(jobs, &store, &index).await;
+        commit_batch(jobs, &store, &index, &feed, &metrics).await;
+        drop(held);
+        unanswered.fetch_sub(taken, Ordering::AcqRel);
     }
 }
 
-async fn commit_batch(jobs: Vec<PersistJob>, store: &Arc<dyn FragmentStore>, index: &Arc<dyn Index>) {
+async fn commit_batch(
+    jobs: Vec<PersistJob>,
+    store: &Arc<dyn FragmentStore>,
+    index: &Arc<dyn Index>,
+    feed: &PersistedFeed,
+    metrics: &Metrics,
+) {
     // 1. Append + fsync on a blocking thread.
     let store2 = store.clone();
     let written = tokio::task::spawn_blocking(move || {
@@ -121,11 +186,17 @@ async fn commit_batch(jobs: Vec<PersistJob>, store: &Arc<dyn FragmentStore>, ind
     }
     // 3. One index transaction for the whole batch.
     let rows: Vec<FragmentRecord> = durable.iter().map(|j| j.record.clone()).collect();
-    match index.insert_fragments(&rows).await {
+    let started = Instant::now();
+    let committed = index.insert_fragments(&rows).await;
+    metrics.index_call("insert_fragments", started.elapsed(), committed.is_ok());
+    match committed {
         Ok(inserted) => {
-            for (job, ok) in durable.into_iter().zip(inserted) {
+            for ((job, ok), row) in durable.into_iter().zip(inserted).zip(rows) {
                 let _ =
                     job.done.send(if ok { PersistOutcome::Persisted } else { PersistOutcome::StreamGone });
+                if ok {
+                    feed.publish(row);
+                }
             }
         }
         Err(e) => {

@@ -17,6 +17,14 @@
 //!   error the session stops reading, waits for fragments already handed to the persister, and ends.
 //! - **IDLE** every `idle_ack_interval` without data; the session ends after `idle_timeout`.
 //!
+//! At server shutdown ([`StopReason::Shutdown`]) a session that is in the middle of a fragment
+//! keeps reading until that fragment is complete (at most [`SHUTDOWN_FINISH_FRAGMENT`]), then stops
+//! reading like any other stop: fragments already handed over still get their PERSISTED ACK before
+//! the response ends. A fragment not complete by then is dropped, never RECEIVED.
+//!
+//! Metrics (`crate::metrics`): body bytes, fragments received/persisted, ERROR ACKs by ErrorId, and
+//! the RECEIVED/PERSISTED latency from the moment the fragment's last byte was parsed.
+//!
 //! A producer that disconnects mid-fragment loses only that incomplete fragment (it was never
 //! RECEIVED); fragments already handed over are still persisted. The only I/O per fragment is the
 //! persister's (batched); per session there is one index read (fragment-number floor) and one write
@@ -24,7 +32,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::stream::{FuturesOrdered, Stream, StreamExt};
@@ -40,6 +48,7 @@ use crate::media::fragment::{
     parse_producer_start_timestamp,
 };
 use crate::media::mkv::ids;
+use crate::metrics::{AckLatencyKind, ConnectionGuard, StreamIngestMetrics};
 use crate::model::{FragmentLocation, FragmentNumber, FragmentRecord, Stream as KvsStream};
 
 /// What kind of ACK.
@@ -105,7 +114,11 @@ pub struct SessionParams {
 
 type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
 type PendingPersist =
-    Pin<Box<dyn std::future::Future<Output = (u64, FragmentNumber, PersistOutcome)> + Send>>;
+    Pin<Box<dyn std::future::Future<Output = (u64, FragmentNumber, Instant, PersistOutcome)> + Send>>;
+
+/// How long a session asked to stop by server shutdown may keep reading to complete the fragment
+/// it is in the middle of.
+pub const SHUTDOWN_FINISH_FRAGMENT: Duration = Duration::from_secs(5);
 
 /// Starts a session for `slot` reading `body`; ACKs arrive on the returned channel, which closes
 /// when the session is over.
@@ -153,6 +166,10 @@ struct Session {
     stop_reading: bool,
     /// Set when the ACK channel is closed (the client went away).
     acks_closed: bool,
+    /// Set by a shutdown request that arrived mid-fragment: stop once it completes or at this time.
+    finish_by: Option<tokio::time::Instant>,
+    stream_metrics: Arc<StreamIngestMetrics>,
+    _connection: ConnectionGuard,
 }
 
 impl Session {
@@ -168,6 +185,9 @@ impl Session {
             max_metadata_per_fragment: cfg.max_metadata_per_fragment,
             ..FragmenterConfig::default()
         });
+        let metrics = ingest.metrics().clone();
+        let stream_metrics = metrics.stream_ingest(params.stream.name.as_str());
+        let connection = metrics.put_media_started();
         Self {
             ingest,
             slot,
@@ -183,10 +203,16 @@ impl Session {
             pending: FuturesOrdered::new(),
             stop_reading: false,
             acks_closed: false,
+            finish_by: None,
+            stream_metrics,
+            _connection: connection,
         }
     }
 
     async fn send(&mut self, ack: Ack) {
+        if let AckKind::Error { error_id, .. } = ack.kind {
+            self.ingest.metrics().ack_error(error_id);
+        }
         if !self.acks_closed && self.acks.send(ack).await.is_err() {
             self.acks_closed = true;
             self.stop_reading = true;
@@ -201,6 +227,7 @@ impl Session {
         idle.tick().await;
         let mut stop = self.slot.stop.clone();
         let mut body_done = false;
+        let far_future = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
         loop {
             if (body_done || self.stop_reading) && self.pending.is_empty() {
                 break;
@@ -212,13 +239,19 @@ impl Session {
                     let reason = if changed.is_ok() { *stop.borrow() } else { None };
                     self.on_stop(reason).await;
                 }
-                Some((timecode, number, outcome)) = self.pending.next(), if !self.pending.is_empty() => {
-                    self.on_persisted(timecode, number, outcome).await;
+                Some((timecode, number, completed_at, outcome)) = self.pending.next(), if !self.pending.is_empty() => {
+                    self.on_persisted(timecode, number, completed_at, outcome).await;
+                }
+                _ = tokio::time::sleep_until(self.finish_by.unwrap_or(far_future)), if self.finish_by.is_some() && !self.stop_reading => {
+                    tracing::info!(stream = %self.stream.name, "shutdown: the fragment in progress did not complete in time");
+                    self.current = None;
+                    self.stop_reading = true;
                 }
                 chunk = body.next(), if reading => {
                     match chunk {
                         Some(Ok(bytes)) => {
                             last_data = Instant::now();
+                            self.ingest.metrics().ingest_bytes(&self.stream_metrics, bytes.len() as u64);
                             if !bytes.is_empty() {
                                 self.fragmenter.push(bytes);
                                 self.drain().await;
@@ -252,6 +285,11 @@ impl Session {
     }
 
     async fn on_stop(&mut self, reason: Option<StopReason>) {
+        if reason == Some(StopReason::Shutdown) && self.current.is_some() {
+            // Finish the fragment in progress first (bounded); `on_completed` then stops reading.
+            self.finish_by = Some(tokio::time::Instant::now() + SHUTDOWN_FINISH_FRAGMENT);
+            return;
+        }
         self.stop_reading = true;
         match reason {
             Some(StopReason::StreamDeleted) => {
@@ -268,9 +306,17 @@ impl Session {
         }
     }
 
-    async fn on_persisted(&mut self, timecode: u64, number: FragmentNumber, outcome: PersistOutcome) {
+    async fn on_persisted(
+        &mut self,
+        timecode: u64,
+        number: FragmentNumber,
+        completed_at: Instant,
+        outcome: PersistOutcome,
+    ) {
+        let persisted = outcome == PersistOutcome::Persisted;
         let ack = match outcome {
             PersistOutcome::Persisted => {
+                self.ingest.metrics().fragment_persisted(&self.stream_metrics);
                 self.ingest
                     .live
                     .publish(self.stream.id, LiveEvent::FragmentPersisted { number: number.clone() });
@@ -294,6 +340,9 @@ impl Session {
             }
         };
         self.send(ack).await;
+        if persisted {
+            self.ingest.metrics().ack_latency(AckLatencyKind::Persisted, completed_at.elapsed());
+        }
     }
 
     /// Pulls every event the fragmenter has and acts on it.
@@ -408,6 +457,11 @@ impl Session {
             tracing::error!(stream = %self.stream.name, "completed fragment without a matching start");
             return;
         };
+        let completed_at = Instant::now();
+        if self.finish_by.is_some() {
+            // Shutdown was waiting for this fragment: persist it, read nothing more.
+            self.stop_reading = true;
+        }
         self.ingest
             .live
             .publish(self.stream.id, LiveEvent::FragmentEnded { number: cur.number.clone(), complete: true });
@@ -417,6 +471,8 @@ impl Session {
             fragment_number: Some(cur.number.clone()),
         };
         self.send(received).await;
+        self.ingest.metrics().fragment_received(&self.stream_metrics);
+        self.ingest.metrics().ack_latency(AckLatencyKind::Received, completed_at.elapsed());
         if !self.stream.retention.is_persistent() {
             return;
         }
@@ -452,7 +508,7 @@ impl Session {
         self.pending.push_back(Box::pin(async move {
             let outcome =
                 done_rx.await.unwrap_or_else(|_| PersistOutcome::IndexFailed("persister stopped".into()));
-            (timecode, number, outcome)
+            (timecode, number, completed_at, outcome)
         }));
     }
 }

@@ -1,20 +1,25 @@
 //! Domain newtypes shared by every layer: stream names, ARNs, regions, versions, retention, tags,
-//! and the stream and signaling-channel records.
+//! the stream and signaling-channel records, and analysis configuration and events.
 //!
 //! Owns the validation rules the botocore model states for these values (patterns and lengths), so a
 //! value of one of these types is known to be well-formed wherever it travels. It must not know about
 //! HTTP, JSON casing or storage; the API layer maps [`ValidationError`] to `InvalidArgumentException`.
 
+mod analysis;
 mod arn;
 mod channel;
 mod fragment;
 mod names;
 mod stream;
 
+pub use analysis::{
+    AnalyzerEvent, ConfigurationStatus, DestinationUri, ImageFormat, ImageGenerationConfig,
+    ImageSelectorType, NewAnalyzerEvent, NotificationConfig, WorkerCursor,
+};
 pub use arn::{ResourceArn, ResourceKind};
 pub use channel::{ChannelType, SignalingChannel};
 pub use fragment::{FRAGMENT_NUMBER_DIGITS, FragmentLocation, FragmentNumber, FragmentRecord};
-pub use names::{AccountId, DeviceName, MediaType, Region, StreamName, VersionToken};
+pub use names::{AccountId, DeviceName, MediaType, Region, StreamName, VersionToken, glob_match};
 pub use stream::{DataRetention, StorageTier, Stream, StreamStatus, TagKey, TagSet, TagValue};
 
 /// A value that breaks one of the model's constraints; the message is safe to show to the client.

@@ -1,8 +1,8 @@
 //! Reading streams back: GetMedia (archive then live tail, at frame level) and
 //! GetMediaForFragmentList, as byte streams of KVS "chunks" (one complete Matroska document per
 //! fragment, with the KVS tags); HLS/DASH streaming sessions (`session`: tokens and fragment
-//! windows; `hls`, `dash`: playlists and manifests; `segments`: fMP4 and MPEG-TS segments) and
-//! GetClip (`clip`: progressive MP4).
+//! windows; `hls`, `dash`: playlists and manifests; `segments`: fMP4 and MPEG-TS segments),
+//! GetClip (`clip`: progressive MP4) and GetImages (`images`: pictures decoded by `imaging`).
 //!
 //! This layer knows nothing of HTTP: it takes domain values (a stream, a start position, fragment
 //! numbers) and returns channels of `Bytes`. It reads the index and the store and subscribes to the
@@ -13,6 +13,7 @@ pub mod clip;
 pub mod dash;
 pub mod get_media;
 pub mod hls;
+pub mod images;
 pub mod segments;
 pub mod session;
 

@@ -9,10 +9,22 @@
 //! is when the producer captured the frame, so latency = arrival − producer timestamp is the
 //! producer → server → reader delay (producer and readers on clocks that agree).
 //!
-//! Reports frames, fragments (Clusters), bytes/s, frame latency p50/p90/p99/max and errors
-//! (readers that could not start, or whose response failed before the duration ended). Human
-//! table on stdout, or JSON with `--json`.
+//! The server may send a fragment a reader already got (partly) live once more, in full, from the
+//! store (a reader that lagged the live feed: see [`crate::playback`]'s GetMedia). Each reader
+//! counts a frame once, keyed by (track, Cluster Timecode, block timecode, lace index), so re-sent frames —
+//! which arrive late — neither double the frame count nor inflate the latency tail; they are
+//! reported as `duplicate_frames`.
+//!
+//! A reader's first fragment usually began before the reader subscribed, so the server sends it
+//! from the store once it is PERSISTED: its frames arrive up to a fragment duration late. Their
+//! latency is reported apart (`first_fragment_latency_ms`); `frame_latency_ms` covers the frames of
+//! every later fragment (the live tail).
+//!
+//! Reports frames, fragments (distinct Clusters), bytes/s, frame latency p50/p90/p99/max, duplicate
+//! frames and errors (readers that could not start, or whose response failed before the duration
+//! ended). Human table on stdout, or JSON with `--json`.
 
+use std::collections::HashSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -54,16 +66,20 @@ pub struct GetMediaSummary {
     pub duration_secs: f64,
     /// Frames received by all readers.
     pub frames: u64,
-    /// Clusters (fragments) begun by all readers.
+    /// Distinct Clusters (fragments) begun by all readers.
     pub fragments: u64,
+    /// Frames received again (a fragment re-sent from the store); not counted in `frames`.
+    pub duplicate_frames: u64,
     /// Response bytes received by all readers.
     pub bytes: u64,
     /// Response bytes per second of wall time.
     pub bytes_per_s: f64,
     /// The same as a bitrate.
     pub mbit_per_s: f64,
-    /// Frame arrival − frame producer timestamp.
+    /// Frame arrival − frame producer timestamp, for every fragment after each reader's first.
     pub frame_latency_ms: Option<LatencySummary>,
+    /// The same for the frames of each reader's first fragment (the join).
+    pub first_fragment_latency_ms: Option<LatencySummary>,
     /// Readers that failed.
     pub errors: usize,
     /// The first few failure messages.
@@ -72,7 +88,7 @@ pub struct GetMediaSummary {
 
 impl GetMediaSummary {
     fn table(&self) -> String {
-        let latency = match &self.frame_latency_ms {
+        let lat = |l: &Option<LatencySummary>| match l {
             Some(l) => format!(
                 "p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (n={})",
                 l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.count
@@ -83,19 +99,22 @@ impl GetMediaSummary {
             "stream              {}\n\
              readers             {} ({} failed)\n\
              duration            {:.1} s\n\
-             frames              {} ({} fragments)\n\
+             frames              {} ({} fragments, {} duplicate frames ignored)\n\
              throughput          {:.0} bytes/s, {:.2} Mbit/s ({} bytes)\n\
-             frame latency       {}\n",
+             frame latency       {}\n\
+             first fragment      {}\n",
             self.stream,
             self.readers,
             self.errors,
             self.duration_secs,
             self.frames,
             self.fragments,
+            self.duplicate_frames,
             self.bytes_per_s,
             self.mbit_per_s,
             self.bytes,
-            latency,
+            lat(&self.frame_latency_ms),
+            lat(&self.first_fragment_latency_ms),
         );
         for f in &self.failures {
             out.push_str(&format!("failure             {f}\n"));
@@ -109,8 +128,10 @@ impl GetMediaSummary {
 struct ReaderResult {
     frames: u64,
     fragments: u64,
+    duplicate_frames: u64,
     bytes: u64,
     latencies: Vec<Duration>,
+    first_fragment_latencies: Vec<Duration>,
     error: Option<String>,
 }
 
@@ -207,6 +228,9 @@ async fn read(
     let mut demuxer = MkvDemuxer::new(DemuxLimits::default());
     let mut timecode_scale_ns = 1_000_000u64;
     let mut cluster_timecode = 0u64;
+    // Frames and Clusters already counted: (track, cluster timecode, block timecode, lace index).
+    let mut frames_seen: HashSet<(u64, u64, i16, u8)> = HashSet::new();
+    let mut clusters_seen: HashSet<u64> = HashSet::new();
     while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut incoming).poll_frame(cx)).await
     {
         let frame = frame.map_err(|e| format!("GetMedia response: {e}"))?;
@@ -217,14 +241,27 @@ async fn read(
         while let Some(event) = demuxer.pull().map_err(|e| format!("GetMedia Matroska: {e}"))? {
             match event {
                 MkvEvent::Info { timecode_scale_ns: scale, .. } => timecode_scale_ns = scale,
-                MkvEvent::ClusterStart { .. } => result.fragments += 1,
-                MkvEvent::ClusterTimecode { timecode } => cluster_timecode = timecode,
+                MkvEvent::ClusterTimecode { timecode } => {
+                    cluster_timecode = timecode;
+                    if clusters_seen.insert(timecode) {
+                        result.fragments += 1;
+                    }
+                }
                 MkvEvent::Frame(f) => {
+                    if !frames_seen.insert((f.track, cluster_timecode, f.timecode_rel, f.lace_index)) {
+                        result.duplicate_frames += 1;
+                        continue;
+                    }
                     result.frames += 1;
                     let units = cluster_timecode as f64 + f64::from(f.timecode_rel);
                     let producer_ms = units * timecode_scale_ns as f64 / 1e6;
                     let latency_ms = (arrived_ms - producer_ms).max(0.0);
-                    result.latencies.push(Duration::from_secs_f64(latency_ms / 1000.0));
+                    let latency = Duration::from_secs_f64(latency_ms / 1000.0);
+                    if clusters_seen.len() <= 1 {
+                        result.first_fragment_latencies.push(latency);
+                    } else {
+                        result.latencies.push(latency);
+                    }
                 }
                 _ => {}
             }
@@ -243,10 +280,16 @@ fn summarize(opts: &GetMediaBenchOptions, results: Vec<ReaderResult>, elapsed: D
         duration_secs: (secs * 100.0).round() / 100.0,
         frames: results.iter().map(|r| r.frames).sum(),
         fragments: results.iter().map(|r| r.fragments).sum(),
+        duplicate_frames: results.iter().map(|r| r.duplicate_frames).sum(),
         bytes,
         bytes_per_s: if secs > 0.0 { (bytes as f64 / secs).round() } else { 0.0 },
         mbit_per_s: mbit_per_s(bytes, elapsed),
-        frame_latency_ms: LatencySummary::of(results.into_iter().flat_map(|r| r.latencies).collect()),
+        frame_latency_ms: LatencySummary::of(
+            results.iter().flat_map(|r| r.latencies.iter().copied()).collect(),
+        ),
+        first_fragment_latency_ms: LatencySummary::of(
+            results.iter().flat_map(|r| r.first_fragment_latencies.iter().copied()).collect(),
+        ),
         errors: failures.len(),
         failures: failures.into_iter().take(5).collect(),
     }

@@ -3,7 +3,7 @@
 //! GetHLSStreamingSessionURL) and plain GETs of session resources (HLS playlists and segments,
 //! authorized by their SessionToken).
 //!
-//! Owns the hyper client connection of one reader or viewer: opened through [`super::transport`]
+//! Owns the hyper client connection of one reader or viewer: opened through [`crate::outbound`]
 //! on first use, reused for every following request, reopened after it closes. Knows nothing of
 //! what the bodies contain.
 
@@ -18,7 +18,7 @@ use hyper::{Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 
 use super::sign::{SignError, sign_json_post};
-use super::transport::{self, ConnectError};
+use crate::outbound::{self as transport, ConnectError};
 
 /// User-Agent of the bench requests.
 const USER_AGENT: &str = concat!("openkvs-bench/", env!("CARGO_PKG_VERSION"));

@@ -8,7 +8,6 @@
 //!   cluster timecodes re-timed), read incrementally from a file or stdin, or split once from
 //!   memory for many sessions.
 //! - [`sign`] SigV4-signs the PutMedia request head like the C producer.
-//! - [`transport`] opens the TCP or TLS connection to a data endpoint.
 //! - [`acks`] parses the ACK stream.
 //! - [`session`] is the reusable core: one full-duplex PutMedia request from an already-resolved
 //!   data endpoint, credentials and a stream of pieces to per-fragment timings.
@@ -18,7 +17,7 @@
 //!   a data endpoint; [`bench_getmedia`] and [`bench_hls`] are the read-side benches built on it.
 //!
 //! This module is a client: it may use hyper and rustls, never axum, and imports only `media`
-//! from the rest of the crate.
+//! and `outbound` (its connections) from the rest of the crate.
 
 pub mod acks;
 pub mod bench;
@@ -31,4 +30,3 @@ pub mod put;
 pub mod report;
 pub mod session;
 pub mod sign;
-pub mod transport;

@@ -42,9 +42,9 @@ use tokio::sync::{mpsc, watch};
 use super::acks::{AckEvent, AckParser, ParsedAck};
 use super::body::{BodyError, BodyPiece};
 use super::sign::sign_put_media;
-use super::transport;
 use crate::media::fragment::TimecodeType;
 use crate::media::mkv::rewrite::end_of_fragment_tags;
+use crate::outbound as transport;
 
 /// How long to wait for the response to end after the body ended.
 const RESPONSE_END_GRACE: Duration = Duration::from_secs(10);

@@ -91,6 +91,19 @@ impl FragmentStore for FaultyStore {
         self.inner.delete_stream(stream_id)
     }
 
+    fn remove_segments_below(&self, stream_id: i64, below: Option<i64>) -> Result<(u64, u64), StoreError> {
+        self.inner.remove_segments_below(stream_id, below)
+    }
+
+    fn stream_ids_on_disk(&self) -> Result<Vec<i64>, StoreError> {
+        self.inner.stream_ids_on_disk()
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        self.switch.check()?;
+        self.inner.check_writable()
+    }
+
     fn bytes_stored(&self) -> u64 {
         self.inner.bytes_stored()
     }

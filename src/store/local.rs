@@ -16,13 +16,13 @@
 //! neither hold disk nor survive to be misread (design/0006-crash-safety.md). This module does
 //! blocking file I/O only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{IoSlice, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
@@ -62,6 +62,9 @@ pub struct LocalStore {
     segment_bytes: u64,
     streams: Mutex<HashMap<i64, Arc<Mutex<StreamFiles>>>>,
     bytes: AtomicU64,
+    /// Streams deleted in this process: appends for them are refused, so a persist racing
+    /// DeleteStream cannot re-create the directory just removed.
+    deleted: RwLock<HashSet<i64>>,
 }
 
 impl LocalStore {
@@ -82,6 +85,7 @@ impl LocalStore {
             segment_bytes: segment_bytes.max(1),
             streams: Mutex::new(HashMap::new()),
             bytes: AtomicU64::new(total),
+            deleted: RwLock::new(HashSet::new()),
         })
     }
 
@@ -226,12 +230,35 @@ impl LocalStore {
     }
 }
 
+/// Writes every byte of `parts` in order with as few `writev` calls as the kernel allows (at
+/// most `IOV_MAX` = 1024 slices per call).
+fn write_all_vectored(file: &mut File, parts: &[Bytes]) -> std::io::Result<()> {
+    const MAX_SLICES: usize = 1024;
+    for batch in parts.chunks(MAX_SLICES) {
+        let mut slices: Vec<IoSlice<'_>> =
+            batch.iter().filter(|p| !p.is_empty()).map(|p| IoSlice::new(p)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match file.write_vectored(rest) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
 fn sync_dir(path: &Path) -> std::io::Result<()> {
     File::open(path)?.sync_all()
 }
 
 impl FragmentStore for LocalStore {
     fn append(&self, stream_id: i64, parts: &[Bytes]) -> Result<Location, StoreError> {
+        if self.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&stream_id) {
+            return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
+        }
         let files = self.files(stream_id);
         let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
         let needs_new = match &files.current {
@@ -250,16 +277,15 @@ impl FragmentStore for LocalStore {
         }
         let seg = files.current.as_mut().expect("segment opened above");
         let offset = seg.len;
-        let mut written = 0u64;
-        for part in parts {
-            if let Err(e) = seg.file.write_all(part) {
-                // Leave the segment unusable for further appends: the next append starts a new one,
-                // so a partial write is never followed by acknowledged bytes.
-                seg.len = u64::MAX / 2;
-                return Err(e.into());
-            }
-            written += part.len() as u64;
+        // One writev for all parts (a fragment is a part per frame): a syscall per fragment
+        // instead of one per frame.
+        if let Err(e) = write_all_vectored(&mut seg.file, parts) {
+            // Leave the segment unusable for further appends: the next append starts a new one,
+            // so a partial write is never followed by acknowledged bytes.
+            seg.len = u64::MAX / 2;
+            return Err(e.into());
         }
+        let written: u64 = parts.iter().map(|p| p.len() as u64).sum();
         seg.len += written;
         let number = seg.number;
         files.dirty = true;
@@ -408,6 +434,10 @@ impl FragmentStore for LocalStore {
     }
 
     fn delete_stream(&self, stream_id: i64) -> Result<(), StoreError> {
+        self.deleted.write().unwrap_or_else(|p| p.into_inner()).insert(stream_id);
+        // Wait out an append in progress (it holds the stream's lock), then forget the files.
+        let files = self.files(stream_id);
+        drop(files.lock().unwrap_or_else(|p| p.into_inner()));
         self.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&stream_id);
         let dir = self.stream_dir(stream_id);
         let mut freed = 0u64;
@@ -423,6 +453,72 @@ impl FragmentStore for LocalStore {
         fs::remove_dir_all(&dir)?;
         let _ =
             self.bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(freed)));
+        Ok(())
+    }
+
+    fn remove_segments_below(&self, stream_id: i64, below: Option<i64>) -> Result<(u64, u64), StoreError> {
+        let files = self.files(stream_id);
+        let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = self.stream_dir(stream_id);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) => return Err(e.into()),
+        };
+        let (mut removed, mut freed, mut highest_removed) = (0u64, 0u64, None::<i64>);
+        let mut kept_any = false;
+        for entry in entries {
+            let entry = entry?;
+            let Some(n) = segment_number(&entry.file_name()) else { continue };
+            if below.is_some_and(|b| n >= b) {
+                kept_any = true;
+                continue;
+            }
+            let len = entry.metadata()?.len();
+            fs::remove_file(entry.path())?;
+            removed += 1;
+            freed += len;
+            highest_removed = highest_removed.max(Some(n));
+        }
+        if let Some(h) = highest_removed {
+            if files.current.as_ref().is_some_and(|c| c.number <= h) {
+                // Its bytes were all unreferenced (the caller's guarantee): close it.
+                files.current = None;
+                files.dirty = false;
+            }
+            // A number once used is never reused in this process, so a stale location read by a
+            // slow reader finds nothing rather than another fragment's bytes.
+            files.indexed_segment = files.indexed_segment.max(h);
+            if !kept_any && files.current.is_none() {
+                let _ = fs::remove_dir(&dir);
+                sync_dir(&self.root)?;
+            } else {
+                sync_dir(&dir)?;
+            }
+        }
+        let _ =
+            self.bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(freed)));
+        Ok((removed, freed))
+    }
+
+    fn stream_ids_on_disk(&self) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir()
+                && let Some(id) = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok())
+            {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        let probe = self.root.join(".ready-probe");
+        fs::write(&probe, b"ok")?;
+        fs::remove_file(&probe)?;
         Ok(())
     }
 
@@ -453,6 +549,23 @@ mod tests {
         assert_eq!(store.bytes_stored(), 15);
         let missing = Location { segment: 9, offset: 0, length: 1 };
         assert!(matches!(store.read(7, &missing), Err(StoreError::NotFound)));
+    }
+
+    #[test]
+    fn a_fragment_of_many_parts_is_written_whole_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        // More parts than one writev takes, some empty.
+        let parts: Vec<Bytes> =
+            (0..2500u32).map(|i| Bytes::from(vec![(i % 251) as u8; (i % 7) as usize])).collect();
+        let expected: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+        let a = store.append(3, &parts).unwrap();
+        let b = store.append(3, &[Bytes::from_static(b"after")]).unwrap();
+        store.sync(&[3]).unwrap();
+        assert_eq!(a.length, expected.len() as u64);
+        assert_eq!(&store.read(3, &a).unwrap()[..], &expected[..]);
+        assert_eq!(b.offset, a.offset + a.length);
+        assert_eq!(&store.read(3, &b).unwrap()[..], b"after");
     }
 
     #[test]
@@ -542,6 +655,32 @@ mod tests {
         // A segment number the index references is never reused, even when its file is missing.
         let next = store.append(2, &[Bytes::from_static(b"new")]).unwrap();
         assert_eq!(next.segment, 4);
+    }
+
+    #[test]
+    fn removes_whole_segments_below_a_bound_and_never_reuses_their_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path(), 4).unwrap();
+        let a = store.append(1, &[Bytes::from_static(b"aaaa")]).unwrap();
+        let b = store.append(1, &[Bytes::from_static(b"bbbb")]).unwrap();
+        let c = store.append(1, &[Bytes::from_static(b"cc")]).unwrap();
+        store.sync(&[1]).unwrap();
+        assert_eq!((a.segment, b.segment, c.segment), (1, 2, 3));
+        assert_eq!(store.remove_segments_below(1, Some(c.segment)).unwrap(), (2, 8));
+        assert!(matches!(store.read(1, &a), Err(StoreError::NotFound)));
+        assert_eq!(&store.read(1, &c).unwrap()[..], b"cc");
+        assert_eq!(store.bytes_stored(), 2);
+        // Everything, the open segment included: it is closed and the directory goes.
+        assert_eq!(store.remove_segments_below(1, None).unwrap(), (1, 2));
+        assert!(!dir.path().join("1").exists());
+        let d = store.append(1, &[Bytes::from_static(b"d")]).unwrap();
+        assert_eq!(d.segment, 4, "a removed segment's number is not reused");
+        assert_eq!(store.stream_ids_on_disk().unwrap(), vec![1]);
+        store.check_writable().unwrap();
+        // A deleted stream's directory is not re-created by a late append.
+        store.delete_stream(1).unwrap();
+        assert!(store.append(1, &[Bytes::from_static(b"late")]).is_err());
+        assert!(store.stream_ids_on_disk().unwrap().is_empty());
     }
 
     #[test]

@@ -52,6 +52,24 @@ pub trait FragmentStore: Send + Sync + std::fmt::Debug {
     /// Total bytes currently held, for metrics.
     fn bytes_stored(&self) -> u64;
 
+    /// Removes the stream's segment files numbered below `below` (`None`: every segment), and
+    /// returns (files removed, bytes freed). The caller guarantees no byte in them is referenced
+    /// and none is being appended (the retention janitor holds the persister's gate). A removed
+    /// current segment is closed: the next append starts a new segment, numbered after it.
+    fn remove_segments_below(&self, _stream_id: i64, _below: Option<i64>) -> Result<(u64, u64), StoreError> {
+        Ok((0, 0))
+    }
+
+    /// Ids of the streams that have a directory (bytes) in the store.
+    fn stream_ids_on_disk(&self) -> Result<Vec<i64>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Whether the store can create, write and remove a file now (`/ready`).
+    fn check_writable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// A description for the startup log line.
     fn describe(&self) -> String;
 }

@@ -103,6 +103,8 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<()>>,
     pub dir: tempfile::TempDir,
     pg: Option<(String, String)>,
+    /// Custom analyzers the server runs beside the built-in ones (kept across restarts).
+    extra_workers: Vec<openkvs::workers::WorkerSpec>,
 }
 
 impl TestServer {
@@ -155,9 +157,45 @@ impl TestServer {
         Self::run_bound(server, config, dir, pg)
     }
 
+    /// As [`TestServer::start_with`], running `extra` analysis workers beside the built-in ones.
+    pub async fn start_with_workers(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+        extra: Vec<openkvs::workers::WorkerSpec>,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let mut pg = None;
+        if backend == Backend::Postgres {
+            let (admin, name, url) = fresh_postgres_db().await;
+            config.database_url = Some(url);
+            pg = Some((admin, name));
+        }
+        tweak(&mut config);
+        config.validate().expect("valid test config");
+        Self::start_full(config, dir, pg, extra).await
+    }
+
     async fn start_config(config: Config, dir: tempfile::TempDir, pg: Option<(String, String)>) -> Self {
-        let server = Server::bind(&config).await.expect("server binds");
-        Self::run_bound(server, config, dir, pg)
+        Self::start_full(config, dir, pg, Vec::new()).await
+    }
+
+    async fn start_full(
+        config: Config,
+        dir: tempfile::TempDir,
+        pg: Option<(String, String)>,
+        extra: Vec<openkvs::workers::WorkerSpec>,
+    ) -> Self {
+        let server = Server::bind_with_workers(&config, Arc::new(SystemClock), |s| s, extra.clone())
+            .await
+            .expect("server binds");
+        let mut me = Self::run_bound(server, config, dir, pg);
+        me.extra_workers = extra;
+        me
     }
 
     fn run_bound(
@@ -182,6 +220,7 @@ impl TestServer {
             task: Some(task),
             dir,
             pg,
+            extra_workers: Vec::new(),
         }
     }
 
@@ -210,7 +249,8 @@ impl TestServer {
         config.listen = "127.0.0.1:0".parse().unwrap();
         let pg = self.pg.take();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        Self::start_config(config, dir, pg).await
+        let extra = std::mem::take(&mut self.extra_workers);
+        Self::start_full(config, dir, pg, extra).await
     }
 
     /// A control-plane client with the development key in `us-east-1`.

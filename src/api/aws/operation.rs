@@ -85,6 +85,10 @@ operations! {
     UpdateSignalingChannel => "/updateSignalingChannel", SigV4Json, AccessDeniedException;
     DeleteSignalingChannel => "/deleteSignalingChannel", SigV4Json, AccessDeniedException;
     GetSignalingChannelEndpoint => "/getSignalingChannelEndpoint", SigV4Json, AccessDeniedException;
+    DescribeImageGenerationConfiguration => "/describeImageGenerationConfiguration", SigV4Json, AccessDeniedException;
+    UpdateImageGenerationConfiguration => "/updateImageGenerationConfiguration", SigV4Json, AccessDeniedException;
+    DescribeNotificationConfiguration => "/describeNotificationConfiguration", SigV4Json, AccessDeniedException;
+    UpdateNotificationConfiguration => "/updateNotificationConfiguration", SigV4Json, AccessDeniedException;
     // kinesis-video-media
     PutMedia => "/putMedia", SigV4Streaming, NotAuthorizedException;
     GetMedia => "/getMedia", SigV4Json, NotAuthorizedException;
@@ -94,10 +98,16 @@ operations! {
     GetHLSStreamingSessionURL => "/getHLSStreamingSessionURL", SigV4Json, NotAuthorizedException;
     GetDASHStreamingSessionURL => "/getDASHStreamingSessionURL", SigV4Json, NotAuthorizedException;
     GetClip => "/getClip", SigV4Json, NotAuthorizedException;
+    GetImages => "/getImages", SigV4Json, NotAuthorizedException;
     // kinesis-video-signaling (the signaling WebSocket itself is `GET /`, authorized by a
     // presigned URL as ConnectAsMaster / ConnectAsViewer: see api::signaling)
     GetIceServerConfig => "/v1/get-ice-server-config", SigV4Json, NotAuthorizedException;
     SendAlexaOfferToMaster => "/v1/send-alexa-offer-to-master", SigV4Json, NotAuthorizedException;
+    // openkvs's own analysis API (docs/openapi/analysis.yaml)
+    ListAnalyzerEvents => "/openkvs/listAnalyzerEvents", SigV4Json, AccessDeniedException;
+    DescribeWorkers => "/openkvs/describeWorkers", SigV4Json, AccessDeniedException;
+    PauseWorker => "/openkvs/pauseWorker", SigV4Json, AccessDeniedException;
+    ResumeWorker => "/openkvs/resumeWorker", SigV4Json, AccessDeniedException;
 }
 
 impl Operation {

@@ -7,6 +7,10 @@
 //! or `UNSIGNED-PAYLOAD` when declared), verifies the signature and the key's operation policy,
 //! and hands the handler a [`Caller`]. Failures become the AWS error a client expects (table in
 //! `auth::sigv4`). Paths that are not AWS operations pass through untouched.
+//!
+//! The web console's requests carry no signature: an unsigned request with `X-Openkvs-Console: 1`
+//! is authorized by its session cookie instead (`api::console::session_auth`), yielding the same
+//! [`Caller`] under the same key policy; never for PutMedia, never without that header.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -32,6 +36,10 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
 
 async fn verify(state: &AppState, op: Operation, req: Request) -> Result<Request, AwsError> {
     let (mut parts, body) = req.into_parts();
+    if let Some(console) = crate::api::console::session_auth::console_caller(state, op, &parts) {
+        parts.extensions.insert(console?);
+        return Ok(Request::from_parts(parts, body));
+    }
     let (body, body_hash) = match op.auth() {
         AuthKind::SigV4Json => {
             let bytes = axum::body::to_bytes(body, MAX_JSON_BODY).await.map_err(|e| {

@@ -6,7 +6,9 @@ pub mod create_signaling_channel;
 pub mod create_stream;
 pub mod delete_signaling_channel;
 pub mod delete_stream;
+pub mod describe_image_generation_configuration;
 pub mod describe_mapped_resource_configuration;
+pub mod describe_notification_configuration;
 pub mod describe_signaling_channel;
 pub mod describe_stream;
 pub mod get_data_endpoint;
@@ -21,6 +23,8 @@ pub mod tag_stream;
 pub mod untag_resource;
 pub mod untag_stream;
 pub mod update_data_retention;
+pub mod update_image_generation_configuration;
+pub mod update_notification_configuration;
 pub mod update_signaling_channel;
 pub mod update_stream;
 
@@ -65,6 +69,22 @@ pub fn router() -> Router<AppState> {
         .route(update_signaling_channel::OPERATION.path(), post(update_signaling_channel::handle))
         .route(delete_signaling_channel::OPERATION.path(), post(delete_signaling_channel::handle))
         .route(get_signaling_channel_endpoint::OPERATION.path(), post(get_signaling_channel_endpoint::handle))
+        .route(
+            describe_image_generation_configuration::OPERATION.path(),
+            post(describe_image_generation_configuration::handle),
+        )
+        .route(
+            update_image_generation_configuration::OPERATION.path(),
+            post(update_image_generation_configuration::handle),
+        )
+        .route(
+            describe_notification_configuration::OPERATION.path(),
+            post(describe_notification_configuration::handle),
+        )
+        .route(
+            update_notification_configuration::OPERATION.path(),
+            post(update_notification_configuration::handle),
+        )
 }
 
 /// Validates a `TagKeyList`: 1..=50 keys of 1..=128 characters.

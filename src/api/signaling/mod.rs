@@ -8,7 +8,7 @@ pub mod send_alexa_offer_to_master;
 pub mod websocket;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::post;
 
 use super::AppState;
 use super::aws::{AwsError, AwsErrorCode};
@@ -16,12 +16,12 @@ use crate::api::channels::{ChannelRef, channel_error};
 use crate::auth::Caller;
 use crate::model::SignalingChannel;
 
-/// The signaling routes.
+/// The signaling routes. `GET /` (the WebSocket) is routed by `api::router`, which shares the path
+/// with the web console.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(get_ice_server_config::OPERATION.path(), post(get_ice_server_config::handle))
         .route(send_alexa_offer_to_master::OPERATION.path(), post(send_alexa_offer_to_master::handle))
-        .route("/", get(websocket::handle))
 }
 
 /// Resolves the channel of a signaling request (ICE config, Alexa offer, WebSocket upgrade),

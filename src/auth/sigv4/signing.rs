@@ -53,6 +53,14 @@ impl SecretKey {
     fn expose(&self) -> &[u8] {
         self.0.as_bytes()
     }
+
+    /// Whether `candidate` is this secret (a password-style check, e.g. the web console's sign-in).
+    /// Both sides are hashed first, so the time taken depends on neither content nor length.
+    pub fn matches(&self, candidate: &str) -> bool {
+        let mine = Sha256::digest(self.expose());
+        let theirs = Sha256::digest(candidate.as_bytes());
+        mine.as_slice().ct_eq(theirs.as_slice()).into()
+    }
 }
 
 impl fmt::Debug for SecretKey {

@@ -1,7 +1,7 @@
-//! The connection under one PutMedia request: TCP, plus TLS (rustls, ring provider) for `https`
-//! data endpoints, verified against the system trust store (`rustls-native-certs`, which also
-//! honours `SSL_CERT_FILE` / `SSL_CERT_DIR`). ALPN offers only `http/1.1`: PutMedia is one
-//! full-duplex HTTP/1.1 exchange.
+//! Outbound connections: TCP, plus TLS (rustls, ring provider) for `https` URLs, verified against
+//! the system trust store (`rustls-native-certs`, which also honours `SSL_CERT_FILE` /
+//! `SSL_CERT_DIR`). ALPN offers only `http/1.1`. Used under a PutMedia request and GetMedia/HLS
+//! readers of the producer client, and under the server's webhook deliveries.
 //!
 //! Owns sockets and certificates; knows nothing of HTTP beyond the URL it connects to.
 
@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-/// A byte stream to a data endpoint, plain or TLS.
+/// A byte stream to an HTTP server, plain or TLS.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
@@ -93,4 +93,59 @@ fn client_config() -> Result<Arc<rustls::ClientConfig>, ConnectError> {
         })
         .clone()
         .map_err(ConnectError::Roots)
+}
+
+/// Why an outbound HTTP request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// No connection.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The exchange failed (HTTP error, closed connection).
+    #[error("request to {url} failed: {message}")]
+    Exchange {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// No answer in time.
+    #[error("request to {0} timed out")]
+    Timeout(String),
+}
+
+/// POSTs `body` to `url` (http or https) with `headers` on a new connection and returns the
+/// response status. The response body is read and discarded (bounded by `timeout` as a whole).
+pub async fn post(
+    url: &str,
+    content_type: &str,
+    headers: &[(&str, String)],
+    body: bytes::Bytes,
+    timeout: std::time::Duration,
+) -> Result<u16, RequestError> {
+    use http_body_util::BodyExt;
+    let exchange = |message: String| RequestError::Exchange { url: url.to_owned(), message };
+    let run = async {
+        let uri: Uri = url.parse().map_err(|_| ConnectError::Url(url.to_owned()))?;
+        let io = connect(&uri).await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .map_err(|e| exchange(e.to_string()))?;
+        tokio::spawn(conn);
+        let authority = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+        let path = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".to_owned());
+        let mut req = hyper::Request::post(path)
+            .header(hyper::header::HOST, authority)
+            .header(hyper::header::CONTENT_TYPE, content_type)
+            .header(hyper::header::USER_AGENT, concat!("openkvs/", env!("CARGO_PKG_VERSION")));
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
+        let req = req.body(http_body_util::Full::new(body)).map_err(|e| exchange(e.to_string()))?;
+        let resp = sender.send_request(req).await.map_err(|e| exchange(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let _ = resp.into_body().collect().await;
+        Ok(status)
+    };
+    tokio::time::timeout(timeout, run).await.map_err(|_| RequestError::Timeout(url.to_owned()))?
 }

@@ -1,0 +1,201 @@
+//! `POST /updateImageGenerationConfiguration`: sets the stream's `ImageGenerationConfiguration`,
+//! or deletes it when the member is absent or `null` (the model: "If the structure is null, the
+//! configuration will be deleted from the stream").
+//!
+//! Validation follows the botocore model (required members, enums, `DestinationUri` and
+//! `DestinationRegion` patterns, `WidthPixels` 1..=3840, `HeightPixels` 1..=2160, a one-entry
+//! `FormatConfig` whose only key is `JPEGQuality`) plus its documentation (`SamplingInterval` at
+//! least 200 ms, `JPEGQuality` an integer 1..=100, `DestinationRegion` equal to the stream's
+//! region); a breach is `InvalidArgumentException`. Setting a configuration on a stream that keeps
+//! no data (`DataRetentionInHours` 0) is `NoDataRetentionException`, on a stream that is not
+//! ACTIVE `ResourceInUseException`.
+//!
+//! Destinations: openkvs writes generated images to its own disk. `s3://bucket/prefix` becomes
+//! `<data-dir>/images/bucket/prefix/...`; because the URI names a directory, `.` and `..` path
+//! segments are refused. Other URIs the model's pattern admits are stored and reported by
+//! Describe as given (design/0009-analysis.md, "Destinations"). This handler only stores the
+//! configuration and tells the workers it changed; it generates nothing.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::AppState;
+use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
+use crate::api::streams::{StreamRef, resolve};
+use crate::auth::Caller;
+use crate::model::{
+    ConfigurationStatus, DestinationUri, ImageFormat, ImageGenerationConfig, ImageSelectorType, Stream,
+    StreamStatus,
+};
+
+/// The operation this file serves.
+pub const OPERATION: Operation = Operation::UpdateImageGenerationConfiguration;
+
+/// `UpdateImageGenerationConfiguration` input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Input {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    image_generation_configuration: Option<ImageGenerationConfigurationInput>,
+}
+
+/// The `ImageGenerationConfiguration` structure as sent.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageGenerationConfigurationInput {
+    status: Option<String>,
+    image_selector_type: Option<String>,
+    destination_config: Option<DestinationConfigInput>,
+    sampling_interval: Option<i64>,
+    format: Option<String>,
+    format_config: Option<BTreeMap<String, String>>,
+    width_pixels: Option<i64>,
+    height_pixels: Option<i64>,
+}
+
+/// The `ImageGenerationDestinationConfig` structure as sent.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DestinationConfigInput {
+    uri: Option<String>,
+    destination_region: Option<String>,
+}
+
+const MEMBER: &str = "imageGenerationConfiguration";
+
+impl ImageGenerationConfigurationInput {
+    /// Validates every member (those that need the stream are checked by [`check_for_stream`]).
+    fn parse(&self) -> Result<ImageGenerationConfig, AwsError> {
+        let m = |name: &str| format!("{MEMBER}.{name}");
+        let status =
+            ConfigurationStatus::parse_member(required(self.status.as_deref(), &m("status"))?, &m("status"))?;
+        let selector = ImageSelectorType::parse_member(
+            required(self.image_selector_type.as_deref(), &m("imageSelectorType"))?,
+            &m("imageSelectorType"),
+        )?;
+        let destination = required(self.destination_config.as_ref(), &m("destinationConfig"))?;
+        let uri_member = m("destinationConfig.uri");
+        let destination_uri =
+            DestinationUri::parse_member(required(destination.uri.as_deref(), &uri_member)?, &uri_member)?;
+        check_local_path(&destination_uri)?;
+        let region_member = m("destinationConfig.destinationRegion");
+        let destination_region = ImageGenerationConfig::destination_region(
+            required(destination.destination_region.as_deref(), &region_member)?,
+            &region_member,
+        )?;
+        let sampling_interval_ms = ImageGenerationConfig::sampling_interval(
+            required(self.sampling_interval, &m("samplingInterval"))?,
+            &m("samplingInterval"),
+        )?;
+        let format =
+            ImageFormat::parse_member(required(self.format.as_deref(), &m("format"))?, &m("format"))?;
+        let jpeg_quality = self.format_config.as_ref().map(jpeg_quality).transpose()?;
+        let width = self
+            .width_pixels
+            .map(|w| ImageGenerationConfig::width_pixels(w, &m("widthPixels")))
+            .transpose()?;
+        let height = self
+            .height_pixels
+            .map(|h| ImageGenerationConfig::height_pixels(h, &m("heightPixels")))
+            .transpose()?;
+        Ok(ImageGenerationConfig {
+            status,
+            selector,
+            destination_uri,
+            destination_region,
+            sampling_interval_ms,
+            format,
+            jpeg_quality,
+            width,
+            height,
+        })
+    }
+}
+
+/// `FormatConfig`: exactly one entry, keyed `JPEGQuality`.
+fn jpeg_quality(map: &BTreeMap<String, String>) -> Result<u8, AwsError> {
+    let member = format!("{MEMBER}.formatConfig");
+    if map.len() != 1 {
+        return Err(AwsError::invalid_argument(format!(
+            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length between 1 and 1"
+        )));
+    }
+    let (key, value) = map.iter().next().expect("one entry");
+    if key != "JPEGQuality" {
+        return Err(AwsError::invalid_argument(format!(
+            "1 validation error detected: Value '{key}' at '{member}' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy enum value set: [JPEGQuality]]"
+        )));
+    }
+    Ok(ImageGenerationConfig::jpeg_quality(value, &format!("{member}.JPEGQuality"))?)
+}
+
+/// Refuses `.` and `..` segments in an `s3://` URI: openkvs maps it to a directory under its data
+/// directory, which such segments could leave.
+fn check_local_path(uri: &DestinationUri) -> Result<(), AwsError> {
+    let Some(rest) = uri.as_str().strip_prefix("s3://") else {
+        return Ok(());
+    };
+    if rest.split('/').any(|segment| segment == "." || segment == "..") {
+        return Err(AwsError::invalid_argument(format!(
+            "The destination URI {} must not contain '.' or '..' path segments.",
+            uri.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// The checks that need the stream: its region, its retention and its status.
+fn check_for_stream(config: &ImageGenerationConfig, stream: &Stream) -> Result<(), AwsError> {
+    if config.destination_region != stream.arn.region {
+        return Err(AwsError::invalid_argument(format!(
+            "The DestinationRegion ({}) must match the Region of the stream ({}).",
+            config.destination_region, stream.arn.region
+        )));
+    }
+    check_stream_accepts_configuration(stream)
+}
+
+/// `NoDataRetentionException` for a stream that keeps no data, `ResourceInUseException` for one
+/// that is not ACTIVE (shared with UpdateNotificationConfiguration).
+pub(crate) fn check_stream_accepts_configuration(stream: &Stream) -> Result<(), AwsError> {
+    if !stream.retention.is_persistent() {
+        return Err(AwsError::new(
+            AwsErrorCode::NoDataRetentionException,
+            "The stream does not retain data (DataRetentionInHours is 0).",
+        ));
+    }
+    if stream.status != StreamStatus::Active {
+        return Err(AwsError::new(
+            AwsErrorCode::ResourceInUseException,
+            format!("The stream is {}, not ACTIVE.", stream.status.as_str()),
+        ));
+    }
+    Ok(())
+}
+
+/// Sets or deletes the configuration.
+pub async fn handle(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    AwsJson(input): AwsJson<Input>,
+) -> Result<Json<Value>, AwsError> {
+    let stream_ref = StreamRef::from_pair(
+        input.stream_name.as_deref(),
+        input.stream_arn.as_deref(),
+        AwsErrorCode::InvalidArgumentException,
+    )?;
+    let config = input.image_generation_configuration.as_ref().map(|c| c.parse()).transpose()?;
+    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
+    if let Some(c) = &config {
+        check_for_stream(c, &stream)?;
+    }
+    state.index.set_image_generation_config(stream.id, config.as_ref(), state.clock.now_millis()).await?;
+    state.workers.stream_changed(stream.id);
+    Ok(Json(json!({})))
+}

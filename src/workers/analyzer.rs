@@ -1,0 +1,139 @@
+//! The contract between the worker framework and an analyzer.
+//!
+//! An [`Analyzer`] receives one persisted fragment at a time as a [`FragmentInput`] (the stream it
+//! belongs to, its index record, and a [`MediaSource`] to read its bytes and track header), and
+//! returns the events it found as an [`AnalysisOutput`]. The framework owns everything around that:
+//! which fragments (durable cursors, catch-up after a stop, at-least-once), when (bounded queues,
+//! never blocking ingest), failure handling (panics and errors are isolated and retried with
+//! backoff) and where events go (the index, then notifications). Analyzers are compute: they may
+//! read media through [`MediaSource`] and write artifacts under their own directory, nothing else;
+//! they never see HTTP.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::index::Index;
+use crate::model::{FragmentRecord, ImageGenerationConfig, NotificationConfig, Stream, TagSet};
+use crate::store::FragmentStore;
+
+/// The stream a fragment belongs to, as analyzers see it.
+#[derive(Debug, Clone)]
+pub struct StreamInfo {
+    /// The stream row.
+    pub stream: Stream,
+    /// Its tags.
+    pub tags: TagSet,
+    /// Its ImageGenerationConfiguration, if any.
+    pub image_generation: Option<ImageGenerationConfig>,
+    /// Its NotificationConfiguration, if any.
+    pub notification: Option<NotificationConfig>,
+}
+
+/// Reads a fragment's stored bytes and its track header.
+#[derive(Debug, Clone)]
+pub struct MediaSource {
+    pub(crate) index: Arc<dyn Index>,
+    pub(crate) store: Arc<dyn FragmentStore>,
+}
+
+impl MediaSource {
+    /// Builds a source over an index and a store.
+    pub fn new(index: Arc<dyn Index>, store: Arc<dyn FragmentStore>) -> Self {
+        Self { index, store }
+    }
+
+    /// The stored Cluster of a fragment (read on a blocking thread).
+    pub async fn cluster(&self, record: &FragmentRecord) -> Result<Bytes, AnalyzerError> {
+        let store = self.store.clone();
+        let (stream_id, location) = (record.stream_id, record.location);
+        tokio::task::spawn_blocking(move || store.read(stream_id, &location))
+            .await
+            .map_err(|e| AnalyzerError::Media(e.to_string()))?
+            .map_err(|e| AnalyzerError::Media(format!("cannot read fragment: {e}")))
+    }
+
+    /// The EBML header + Segment + Info + Tracks the fragment was sent under.
+    pub async fn track_header(&self, record: &FragmentRecord) -> Result<Bytes, AnalyzerError> {
+        self.index
+            .track_header(record.stream_id, record.header_id)
+            .await
+            .map(Bytes::from)
+            .map_err(|e| AnalyzerError::Media(format!("cannot read track header: {e}")))
+    }
+}
+
+/// One fragment handed to an analyzer.
+#[derive(Debug, Clone)]
+pub struct FragmentInput {
+    /// The stream.
+    pub stream: Arc<StreamInfo>,
+    /// The fragment's index record.
+    pub record: Arc<FragmentRecord>,
+    /// Where its bytes are.
+    pub media: MediaSource,
+    /// A directory this analyzer may write artifacts into (created on demand by the analyzer).
+    pub artifact_dir: PathBuf,
+}
+
+/// An event an analyzer found; the framework adds stream, worker, fragment and server time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDraft {
+    /// What happened, e.g. `motion_start`, `motion_end`, `image`.
+    pub kind: String,
+    /// When, producer time, epoch ms.
+    pub producer_ts_ms: i64,
+    /// When it ended, if it is a span.
+    pub end_ts_ms: Option<i64>,
+    /// A strength (e.g. the share of changed pixels), if meaningful.
+    pub score: Option<f64>,
+    /// Anything else, as JSON.
+    pub detail: serde_json::Value,
+}
+
+/// What an analyzer returns for one fragment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnalysisOutput {
+    /// Events found, in time order.
+    pub events: Vec<EventDraft>,
+}
+
+/// Why an analyzer could not process a fragment.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AnalyzerError {
+    /// The media could not be read or decoded; retrying will not help.
+    #[error("media: {0}")]
+    Media(String),
+    /// The codec is not supported by this analyzer; the fragment is skipped.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A transient failure; the framework retries with backoff, at most `max_attempts` times.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// The analyzer's destination is down (e.g. NATS): the framework retries the same fragment
+    /// with backoff until it succeeds or the worker is paused; the cursor waits.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A pluggable analysis worker.
+#[async_trait]
+pub trait Analyzer: Send + Sync + std::fmt::Debug + 'static {
+    /// The worker's name: its cursor key, its name in `openkvs:analyzers` tags and in the config.
+    fn name(&self) -> &str;
+
+    /// Whether the analyzer must run on a stream whatever the selection says (e.g. the thumbnail
+    /// worker for streams with an ENABLED ImageGenerationConfiguration).
+    fn required_for(&self, _stream: &StreamInfo) -> bool {
+        false
+    }
+
+    /// Processes one fragment. Called for the fragments of one stream in order; never concurrently
+    /// for the same stream.
+    async fn analyze(&self, input: FragmentInput) -> Result<AnalysisOutput, AnalyzerError>;
+
+    /// Forgets per-stream state (the stream was deleted, or the worker is catching up after a gap).
+    fn reset_stream(&self, _stream_id: i64) {}
+}

@@ -1,0 +1,87 @@
+//! What the workers know about streams: a short-lived cache of [`StreamInfo`] (stream row, tags,
+//! image-generation and notification configuration) and the rule that decides which analyzers run
+//! on which stream.
+//!
+//! Selection, in order: an analyzer that is [`Analyzer::required_for`] the stream runs; else the
+//! stream's `openkvs:analyzers` tag (comma-separated worker names; an empty value means none)
+//! decides; else the worker's configured `streams` name globs. The cache holds an entry for
+//! [`StreamDirectory::ttl`] so tag and configuration changes apply within seconds without a query
+//! per fragment. Reads the index only.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::index::{Index, IndexError};
+use crate::model::glob_match;
+
+use super::analyzer::{Analyzer, StreamInfo};
+
+/// The stream tag that lists the analyzers of a stream.
+pub const ANALYZERS_TAG: &str = "openkvs:analyzers";
+
+/// A cached lookup: when it was made, and the stream (`None`: the stream does not exist).
+type CacheEntry = (Instant, Option<Arc<StreamInfo>>);
+
+/// A cache of stream information for the workers.
+#[derive(Debug)]
+pub struct StreamDirectory {
+    index: Arc<dyn Index>,
+    ttl: Duration,
+    cache: Mutex<HashMap<i64, CacheEntry>>,
+}
+
+impl StreamDirectory {
+    /// A directory over `index` whose entries live `ttl`.
+    pub fn new(index: Arc<dyn Index>, ttl: Duration) -> Self {
+        Self { index, ttl, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// How long an entry is trusted.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The stream's information; `None` if the stream no longer exists.
+    pub async fn get(&self, stream_id: i64) -> Result<Option<Arc<StreamInfo>>, IndexError> {
+        if let Some((at, info)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&stream_id)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(info.clone());
+        }
+        let info = self.load(stream_id).await?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(stream_id, (Instant::now(), info.clone()));
+        Ok(info)
+    }
+
+    /// Drops a cached entry (the stream changed or was deleted).
+    pub fn invalidate(&self, stream_id: i64) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&stream_id);
+    }
+
+    async fn load(&self, stream_id: i64) -> Result<Option<Arc<StreamInfo>>, IndexError> {
+        let stream = match self.index.stream_by_id(stream_id).await {
+            Ok(s) => s,
+            Err(IndexError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let tags = self.index.stream_tags(stream_id).await?;
+        let image_generation = self.index.image_generation_config(stream_id).await?;
+        let notification = self.index.notification_config(stream_id).await?;
+        Ok(Some(Arc::new(StreamInfo { stream, tags, image_generation, notification })))
+    }
+}
+
+/// Whether `analyzer` runs on `stream`, given the worker's configured name globs.
+pub fn selects(analyzer: &dyn Analyzer, globs: &[String], stream: &StreamInfo) -> bool {
+    if analyzer.required_for(stream) {
+        return true;
+    }
+    if let Some(list) = stream.tags.0.get(ANALYZERS_TAG) {
+        return list.split(',').map(str::trim).any(|n| n == analyzer.name());
+    }
+    globs.iter().any(|g| glob_match(g, stream.stream.name.as_str()))
+}

@@ -1,0 +1,538 @@
+//! The analysis fan-out end to end: a custom analyzer plugged in beside the built-in ones sees
+//! every persisted fragment exactly once per pause/resume cycle and across a server restart; a
+//! panicking analyzer is isolated and retried, and a fragment that always fails is skipped with an
+//! `analyzer_error` event; the motion worker finds motion in the moving test pattern and none in a
+//! static scene; the thumbnail worker writes real JPEGs; webhooks are retried and HMAC-signed;
+//! events and fragments reach NATS / JetStream (skipped when no NATS server listens on
+//! 127.0.0.1:4222, unless `OPENKVS_REQUIRE_NATS=1`). Every test runs on SQLite and Postgres.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use common::producer::{PutOptions, put_media, split_file};
+use common::{Backend, TestServer, raw_request, signed_json_post};
+use openkvs::workers::{AnalysisOutput, Analyzer, AnalyzerError, EventDraft, FragmentInput, WorkerSpec};
+
+backend_tests!(
+    a_paused_worker_catches_up_every_missed_fragment_once,
+    fragments_ingested_while_the_server_is_down_are_analysed_after_restart,
+    a_panicking_analyzer_is_isolated_retried_and_skipped_with_an_error_event,
+    motion_in_the_test_pattern_and_none_in_a_static_scene,
+    thumbnails_are_written_as_jpeg_images,
+    webhooks_are_retried_and_signed,
+    events_and_fragments_reach_nats_and_jetstream,
+    analysis_api_errors,
+);
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Ingests a fixture (RELATIVE timecodes from now); returns the PERSISTED fragment numbers.
+async fn put_fixture(srv: &TestServer, stream: &str, file: &str) -> Vec<String> {
+    let (header, items) = split_file(&fixture(file));
+    let mut chunks = vec![header];
+    chunks.extend(items.into_iter().map(|(_, b)| b));
+    let mut opts = PutOptions::new(stream);
+    opts.timecode_type = "RELATIVE";
+    let r = put_media(srv.addr, &opts, &chunks).await;
+    r.of("PERSISTED").iter().map(|a| a["FragmentNumber"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn create(srv: &TestServer, stream: &str, tags: &[(&str, &str)]) {
+    let mut req = srv.kvs().create_stream().stream_name(stream).data_retention_in_hours(24);
+    for (k, v) in tags {
+        req = req.tags(*k, *v);
+    }
+    req.send().await.unwrap();
+}
+
+/// Calls one of openkvs's own analysis operations.
+async fn call(srv: &TestServer, op: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let req = signed_json_post(
+        srv.addr,
+        &format!("/openkvs/{op}"),
+        &body.to_string(),
+        "kinesisvideo",
+        "openkvs",
+        "openkvs-secret",
+        SystemTime::now(),
+    );
+    let resp = raw_request(srv.addr, &req).await;
+    (resp.status, resp.json())
+}
+
+async fn events(srv: &TestServer, stream: &str, kind: Option<&str>) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut body = serde_json::json!({ "StreamName": stream, "MaxResults": 7 });
+        if let Some(k) = kind {
+            body["Kind"] = k.into();
+        }
+        if let Some(t) = &token {
+            body["NextToken"] = t.clone().into();
+        }
+        let (status, v) = call(srv, "listAnalyzerEvents", body).await;
+        assert_eq!(status, 200, "{v}");
+        out.extend(v["Events"].as_array().unwrap().iter().cloned());
+        match v["NextToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+/// Waits until `worker`'s cursor on `stream` is `last` (it has finished every fragment).
+async fn wait_caught_up(srv: &TestServer, worker: &str, stream: &str, last: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, v) = call(srv, "describeWorkers", serde_json::json!({ "WorkerName": worker })).await;
+        assert_eq!(status, 200, "{v}");
+        let done = v["Workers"][0]["Streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["StreamName"] == stream && s["LastFragmentNumber"] == last);
+        if done {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{worker} did not reach {last} on {stream}: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A custom analyzer that records every fragment it sees (and can be told to panic).
+#[derive(Debug, Default)]
+struct Recorder {
+    name: String,
+    seen: Mutex<Vec<(String, String)>>,
+    /// Panic on the first attempt of every fragment whose ordinal (in arrival) is a multiple of 3.
+    flaky: bool,
+    /// Always panic on fragments with this number.
+    poison: Mutex<Option<String>>,
+    attempts: Mutex<HashMap<String, usize>>,
+    calls: AtomicUsize,
+}
+
+impl Recorder {
+    fn named(name: &str) -> Arc<Self> {
+        Arc::new(Self { name: name.to_owned(), ..Default::default() })
+    }
+
+    fn seen_on(&self, stream: &str) -> Vec<String> {
+        self.seen.lock().unwrap().iter().filter(|(s, _)| s == stream).map(|(_, n)| n.clone()).collect()
+    }
+}
+
+#[async_trait]
+impl Analyzer for Recorder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn analyze(&self, input: FragmentInput) -> Result<AnalysisOutput, AnalyzerError> {
+        let n = input.record.number.as_str().to_owned();
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        let attempt = {
+            let mut a = self.attempts.lock().unwrap();
+            let e = a.entry(n.clone()).or_default();
+            *e += 1;
+            *e
+        };
+        if self.poison.lock().unwrap().as_deref() == Some(n.as_str()) {
+            panic!("poisoned fragment {n}");
+        }
+        if self.flaky && attempt == 1 && call.is_multiple_of(3) {
+            panic!("flaky first attempt");
+        }
+        // Prove the bytes are readable through the analyzer's media source.
+        let cluster = input.media.cluster(&input.record).await?;
+        assert_eq!(cluster.len() as i64, input.record.size_bytes);
+        self.seen.lock().unwrap().push((input.stream.stream.name.as_str().to_owned(), n));
+        Ok(AnalysisOutput {
+            events: vec![EventDraft {
+                kind: "seen".into(),
+                producer_ts_ms: input.record.producer_ts_ms,
+                end_ts_ms: None,
+                score: None,
+                detail: serde_json::json!({ "Bytes": cluster.len() }),
+            }],
+        })
+    }
+}
+
+fn spec(analyzer: Arc<Recorder>) -> WorkerSpec {
+    WorkerSpec { analyzer, streams: vec!["*".into()] }
+}
+
+fn quick_retries(c: &mut openkvs::config::Config) {
+    c.workers.retry_backoff_ms = 5;
+}
+
+async fn a_paused_worker_catches_up_every_missed_fragment_once(backend: Backend) {
+    let rec = Recorder::named("recorder");
+    let srv = TestServer::start_with_workers(backend, quick_retries, vec![spec(rec.clone())]).await;
+    create(&srv, "paused", &[]).await;
+    let mut expected = put_fixture(&srv, "paused", "h264_640x360_20s_2sgop.mkv").await;
+    assert_eq!(expected.len(), 10);
+    wait_caught_up(&srv, "recorder", "paused", expected.last().unwrap()).await;
+    for cycle in 0..2 {
+        let (status, v) = call(&srv, "pauseWorker", serde_json::json!({ "WorkerName": "recorder" })).await;
+        assert_eq!(status, 200, "{v}");
+        let before = rec.seen_on("paused").len();
+        let missed = put_fixture(&srv, "paused", "h264_640x360_20s_2sgop.mkv").await;
+        assert_eq!(missed.len(), 10);
+        let (_, v) = call(&srv, "describeWorkers", serde_json::json!({ "WorkerName": "recorder" })).await;
+        assert_eq!(v["Workers"][0]["Status"], "PAUSED", "{v}");
+        let lag = &v["Workers"][0]["Streams"][0];
+        assert_eq!(lag["FragmentsBehind"], 10, "cycle {cycle}: {v}");
+        assert!(lag["MillisBehind"].as_i64().unwrap() >= 0);
+        assert_eq!(rec.seen_on("paused").len(), before, "a paused worker analysed something");
+        let (status, _) = call(&srv, "resumeWorker", serde_json::json!({ "WorkerName": "recorder" })).await;
+        assert_eq!(status, 200);
+        expected.extend(missed);
+        wait_caught_up(&srv, "recorder", "paused", expected.last().unwrap()).await;
+        assert_eq!(rec.seen_on("paused"), expected, "cycle {cycle}: every fragment once, in order");
+    }
+    let recorded = events(&srv, "paused", Some("seen")).await;
+    assert_eq!(recorded.len(), expected.len());
+    // Events come in producer-time order; the three uploads overlap in producer time.
+    let mut numbers: Vec<&str> = recorded.iter().map(|e| e["FragmentNumber"].as_str().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, expected.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(recorded[0]["Worker"], "recorder");
+    srv.stop().await;
+}
+
+async fn fragments_ingested_while_the_server_is_down_are_analysed_after_restart(backend: Backend) {
+    let rec = Recorder::named("recorder");
+    let srv = TestServer::start_with_workers(backend, quick_retries, vec![spec(rec.clone())]).await;
+    create(&srv, "restart", &[]).await;
+    let first = put_fixture(&srv, "restart", "h264_640x360_20s_2sgop.mkv").await;
+    wait_caught_up(&srv, "recorder", "restart", first.last().unwrap()).await;
+    // Every worker stopped (paused), fragments arrive, then the whole server restarts.
+    for w in ["recorder", "motion", "thumbnails"] {
+        let (status, v) = call(&srv, "pauseWorker", serde_json::json!({ "WorkerName": w })).await;
+        assert_eq!(status, 200, "{w}: {v}");
+    }
+    let missed = put_fixture(&srv, "restart", "h264_640x360_20s_2sgop.mkv").await;
+    assert_eq!(missed.len(), 10);
+    assert_eq!(rec.seen_on("restart"), first);
+    let srv = srv.restart().await;
+    wait_caught_up(&srv, "recorder", "restart", missed.last().unwrap()).await;
+    let mut all = first.clone();
+    all.extend(missed);
+    assert_eq!(rec.seen_on("restart"), all);
+    srv.stop().await;
+}
+
+async fn a_panicking_analyzer_is_isolated_retried_and_skipped_with_an_error_event(backend: Backend) {
+    let rec = Arc::new(Recorder { name: "flaky".into(), flaky: true, ..Default::default() });
+    let srv = TestServer::start_with_workers(backend, quick_retries, vec![spec(rec.clone())]).await;
+    create(&srv, "flaky", &[]).await;
+    let numbers = put_fixture(&srv, "flaky", "h264_640x360_20s_2sgop.mkv").await;
+    wait_caught_up(&srv, "flaky", "flaky", numbers.last().unwrap()).await;
+    assert_eq!(rec.seen_on("flaky"), numbers, "every fragment analysed despite panics");
+    let (_, v) = call(&srv, "describeWorkers", serde_json::json!({ "WorkerName": "flaky" })).await;
+    assert!(v["Workers"][0]["Panics"].as_u64().unwrap() >= 3, "{v}");
+    assert_eq!(v["Workers"][0]["FragmentsFailed"], 0, "{v}");
+
+    // A fragment that always panics is skipped after max_attempts, with an analyzer_error event;
+    // the fragments after it are still analysed.
+    // (Paused first, so nothing of the new batch is analysed before the poison is set.)
+    let (status, _) = call(&srv, "pauseWorker", serde_json::json!({ "WorkerName": "flaky" })).await;
+    assert_eq!(status, 200);
+    let third = put_fixture(&srv, "flaky", "h264_640x360_20s_2sgop.mkv").await;
+    *rec.poison.lock().unwrap() = Some(third[4].clone());
+    call(&srv, "resumeWorker", serde_json::json!({ "WorkerName": "flaky" })).await;
+    wait_caught_up(&srv, "flaky", "flaky", third.last().unwrap()).await;
+    let seen = rec.seen_on("flaky");
+    assert!(!seen.contains(&third[4]));
+    assert!(seen.contains(&third[5]) && seen.contains(&third[9]));
+    let errors = events(&srv, "flaky", Some("analyzer_error")).await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["FragmentNumber"], third[4].as_str());
+    assert!(errors[0]["Detail"]["message"].as_str().unwrap().contains("gave up after 3 attempts"));
+    // The server is still healthy.
+    srv.kvs().describe_stream().stream_name("flaky").send().await.unwrap();
+    srv.stop().await;
+}
+
+async fn motion_in_the_test_pattern_and_none_in_a_static_scene(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    create(&srv, "moving", &[("openkvs:analyzers", "motion")]).await;
+    create(&srv, "still", &[("openkvs:analyzers", "motion")]).await;
+    let moving = put_fixture(&srv, "moving", "h264_640x360_20s_2sgop.mkv").await;
+    let still = put_fixture(&srv, "still", "h264_static_640x360_10s.mkv").await;
+    assert_eq!((moving.len(), still.len()), (10, 5));
+    wait_caught_up(&srv, "motion", "moving", moving.last().unwrap()).await;
+    wait_caught_up(&srv, "motion", "still", still.last().unwrap()).await;
+    let found = events(&srv, "moving", Some("motion_start")).await;
+    assert!(!found.is_empty(), "no motion found in the moving test pattern");
+    let first = &found[0];
+    assert!(first["Score"].as_f64().unwrap() >= 0.01, "{first}");
+    let start = first["ProducerTimestamp"].as_f64().unwrap();
+    let (_, listed) = fragments_span(&srv, "moving").await;
+    assert!(start >= listed.0 && start <= listed.1, "motion at {start} outside the stream {listed:?}");
+    assert!(events(&srv, "still", None).await.is_empty(), "events in a static scene");
+    // A stream without the tag is not analysed by motion.
+    create(&srv, "untagged", &[]).await;
+    put_fixture(&srv, "untagged", "h264_640x360_20s_2sgop.mkv").await;
+    let (_, v) = call(&srv, "describeWorkers", serde_json::json!({ "WorkerName": "motion" })).await;
+    let streams: Vec<&str> = v["Workers"][0]["Streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["StreamName"].as_str().unwrap())
+        .collect();
+    assert!(!streams.contains(&"untagged"), "{v}");
+    srv.stop().await;
+}
+
+/// (stream id unused) and the producer time span of a stream's fragments, epoch seconds.
+async fn fragments_span(srv: &TestServer, stream: &str) -> ((), (f64, f64)) {
+    let out = srv.archived().list_fragments().stream_name(stream).send().await.unwrap();
+    let mut lo = f64::MAX;
+    let mut hi = f64::MIN;
+    for f in out.fragments() {
+        let t = f.producer_timestamp().unwrap().as_secs_f64();
+        lo = lo.min(t);
+        hi = hi.max(t + f.fragment_length_in_milliseconds() as f64 / 1000.0);
+    }
+    ((), (lo, hi))
+}
+
+async fn thumbnails_are_written_as_jpeg_images(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| c.workers.thumbnails.sampling_interval_ms = 4000).await;
+    create(&srv, "thumbs", &[("openkvs:analyzers", "thumbnails")]).await;
+    let numbers = put_fixture(&srv, "thumbs", "h264_640x360_20s_2sgop.mkv").await;
+    wait_caught_up(&srv, "thumbnails", "thumbs", numbers.last().unwrap()).await;
+    let images = events(&srv, "thumbs", Some("image")).await;
+    assert!((4..=6).contains(&images.len()), "20 s at 4 s sampling: {} images", images.len());
+    for e in &images {
+        let ts = (e["ProducerTimestamp"].as_f64().unwrap() * 1000.0).round() as i64;
+        assert_eq!(ts % 4000, 0, "images are taken at multiples of the interval: {e}");
+        let path = e["Detail"]["Path"].as_str().unwrap();
+        assert!(path.starts_with(srv.dir.path().join("images").join("thumbs").to_str().unwrap()), "{path}");
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(&bytes[..3], &[0xFF, 0xD8, 0xFF], "JPEG magic");
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((img.width(), img.height()), (320, 180));
+    }
+    srv.stop().await;
+}
+
+async fn webhooks_are_retried_and_signed(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A receiver that fails the first two deliveries and accepts the third.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    // (request head, body) of every delivery.
+    type Deliveries = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let received: Deliveries = Arc::default();
+    let rx = received.clone();
+    tokio::spawn(async move {
+        let mut n = 0;
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            let (head, body) = loop {
+                let k = sock.read(&mut chunk).await.unwrap();
+                if k == 0 {
+                    break (String::new(), Vec::new());
+                }
+                buf.extend_from_slice(&chunk[..k]);
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break (head, buf[end + 4..end + 4 + len].to_vec());
+                    }
+                }
+            };
+            n += 1;
+            let status = if n <= 2 { "500 Internal Server Error" } else { "204 No Content" };
+            rx.lock().unwrap().push((head, body));
+            let _ = sock
+                .write_all(
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes(),
+                )
+                .await;
+        }
+    });
+    let hook = url.clone();
+    let rec = Recorder::named("recorder");
+    let srv = TestServer::start_with_workers(
+        backend,
+        move |c| {
+            c.workers.notifications.webhook_url = Some(hook);
+            c.workers.notifications.webhook_secret = Some("hook-secret".into());
+            c.workers.notifications.webhook_backoff_ms = 10;
+        },
+        vec![WorkerSpec { analyzer: rec.clone(), streams: vec!["hooked".into()] }],
+    )
+    .await;
+    create(&srv, "hooked", &[]).await;
+    // One fragment: one event batch.
+    let (header, items) = split_file(&fixture("h264_640x360_20s_2sgop.mkv"));
+    let mut opts = PutOptions::new("hooked");
+    opts.timecode_type = "RELATIVE";
+    let r = put_media(srv.addr, &opts, &[header, items[0].1.clone()]).await;
+    assert_eq!(r.of("PERSISTED").len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while received.lock().unwrap().len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "webhook not retried: {} deliveries",
+            received.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got[0].1, got[2].1, "the same batch is re-sent");
+    for (i, (head, body)) in got.iter().enumerate() {
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                })
+                .unwrap_or_else(|| panic!("no {name} header in {head}"))
+        };
+        assert!(head.starts_with("POST /hook HTTP/1.1"), "{head}");
+        let ts: i64 = header("x-openkvs-timestamp").parse().unwrap();
+        let expected = openkvs::workers::notify::webhook::signature(b"hook-secret", ts, body);
+        assert_eq!(header("x-openkvs-signature"), expected);
+        assert_eq!(header("x-openkvs-delivery-attempt"), (i + 1).to_string());
+    }
+    let v: serde_json::Value = serde_json::from_slice(&got[2].1).unwrap();
+    assert_eq!(v["StreamName"], "hooked");
+    assert_eq!(v["Events"][0]["Kind"], "seen");
+    assert_eq!(v["Events"][0]["Worker"], "recorder");
+    srv.stop().await;
+}
+
+fn nats_available() -> bool {
+    let up =
+        std::net::TcpStream::connect_timeout(&"127.0.0.1:4222".parse().unwrap(), Duration::from_millis(300))
+            .is_ok();
+    if !up {
+        assert!(
+            std::env::var_os("OPENKVS_REQUIRE_NATS").is_none(),
+            "OPENKVS_REQUIRE_NATS set but no NATS on 127.0.0.1:4222"
+        );
+        eprintln!("skipped: no NATS server on 127.0.0.1:4222");
+    }
+    up
+}
+
+async fn events_and_fragments_reach_nats_and_jetstream(backend: Backend) {
+    use futures_util::StreamExt;
+    if !nats_available() {
+        return;
+    }
+    let run = format!("t{}", uuid::Uuid::new_v4().simple());
+    let nc = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
+    let mut sub = nc.subscribe(format!("{run}.events.>")).await.unwrap();
+    let rec = Recorder::named("recorder");
+    let cfg_run = run.clone();
+    let srv = TestServer::start_with_workers(
+        backend,
+        move |c| {
+            let n = &mut c.workers.notifications;
+            n.nats_url = Some("nats://127.0.0.1:4222".into());
+            n.nats_subject_prefix = format!("{cfg_run}.events");
+            n.jetstream_stream = cfg_run.to_uppercase();
+            n.jetstream_subject_prefix = format!("{cfg_run}.fragments");
+        },
+        vec![WorkerSpec { analyzer: rec.clone(), streams: vec!["natsy".into()] }],
+    )
+    .await;
+    create(&srv, "natsy", &[]).await;
+    let numbers = put_fixture(&srv, "natsy", "h264_640x360_20s_2sgop.mkv").await;
+    wait_caught_up(&srv, "jetstream", "natsy", numbers.last().unwrap()).await;
+    // Core NATS: one message per event, on <prefix>.<stream>.<kind>.
+    let mut got = Vec::new();
+    while got.len() < numbers.len() {
+        let msg =
+            tokio::time::timeout(Duration::from_secs(20), sub.next()).await.expect("NATS event").unwrap();
+        assert_eq!(msg.subject.as_str(), format!("{run}.events.natsy.seen"));
+        let v: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
+        got.push(v["Events"][0]["FragmentNumber"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(got, numbers);
+    // JetStream: every persisted fragment, durable, with a de-duplication id.
+    let js = async_nats::jetstream::new(nc.clone());
+    let mut stream = js.get_stream(run.to_uppercase()).await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, numbers.len() as u64);
+    let consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: format!("{run}.fragments.natsy"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut msgs = consumer.fetch().max_messages(numbers.len()).messages().await.unwrap();
+    let mut listed = Vec::new();
+    while let Some(m) = msgs.next().await {
+        let m = m.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(v["StreamName"], "natsy");
+        assert!(v["FragmentSizeInBytes"].as_i64().unwrap() > 0);
+        let id = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.to_string()).unwrap();
+        assert!(id.ends_with(v["FragmentNumber"].as_str().unwrap()), "{id}");
+        listed.push(v["FragmentNumber"].as_str().unwrap().to_owned());
+        m.ack().await.unwrap();
+    }
+    assert_eq!(listed, numbers);
+    js.delete_stream(run.to_uppercase()).await.unwrap();
+    srv.stop().await;
+}
+
+async fn analysis_api_errors(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let (status, v) = call(&srv, "pauseWorker", serde_json::json!({ "WorkerName": "nope" })).await;
+    assert_eq!((status, v["__type"].as_str()), (404, Some("ResourceNotFoundException")), "{v}");
+    let (status, v) = call(&srv, "pauseWorker", serde_json::json!({})).await;
+    assert_eq!(status, 400, "{v}");
+    let (status, v) = call(&srv, "listAnalyzerEvents", serde_json::json!({ "StreamName": "missing" })).await;
+    assert_eq!((status, v["__type"].as_str()), (404, Some("ResourceNotFoundException")), "{v}");
+    create(&srv, "errs", &[]).await;
+    for bad in [
+        serde_json::json!({ "StreamName": "errs", "MaxResults": 0 }),
+        serde_json::json!({ "StreamName": "errs", "StartTimestamp": 10, "EndTimestamp": 5 }),
+        serde_json::json!({ "StreamName": "errs", "NextToken": "!!" }),
+        serde_json::json!({ "StreamName": "errs", "Bogus": 1 }),
+        serde_json::json!({}),
+    ] {
+        let (status, v) = call(&srv, "listAnalyzerEvents", bad.clone()).await;
+        assert_eq!(status, 400, "{bad} → {v}");
+    }
+    let (status, v) = call(&srv, "describeWorkers", serde_json::json!({})).await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> =
+        v["Workers"].as_array().unwrap().iter().map(|w| w["WorkerName"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["thumbnails", "motion"], "no NATS configured: no jetstream worker");
+    // Unsigned requests are refused like every AWS operation.
+    let resp = raw_request(
+        srv.addr,
+        format!("POST /openkvs/describeWorkers HTTP/1.1\r\nhost: {}\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}", srv.addr).as_bytes(),
+    )
+    .await;
+    assert!(resp.status == 403 || resp.status == 401 || resp.status == 400, "{}", resp.status);
+    srv.stop().await;
+}

@@ -1,0 +1,304 @@
+#!/usr/bin/env node
+// Drives the openkvs web console in headless Debian Chromium (playwright-core), as an operator would.
+//
+//   node tests/browser/console.mjs --url http://127.0.0.1:4567 --stream NAME --screenshots DIR
+//        [--key openkvs] [--secret openkvs-secret] [--color-scheme dark|light] [--seconds 150]
+//
+// Steps: sign in (a wrong secret first: the error must show), create the stream NAME with the motion
+// and thumbnails analyzers, wait for its ingest to show in the stream list (the caller starts
+// `openkvs put --realtime` once the stream exists), open it: the live video must play
+// (video.currentTime advances), the timeline must show fragments, key-frame thumbnails and a motion
+// marker; select a range and download a clip (an MP4); click the timeline to replay; open Workers.
+// Full-page screenshots go to DIR (streams.png, live.png, timeline.png, workers.png, sign-in.png).
+// No CSP violation, page error or console error may occur.
+//
+// stdout: exactly one JSON line {"ok", "checks": {...}, "failed": "...", "clipBytes", "errors": [...],
+// "log": [...], "screenshots": [...]}. Exit 0 ok, 1 not ok, 2 harness error (no browser...).
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+const args = { key: 'openkvs', secret: 'openkvs-secret', colorScheme: 'dark', seconds: 150 };
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  const v = () => process.argv[++i];
+  if (a === '--url') args.url = v();
+  else if (a === '--stream') args.stream = v();
+  else if (a === '--screenshots') args.screenshots = v();
+  else if (a === '--key') args.key = v();
+  else if (a === '--secret') args.secret = v();
+  else if (a === '--color-scheme') args.colorScheme = v();
+  else if (a === '--seconds') args.seconds = Number(v());
+  else {
+    console.log(JSON.stringify({ ok: false, failed: `unknown argument ${a}` }));
+    process.exit(2);
+  }
+}
+if (!args.url || !args.stream || !args.screenshots) {
+  console.log(JSON.stringify({ ok: false, failed: 'usage: --url URL --stream NAME --screenshots DIR' }));
+  process.exit(2);
+}
+
+const T0 = Date.now();
+const log = [];
+const errors = [];
+const checks = {};
+const screenshots = [];
+const note = (m) => {
+  const line = `+${Date.now() - T0}ms ${m}`;
+  log.push(line);
+  if (process.env.CONSOLE_HARNESS_VERBOSE) process.stderr.write(line + '\n');
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let browser = null;
+let result = null;
+function finish(ok, failed, extra = {}, code = ok ? 0 : 1) {
+  if (result) return;
+  result = { ok, failed: failed || null, checks, errors, screenshots, elapsedMs: Date.now() - T0, ...extra, log: log.slice(-60) };
+  console.log(JSON.stringify(result));
+  const done = browser ? browser.close().catch(() => {}) : Promise.resolve();
+  done.finally(() => process.exit(code));
+}
+setTimeout(() => finish(false, `time limit of ${args.seconds} s`), args.seconds * 1000).unref();
+
+/** Polls `fn` until it returns a truthy value or `ms` pass. */
+async function until(what, ms, fn, every = 250) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms / 1000} s (last: ${last && last.message ? last.message : JSON.stringify(last)})`);
+    await sleep(every);
+  }
+}
+
+async function main() {
+  const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+  if (!fs.existsSync(executablePath)) return finish(false, `no browser at ${executablePath}`, {}, 2);
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch {
+    return finish(false, 'playwright-core missing (npm ci in tests/browser)', {}, 2);
+  }
+  fs.mkdirSync(args.screenshots, { recursive: true });
+  fs.rmSync(path.join(args.screenshots, 'failure.png'), { force: true });
+  const host = new URL(args.url).hostname;
+  try {
+    browser = await chromium.launch({
+      executablePath,
+      headless: true,
+      timeout: 30000,
+      args: [
+        '--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio', '--disable-gpu',
+        '--disable-dev-shm-usage', '--no-first-run', '--disable-background-media-suspend',
+        '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
+        `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE ${host}`,
+      ],
+    });
+  } catch (e) {
+    return finish(false, `browser did not start: ${e.message}`, {}, 2);
+  }
+  note(`browser ${browser.version()}`);
+  const context = await browser.newContext({
+    viewport: { width: 1440, height: 900 },
+    deviceScaleFactor: 1,
+    colorScheme: args.colorScheme,
+    acceptDownloads: true,
+  });
+  const page = await context.newPage();
+  page.on('console', (msg) => {
+    const t = msg.type();
+    if (t === 'error') {
+      const text = msg.text();
+      // Expected, deliberate failures: the wrong-secret sign-in and LIVE before the first fragment.
+      if (/status of (401|404)/.test(text)) return note(`console.error (expected status): ${text.slice(0, 200)}`);
+      errors.push(`console.error: ${text.slice(0, 300)}`);
+    }
+    if (t === 'warning') note(`console.warn: ${msg.text().slice(0, 200)}`);
+  });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${String(e.message || e).slice(0, 300)}`));
+  page.on('crash', () => errors.push('page crashed'));
+  page.on('requestfailed', (r) => {
+    const f = r.failure() && r.failure().errorText;
+    if (f === 'net::ERR_ABORTED') return; // hls.js aborts requests when it seeks or stops
+    note(`requestfailed ${f} ${r.url().slice(0, 160)}`);
+  });
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  const shot = async (name) => {
+    // Full page from the top (the sticky top bar stays on top), without transient toasts.
+    await page.evaluate(() => {
+      window.scrollTo(0, 0);
+      document.querySelectorAll('.toast').forEach((t) => t.remove());
+    });
+    const file = path.join(args.screenshots, name);
+    await page.screenshot({ path: file, fullPage: true });
+    screenshots.push(file);
+    note(`screenshot ${file}`);
+  };
+
+  // ------------------------------------------------------------ sign in
+  await page.goto(args.url + '/', { waitUntil: 'load' });
+  await page.getByLabel('Access key ID').waitFor({ timeout: 15000 });
+  await page.getByLabel('Access key ID').fill(args.key);
+  await page.getByLabel('Secret access key').fill('not-the-secret');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'not valid' }).waitFor({ timeout: 10000 });
+  checks.wrongSecretRefused = true;
+  await shot('sign-in.png');
+  await page.getByLabel('Secret access key').fill(args.secret);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Streams', level: 1 }).waitFor({ timeout: 15000 });
+  const cookies = await context.cookies();
+  const c = cookies.find((k) => k.name === 'openkvs_console');
+  checks.signedIn = !!c && c.httpOnly && c.sameSite === 'Strict';
+  if (!checks.signedIn) throw new Error(`session cookie missing or not HttpOnly/Strict: ${JSON.stringify(c)}`);
+  checks.cookieHiddenFromScript = (await page.evaluate(() => document.cookie)).indexOf('openkvs_console') < 0;
+  note('signed in');
+
+  // ------------------------------------------------------------ create the stream
+  await page.getByRole('button', { name: 'Create stream' }).first().click();
+  const dlg = page.getByRole('dialog');
+  await dlg.getByLabel('Name').fill(args.stream);
+  await dlg.getByLabel('Retention (hours)').fill('24');
+  for (const a of ['motion', 'thumbnails']) {
+    const box = dlg.getByLabel(a, { exact: true });
+    if (!(await box.isChecked())) await box.check();
+  }
+  await dlg.getByRole('button', { name: 'Create stream' }).click();
+  await dlg.waitFor({ state: 'detached', timeout: 10000 });
+  const row = page.locator(`tr[data-stream="${args.stream}"]`);
+  await row.waitFor({ timeout: 10000 });
+  checks.streamCreated = true;
+  note('stream created; waiting for ingest');
+
+  // ------------------------------------------------------------ stream list with ingest figures
+  await until('ingest bitrate in the stream list', 45000, async () => /bit\/s/.test(await row.locator('td').nth(4).innerText()), 500);
+  await until('last-fragment age', 15000, async () => /ago/.test(await row.locator('td').nth(5).innerText()), 500);
+  checks.streamListShowsIngest = true;
+  await shot('streams.png');
+
+  // ------------------------------------------------------------ live view
+  await row.getByRole('link', { name: args.stream }).click();
+  await page.getByRole('heading', { name: args.stream, level: 1 }).waitFor({ timeout: 10000 });
+  const video = page.locator('video');
+  await video.waitFor({ timeout: 10000 });
+  const t1 = await until('live video playing', 45000, async () => {
+    const st = await video.evaluate((v) => ({ t: v.currentTime, paused: v.paused, rs: v.readyState, mode: v.closest('.player').dataset.mode }));
+    return st.t > 0.5 && !st.paused && st.rs >= 2 && st.mode === 'live' ? st.t : null;
+  });
+  await until('live video advancing 2 s', 20000, async () => (await video.evaluate((v) => v.currentTime)) >= t1 + 2);
+  checks.liveVideoPlays = true;
+  const size = await video.evaluate((v) => `${v.videoWidth}x${v.videoHeight}`);
+  note(`live playing ${size}`);
+
+  // ------------------------------------------------------------ timeline: fragments, thumbnails, motion
+  const oneMin = page.locator('button[data-window="1 min"]');
+  await oneMin.click();
+  await until('fragments on the timeline', 20000, async () => (await page.locator('.tl-track rect.frag').count()) > 0);
+  checks.timelineFragments = true;
+  // Let the recording fill most of the one-minute window, so the timeline is worth a screenshot.
+  await until('the recording filling the timeline', 75000, async () => {
+    const [bar, track] = await Promise.all([
+      page.evaluate(() => [...document.querySelectorAll('.tl-track rect.frag')].reduce((w, r) => w + r.getBoundingClientRect().width, 0)),
+      page.locator('.tl-track').boundingBox(),
+    ]);
+    if (bar >= track.width * 0.6) return true;
+    await oneMin.click();
+    return false;
+  }, 3000);
+  const thumbs = await until('key-frame thumbnails on the timeline', 60000, async () => {
+    const n = await page.locator('.tl-thumb img').count();
+    if (n >= 4) return n;
+    await oneMin.click();
+    return null;
+  }, 3000);
+  checks.thumbnails = thumbs;
+  const markers = await until('a motion marker on the timeline', 60000, async () => {
+    const n = await page.locator('.tl-marker[data-kind="motion"]').count();
+    if (n >= 1) return n;
+    await oneMin.click();
+    return null;
+  }, 3000);
+  checks.motionMarkers = markers;
+  // Wait until every thumbnail finished loading (no shimmer), for the screenshot.
+  await until('thumbnails settled', 20000, async () => (await page.locator('.tl-thumb.loading').count()) === 0).catch(() => {});
+  await shot('live.png');
+
+  // Select a range over the recorded part and download it as a clip.
+  await page.locator('.timeline-card').scrollIntoViewIfNeeded();
+  const frag = await page.locator('.tl-track rect.frag').first().boundingBox();
+  const track = await page.locator('.tl-track').boundingBox();
+  const x0 = Math.max(frag.x + Math.min(40, frag.width * 0.1), track.x + 4);
+  const x1 = Math.min(frag.x + frag.width - 4, x0 + Math.max(40, track.width * 0.2));
+  const y = track.y + track.height / 2;
+  await page.mouse.move(x0, y);
+  await page.mouse.down();
+  await page.mouse.move((x0 + x1) / 2, y, { steps: 4 });
+  await page.mouse.move(x1, y, { steps: 4 });
+  await page.mouse.up();
+  const clipButton = page.getByRole('button', { name: 'Download clip' });
+  await clipButton.waitFor({ timeout: 5000 });
+  const selText = await page.locator('.sel-info').innerText();
+  note(`selection ${selText.replace(/\s+/g, ' ')}`);
+  await page.mouse.move(x1, y - 300);
+  await shot('timeline.png');
+  await page.locator('.timeline-card').scrollIntoViewIfNeeded();
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60000 }), clipButton.click()]);
+  const clipPath = path.join(args.screenshots, 'clip.mp4');
+  await download.saveAs(clipPath);
+  const clip = fs.readFileSync(clipPath);
+  const brand = clip.subarray(4, 8).toString('latin1');
+  checks.clip = { bytes: clip.length, box: brand, name: download.suggestedFilename() };
+  if (brand !== 'ftyp' || clip.length < 20_000) throw new Error(`the clip is not an MP4 of some size: ${JSON.stringify(checks.clip)}`);
+  await page.locator('.toast.ok').filter({ hasText: 'Clip downloaded' }).waitFor({ timeout: 5000 });
+
+  // Click the timeline (inside the recording) to replay from there.
+  await page.locator('.timeline-card').scrollIntoViewIfNeeded();
+  const again = await page.locator('.tl-track rect.frag').first().boundingBox();
+  await page.mouse.click(again.x + Math.min(20, again.width / 2), again.y + again.height / 2);
+  await until('replay playing', 30000, async () => {
+    const st = await video.evaluate((v) => ({ t: v.currentTime, paused: v.paused, mode: v.closest('.player').dataset.mode, phase: v.closest('.player').dataset.phase }));
+    return st.mode === 'replay' && st.phase === 'playing' && st.t > 0 ? st : null;
+  });
+  const r1 = await video.evaluate((v) => v.currentTime);
+  await until('replay advancing', 15000, async () => (await video.evaluate((v) => v.currentTime)) > r1 + 1);
+  checks.replayFromTimeline = true;
+
+  // ------------------------------------------------------------ workers
+  await page.getByRole('link', { name: 'Workers' }).click();
+  await page.locator('[data-worker="motion"]').waitFor({ timeout: 15000 });
+  await until('the stream under the motion worker', 15000, async () => (await page.locator('[data-worker="motion"] td.name').allInnerTexts()).includes(args.stream));
+  checks.workers = await page.locator('[data-worker]').count();
+  await shot('workers.png');
+
+  const csp = await page.evaluate(() => window.__cspViolations);
+  if (csp.length) errors.push(...csp.map((v) => `CSP violation: ${v}`));
+  if (errors.length) return finish(false, `page errors: ${errors[0]}`);
+  finish(true, null, { videoSize: size, clipBytes: clip.length });
+}
+
+main().catch(async (e) => {
+  note(`failed: ${e.message}`);
+  try {
+    const pages = browser ? browser.contexts().flatMap((c) => c.pages()) : [];
+    if (pages[0]) {
+      const file = path.join(args.screenshots, 'failure.png');
+      await pages[0].screenshot({ path: file, fullPage: true });
+      screenshots.push(file);
+    }
+  } catch {
+    /* best effort */
+  }
+  finish(false, String(e.message || e).split('\n')[0]);
+});

@@ -1,0 +1,155 @@
+//! The web console in a real browser: headless Debian Chromium driven by playwright-core
+//! (`tests/browser/console.mjs`) signs in, creates a stream with the motion and thumbnails analyzers,
+//! and, while `openkvs put --realtime` streams the moving test pattern into it (started here as soon
+//! as the stream exists), sees the ingest bitrate in the stream list, the live video playing
+//! (`video.currentTime` advances), fragments, key-frame thumbnails and a motion marker on the
+//! timeline, downloads a clip of a selected range (an MP4), replays from a click on the timeline and
+//! opens the worker status. No CSP violation or page error may occur.
+//!
+//! Full-page screenshots (sign-in, stream list, live view, timeline, workers) and the clip are saved
+//! to `OPENKVS_SCREENSHOT_DIR` (default `target/console-screenshots/`), for CI artifacts.
+//!
+//! Needs `/usr/bin/chromium` (or `CHROMIUM_PATH`), `node` and `npm ci` in `tests/browser`; without
+//! them the test prints "skipped: …" and passes. It runs once (SQLite).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Backend, TestServer};
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing_prerequisite() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!("no Chromium at {chromium} (apt-get install chromium)"));
+    }
+    if !std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return Some("no node".into());
+    }
+    if !browser_dir().join("node_modules/playwright-core").exists() {
+        return Some("tests/browser/node_modules missing (cd tests/browser && npm ci)".into());
+    }
+    None
+}
+
+fn screenshot_dir() -> PathBuf {
+    match std::env::var_os("OPENKVS_SCREENSHOT_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots"),
+    }
+}
+
+/// `openkvs put --realtime` of the 20 s moving test pattern into `stream` (which must exist).
+fn put(endpoint: &str, stream: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_openkvs"))
+        .args(["put", "--realtime", "--stream", stream, "--endpoint", endpoint])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h264_640x360_20s_2sgop.mkv"))
+        .env("AWS_ACCESS_KEY_ID", "openkvs")
+        .env("AWS_SECRET_ACCESS_KEY", "openkvs-secret")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("openkvs put starts")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn console_end_to_end_in_chromium() {
+    if let Some(why) = missing_prerequisite() {
+        println!("skipped: {why}");
+        return;
+    }
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let stream = "lobby-cam";
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let mut console = tokio::process::Command::new("node")
+        .arg(browser_dir().join("console.mjs"))
+        .args(["--url", &srv.endpoint, "--stream", stream, "--screenshots"])
+        .arg(&shots)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+
+    // Feed the stream while the console drives: start `put` once the console has created it, and
+    // again when a run ends (each run is 20 s of video), until the console is done.
+    let kvs = srv.kvs();
+    let endpoint = srv.endpoint.clone();
+    let producer = tokio::spawn(async move {
+        for _ in 0..600 {
+            if kvs.describe_stream().stream_name(stream).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let mut runs = 0;
+        loop {
+            let status = put(&endpoint, stream).wait().await.unwrap();
+            runs += 1;
+            assert!(status.success(), "openkvs put failed (run {runs})");
+        }
+    });
+
+    let out = tokio::time::timeout(Duration::from_secs(240), async {
+        let mut stdout = console.stdout.take().unwrap();
+        let mut stderr = console.stderr.take().unwrap();
+        let (mut o, mut e) = (Vec::new(), Vec::new());
+        use tokio::io::AsyncReadExt;
+        let _ = tokio::join!(stdout.read_to_end(&mut o), stderr.read_to_end(&mut e));
+        let status = console.wait().await.unwrap();
+        (status, o, e)
+    })
+    .await
+    .expect("console.mjs finishes");
+    producer.abort();
+    let (status, stdout, stderr) = out;
+    let stdout = String::from_utf8_lossy(&stdout);
+    let line = stdout.lines().last().unwrap_or("");
+    let report: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| {
+        panic!(
+            "console.mjs printed no JSON (exit {status:?}): {stdout}\n{}",
+            String::from_utf8_lossy(&stderr)
+        )
+    });
+    println!("console report: {report:#}");
+    assert_ne!(status.code(), Some(2), "harness error: {report:#}");
+    assert_eq!(report["ok"], true, "console end-to-end failed: {report:#}");
+    let checks = &report["checks"];
+    for check in [
+        "wrongSecretRefused",
+        "signedIn",
+        "cookieHiddenFromScript",
+        "streamCreated",
+        "streamListShowsIngest",
+        "liveVideoPlays",
+        "timelineFragments",
+        "replayFromTimeline",
+    ] {
+        assert_eq!(checks[check], true, "{check}: {report:#}");
+    }
+    assert!(checks["thumbnails"].as_u64().unwrap_or(0) >= 2, "{report:#}");
+    assert!(checks["motionMarkers"].as_u64().unwrap_or(0) >= 1, "{report:#}");
+    assert!(checks["clip"]["bytes"].as_u64().unwrap_or(0) > 20_000, "{report:#}");
+    assert!(checks["workers"].as_u64().unwrap_or(0) >= 2, "{report:#}");
+    for name in ["sign-in.png", "streams.png", "live.png", "timeline.png", "workers.png"] {
+        let png = std::fs::read(shots.join(name)).unwrap_or_default();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot {name}");
+    }
+    // The console created the stream with the analyzers tag, like any other client would.
+    let tags = srv.kvs().list_tags_for_stream().stream_name(stream).send().await.unwrap();
+    let analyzers = tags.tags().and_then(|t| t.get("openkvs:analyzers")).cloned().unwrap_or_default();
+    assert!(analyzers.contains("motion") && analyzers.contains("thumbnails"), "{analyzers}");
+    println!("screenshots in {}", shots.display());
+    srv.stop().await;
+}

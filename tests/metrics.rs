@@ -1,0 +1,160 @@
+//! `GET /metrics`, `/health` and `/ready`: a scrape after real PutMedia ingest and reads carries
+//! the ingest counters, the ACK latency histograms by type, the index commit histogram, request and
+//! byte counters per operation, store bytes and worker series, each declared with HELP and TYPE;
+//! `/ready` turns 503 when the store cannot take a write; the separate `[metrics] listen` listener
+//! serves the same endpoints and nothing else.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use common::producer::{PutOptions, Synth, now_ms, put_media};
+use common::{Backend, TestServer, raw_request};
+use openkvs::store::faulty::{FaultSwitch, FaultyStore};
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> common::RawResponse {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    raw_request(addr, req.as_bytes()).await
+}
+
+/// `name{labels}` → value, for every sample line.
+fn samples(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').expect("sample line");
+            (k.to_owned(), v.parse::<f64>().unwrap_or_else(|_| panic!("bad value in {l}")))
+        })
+        .collect()
+}
+
+async fn scrape_after_ingest(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.kvs().create_stream().stream_name("cam-m").data_retention_in_hours(1).send().await.unwrap();
+    let synth = Synth { tracks: vec![1] };
+    let eofr = openkvs::media::mkv::rewrite::end_of_fragment_tags();
+    let t0 = now_ms();
+    let mut chunks = vec![synth.header()];
+    for i in 0..3 {
+        chunks.push(synth.second(t0 + i * 1000));
+        chunks.push(eofr.clone());
+    }
+    let sent: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+    let put = put_media(server.addr, &PutOptions::new("cam-m"), &chunks).await;
+    assert_eq!(put.status, 200);
+    assert_eq!(put.timecodes("PERSISTED").len(), 3, "{:?}", put.acks);
+    // A refused PutMedia (unknown stream) counts as a connection error.
+    let refused = put_media(server.addr, &PutOptions::new("no-such-stream"), &chunks[..1]).await;
+    assert_eq!(refused.status, 404);
+    let listed = server.archived().list_fragments().stream_name("cam-m").send().await.unwrap();
+    assert_eq!(listed.fragments().len(), 3);
+
+    let health = get(server.addr, "/health").await;
+    assert_eq!(health.status, 200);
+    let ready = get(server.addr, "/ready").await;
+    assert_eq!(ready.status, 200, "{}", String::from_utf8_lossy(&ready.body));
+    assert_eq!(ready.json()["index"], "ok");
+
+    let resp = get(server.addr, "/metrics").await;
+    assert_eq!(resp.status, 200);
+    assert!(resp.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = String::from_utf8(resp.body).unwrap();
+    let s = samples(&text);
+    let v = |k: &str| *s.get(k).unwrap_or_else(|| panic!("no sample {k} in\n{text}"));
+    assert_eq!(v("openkvs_put_media_incoming_fragments_total"), 3.0);
+    assert_eq!(v("openkvs_put_media_persisted_fragments_total"), 3.0);
+    assert_eq!(v("openkvs_put_media_incoming_bytes_total"), sent as f64);
+    assert_eq!(v("openkvs_stream_incoming_fragments_total{stream=\"cam-m\"}"), 3.0);
+    assert_eq!(v("openkvs_put_media_sessions_total"), 1.0);
+    assert_eq!(v("openkvs_put_media_active_connections"), 0.0);
+    assert_eq!(v("openkvs_put_media_connection_errors_total"), 1.0);
+    assert_eq!(v("openkvs_put_media_ack_latency_seconds_count{type=\"RECEIVED\"}"), 3.0);
+    assert_eq!(v("openkvs_put_media_ack_latency_seconds_count{type=\"PERSISTED\"}"), 3.0);
+    assert_eq!(v("openkvs_put_media_ack_latency_seconds_bucket{type=\"PERSISTED\",le=\"+Inf\"}"), 3.0);
+    assert!(v("openkvs_index_call_seconds_count{call=\"insert_fragments\"}") >= 1.0);
+    assert_eq!(v("openkvs_requests_total{operation=\"CreateStream\"}"), 1.0);
+    assert_eq!(v("openkvs_requests_total{operation=\"ListFragments\"}"), 1.0);
+    assert_eq!(v("openkvs_request_errors_total{operation=\"PutMedia\",class=\"4xx\"}"), 1.0);
+    assert!(v("openkvs_response_bytes_total{operation=\"ListFragments\"}") > 0.0);
+    assert!(v("openkvs_request_latency_seconds_count{operation=\"ListFragments\"}") == 1.0);
+    assert!(v("openkvs_store_bytes") > 0.0);
+    assert!(
+        text.contains("# HELP openkvs_put_media_incoming_bytes_total")
+            && text.contains("PutMedia.IncomingBytes")
+    );
+    assert!(text.contains("PutMedia.FragmentPersistLatency") && text.contains("ListFragments.Latency"));
+    assert!(text.contains("openkvs_worker_lag_fragments{worker="), "worker lag series:\n{text}");
+    // Every sample belongs to a declared family.
+    let declared: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    for name in s.keys() {
+        let base = name.split('{').next().unwrap();
+        let family =
+            ["_bucket", "_sum", "_count"].iter().fold(base, |n, suf| n.strip_suffix(suf).unwrap_or(n));
+        assert!(declared.contains(&base) || declared.contains(&family), "undeclared sample {name}");
+    }
+    // GetMediaForFragmentList bytes are counted as sent.
+    let numbers: Vec<String> =
+        listed.fragments().iter().map(|f| f.fragment_number().unwrap().to_owned()).collect();
+    let media = server
+        .archived()
+        .get_media_for_fragment_list()
+        .stream_name("cam-m")
+        .set_fragments(Some(numbers))
+        .send()
+        .await
+        .unwrap();
+    let body = media.payload.collect().await.unwrap().into_bytes();
+    let text = String::from_utf8(get(server.addr, "/metrics").await.body).unwrap();
+    let s = samples(&text);
+    assert_eq!(s["openkvs_response_bytes_total{operation=\"GetMediaForFragmentList\"}"], body.len() as f64);
+    server.stop().await;
+}
+
+async fn ready_fails_when_the_store_cannot_write(backend: Backend) {
+    let switch = FaultSwitch::new();
+    let s2 = switch.clone();
+    let server =
+        TestServer::start_with_store(backend, |_| {}, move |inner| Arc::new(FaultyStore::new(inner, s2)))
+            .await;
+    assert_eq!(get(server.addr, "/ready").await.status, 200);
+    switch.set(true);
+    let ready = get(server.addr, "/ready").await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.json()["index"], "ok");
+    assert!(ready.json()["store"].as_str().unwrap().starts_with("not writable"), "{:?}", ready.json());
+    assert_eq!(get(server.addr, "/health").await.status, 200, "the process is still up");
+    switch.set(false);
+    assert_eq!(get(server.addr, "/ready").await.status, 200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn separate_metrics_listener_serves_only_the_operations_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = openkvs::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    config.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
+    let server = openkvs::app::Server::bind(&config).await.unwrap();
+    let maddr = server.metrics_addr().expect("metrics listener bound");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    let m = get(maddr, "/metrics").await;
+    assert_eq!(m.status, 200);
+    assert!(String::from_utf8_lossy(&m.body).contains("openkvs_store_bytes "));
+    assert_eq!(get(maddr, "/ready").await.status, 200);
+    assert_eq!(get(maddr, "/listStreams").await.status, 404, "no API on the metrics listener");
+    let _ = tx.send(());
+    task.await.unwrap();
+}
+
+backend_tests!(scrape_after_ingest, ready_fails_when_the_store_cannot_write);
