@@ -7,6 +7,7 @@
 //! - [`streams`]: stream information cache and the selection rule (config globs, the
 //!   `openkvs:analyzers` tag, analyzers required by a stream's configuration).
 //! - [`notify`]: delivery of recorded events to webhooks (HMAC-signed, retried) and NATS.
+//! - [`compute`]: the low-priority thread pool analyzers decode on (ingest keeps the CPU).
 //! - [`builtin`]: key-frame images, motion detection, and the JetStream "fragment persisted"
 //!   publisher.
 //!
@@ -18,6 +19,7 @@
 
 pub mod analyzer;
 pub mod builtin;
+pub mod compute;
 pub mod notify;
 pub mod runner;
 pub mod streams;

@@ -209,7 +209,7 @@ impl Analyzer for Motion {
         let record = input.record.clone();
         let config = self.config.clone();
         let detectors = self.detectors.clone();
-        let events = tokio::task::spawn_blocking(move || {
+        let events = crate::workers::compute::run(move || {
             let start = record.producer_ts_ms;
             let end = start + record.duration_ms.max(1);
             let step = config.compare_interval_ms.max(1);
@@ -235,8 +235,7 @@ impl Analyzer for Motion {
             }
             Ok::<_, AnalyzerError>(events)
         })
-        .await
-        .map_err(|e| AnalyzerError::Media(e.to_string()))??;
+        .await?;
         Ok(AnalysisOutput { events: drafts(events) })
     }
 }

@@ -140,7 +140,7 @@ impl Analyzer for Thumbnails {
         }
         let header = input.media.track_header(&record).await?;
         let cluster = input.media.cluster(&record).await?;
-        tokio::task::spawn_blocking(move || {
+        crate::workers::compute::run(move || {
             let fragment = crate::imaging::StoredFragment {
                 header,
                 cluster,
@@ -192,7 +192,6 @@ impl Analyzer for Thumbnails {
             Ok(AnalysisOutput { events })
         })
         .await
-        .map_err(|e| AnalyzerError::Media(e.to_string()))?
     }
 }
 
