@@ -24,6 +24,7 @@ backend_tests!(
     a_panicking_analyzer_is_isolated_retried_and_skipped_with_an_error_event,
     motion_in_the_test_pattern_and_none_in_a_static_scene,
     thumbnails_are_written_as_jpeg_images,
+    aws_configurations_drive_images_and_notifications,
     webhooks_are_retried_and_signed,
     events_and_fragments_reach_nats_and_jetstream,
     analysis_api_errors,
@@ -534,5 +535,120 @@ async fn analysis_api_errors(backend: Backend) {
     )
     .await;
     assert!(resp.status == 403 || resp.status == 401 || resp.status == 400, "{}", resp.status);
+    srv.stop().await;
+}
+
+/// UpdateImageGenerationConfiguration turns the thumbnail worker on for an untagged stream with
+/// the configuration's format, size, interval and destination; UpdateNotificationConfiguration with
+/// an http URI makes that URL receive the stream's events.
+async fn aws_configurations_drive_images_and_notifications(backend: Backend) {
+    use aws_sdk_kinesisvideo::types::{
+        ConfigurationStatus, Format, ImageGenerationConfiguration, ImageGenerationDestinationConfig,
+        ImageSelectorType, NotificationConfiguration, NotificationDestinationConfig,
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A webhook receiver that accepts everything and keeps the bodies.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/kvs", listener.local_addr().unwrap());
+    let bodies: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let keep = bodies.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            loop {
+                let k = sock.read(&mut chunk).await.unwrap_or(0);
+                if k == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..k]);
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        keep.lock().unwrap().push(buf[end + 4..end + 4 + len].to_vec());
+                        break;
+                    }
+                }
+            }
+            let _ =
+                sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+        }
+    });
+    let srv = TestServer::start(backend).await;
+    create(&srv, "configured", &[]).await;
+    let kvs = srv.kvs();
+    kvs.update_image_generation_configuration()
+        .stream_name("configured")
+        .image_generation_configuration(
+            ImageGenerationConfiguration::builder()
+                .status(ConfigurationStatus::Enabled)
+                .image_selector_type(ImageSelectorType::ProducerTimestamp)
+                .destination_config(
+                    ImageGenerationDestinationConfig::builder()
+                        .uri("s3://bucket/prefix")
+                        .destination_region("us-east-1")
+                        .build()
+                        .unwrap(),
+                )
+                .sampling_interval(5000)
+                .format(Format::Png)
+                .width_pixels(200)
+                .height_pixels(100)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    kvs.update_notification_configuration()
+        .stream_name("configured")
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .status(ConfigurationStatus::Enabled)
+                .destination_config(NotificationDestinationConfig::builder().uri(&hook).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let numbers = put_fixture(&srv, "configured", "h264_640x360_20s_2sgop.mkv").await;
+    wait_caught_up(&srv, "thumbnails", "configured", numbers.last().unwrap()).await;
+    let images = events(&srv, "configured", Some("image")).await;
+    assert!((3..=5).contains(&images.len()), "20 s at 5 s sampling: {} images", images.len());
+    let dir = srv.dir.path().join("images/bucket/prefix/configured");
+    for e in &images {
+        let path = e["Detail"]["Path"].as_str().unwrap();
+        assert!(path.starts_with(dir.to_str().unwrap()), "{path}");
+        let img = image::load_from_memory_with_format(&std::fs::read(path).unwrap(), image::ImageFormat::Png)
+            .unwrap();
+        assert_eq!((img.width(), img.height()), (200, 100));
+    }
+    // The motion worker does not run here (no tag), so every event is an image event; each was
+    // delivered to the configured webhook.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let delivered: usize = bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                serde_json::from_slice::<serde_json::Value>(b).unwrap()["Events"].as_array().unwrap().len()
+            })
+            .sum();
+        if delivered == images.len() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{delivered} of {} events delivered", images.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let first: serde_json::Value = serde_json::from_slice(&bodies.lock().unwrap()[0]).unwrap();
+    assert_eq!(first["StreamName"], "configured");
+    assert_eq!(first["Events"][0]["Kind"], "image");
     srv.stop().await;
 }
