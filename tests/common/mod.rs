@@ -113,8 +113,12 @@ impl TestServer {
         Self::start_with(backend, |_| {}).await
     }
 
-    /// Starts a server after letting `tweak` change the configuration.
-    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+    /// A test configuration (port 0, a fresh data dir and, for Postgres, a fresh database) after
+    /// `tweak`, validated.
+    async fn prepare(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+    ) -> (Config, tempfile::TempDir, Option<(String, String)>) {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -129,6 +133,12 @@ impl TestServer {
         }
         tweak(&mut config);
         config.validate().expect("valid test config");
+        (config, dir, pg)
+    }
+
+    /// Starts a server after letting `tweak` change the configuration.
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let (config, dir, pg) = Self::prepare(backend, tweak).await;
         Self::start_config(config, dir, pg).await
     }
 
@@ -139,20 +149,7 @@ impl TestServer {
         tweak: impl FnOnce(&mut Config),
         wrap: impl FnOnce(Arc<dyn FragmentStore>) -> Arc<dyn FragmentStore>,
     ) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            ..Config::default()
-        };
-        let mut pg = None;
-        if backend == Backend::Postgres {
-            let (admin, name, url) = fresh_postgres_db().await;
-            config.database_url = Some(url);
-            pg = Some((admin, name));
-        }
-        tweak(&mut config);
-        config.validate().expect("valid test config");
+        let (config, dir, pg) = Self::prepare(backend, tweak).await;
         let server = Server::bind_with(&config, Arc::new(SystemClock), wrap).await.expect("server binds");
         Self::run_bound(server, config, dir, pg)
     }
@@ -163,20 +160,7 @@ impl TestServer {
         tweak: impl FnOnce(&mut Config),
         extra: Vec<openkvs::workers::WorkerSpec>,
     ) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            ..Config::default()
-        };
-        let mut pg = None;
-        if backend == Backend::Postgres {
-            let (admin, name, url) = fresh_postgres_db().await;
-            config.database_url = Some(url);
-            pg = Some((admin, name));
-        }
-        tweak(&mut config);
-        config.validate().expect("valid test config");
+        let (config, dir, pg) = Self::prepare(backend, tweak).await;
         Self::start_full(config, dir, pg, extra).await
     }
 
