@@ -18,26 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::browser::{browser_dir, missing_prerequisite};
 use common::{Backend, TestServer};
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// Why the browser test cannot run here, if it cannot.
-fn missing_prerequisite() -> Option<String> {
-    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return Some(format!("no Chromium at {chromium} (apt-get install chromium)"));
-    }
-    if !std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        return Some("no node".into());
-    }
-    if !browser_dir().join("node_modules/playwright-core").exists() {
-        return Some("tests/browser/node_modules missing (cd tests/browser && npm ci)".into());
-    }
-    None
-}
 
 fn screenshot_dir() -> PathBuf {
     match std::env::var_os("OPENKVS_SCREENSHOT_DIR").filter(|d| !d.is_empty()) {
@@ -63,7 +45,7 @@ fn put(endpoint: &str, stream: &str) -> tokio::process::Child {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn console_end_to_end_in_chromium() {
-    if let Some(why) = missing_prerequisite() {
+    if let Some(why) = missing_prerequisite("playwright-core") {
         println!("skipped: {why}");
         return;
     }

@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -21,27 +21,9 @@ use aws_sdk_kinesisvideoarchivedmedia::types::{
     DashTimestampRange, HlsDisplayFragmentTimestamp, HlsFragmentSelector, HlsFragmentSelectorType,
     HlsPlaybackMode, HlsTimestampRange,
 };
+use common::browser::{browser_dir, missing_prerequisite};
 use common::producer::{PutOptions, now_ms, put_media, split_file};
 use common::{Backend, TestServer};
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// Why the browser test cannot run here, if it cannot.
-fn missing_prerequisite() -> Option<String> {
-    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return Some(format!("no Chromium at {chromium} (apt-get install chromium)"));
-    }
-    if !std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        return Some("no node".into());
-    }
-    if !browser_dir().join("node_modules/playwright-core").exists() {
-        return Some("tests/browser/node_modules missing (cd tests/browser && npm ci)".into());
-    }
-    None
-}
 
 /// Runs play.mjs and returns its JSON report.
 async fn play(kind: &str, url: &str, mode: &str, extra: &[&str]) -> serde_json::Value {
@@ -82,7 +64,7 @@ fn range() -> (DateTime, DateTime) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hls_and_dash_play_in_chromium() {
-    if let Some(why) = missing_prerequisite() {
+    if let Some(why) = missing_prerequisite("playwright-core") {
         println!("skipped: {why}");
         return;
     }

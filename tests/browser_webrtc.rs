@@ -11,29 +11,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::browser::{browser_dir, missing_prerequisite};
 use common::{Backend, TestServer};
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn missing_prerequisite() -> Option<String> {
-    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return Some(format!("no Chromium at {chromium} (apt-get install chromium)"));
-    }
-    if !std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        return Some("no node".into());
-    }
-    if !browser_dir().join("node_modules/amazon-kinesis-video-streams-webrtc").exists() {
-        return Some("tests/browser/node_modules missing (cd tests/browser && npm ci)".into());
-    }
-    None
-}
 
 async fn run_harness(endpoint: &str, channel: &str, viewers: usize) -> serde_json::Value {
     let mut cmd = tokio::process::Command::new("node");
@@ -70,7 +52,7 @@ async fn run_harness(endpoint: &str, channel: &str, viewers: usize) -> serde_jso
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kvs_webrtc_sdk_master_and_viewers_connect_through_openkvs() {
-    if let Some(why) = missing_prerequisite() {
+    if let Some(why) = missing_prerequisite("amazon-kinesis-video-streams-webrtc") {
         println!("skipped: {why}");
         return;
     }

@@ -15,9 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
 use bytes::Bytes;
 use common::producer::{PutOptions, Synth, now_ms, put_media_head};
+use common::{archived_client, kvs_client};
 use openkvs::media::mkv::{DemuxLimits, MkvDemuxer, MkvEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
@@ -111,7 +111,7 @@ async fn spawn_server(data_dir: &Path, db_url: Option<&str>) -> (Proc, Duration)
         .unwrap()
         .expect("server printed its address within 30 s")
         .unwrap_or_else(|e| panic!("{e}"));
-    let kvs = kvs_client(addr);
+    let kvs = kvs_client(&format!("http://{addr}"));
     loop {
         if kvs.list_streams().send().await.is_ok() {
             break;
@@ -120,31 +120,6 @@ async fn spawn_server(data_dir: &Path, db_url: Option<&str>) -> (Proc, Duration)
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     (Proc { child, addr }, started.elapsed())
-}
-
-fn kvs_client(addr: SocketAddr) -> aws_sdk_kinesisvideo::Client {
-    aws_sdk_kinesisvideo::Client::from_conf(
-        aws_sdk_kinesisvideo::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
-            .endpoint_url(format!("http://{addr}"))
-            .retry_config(aws_sdk_kinesisvideo::config::retry::RetryConfig::disabled())
-            .build(),
-    )
-}
-
-fn archived_client(addr: SocketAddr) -> aws_sdk_kinesisvideoarchivedmedia::Client {
-    use aws_sdk_kinesisvideoarchivedmedia::config as c;
-    aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(
-        c::Config::builder()
-            .behavior_version(c::BehaviorVersion::latest())
-            .region(c::Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
-            .endpoint_url(format!("http://{addr}"))
-            .retry_config(c::retry::RetryConfig::disabled())
-            .build(),
-    )
 }
 
 fn stream_name(i: usize) -> String {
@@ -285,7 +260,7 @@ async fn read_acks(rd: &mut tokio::net::tcp::OwnedReadHalf, ledger: &Mutex<Ledge
 
 /// Every listed fragment of a stream read back: timecode → (fragment number, Cluster payload).
 async fn read_back(addr: SocketAddr, stream: &str) -> BTreeMap<u64, (String, Bytes)> {
-    let am = archived_client(addr);
+    let am = archived_client(&format!("http://{addr}"));
     let mut numbers = Vec::new();
     let mut token = None;
     loop {
@@ -372,7 +347,7 @@ async fn crash_cycles(db_url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let (mut proc, first) = spawn_server(dir.path(), db_url).await;
     let mut restart_times = Vec::new();
-    let kvs = kvs_client(proc.addr);
+    let kvs = kvs_client(&format!("http://{}", proc.addr));
     for i in 0..STREAMS {
         kvs.create_stream().stream_name(stream_name(i)).data_retention_in_hours(24).send().await.unwrap();
     }

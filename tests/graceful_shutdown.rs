@@ -15,9 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_credential_types::Credentials;
 use common::producer::{PutOptions, Synth, now_ms, put_media_head};
-use common::{Backend, fresh_postgres_db};
+use common::{Backend, archived_client, fresh_postgres_db, kvs_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// SIGTERM to exit: the session's finish-the-fragment bound (5 s) plus the other bounded steps
@@ -54,30 +53,6 @@ fn spawn_server(data_dir: &Path, db_url: Option<&str>) -> (Child, SocketAddr) {
     });
     let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server listens");
     (child, addr)
-}
-
-fn kvs(addr: SocketAddr) -> aws_sdk_kinesisvideo::Client {
-    use aws_sdk_kinesisvideo::config::{BehaviorVersion, Region};
-    aws_sdk_kinesisvideo::Client::from_conf(
-        aws_sdk_kinesisvideo::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "t"))
-            .endpoint_url(format!("http://{addr}"))
-            .build(),
-    )
-}
-
-fn archived(addr: SocketAddr) -> aws_sdk_kinesisvideoarchivedmedia::Client {
-    use aws_sdk_kinesisvideoarchivedmedia::config::{BehaviorVersion, Region};
-    aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(
-        aws_sdk_kinesisvideoarchivedmedia::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "t"))
-            .endpoint_url(format!("http://{addr}"))
-            .build(),
-    )
 }
 
 async fn write_chunk(wr: &mut tokio::net::tcp::OwnedWriteHalf, data: &[u8]) -> bool {
@@ -150,7 +125,14 @@ async fn sigterm_mid_ingest_loses_no_persisted_fragment(backend: Backend) {
     let (mut child, addr) = spawn_server(dir.path(), db.as_deref());
     let mut ready = false;
     for _ in 0..300 {
-        if kvs(addr).create_stream().stream_name("cam-s").data_retention_in_hours(2).send().await.is_ok() {
+        if kvs_client(&format!("http://{addr}"))
+            .create_stream()
+            .stream_name("cam-s")
+            .data_retention_in_hours(2)
+            .send()
+            .await
+            .is_ok()
+        {
             ready = true;
             break;
         }
@@ -218,7 +200,7 @@ async fn sigterm_mid_ingest_loses_no_persisted_fragment(backend: Backend) {
 
     // Restart on the same data: every PERSISTED fragment is listed and readable.
     let (mut child, addr) = spawn_server(dir.path(), db.as_deref());
-    let am = archived(addr);
+    let am = archived_client(&format!("http://{addr}"));
     let mut listed = None;
     for _ in 0..300 {
         if let Ok(page) = am.list_fragments().stream_name("cam-s").max_results(1000).send().await {

@@ -24,7 +24,7 @@ use serde::Serialize;
 use super::body::{PreparedFile, Retimer};
 use super::control::ControlPlane;
 use super::put::now_ms;
-use super::report::{LatencySummary, mbit_per_s};
+use super::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
 use super::session::{FinalAck, FragmentTiming, SessionOptions, SessionReport, Target, Tracker, put_media};
 use crate::media::fragment::TimecodeType;
 
@@ -87,13 +87,8 @@ pub struct BenchSummary {
 
 impl BenchSummary {
     fn table(&self) -> String {
-        let lat = |l: &Option<LatencySummary>, all: bool| match l {
-            Some(l) if all => format!(
-                "p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (n={})",
-                l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.count
-            ),
-            Some(l) => format!("p50 {:.1} ms  p99 {:.1} ms  (n={})", l.p50_ms, l.p99_ms, l.count),
-            None => "-".to_owned(),
+        let lat = |l: &Option<LatencySummary>, all: bool| {
+            latency_line(l, if all { LatencyDetail::Full } else { LatencyDetail::Brief })
         };
         let mut out = format!(
             "streams             {} ({} failed){}\n\

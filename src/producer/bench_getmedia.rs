@@ -35,7 +35,7 @@ use serde::Serialize;
 
 use super::control::ControlPlane;
 use super::data_client::{DataConnection, read_ok};
-use super::report::{LatencySummary, mbit_per_s};
+use super::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
 use crate::media::mkv::{DemuxLimits, MkvDemuxer, MkvEvent};
 
 /// `openkvs bench getmedia` options.
@@ -88,13 +88,7 @@ pub struct GetMediaSummary {
 
 impl GetMediaSummary {
     fn table(&self) -> String {
-        let lat = |l: &Option<LatencySummary>| match l {
-            Some(l) => format!(
-                "p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (n={})",
-                l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.count
-            ),
-            None => "-".to_owned(),
-        };
+        let lat = |l: &Option<LatencySummary>| latency_line(l, LatencyDetail::Full);
         let mut out = format!(
             "stream              {}\n\
              readers             {} ({} failed)\n\

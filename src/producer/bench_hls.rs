@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::control::ControlPlane;
 use super::data_client::{DataConnection, DataError, read_ok};
-use super::report::{LatencySummary, mbit_per_s};
+use super::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
 
 /// Segments a viewer fetches from its first media playlist (the live edge).
 pub const JOIN_SEGMENTS: usize = 3;
@@ -86,13 +86,8 @@ pub struct HlsSummary {
 
 impl HlsSummary {
     fn table(&self) -> String {
-        let lat = |l: &Option<LatencySummary>, all: bool| match l {
-            Some(l) if all => format!(
-                "p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (n={})",
-                l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.count
-            ),
-            Some(l) => format!("p50 {:.1} ms  p99 {:.1} ms  (n={})", l.p50_ms, l.p99_ms, l.count),
-            None => "-".to_owned(),
+        let lat = |l: &Option<LatencySummary>, all: bool| {
+            latency_line(l, if all { LatencyDetail::Full } else { LatencyDetail::Brief })
         };
         let mut out = format!(
             "stream              {}\n\

@@ -24,6 +24,29 @@ pub struct LatencySummary {
     pub max_ms: f64,
 }
 
+/// How much of a [`LatencySummary`] a report line shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyDetail {
+    /// p50, p90, p99, max and the count.
+    Full,
+    /// p50, p99 and the count.
+    Brief,
+}
+
+/// One report line for an optional summary (`-` when there were no samples).
+pub fn latency_line(summary: &Option<LatencySummary>, detail: LatencyDetail) -> String {
+    match (summary, detail) {
+        (Some(l), LatencyDetail::Full) => format!(
+            "p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (n={})",
+            l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.count
+        ),
+        (Some(l), LatencyDetail::Brief) => {
+            format!("p50 {:.1} ms  p99 {:.1} ms  (n={})", l.p50_ms, l.p99_ms, l.count)
+        }
+        (None, _) => "-".to_owned(),
+    }
+}
+
 impl LatencySummary {
     /// Summarizes `samples`; `None` when empty.
     pub fn of(mut samples: Vec<Duration>) -> Option<Self> {

@@ -55,6 +55,20 @@ impl MediaSource {
             .map_err(|e| AnalyzerError::Media(format!("cannot read fragment: {e}")))
     }
 
+    /// The fragment as `imaging` decodes it: its track header and Cluster, placed on the producer
+    /// timeline (the time base of thumbnails and motion events).
+    pub async fn stored_fragment(
+        &self,
+        record: &FragmentRecord,
+    ) -> Result<crate::imaging::StoredFragment, AnalyzerError> {
+        Ok(crate::imaging::StoredFragment {
+            header: self.track_header(record).await?,
+            cluster: self.cluster(record).await?,
+            start_ms: record.producer_ts_ms,
+            duration_ms: record.duration_ms,
+        })
+    }
+
     /// The EBML header + Segment + Info + Tracks the fragment was sent under.
     pub async fn track_header(&self, record: &FragmentRecord) -> Result<Bytes, AnalyzerError> {
         self.index

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod producer;
 
 use std::net::SocketAddr;
@@ -261,14 +262,7 @@ impl TestServer {
 
     /// A `kinesis-video-archived-media` client at this server with the development key.
     pub fn archived(&self) -> aws_sdk_kinesisvideoarchivedmedia::Client {
-        let conf = aws_sdk_kinesisvideoarchivedmedia::Config::builder()
-            .behavior_version(aws_sdk_kinesisvideoarchivedmedia::config::BehaviorVersion::latest())
-            .region(aws_sdk_kinesisvideoarchivedmedia::config::Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
-            .endpoint_url(&self.endpoint)
-            .retry_config(aws_sdk_kinesisvideoarchivedmedia::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(conf)
+        archived_client(&self.endpoint)
     }
 
     /// The control-plane client configuration builder, for further tweaks.
@@ -288,6 +282,35 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// A control-plane client for a server that is not a [`TestServer`] (e.g. the real binary),
+/// with the development key in `us-east-1` and retries off.
+pub fn kvs_client(endpoint: &str) -> aws_sdk_kinesisvideo::Client {
+    aws_sdk_kinesisvideo::Client::from_conf(
+        aws_sdk_kinesisvideo::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
+            .endpoint_url(endpoint)
+            .retry_config(aws_sdk_kinesisvideo::config::retry::RetryConfig::disabled())
+            .build(),
+    )
+}
+
+/// An archived-media client for `endpoint`, with the development key in `us-east-1` and retries
+/// off.
+pub fn archived_client(endpoint: &str) -> aws_sdk_kinesisvideoarchivedmedia::Client {
+    use aws_sdk_kinesisvideoarchivedmedia::config as c;
+    aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(
+        c::Config::builder()
+            .behavior_version(c::BehaviorVersion::latest())
+            .region(c::Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
+            .endpoint_url(endpoint)
+            .retry_config(c::retry::RetryConfig::disabled())
+            .build(),
+    )
 }
 
 /// A parsed HTTP/1.1 response.

@@ -204,8 +204,7 @@ impl Analyzer for Motion {
     }
 
     async fn analyze(&self, input: FragmentInput) -> Result<AnalysisOutput, AnalyzerError> {
-        let header = input.media.track_header(&input.record).await?;
-        let cluster = input.media.cluster(&input.record).await?;
+        let fragment = input.media.stored_fragment(&input.record).await?;
         let record = input.record.clone();
         let config = self.config.clone();
         let detectors = self.detectors.clone();
@@ -214,16 +213,7 @@ impl Analyzer for Motion {
             let end = start + record.duration_ms.max(1);
             let step = config.compare_interval_ms.max(1);
             let times: Vec<i64> = (0..).map(|i| start + i * step).take_while(|t| *t < end).collect();
-            let fragment = crate::imaging::StoredFragment {
-                header,
-                cluster,
-                start_ms: record.producer_ts_ms,
-                duration_ms: record.duration_ms,
-            };
-            let pictures = crate::imaging::pictures_at(std::slice::from_ref(&fragment), &times);
-            if let Some((_, Err(e @ crate::imaging::ImagingError::UnsupportedCodec(_)))) = pictures.first() {
-                return Err(AnalyzerError::Unsupported(e.to_string()));
-            }
+            let pictures = super::fragment_pictures(&fragment, &times)?;
             let mut detectors = detectors.lock().unwrap_or_else(|p| p.into_inner());
             let detector =
                 detectors.entry(record.stream_id).or_insert_with(|| MotionDetector::new(config.clone()));

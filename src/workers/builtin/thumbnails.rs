@@ -138,19 +138,9 @@ impl Analyzer for Thumbnails {
         if times.is_empty() {
             return Ok(AnalysisOutput::default());
         }
-        let header = input.media.track_header(&record).await?;
-        let cluster = input.media.cluster(&record).await?;
+        let fragment = input.media.stored_fragment(&record).await?;
         crate::workers::compute::run(move || {
-            let fragment = crate::imaging::StoredFragment {
-                header,
-                cluster,
-                start_ms: record.producer_ts_ms,
-                duration_ms: record.duration_ms,
-            };
-            let pictures = crate::imaging::pictures_at(std::slice::from_ref(&fragment), &times);
-            if let Some((_, Err(e @ crate::imaging::ImagingError::UnsupportedCodec(_)))) = pictures.first() {
-                return Err(AnalyzerError::Unsupported(e.to_string()));
-            }
+            let pictures = super::fragment_pictures(&fragment, &times)?;
             std::fs::create_dir_all(&plan.dir).map_err(|e| {
                 AnalyzerError::Transient(format!("cannot create {}: {e}", plan.dir.display()))
             })?;
