@@ -38,6 +38,7 @@ use crate::auth::console_session::{ConsoleSessions, SessionLimits};
 use crate::auth::sigv4::{Verifier, VerifierMode};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthMode, Config};
+use crate::data_dir_lock::DataDirLock;
 use crate::index::{self, Index, IndexError};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
@@ -76,6 +77,9 @@ pub enum StartError {
     /// TLS material could not be loaded.
     #[error("tls: {0}")]
     Tls(String),
+    /// Another server holds the data directory.
+    #[error(transparent)]
+    DataDirInUse(#[from] crate::data_dir_lock::LockError),
 }
 
 /// Crash recovery before anything is appended: trims each stream's segments back to what the index
@@ -136,6 +140,8 @@ pub struct Server {
     /// The separate `[metrics] listen` listener and its router (metrics, health, ready only).
     metrics_listener: Option<(BoundListener, Router)>,
     header_read_timeout: Option<Duration>,
+    /// Held until the server is dropped (after `run` returns).
+    _data_dir_lock: DataDirLock,
 }
 
 impl std::fmt::Debug for Server {
@@ -177,6 +183,9 @@ impl Server {
             what: format!("cannot create data dir {}", config.data_dir.display()),
             source,
         })?;
+        // Before anything opens the index or the store: two servers on one directory would be two
+        // writers on one store, each believing it is the only producer of every stream.
+        let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
         let index = index::open(&config.effective_database_url()).await?;
         let store_root = config.data_dir.join("fragments");
         let local = LocalStore::open(&store_root, DEFAULT_SEGMENT_BYTES).map_err(|e| StartError::Io {
@@ -261,6 +270,7 @@ impl Server {
             retention: config.retention.clone(),
             metrics_listener,
             header_read_timeout,
+            _data_dir_lock: data_dir_lock,
         })
     }
 
@@ -389,8 +399,12 @@ fn serve_connection(
     graceful: &hyper_util::server::graceful::GracefulShutdown,
     head_timeout: Option<Duration>,
 ) {
+    let remote = tcp.peer_addr().ok().map(api::RemoteAddr);
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(info.clone());
+        if let Some(r) = remote {
+            req.extensions_mut().insert(r);
+        }
         router.clone().oneshot(req.map(axum::body::Body::new))
     });
     let watcher = graceful.watcher();
@@ -453,7 +467,12 @@ fn load_tls(cert: &PathBuf, key: &PathBuf) -> Result<TlsAcceptor, StartError> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| StartError::Tls(e.to_string()))?;
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only. The KVS producers (libcurl) sign `connection` and `transfer-encoding` for
+    // PutMedia; over HTTP/2, which has neither header, their signatures cannot verify. AWS's KVS
+    // endpoints answer PutMedia over HTTP/1.1 too (the unmodified producers, whose libcurl offers h2
+    // by ALPN, sign those headers and work against AWS). Every client falls back to HTTP/1.1 when
+    // the server does not select h2; design/0012-transports.md lists each listener × protocol.
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(cfg)))
 }
 

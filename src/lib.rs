@@ -9,6 +9,9 @@
 //! listeners (plain HTTP and/or rustls HTTPS), assembles the router and owns the shutdown order. It
 //! is the only module that chooses implementations.
 //!
+//! **`data_dir_lock`** keeps a data directory to one server (an exclusive `flock`, released when
+//! the process dies).
+//!
 //! **`config`** is the typed configuration (defaults < file < `OPENKVS_*` env < flags) and its
 //! startup safety checks. **`clock`** is time as a dependency, so tests can move it.
 //!
@@ -70,6 +73,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod data_dir_lock;
 pub mod imaging;
 pub mod index;
 pub mod ingest;

@@ -96,6 +96,11 @@ pub struct ListenerInfo {
     pub local_addr: SocketAddr,
 }
 
+/// The client's address (the TCP peer) of the connection a request arrived on; inserted into
+/// every request by the server's accept loop, for logs.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteAddr(pub SocketAddr);
+
 impl ListenerInfo {
     /// The base URL of this listener as a client should use it: the listener's own IP, or (for a
     /// wildcard address) the host the client sent, always with the listener's port.

@@ -110,6 +110,8 @@ pub struct SessionParams {
     pub timecode_type: TimecodeType,
     /// `x-amzn-producer-start-timestamp`, raw.
     pub producer_start_timestamp: Option<String>,
+    /// The producer's address, for the connect/disconnect log lines.
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
@@ -131,9 +133,24 @@ pub fn run(
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
         let stream_id = params.stream.id;
+        let remote = params.remote;
         let mut session = Session::new(ingest, slot, params, tx);
+        let remote_text = remote.map_or_else(|| "-".to_owned(), |r| r.to_string());
+        tracing::info!(stream = %session.stream.name, remote = %remote_text, "producer connected");
         session.ingest.seed_numbers(stream_id).await;
         session.run(body).await;
+        let t = &session.tally;
+        tracing::info!(
+            stream = %session.stream.name,
+            remote = %remote_text,
+            fragments_received = t.received,
+            fragments_persisted = t.persisted,
+            errors = t.errors,
+            bytes = t.bytes,
+            secs = t.started.elapsed().as_secs(),
+            reason = t.end_reason.as_deref().unwrap_or("end of body"),
+            "producer disconnected"
+        );
         session.ingest.live.prune(stream_id);
     });
     rx
@@ -170,6 +187,27 @@ struct Session {
     finish_by: Option<tokio::time::Instant>,
     stream_metrics: Arc<StreamIngestMetrics>,
     _connection: ConnectionGuard,
+    /// What the disconnect log line reports.
+    tally: SessionTally,
+}
+
+/// A session's totals and why it ended, for the one log line at its end.
+struct SessionTally {
+    started: Instant,
+    bytes: u64,
+    received: u64,
+    persisted: u64,
+    errors: u64,
+    /// The first reason the session stopped (`None`: the producer ended the body).
+    end_reason: Option<String>,
+}
+
+impl SessionTally {
+    fn ended(&mut self, reason: impl Into<String>) {
+        if self.end_reason.is_none() {
+            self.end_reason = Some(reason.into());
+        }
+    }
 }
 
 impl Session {
@@ -206,16 +244,29 @@ impl Session {
             finish_by: None,
             stream_metrics,
             _connection: connection,
+            tally: SessionTally {
+                started: Instant::now(),
+                bytes: 0,
+                received: 0,
+                persisted: 0,
+                errors: 0,
+                end_reason: None,
+            },
         }
     }
 
     async fn send(&mut self, ack: Ack) {
-        if let AckKind::Error { error_id, .. } = ack.kind {
+        if let AckKind::Error { error_id, error_code } = ack.kind {
             self.ingest.metrics().ack_error(error_id);
+            self.tally.errors += 1;
+            if self.stop_reading {
+                self.tally.ended(format!("error {error_id} {error_code}"));
+            }
         }
         if !self.acks_closed && self.acks.send(ack).await.is_err() {
             self.acks_closed = true;
             self.stop_reading = true;
+            self.tally.ended("the producer stopped reading ACKs");
         }
     }
 
@@ -244,6 +295,7 @@ impl Session {
                 }
                 _ = tokio::time::sleep_until(self.finish_by.unwrap_or(far_future)), if self.finish_by.is_some() && !self.stop_reading => {
                     tracing::info!(stream = %self.stream.name, "shutdown: the fragment in progress did not complete in time");
+                    self.tally.ended("server shutdown");
                     self.current = None;
                     self.stop_reading = true;
                 }
@@ -252,6 +304,7 @@ impl Session {
                         Some(Ok(bytes)) => {
                             last_data = Instant::now();
                             self.ingest.metrics().ingest_bytes(&self.stream_metrics, bytes.len() as u64);
+                            self.tally.bytes += bytes.len() as u64;
                             if !bytes.is_empty() {
                                 self.fragmenter.push(bytes);
                                 self.drain().await;
@@ -259,6 +312,7 @@ impl Session {
                         }
                         Some(Err(e)) => {
                             tracing::info!(stream = %self.stream.name, "PutMedia body read failed: {e}");
+                            self.tally.ended(format!("connection lost: {e}"));
                             if let Some(cur) = self.current.take() {
                                 let ack = Ack::error(4000, "STREAM_READ_ERROR", Some(cur.timecode), Some(cur.number));
                                 self.send(ack).await;
@@ -275,6 +329,7 @@ impl Session {
                 _ = idle.tick(), if !body_done && !self.stop_reading => {
                     if last_data.elapsed() >= cfg.idle_timeout() {
                         tracing::info!(stream = %self.stream.name, "PutMedia idle timeout");
+                        self.tally.ended("idle timeout");
                         self.stop_reading = true;
                     } else if last_data.elapsed() >= cfg.idle_ack_interval() {
                         self.send(Ack::idle()).await;
@@ -291,6 +346,12 @@ impl Session {
             return;
         }
         self.stop_reading = true;
+        self.tally.ended(match reason {
+            Some(StopReason::StreamDeleted) => "stream deleted",
+            Some(StopReason::Replaced) => "replaced by a newer connection",
+            Some(StopReason::Shutdown) => "server shutdown",
+            None => "stopped",
+        });
         match reason {
             Some(StopReason::StreamDeleted) => {
                 let cur = self.current.take();
@@ -317,6 +378,7 @@ impl Session {
         let ack = match outcome {
             PersistOutcome::Persisted => {
                 self.ingest.metrics().fragment_persisted(&self.stream_metrics);
+                self.tally.persisted += 1;
                 self.ingest
                     .live
                     .publish(self.stream.id, LiveEvent::FragmentPersisted { number: number.clone() });
@@ -356,8 +418,8 @@ impl Session {
             match event {
                 FragmentEvent::HeadersChanged(headers) => {
                     if let Err(ack) = self.store_headers(&headers).await {
-                        self.send(ack).await;
                         self.stop_reading = true;
+                        self.send(ack).await;
                         return;
                     }
                 }
@@ -410,9 +472,12 @@ impl Session {
                         self.ingest.live.publish(self.stream.id, event);
                     }
                     tracing::info!(stream = %self.stream.name, "{err}");
+                    if err.fatal {
+                        // Before the ACK, so the disconnect log line names this error as the reason.
+                        self.stop_reading = true;
+                    }
                     self.send(Ack::error(err.error_id(), err.kind.error_code(), timecode, number)).await;
                     if err.fatal {
-                        self.stop_reading = true;
                         return;
                     }
                 }
@@ -472,6 +537,7 @@ impl Session {
         };
         self.send(received).await;
         self.ingest.metrics().fragment_received(&self.stream_metrics);
+        self.tally.received += 1;
         self.ingest.metrics().ack_latency(AckLatencyKind::Received, completed_at.elapsed());
         if !self.stream.retention.is_persistent() {
             return;

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod process;
 pub mod producer;
 
 use std::net::SocketAddr;

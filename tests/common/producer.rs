@@ -77,6 +77,20 @@ impl PutResult {
 
 /// The signed request head, C-producer style.
 pub fn put_media_head(addr: SocketAddr, opts: &PutOptions) -> String {
+    let url = format!("http://127.0.0.1:{}/putMedia", addr.port());
+    let mut head = String::from("POST /putMedia HTTP/1.1\r\n");
+    for (k, v) in put_media_headers(&url, opts, true) {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// Every header of a C-producer PutMedia request to `url` (`Host` without the port, as the C
+/// producer sends it), signed over the empty-payload hash. With `hop_by_hop` the request carries
+/// and signs `connection: keep-alive` and `transfer-encoding: chunked` exactly as the producer
+/// does; without, neither is sent nor signed (what an HTTP/2 client can send).
+pub fn put_media_headers(url: &str, opts: &PutOptions, hop_by_hop: bool) -> Vec<(String, String)> {
     use aws_credential_types::Credentials;
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     use aws_sigv4::sign::v4;
@@ -86,9 +100,11 @@ pub fn put_media_head(addr: SocketAddr, opts: &PutOptions) -> String {
         ("x-amzn-stream-name", opts.stream.clone()),
         ("x-amzn-fragment-acknowledgment-required", "1".to_owned()),
         ("x-amzn-fragment-timecode-type", opts.timecode_type.to_owned()),
-        ("transfer-encoding", "chunked".to_owned()),
-        ("connection", "keep-alive".to_owned()),
     ];
+    if hop_by_hop {
+        headers.push(("transfer-encoding", "chunked".to_owned()));
+        headers.push(("connection", "keep-alive".to_owned()));
+    }
     if let Some(p) = &opts.producer_start {
         headers.push(("x-amzn-producer-start-timestamp", p.clone()));
     }
@@ -104,25 +120,18 @@ pub fn put_media_head(addr: SocketAddr, opts: &PutOptions) -> String {
         .build()
         .unwrap()
         .into();
-    let url = format!("http://127.0.0.1:{}/putMedia", addr.port());
     let signable = SignableRequest::new(
         "POST",
-        &url,
+        url,
         headers.iter().map(|(k, v)| (*k, v.as_str())),
         SignableBody::Precomputed(openkvs::auth::sigv4::EMPTY_PAYLOAD_SHA256.to_owned()),
     )
     .unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut head = String::from("POST /putMedia HTTP/1.1\r\n");
-    for (k, v) in &headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("content-type: application/json\r\n");
-    for (k, v) in instructions.headers() {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    head
+    let mut out: Vec<(String, String)> = headers.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    out.push(("content-type".to_owned(), "application/json".to_owned()));
+    out.extend(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())));
+    out
 }
 
 /// Sends `chunks` as one PutMedia body and collects the ACKs.

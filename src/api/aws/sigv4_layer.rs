@@ -72,7 +72,7 @@ async fn verify(state: &AppState, op: Operation, req: Request) -> Result<Request
     let identity = state
         .verifier
         .verify(&request_parts, payload, state.clock.now_secs(), state.keys.as_ref())
-        .map_err(sigv4_error)?;
+        .map_err(|e| sigv4_failure(e, &parts))?;
     let region = Region::parse(&identity.region).map_err(|_| {
         AwsError::new(AwsErrorCode::InvalidSignatureException, "The credential scope region is invalid.")
     })?;
@@ -95,6 +95,31 @@ async fn verify(state: &AppState, op: Operation, req: Request) -> Result<Request
 fn sigv4_error(e: SigV4Error) -> AwsError {
     let code = AwsErrorCode::from_name(e.aws_code()).unwrap_or(AwsErrorCode::InvalidSignatureException);
     AwsError::new(code, e.message()).with_detail(e.to_string())
+}
+
+/// Headers HTTP/2 cannot carry (RFC 9113 §8.2.2): a client that signed one of them signed for
+/// HTTP/1.1, e.g. the KVS producers' `connection` and `transfer-encoding` on PutMedia.
+const CONNECTION_SPECIFIC: [&str; 5] =
+    ["connection", "transfer-encoding", "keep-alive", "upgrade", "proxy-connection"];
+
+/// [`sigv4_error`] for a request that failed verification: the log line names the access key id
+/// the request claims (so an operator knows which camera or app is misconfigured), and a signed
+/// connection-specific header missing from an HTTP/2 request gets a message that says why.
+fn sigv4_failure(e: SigV4Error, parts: &axum::http::request::Parts) -> AwsError {
+    let authorization = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let key = crate::auth::sigv4::claimed_access_key_id(authorization, parts.uri.query().unwrap_or(""));
+    let detail = match &key {
+        Some(k) => format!("{e} (access key id {k:?})"),
+        None => format!("{e} (no access key id)"),
+    };
+    let http2_hop_by_hop = matches!(&e, SigV4Error::SignedHeaderAbsent { name }
+        if parts.version == axum::http::Version::HTTP_2 && CONNECTION_SPECIFIC.contains(&name.as_str()));
+    let mut err = sigv4_error(e);
+    if http2_hop_by_hop {
+        err.message
+            .push_str(" HTTP/2 carries no connection-specific headers; send this request over HTTP/1.1.");
+    }
+    err.with_detail(detail)
 }
 
 /// Verifies a bodiless request that is not an [`Operation`] (the signaling WebSocket upgrade,
@@ -131,8 +156,8 @@ pub fn verify_bodiless(
         Err(SigV4Error::SignatureMismatch { .. }) => state
             .verifier
             .verify(&request_parts, crate::auth::sigv4::PayloadHash::Unsigned, now, keys)
-            .map_err(sigv4_error)?,
-        other => other.map_err(sigv4_error)?,
+            .map_err(|e| sigv4_failure(e, parts))?,
+        other => other.map_err(|e| sigv4_failure(e, parts))?,
     };
     let region = Region::parse(&identity.region).map_err(|_| {
         AwsError::new(AwsErrorCode::InvalidSignatureException, "The credential scope region is invalid.")

@@ -13,9 +13,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures_util::StreamExt;
 
-use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, Operation};
 use crate::api::streams::{StreamRef, resolve};
+use crate::api::{AppState, RemoteAddr};
 use crate::auth::Caller;
 use crate::ingest::session::{body_stream, parse_timecode_type, run};
 use crate::ingest::{Ack, AckKind, SessionParams};
@@ -61,7 +61,8 @@ pub async fn handle(
             "The stream already has a PutMedia connection; only one is allowed at a time.",
         )
     })?;
-    let params = SessionParams { stream, timecode_type, producer_start_timestamp: producer_start };
+    let remote = req.extensions().get::<RemoteAddr>().map(|r| r.0);
+    let params = SessionParams { stream, timecode_type, producer_start_timestamp: producer_start, remote };
     // libcurl (the C producer) sends `Expect: 100-continue`. hyper answers `100 Continue` when the
     // body is first polled, but only before the response head goes out: so wait for the first body
     // bytes (bounded by the idle timeout) before answering 200.

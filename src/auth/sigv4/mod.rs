@@ -82,7 +82,8 @@ pub use error::SigV4Error;
 pub use parse::{
     AuthorizationHeader, Credential, MAX_EXPIRES_SECS, PARAM_ALGORITHM, PARAM_CREDENTIAL, PARAM_DATE,
     PARAM_EXPIRES, PARAM_SECURITY_TOKEN, PARAM_SIGNATURE, PARAM_SIGNED_HEADERS, PresignedParams, Signature,
-    SignedHeaders, has_presigned_params, parse_authorization_header, parse_presigned_query,
+    SignedHeaders, claimed_access_key_id, has_presigned_params, parse_authorization_header,
+    parse_presigned_query,
 };
 pub use request::{PayloadHash, RequestParts, payload_hash_for};
 pub use signing::{

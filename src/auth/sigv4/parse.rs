@@ -218,6 +218,28 @@ pub fn parse_authorization_header(value: &str) -> Result<AuthorizationHeader, Si
     })
 }
 
+/// The access key id a request claims, for logs: from the `Authorization` header's `Credential=`
+/// or the `X-Amz-Credential` query parameter, whatever else is wrong with the signature. `None` when
+/// neither names one. Not a proof of anything: the signature may not verify.
+pub fn claimed_access_key_id(authorization: Option<&str>, query: &str) -> Option<String> {
+    let from_header = authorization.and_then(|v| {
+        let (_, rest) = v.split_once("Credential=")?;
+        let key = rest.split(['/', ',']).next()?.trim();
+        Some(key.to_owned())
+    });
+    let key = from_header.or_else(|| {
+        query_pairs(query).find_map(|(k, v)| {
+            (decode_component(k).as_deref() == Some(PARAM_CREDENTIAL))
+                .then(|| decode_component(v))
+                .flatten()
+                .and_then(|c| c.split('/').next().map(str::to_owned))
+        })
+    })?;
+    // Printable ASCII only, bounded: this text goes into a log line.
+    let key: String = key.chars().filter(|c| c.is_ascii_graphic()).take(128).collect();
+    (!key.is_empty()).then_some(key)
+}
+
 /// The SigV4 parameters of a presigned request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresignedParams {
@@ -456,5 +478,15 @@ mod tests {
                 .map(|p| p.map(|p| p.expires_secs)),
             Ok(Some(604_800))
         );
+    }
+
+    #[test]
+    fn names_the_claimed_access_key_even_when_the_rest_is_wrong() {
+        let h = header("Credential=camera-7/20150830/us-east-1/kinesisvideo/aws4_request, Signature=zz");
+        assert_eq!(claimed_access_key_id(Some(&h), ""), Some("camera-7".to_owned()));
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-east-1%2Fkinesisvideo%2Faws4_request";
+        assert_eq!(claimed_access_key_id(None, q), Some("AKID".to_owned()));
+        assert_eq!(claimed_access_key_id(Some("Bearer x"), "a=b"), None);
+        assert_eq!(claimed_access_key_id(Some("Credential=\n\t/x"), ""), None);
     }
 }
