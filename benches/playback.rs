@@ -18,6 +18,7 @@ use openkvs::app::Server;
 use openkvs::config::Config;
 use openkvs::media::codec::TrackRun;
 use openkvs::media::fragment::TimecodeType;
+use openkvs::media::mkv::rewrite::FragmentPolicy;
 use openkvs::media::mkv::{DemuxLimits, MkvDemuxer, MkvEvent};
 use openkvs::media::{fmp4, mpegts, samples};
 use openkvs::producer::body::{Retimer, reader_pieces};
@@ -90,7 +91,8 @@ async fn live_delay() {
     let start_ms = now_ms();
     let options = SessionOptions { producer_start_ms: start_ms, realtime: true, ..SessionOptions::default() };
     let file = tokio::fs::File::open(fixture()).await.unwrap();
-    let pieces = Box::pin(reader_pieces(file, Retimer::new(TimecodeType::Absolute, start_ms)));
+    let retimer = Retimer::new(TimecodeType::Absolute, start_ms);
+    let pieces = Box::pin(reader_pieces(file, retimer, FragmentPolicy::default()));
     let tracker = Tracker::new();
     let t0 = Instant::now();
     let producer = tokio::spawn({

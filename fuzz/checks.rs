@@ -14,7 +14,8 @@ use openkvs::auth::sigv4::{
     parse_presigned_query,
 };
 use openkvs::media::fragment::{FragmentEvent, Fragmenter, FragmenterConfig, TimecodeType};
-use openkvs::media::mkv::{DemuxLimits, MkvDemuxer};
+use openkvs::media::mkv::rewrite::{BodyItem, FragmentPolicy, Reframer};
+use openkvs::media::mkv::{DemuxLimits, MkvDemuxer, MkvEvent};
 use openkvs::playback::PlaybackError;
 use openkvs::playback::session::{SessionKind, open_claims};
 
@@ -162,6 +163,77 @@ fn drain(fragmenter: &mut Fragmenter, order: &mut Order) -> bool {
             }
         }
     }
+}
+
+/// The re-framer behind `openkvs put` (and the demuxer under it): input layout as [`pieces`]; mode
+/// bit 0 picks the default limits instead of the small ones, bit 1 a tight fragment policy (2 key
+/// frames, at least 300 ms, at most 500 ms). `check_invariants` after every push and pull; every
+/// Cluster it yields holds a block and its children add up; errors are sticky and come after the
+/// items already gathered; and what it yields is valid Matroska again: the body it makes demuxes
+/// without an error, with one Cluster per fragment at the fragment's Timecode.
+pub fn mkv_reframer(input: &[u8]) {
+    let Some((mode, pieces)) = pieces(input) else { return };
+    let limits = if mode & 1 == 0 { small_limits() } else { DemuxLimits::default() };
+    let policy = if mode & 2 == 0 {
+        FragmentPolicy::default()
+    } else {
+        FragmentPolicy { key_frames_per_fragment: 2, min_duration_ms: Some(300), max_duration_ms: 500 }
+    };
+    let mut reframer = Reframer::new(limits, 4 << 20, policy);
+    let mut body = Vec::new();
+    let mut timecodes = Vec::new();
+    let mut drain = |reframer: &mut Reframer| -> bool {
+        loop {
+            let pulled = reframer.pull();
+            reframer.check_invariants();
+            match pulled {
+                Ok(Some(BodyItem::Cluster(c))) => {
+                    assert!(c.blocks >= 1 && c.blocks <= c.children.len(), "Cluster without a block");
+                    assert_eq!(c.children_len, c.children.iter().map(|b| b.len() as u64).sum::<u64>());
+                    assert!(c.children_len <= 4 << 20, "Cluster above the size bound");
+                    timecodes.push(c.timecode);
+                    for piece in c.encode(c.timecode) {
+                        body.extend_from_slice(&piece);
+                    }
+                }
+                Ok(Some(BodyItem::Header(b) | BodyItem::Info { raw: b, .. } | BodyItem::Tags { raw: b })) => {
+                    body.extend_from_slice(&b)
+                }
+                Ok(None) => return true,
+                Err(e) => {
+                    assert_eq!(reframer.pull().err(), Some(e), "failed re-framer changed its error");
+                    return false;
+                }
+            }
+        }
+    };
+    let mut ok = true;
+    for piece in pieces {
+        reframer.push(piece);
+        reframer.check_invariants();
+        if !drain(&mut reframer) {
+            ok = false;
+            break;
+        }
+    }
+    if ok {
+        reframer.finish();
+        reframer.check_invariants();
+        drain(&mut reframer);
+    }
+    let mut demuxer = MkvDemuxer::default();
+    demuxer.push(Bytes::from(body));
+    demuxer.finish();
+    let mut seen = Vec::new();
+    loop {
+        match demuxer.pull() {
+            Ok(Some(MkvEvent::ClusterTimecode { timecode })) => seen.push(timecode),
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => panic!("the re-framed body is not valid Matroska: {e}"),
+        }
+    }
+    assert_eq!(seen, timecodes, "one Cluster per fragment, at its Timecode");
 }
 
 /// The `Authorization` header parser (and the component parsers under it), on the input as text.

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use openkvs::app::Server;
 use openkvs::config::{AuthMode, Config, Overrides};
 use openkvs::media::fragment::TimecodeType;
+use openkvs::media::mkv::rewrite::{DEFAULT_MAX_FRAGMENT_DURATION_MS, FragmentPolicy};
 use openkvs::producer::bench::BenchOptions;
 use openkvs::producer::bench_getmedia::GetMediaBenchOptions;
 use openkvs::producer::bench_hls::HlsBenchOptions;
@@ -58,11 +59,40 @@ struct PutArgs {
     /// to the producer start timestamp.
     #[arg(long, default_value = "ABSOLUTE", value_parser = parse_timecode_type)]
     timecode_type: TimecodeType,
+    #[command(flatten)]
+    fragments: FragmentArgs,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
     /// Matroska file, or - for stdin (e.g. ffmpeg … -f matroska -).
     input: PathBuf,
+}
+
+/// Where fragments are cut (whatever the input's own Clusters), as the KVS producer SDK does.
+#[derive(Args, Debug, Clone, Copy)]
+struct FragmentArgs {
+    /// Start a new fragment at every Nth key frame of the video track.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    key_frames_per_fragment: u32,
+    /// Start a new fragment only at a key frame at least MS after the fragment's start; without a
+    /// video track, cut a fragment every MS [default: every key frame; 2000 without video].
+    #[arg(long, value_name = "MS")]
+    fragment_duration: Option<u64>,
+    /// Cut a fragment that reaches MS even where no key frame comes (a GOP longer than this makes
+    /// fragments that do not start on a key frame). KVS documents 10 s; openkvs accepts 20 s.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_MAX_FRAGMENT_DURATION_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_fragment_duration: u64,
+}
+
+impl FragmentArgs {
+    fn policy(self) -> FragmentPolicy {
+        FragmentPolicy {
+            key_frames_per_fragment: self.key_frames_per_fragment,
+            min_duration_ms: self.fragment_duration,
+            max_duration_ms: self.max_fragment_duration,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -142,6 +172,8 @@ struct BenchIngestArgs {
     /// Spread the session starts evenly over this many seconds.
     #[arg(long, default_value_t = 0.0)]
     ramp_up_secs: f64,
+    #[command(flatten)]
+    fragments: FragmentArgs,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -232,6 +264,7 @@ fn main() -> ExitCode {
             retention_hours: args.retention_hours,
             realtime: args.realtime,
             timecode_type: args.timecode_type,
+            fragment_policy: args.fragments.policy(),
             json: args.json,
             input: if args.input.as_os_str() == "-" { Input::Stdin } else { Input::File(args.input) },
         })),
@@ -244,6 +277,7 @@ fn main() -> ExitCode {
                 realtime: args.realtime,
                 duration: args.duration_secs.map(std::time::Duration::from_secs),
                 ramp_up: std::time::Duration::try_from_secs_f64(args.ramp_up_secs).unwrap_or_default(),
+                fragment_policy: args.fragments.policy(),
                 json: args.json,
             }))
         }

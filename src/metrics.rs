@@ -95,6 +95,8 @@ pub struct StreamIngestMetrics {
     pub fragments: AtomicU64,
     /// Fragments persisted (PERSISTED).
     pub persisted: AtomicU64,
+    /// Fragments received whose video track does not start on a key frame.
+    pub without_key_frame: AtomicU64,
 }
 
 /// Requests of one API operation (or session resource family).
@@ -175,6 +177,7 @@ pub struct Metrics {
     ingest_bytes: AtomicU64,
     ingest_fragments: AtomicU64,
     persisted_fragments: AtomicU64,
+    fragments_without_key_frame: AtomicU64,
     ack_received: Histogram,
     ack_persisted: Histogram,
     error_ids: Mutex<BTreeMap<u32, u64>>,
@@ -257,6 +260,12 @@ impl Metrics {
     pub fn fragment_persisted(&self, stream: &StreamIngestMetrics) {
         stream.persisted.fetch_add(1, Ordering::Relaxed);
         self.persisted_fragments.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A fragment was received whose video track does not start on a key frame.
+    pub fn fragment_without_key_frame(&self, stream: &StreamIngestMetrics) {
+        stream.without_key_frame.fetch_add(1, Ordering::Relaxed);
+        self.fragments_without_key_frame.fetch_add(1, Ordering::Relaxed);
     }
 
     /// An ACK of `kind` was sent `latency` after its fragment's last byte arrived.
@@ -367,6 +376,17 @@ impl Metrics {
         );
         let _ =
             writeln!(o, "openkvs_put_media_persisted_fragments_total {}", load(&self.persisted_fragments));
+        header(
+            o,
+            "openkvs_put_media_fragments_without_key_frame_total",
+            "counter",
+            "Fragments received whose video track does not start on a key frame: no player can decode them from their start (the producer does not cut fragments at key frames).",
+        );
+        let _ = writeln!(
+            o,
+            "openkvs_put_media_fragments_without_key_frame_total {}",
+            load(&self.fragments_without_key_frame)
+        );
 
         let streams: Vec<(String, Arc<StreamIngestMetrics>)> = {
             let map = self.streams.lock().unwrap_or_else(|p| p.into_inner());
@@ -415,6 +435,20 @@ impl Metrics {
                 "openkvs_stream_persisted_fragments_total{{stream=\"{}\"}} {}",
                 escape(name),
                 load(&m.persisted)
+            );
+        }
+        header(
+            o,
+            "openkvs_stream_fragments_without_key_frame_total",
+            "counter",
+            "Fragments received per stream whose video track does not start on a key frame (a misconfigured producer).",
+        );
+        for (name, m) in with_other() {
+            let _ = writeln!(
+                o,
+                "openkvs_stream_fragments_without_key_frame_total{{stream=\"{}\"}} {}",
+                escape(name),
+                load(&m.without_key_frame)
             );
         }
 

@@ -366,6 +366,12 @@ fn mkv_fragmenter_survives_hostile_input() {
 }
 
 #[test]
+fn mkv_reframer_survives_hostile_input() {
+    let fixtures = fixture_prefixes();
+    run_target("mkv_reframer", 7, |rng| mkv_input(rng, &fixtures), checks::mkv_reframer);
+}
+
+#[test]
 fn sigv4_header_parser_survives_hostile_input() {
     let seeds: Vec<Vec<u8>> = [
         format!(

@@ -2,15 +2,16 @@
 //! the ingest counters, the ACK latency histograms by type, the index commit histogram, request and
 //! byte counters per operation, store bytes and worker series, each declared with HELP and TYPE;
 //! `/ready` turns 503 when the store cannot take a write; the separate `[metrics] listen` listener
-//! serves the same endpoints and nothing else.
+//! serves the same endpoints and nothing else; fragments that do not start on a key frame are
+//! accepted, persisted and counted (metrics and `/openkvs/describeIngestHealth`).
 
 mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::producer::{PutOptions, Synth, now_ms, put_media};
-use common::{Backend, TestServer, raw_request};
+use common::producer::{PutOptions, Synth, now_ms, put_media, split_file};
+use common::{Backend, TestServer, raw_request, signed_json_post};
 use openkvs::store::faulty::{FaultSwitch, FaultyStore};
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> common::RawResponse {
@@ -157,4 +158,91 @@ async fn separate_metrics_listener_serves_only_the_operations_endpoints() {
     task.await.unwrap();
 }
 
-backend_tests!(scrape_after_ingest, ready_fails_when_the_store_cannot_write);
+/// Sends a fixture file as it is, one PutMedia Cluster per file Cluster (RELATIVE timecodes).
+async fn put_file_as_is(server: &TestServer, stream: &str, file: &str) -> common::producer::PutResult {
+    let data = std::fs::read(format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let (header, items) = split_file(&data);
+    let mut chunks = vec![header];
+    chunks.extend(items.into_iter().map(|(_, b)| b));
+    let mut opts = PutOptions::new(stream);
+    opts.timecode_type = "RELATIVE";
+    put_media(server.addr, &opts, &chunks).await
+}
+
+async fn describe_ingest_health(server: &TestServer, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let req = signed_json_post(
+        server.addr,
+        "/openkvs/describeIngestHealth",
+        &body.to_string(),
+        "kinesisvideo",
+        "openkvs",
+        "openkvs-secret",
+        std::time::SystemTime::now(),
+    );
+    let resp = raw_request(server.addr, &req).await;
+    (resp.status, resp.json())
+}
+
+/// ffmpeg's own Matroska (Clusters cut by time, 27 of them, 5 on a key frame) sent as it is: KVS
+/// accepts every fragment, and so does openkvs, but it counts the 22 whose video starts mid-GOP,
+/// per stream, and DescribeIngestHealth reports them from the index. A stream cut at key frames
+/// counts none.
+async fn fragments_without_key_frame_are_counted(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    for name in ["by-time", "by-gop"] {
+        server.kvs().create_stream().stream_name(name).data_retention_in_hours(1).send().await.unwrap();
+    }
+    let put = put_file_as_is(&server, "by-time", "h264_bframes_aac_640x360_10s.mkv").await;
+    assert_eq!(put.status, 200);
+    assert_eq!(put.timecodes("PERSISTED").len(), 27, "{:?}", put.acks);
+    assert!(put.error_ids().is_empty(), "{:?}", put.acks);
+    let put = put_file_as_is(&server, "by-gop", "h264_640x360_20s_2sgop.mkv").await;
+    assert_eq!(put.timecodes("PERSISTED").len(), 10, "{:?}", put.acks);
+    let listed = server.archived().list_fragments().stream_name("by-time").send().await.unwrap();
+    assert_eq!(listed.fragments().len(), 27);
+
+    let text = String::from_utf8(get(server.addr, "/metrics").await.body).unwrap();
+    let s = samples(&text);
+    let v = |k: &str| *s.get(k).unwrap_or_else(|| panic!("no sample {k} in\n{text}"));
+    assert_eq!(v("openkvs_put_media_fragments_without_key_frame_total"), 22.0);
+    assert_eq!(v("openkvs_stream_fragments_without_key_frame_total{stream=\"by-time\"}"), 22.0);
+    assert_eq!(v("openkvs_stream_fragments_without_key_frame_total{stream=\"by-gop\"}"), 0.0);
+    assert_eq!(v("openkvs_stream_incoming_fragments_total{stream=\"by-time\"}"), 27.0);
+
+    let (status, h) = describe_ingest_health(&server, serde_json::json!({ "StreamName": "by-time" })).await;
+    assert_eq!(status, 200, "{h}");
+    assert_eq!(
+        (h["FragmentsExamined"].as_u64(), h["FragmentsWithoutKeyFrame"].as_u64()),
+        (Some(27), Some(22)),
+        "{h}"
+    );
+    assert!(h["StreamARN"].as_str().unwrap().contains(":stream/by-time/"), "{h}");
+    let last = &h["LastFragmentWithoutKeyFrame"];
+    let numbers: Vec<&str> = listed.fragments().iter().filter_map(|f| f.fragment_number()).collect();
+    assert!(numbers.contains(&last["FragmentNumber"].as_str().unwrap()), "{h}");
+    assert!(last["ServerTimestamp"].as_f64().unwrap() >= h["OldestServerTimestamp"].as_f64().unwrap(), "{h}");
+    let (_, h) =
+        describe_ingest_health(&server, serde_json::json!({ "StreamName": "by-time", "MaxFragments": 3 }))
+            .await;
+    assert_eq!(h["FragmentsExamined"], 3, "{h}");
+    let (_, h) = describe_ingest_health(&server, serde_json::json!({ "StreamName": "by-gop" })).await;
+    assert_eq!(
+        (h["FragmentsExamined"].as_u64(), h["FragmentsWithoutKeyFrame"].as_u64()),
+        (Some(10), Some(0)),
+        "{h}"
+    );
+    assert!(h.get("LastFragmentWithoutKeyFrame").is_none(), "{h}");
+    let (status, e) =
+        describe_ingest_health(&server, serde_json::json!({ "StreamName": "by-gop", "MaxFragments": 0 }))
+            .await;
+    assert_eq!((status, e["__type"].as_str()), (400, Some("InvalidArgumentException")), "{e}");
+    let (status, e) = describe_ingest_health(&server, serde_json::json!({ "StreamName": "nope" })).await;
+    assert_eq!((status, e["__type"].as_str()), (404, Some("ResourceNotFoundException")), "{e}");
+    server.stop().await;
+}
+
+backend_tests!(
+    scrape_after_ingest,
+    ready_fails_when_the_store_cannot_write,
+    fragments_without_key_frame_are_counted
+);

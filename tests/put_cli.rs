@@ -1,5 +1,7 @@
 //! `openkvs put` end to end: the built binary against a real in-process server, with the
-//! credential chain pinned to the environment (no profile files, no instance metadata).
+//! credential chain pinned to the environment (no profile files, no instance metadata); and the
+//! README's ffmpeg recipe run as written, its stream played back through HLS, DASH and GetClip by
+//! ffprobe and ffmpeg.
 
 mod common;
 
@@ -26,7 +28,11 @@ fn put_as(srv: &TestServer, key: &str, secret: &str, args: &[&str]) -> Command {
 
 /// The binary with only the given key from the AWS environment.
 fn openkvs(key: &str, secret: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_openkvs"));
+    with_aws_env(Command::new(env!("CARGO_BIN_EXE_openkvs")), key, secret)
+}
+
+/// `cmd` with only the given key from the AWS environment (no profile files, no instance metadata).
+fn with_aws_env(mut cmd: Command, key: &str, secret: &str) -> Command {
     for var in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION"] {
         cmd.env_remove(var);
     }
@@ -96,6 +102,55 @@ async fn put_from_stdin() {
     let out = child.wait_with_output().await.unwrap();
     writer.await.unwrap();
     assert_all_persisted(&summary(&out), 10);
+    srv.stop().await;
+}
+
+/// ffmpeg's Matroska from a pipe (27 Clusters cut by time, 5 GOPs of 2 s, B-frames and AAC) goes
+/// out as one fragment per GOP, every one starting on a key frame; the fragment flags regroup or
+/// cap them, and a cap shorter than the GOP is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_cuts_fragments_at_key_frames() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/h264_bframes_aac_640x360_10s.mkv");
+    let run = |stream: &'static str, extra: &'static [&'static str]| {
+        let mut args = vec!["--create", "--stream", stream, "--json"];
+        args.extend_from_slice(extra);
+        args.push(file);
+        put(&srv, &args).output()
+    };
+    let v = summary(&run("gops", &[]).await.unwrap());
+    assert_eq!((v["fragments_sent"].as_u64(), v["fragments_persisted"].as_u64()), (Some(5), Some(5)), "{v}");
+    assert_eq!(v["fragments_without_key_frame"], 0, "{v}");
+    assert_eq!(v["frames_dropped_before_key_frame"], 0, "{v}");
+    let v = summary(&run("pairs", &["--key-frames-per-fragment", "2"]).await.unwrap());
+    assert_eq!(v["fragments_persisted"], 3, "{v}");
+    let v = summary(&run("late", &["--fragment-duration", "3000"]).await.unwrap());
+    assert_eq!(v["fragments_persisted"], 3, "4 s, 4 s, 2 s: {v}");
+    // 2 s GOPs capped at 1.5 s: each GOP in two fragments, the second starting mid-GOP.
+    let out = run("capped", &["--max-fragment-duration", "1500"]).await.unwrap();
+    let v = summary(&out);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["fragments_persisted"], 10, "{v}");
+    assert_eq!(v["fragments_without_key_frame"], 5, "{v}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("5 fragments do not start on a key frame"), "{stderr}");
+    let text = String::from_utf8(
+        common::raw_request(
+            srv.addr,
+            format!("GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", srv.addr).as_bytes(),
+        )
+        .await
+        .body,
+    )
+    .unwrap();
+    for (stream, count) in [("gops", 0), ("pairs", 0), ("late", 0), ("capped", 5)] {
+        let line =
+            format!("openkvs_stream_fragments_without_key_frame_total{{stream=\"{stream}\"}} {count}\n");
+        assert!(text.contains(&line), "{line}");
+    }
+    let bad =
+        put(&srv, &["--stream", "gops", "--key-frames-per-fragment", "0", file]).output().await.unwrap();
+    assert!(!bad.status.success());
     srv.stop().await;
 }
 
@@ -264,5 +319,210 @@ async fn bench_getmedia_and_hls_read_a_realtime_stream() {
     assert_eq!(v["init_segments"], 2, "{v}");
     assert!(v["segments"].as_u64().unwrap() > 0, "{v}");
     assert!(v["segment_fetch_ms"]["count"].as_u64().unwrap() > 0, "{v}");
+    srv.stop().await;
+}
+
+fn tool_available(tool: &str) -> bool {
+    std::process::Command::new(tool).arg("-version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Video frames ffprobe decodes from a file or URL.
+fn decoded_video_frames(target: &str) -> u64 {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries"])
+        .args(["stream=nb_read_frames", "-of", "json", target])
+        .output()
+        .expect("ffprobe runs");
+    assert!(out.status.success(), "ffprobe failed on {target}: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["streams"][0]["nb_read_frames"].as_str().and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// What `ffmpeg -v error` prints while decoding every frame of a file or URL (nothing when the
+/// decoder has no complaint).
+fn decoder_errors(target: &str) -> String {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i", target, "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success(), "ffmpeg failed on {target}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The README's ffmpeg test-pattern recipe, run as written through the shell: only its endpoint is
+/// the test server's, `openkvs` the built binary, and `-t 60` shortened to 12 s. libx264 with its
+/// default GOP (250 frames, B-frames) into `-f matroska -`: Clusters cut by ffmpeg every second or
+/// 32 KiB, which `openkvs put` must re-cut at key frames. Every fragment must start on a key frame
+/// (the server's counter and DescribeIngestHealth), ON_DEMAND HLS (fMP4 and MPEG-TS), DASH and
+/// GetClip must each decode all 300 frames without a decoder error, and so must every fragment
+/// decoded on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_ffmpeg_pipeline_plays_back_every_frame() {
+    use aws_sdk_kinesisvideoarchivedmedia::primitives::DateTime;
+    use aws_sdk_kinesisvideoarchivedmedia::types::{
+        ClipFragmentSelector, ClipFragmentSelectorType, ClipTimestampRange, ContainerFormat,
+        DashFragmentSelector, DashFragmentSelectorType, DashPlaybackMode, DashTimestampRange,
+        HlsFragmentSelector, HlsFragmentSelectorType, HlsPlaybackMode, HlsTimestampRange,
+    };
+    if !tool_available("ffmpeg") || !tool_available("ffprobe") {
+        println!("skipped: no ffmpeg/ffprobe");
+        return;
+    }
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let recipe = readme
+        .lines()
+        .find(|l| l.starts_with("ffmpeg ") && l.contains("testsrc2"))
+        .expect("the README's test-pattern recipe");
+    for part in
+        [" -t 60 ", " -c:v libx264 ", " -f matroska - | openkvs put --endpoint http://127.0.0.1:4567 "]
+    {
+        assert!(recipe.contains(part), "{recipe}");
+    }
+    let stream = "test-pattern";
+    assert!(recipe.ends_with(&format!("--stream {stream} -")), "{recipe}");
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let script = recipe
+        .replace(" -t 60 ", " -t 12 ")
+        .replace("http://127.0.0.1:4567", &srv.endpoint)
+        .replace("| openkvs put ", &format!("| {} put ", env!("CARGO_BIN_EXE_openkvs")));
+    let mut shell = Command::new("bash");
+    shell.args(["-c", &format!("set -o pipefail; {script}")]);
+    let out = with_aws_env(shell, "openkvs", "openkvs-secret").output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script}\n{stderr}");
+    assert!(!stderr.contains("do not start on a key frame"), "{stderr}");
+
+    let listed = srv.archived().list_fragments().stream_name(stream).send().await.unwrap();
+    let fragments = listed.fragments().len();
+    assert!(fragments >= 2, "12 s with a 10 s GOP: {fragments} fragments");
+    assert!(
+        stderr.contains(&format!("{stream}: {fragments} fragments sent, {fragments} persisted")),
+        "{stderr}"
+    );
+    let metrics = String::from_utf8(
+        common::raw_request(
+            srv.addr,
+            format!("GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", srv.addr).as_bytes(),
+        )
+        .await
+        .body,
+    )
+    .unwrap();
+    let counted = format!("openkvs_stream_fragments_without_key_frame_total{{stream=\"{stream}\"}} 0\n");
+    assert!(metrics.contains(&counted), "{metrics}");
+    let body = serde_json::json!({ "StreamName": stream }).to_string();
+    let req = common::signed_json_post(
+        srv.addr,
+        "/openkvs/describeIngestHealth",
+        &body,
+        "kinesisvideo",
+        "openkvs",
+        "openkvs-secret",
+        std::time::SystemTime::now(),
+    );
+    let health = common::raw_request(srv.addr, &req).await.json();
+    assert_eq!(health["FragmentsExamined"], fragments, "{health}");
+    assert_eq!(health["FragmentsWithoutKeyFrame"], 0, "{health}");
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let (start, end) = (DateTime::from_millis(now - 600_000), DateTime::from_millis(now + 5000));
+    let hls = |container: ContainerFormat| {
+        srv.archived()
+            .get_hls_streaming_session_url()
+            .stream_name(stream)
+            .playback_mode(HlsPlaybackMode::OnDemand)
+            .container_format(container)
+            .hls_fragment_selector(
+                HlsFragmentSelector::builder()
+                    .fragment_selector_type(HlsFragmentSelectorType::ServerTimestamp)
+                    .timestamp_range(
+                        HlsTimestampRange::builder().start_timestamp(start).end_timestamp(end).build(),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    let fmp4 = hls(ContainerFormat::FragmentedMp4).await.unwrap().hls_streaming_session_url.unwrap();
+    let ts = hls(ContainerFormat::MpegTs).await.unwrap().hls_streaming_session_url.unwrap();
+    let dash = srv
+        .archived()
+        .get_dash_streaming_session_url()
+        .stream_name(stream)
+        .playback_mode(DashPlaybackMode::OnDemand)
+        .dash_fragment_selector(
+            DashFragmentSelector::builder()
+                .fragment_selector_type(DashFragmentSelectorType::ServerTimestamp)
+                .timestamp_range(
+                    DashTimestampRange::builder().start_timestamp(start).end_timestamp(end).build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .dash_streaming_session_url
+        .unwrap();
+    let clip = srv
+        .archived()
+        .get_clip()
+        .stream_name(stream)
+        .clip_fragment_selector(
+            ClipFragmentSelector::builder()
+                .fragment_selector_type(ClipFragmentSelectorType::ServerTimestamp)
+                .timestamp_range(
+                    ClipTimestampRange::builder().start_timestamp(start).end_timestamp(end).build().unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clip_path = dir.path().join("clip.mp4");
+    std::fs::write(&clip_path, clip.payload.collect().await.unwrap().into_bytes()).unwrap();
+    let targets = [
+        ("HLS fMP4", fmp4),
+        ("HLS MPEG-TS", ts),
+        ("DASH", dash),
+        ("GetClip", clip_path.to_str().unwrap().to_owned()),
+    ];
+    let results = tokio::task::spawn_blocking(move || {
+        targets.map(|(what, t)| (what, decoded_video_frames(&t), decoder_errors(&t)))
+    })
+    .await
+    .unwrap();
+    for (what, frames, errors) in results {
+        assert_eq!(frames, 300, "{what}: 12 s at 25 fps");
+        assert_eq!(errors, "", "{what}: decoder errors");
+    }
+    // The sessions above play the fragments back to back, so a decoder carries references across
+    // them. A LIVE viewer or a clip starts at some fragment: each one alone (GetMediaForFragmentList
+    // of that fragment) must decode every frame it holds, which it cannot unless it starts on a key
+    // frame; together they are the 300 frames.
+    let mut files = Vec::new();
+    for f in listed.fragments() {
+        let number = f.fragment_number().unwrap();
+        let media = srv
+            .archived()
+            .get_media_for_fragment_list()
+            .stream_name(stream)
+            .fragments(number)
+            .send()
+            .await
+            .unwrap();
+        let path = dir.path().join(format!("{number}.mkv"));
+        std::fs::write(&path, media.payload.collect().await.unwrap().into_bytes()).unwrap();
+        files.push(path.to_str().unwrap().to_owned());
+    }
+    let alone = tokio::task::spawn_blocking(move || {
+        files.iter().map(|f| (decoded_video_frames(f), decoder_errors(f))).collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for (i, (_, errors)) in alone.iter().enumerate() {
+        assert_eq!(errors, "", "fragment {i} decoded alone");
+    }
+    assert_eq!(alone.iter().map(|(frames, _)| frames).sum::<u64>(), 300, "{alone:?}");
     srv.stop().await;
 }

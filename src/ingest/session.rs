@@ -22,7 +22,9 @@
 //! reading like any other stop: fragments already handed over still get their PERSISTED ACK before
 //! the response ends. A fragment not complete by then is dropped, never RECEIVED.
 //!
-//! Metrics (`crate::metrics`): body bytes, fragments received/persisted, ERROR ACKs by ErrorId, and
+//! Metrics (`crate::metrics`): body bytes, fragments received/persisted, ERROR ACKs by ErrorId,
+//! fragments whose video track does not start on a key frame (accepted, as KVS does, but counted,
+//! stored as the fragment's `key_frame` flag, and logged at the first one of each session), and
 //! the RECEIVED/PERSISTED latency from the moment the fragment's last byte was parsed.
 //!
 //! A producer that disconnects mid-fragment loses only that incomplete fragment (it was never
@@ -186,6 +188,8 @@ struct Session {
     /// Set by a shutdown request that arrived mid-fragment: stop once it completes or at this time.
     finish_by: Option<tokio::time::Instant>,
     stream_metrics: Arc<StreamIngestMetrics>,
+    /// Fragments of this session whose video does not start on a key frame (logged once).
+    fragments_without_key_frame: u64,
     _connection: ConnectionGuard,
     /// What the disconnect log line reports.
     tally: SessionTally,
@@ -243,6 +247,7 @@ impl Session {
             acks_closed: false,
             finish_by: None,
             stream_metrics,
+            fragments_without_key_frame: 0,
             _connection: connection,
             tally: SessionTally {
                 started: Instant::now(),
@@ -538,6 +543,10 @@ impl Session {
         self.send(received).await;
         self.ingest.metrics().fragment_received(&self.stream_metrics);
         self.tally.received += 1;
+        let video_key_frame = fragment.video_starts_with_keyframe();
+        if video_key_frame == Some(false) {
+            self.on_fragment_without_key_frame(&cur.number);
+        }
         self.ingest.metrics().ack_latency(AckLatencyKind::Received, completed_at.elapsed());
         if !self.stream.retention.is_persistent() {
             return;
@@ -559,7 +568,7 @@ impl Session {
             size_bytes: 0,
             header_id,
             location: FragmentLocation { segment: 0, offset: 0, length: 0 },
-            key_frame: fragment.starts_with_keyframe,
+            key_frame: video_key_frame.unwrap_or(fragment.starts_with_keyframe),
             tracks: fragment.tracks_with_frames.clone(),
             frame_count: fragment.frame_count as i64,
             metadata: fragment.metadata.clone(),
@@ -576,6 +585,26 @@ impl Session {
                 done_rx.await.unwrap_or_else(|_| PersistOutcome::IndexFailed("persister stopped".into()));
             (timecode, number, completed_at, outcome)
         }));
+    }
+}
+
+impl Session {
+    /// Counts a fragment whose video track does not start on a key frame; the first one of the
+    /// session is logged, so an operator sees a misconfigured producer without a line per
+    /// fragment (the count is in the metrics).
+    fn on_fragment_without_key_frame(&mut self, number: &FragmentNumber) {
+        self.fragments_without_key_frame += 1;
+        self.ingest.metrics().fragment_without_key_frame(&self.stream_metrics);
+        if self.fragments_without_key_frame == 1 {
+            tracing::warn!(
+                stream = %self.stream.name,
+                fragment = %number,
+                "fragment does not start with a key frame on its video track: players cannot decode it \
+                 from its start (HLS/DASH/GetClip lose frames). The producer must start every fragment \
+                 (Cluster) at a key frame, as the KVS producer SDK and `openkvs put` do. Logged once per \
+                 PutMedia session; counted in openkvs_stream_fragments_without_key_frame_total"
+            );
+        }
     }
 }
 

@@ -67,7 +67,7 @@ use crate::media::mkv::demux::{DemuxLimits, Frame, MkvDemuxer, MkvEvent};
 use crate::media::mkv::error::{ElementPath, MkvError, MkvErrorKind};
 use crate::media::mkv::ids;
 use crate::media::mkv::tags::SimpleTag;
-use crate::media::mkv::tracks::TrackEntry;
+use crate::media::mkv::tracks::{TrackEntry, TrackKind};
 
 const NS_PER_MS: i128 = 1_000_000;
 
@@ -229,6 +229,18 @@ pub struct Fragment {
     pub headers: Arc<HeaderSet>,
     /// What ended it.
     pub end: FragmentEnd,
+}
+
+impl Fragment {
+    /// Whether the video track (the header set's first TrackEntry with TrackType 1) starts on a
+    /// key frame in this fragment: `None` without a video track or without video frames. `Some(false)`
+    /// is a fragment no player can decode from its start (a producer that does not cut fragments
+    /// at key frames); KVS itself accepts such fragments.
+    pub fn video_starts_with_keyframe(&self) -> Option<bool> {
+        let video = self.headers.track_entries.iter().find(|t| t.kind == TrackKind::Video)?;
+        let summary = self.track_summaries.iter().find(|s| s.track == video.number)?;
+        (summary.frame_count > 0).then_some(summary.starts_with_keyframe)
+    }
 }
 
 /// How one declared track fared in a fragment.
@@ -1051,5 +1063,32 @@ mod tests {
             let err = FragmentError { cluster_timecode: Some(5), kind, fatal };
             assert!(err.to_string().contains(&id.to_string()));
         }
+    }
+
+    /// `video_starts_with_keyframe` over every fragment of a fixture, in order.
+    fn video_starts(file: &'static [u8]) -> Vec<Option<bool>> {
+        let mut f = Fragmenter::new(FragmenterConfig::default());
+        f.push(Bytes::from_static(file));
+        f.finish();
+        let mut out = Vec::new();
+        while let Some(e) = f.pull().unwrap() {
+            if let FragmentEvent::FragmentCompleted(fragment) = e {
+                out.push(fragment.video_starts_with_keyframe());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn video_key_frame_at_the_start_of_each_fragment() {
+        // ffmpeg's Clusters cut by time: only those that happen to begin a GOP start on a key
+        // frame (the first one's first frame is audio, its first video frame the key frame).
+        let bframes = video_starts(include_bytes!("../../tests/fixtures/h264_bframes_aac_640x360_10s.mkv"));
+        assert_eq!(bframes.len(), 27);
+        assert_eq!(bframes[0], Some(true));
+        assert_eq!(bframes.iter().filter(|v| **v == Some(true)).count(), 5);
+        assert!(bframes.iter().all(Option::is_some));
+        let gop = video_starts(include_bytes!("../../tests/fixtures/h264_640x360_20s_2sgop.mkv"));
+        assert_eq!(gop, vec![Some(true); 10]);
     }
 }

@@ -79,7 +79,8 @@ pub struct FragmentRecord {
     pub header_id: i64,
     /// Where the bytes are.
     pub location: FragmentLocation,
-    /// Whether its first frame is a key frame.
+    /// Whether its video track (the first track of TrackType 1) starts on a key frame; without
+    /// video frames, whether its first frame is a key frame.
     pub key_frame: bool,
     /// Track numbers that have frames in it.
     pub tracks: Vec<u64>,

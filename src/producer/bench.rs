@@ -27,6 +27,7 @@ use super::put::now_ms;
 use super::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
 use super::session::{FinalAck, FragmentTiming, SessionOptions, SessionReport, Target, Tracker, put_media};
 use crate::media::fragment::TimecodeType;
+use crate::media::mkv::rewrite::FragmentPolicy;
 
 /// Control-plane calls in flight at once while preparing streams.
 const RESOLVE_CONCURRENCY: usize = 8;
@@ -48,6 +49,8 @@ pub struct BenchOptions {
     pub duration: Option<Duration>,
     /// Spread the session starts evenly over this long (session i starts at i × ramp / N).
     pub ramp_up: Duration,
+    /// Where fragments are cut.
+    pub fragment_policy: FragmentPolicy,
     /// Print JSON instead of the table.
     pub json: bool,
 }
@@ -131,7 +134,7 @@ pub async fn run(opts: BenchOptions) -> ExitCode {
         Ok(d) => Bytes::from(d),
         Err(e) => return fail(format!("cannot read {}: {e}", opts.file.display())),
     };
-    let prepared = match PreparedFile::new(data) {
+    let prepared = match PreparedFile::new(data, opts.fragment_policy) {
         Ok(p) => p,
         Err(e) => return fail(format!("{}: {e}", opts.file.display())),
     };

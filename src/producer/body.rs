@@ -1,5 +1,7 @@
 //! The PutMedia body as `openkvs put` sends it: [`BodyPiece`]s made from a Matroska input by the
-//! pure re-framer (`crate::media::mkv::rewrite`), with cluster timecodes chosen by a [`Retimer`].
+//! pure re-framer (`crate::media::mkv::rewrite`), which cuts one fragment per GOP (by a
+//! [`FragmentPolicy`], whatever the input's own Clusters), with cluster timecodes chosen by a
+//! [`Retimer`].
 //!
 //! Two sources produce the same pieces:
 //! - [`reader_pieces`] reads any `AsyncRead` (a file, stdin) incrementally: 64 KiB at a time, at
@@ -29,7 +31,7 @@ use futures_util::Stream;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::media::fragment::TimecodeType;
-use crate::media::mkv::rewrite::{BodyItem, ReframeError, ReframedCluster, Reframer};
+use crate::media::mkv::rewrite::{BodyItem, FragmentPolicy, ReframeError, ReframedCluster, Reframer};
 
 /// Cluster timecodes at or above this many milliseconds are taken to be epoch-based already
 /// (10^11 ms is March 1973).
@@ -51,7 +53,7 @@ pub struct BodyPiece {
     /// `ReframedCluster::child_offsets_ms`), the last child's for the end-of-fragment Tags. Empty
     /// for other pieces (sent as soon as the previous one).
     pub chunk_offsets_ms: Vec<u64>,
-    /// Whether the piece is a Tags element holding the end-of-fragment tag.
+    /// Whether the piece ends with the end-of-fragment Tags (every Cluster piece does).
     pub end_of_fragment: bool,
 }
 
@@ -71,6 +73,10 @@ pub struct ClusterMark {
     pub offset_ms: u64,
     /// Encoded length, bytes.
     pub len: u64,
+    /// Whether its video starts on a key frame (see `ReframedCluster::video_starts_on_key_frame`).
+    pub video_starts_on_key_frame: bool,
+    /// Video blocks dropped before it because no key frame had come yet.
+    pub blocks_dropped: u64,
 }
 
 /// Why the input cannot be sent.
@@ -134,9 +140,7 @@ impl Retimer {
                 self.check_scale(timecode_scale_ns)?;
                 BodyPiece::bytes(raw)
             }
-            BodyItem::Tags { raw, end_of_fragment } => {
-                BodyPiece { chunks: vec![raw], cluster: None, chunk_offsets_ms: Vec::new(), end_of_fragment }
-            }
+            BodyItem::Tags { raw } => BodyPiece::bytes(raw),
             BodyItem::Cluster(c) => {
                 let (timecode, offset_ms) = self.place(&c);
                 // Close every fragment explicitly, as the C producer does: the server cannot know a
@@ -153,7 +157,13 @@ impl Retimer {
                 debug_assert_eq!(chunk_offsets_ms.len(), chunks.len());
                 BodyPiece {
                     chunks,
-                    cluster: Some(ClusterMark { timecode, offset_ms, len: c.encoded_len() }),
+                    cluster: Some(ClusterMark {
+                        timecode,
+                        offset_ms,
+                        len: c.encoded_len(),
+                        video_starts_on_key_frame: c.video_starts_on_key_frame,
+                        blocks_dropped: c.blocks_dropped,
+                    }),
                     chunk_offsets_ms,
                     end_of_fragment: true,
                 }
@@ -171,14 +181,18 @@ struct ReaderState<R> {
     clusters: u64,
 }
 
-/// Pieces read incrementally from `input`. The stream ends after the input does, or after the
-/// first error (which is its last item).
-pub fn reader_pieces<R>(input: R, retimer: Retimer) -> impl Stream<Item = Result<BodyPiece, BodyError>> + Send
+/// Pieces read incrementally from `input`, fragments cut by `policy`. The stream ends after the
+/// input does, or after the first error (which is its last item).
+pub fn reader_pieces<R>(
+    input: R,
+    retimer: Retimer,
+    policy: FragmentPolicy,
+) -> impl Stream<Item = Result<BodyPiece, BodyError>> + Send
 where
     R: AsyncRead + Send + Unpin + 'static,
 {
-    let state =
-        ReaderState { input, reframer: Reframer::default(), retimer, eof: false, failed: false, clusters: 0 };
+    let reframer = Reframer::with_policy(policy);
+    let state = ReaderState { input, reframer, retimer, eof: false, failed: false, clusters: 0 };
     futures_util::stream::unfold(state, |mut s| async move {
         if s.failed {
             return None;
@@ -229,9 +243,9 @@ pub struct PreparedFile {
 }
 
 impl PreparedFile {
-    /// Splits `data` (the whole file).
-    pub fn new(data: Bytes) -> Result<Arc<Self>, BodyError> {
-        let mut r = Reframer::default();
+    /// Splits `data` (the whole file) into fragments cut by `policy`.
+    pub fn new(data: Bytes, policy: FragmentPolicy) -> Result<Arc<Self>, BodyError> {
+        let mut r = Reframer::with_policy(policy);
         let bytes = data.len() as u64;
         r.push(data);
         let mut items = Vec::new();
@@ -276,9 +290,11 @@ mod tests {
     async fn reader_and_prepared_agree() {
         let base = 1_700_000_000_000;
         let retimer = Retimer::new(TimecodeType::Absolute, base);
+        let policy = FragmentPolicy::default();
         let read: Vec<BodyPiece> =
-            reader_pieces(FIXTURE, retimer.clone()).map(|p| p.unwrap()).collect().await;
-        let prepared = PreparedFile::new(Bytes::from_static(FIXTURE)).unwrap().pieces(retimer).unwrap();
+            reader_pieces(FIXTURE, retimer.clone(), policy).map(|p| p.unwrap()).collect().await;
+        let prepared =
+            PreparedFile::new(Bytes::from_static(FIXTURE), policy).unwrap().pieces(retimer).unwrap();
         assert_eq!(read.len(), prepared.len());
         let marks: Vec<ClusterMark> = read.iter().filter_map(|p| p.cluster).collect();
         assert_eq!(marks.len(), 10);
@@ -314,6 +330,8 @@ mod tests {
             children: Vec::new(),
             children_len: 0,
             blocks: 1,
+            video_starts_on_key_frame: true,
+            blocks_dropped: 0,
         };
         let mut r = Retimer::new(TimecodeType::Absolute, 5);
         assert_eq!(r.place(&c(1_663_277_247_152)), (1_663_277_247_152, 0));
@@ -329,11 +347,15 @@ mod tests {
 
     #[tokio::test]
     async fn not_matroska() {
+        let policy = FragmentPolicy::default();
         let pieces: Vec<_> =
-            reader_pieces(&b"hello world"[..], Retimer::new(TimecodeType::Absolute, 0)).collect().await;
+            reader_pieces(&b"hello world"[..], Retimer::new(TimecodeType::Absolute, 0), policy)
+                .collect()
+                .await;
         assert_eq!(pieces.len(), 1);
         assert!(pieces[0].as_ref().unwrap_err().to_string().contains("invalid Matroska"));
-        let pieces: Vec<_> = reader_pieces(&b""[..], Retimer::new(TimecodeType::Absolute, 0)).collect().await;
+        let pieces: Vec<_> =
+            reader_pieces(&b""[..], Retimer::new(TimecodeType::Absolute, 0), policy).collect().await;
         assert!(matches!(pieces[..], [Err(BodyError::NoClusters)]));
     }
 }

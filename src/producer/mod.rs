@@ -4,9 +4,9 @@
 //!
 //! - [`control`] resolves a stream on the control plane with the official SDK and the standard
 //!   AWS credential chain: DescribeStream, CreateStream, GetDataEndpoint.
-//! - [`body`] turns a Matroska input into body pieces (re-framed by `crate::media::mkv::rewrite`,
-//!   cluster timecodes re-timed), read incrementally from a file or stdin, or split once from
-//!   memory for many sessions.
+//! - [`body`] turns a Matroska input into body pieces (re-cut into one fragment per GOP by
+//!   `crate::media::mkv::rewrite`, cluster timecodes re-timed), read incrementally from a file or
+//!   stdin, or split once from memory for many sessions.
 //! - [`sign`] SigV4-signs the PutMedia request head like the C producer.
 //! - [`acks`] parses the ACK stream.
 //! - [`session`] is the reusable core: one full-duplex PutMedia request from an already-resolved

@@ -1,9 +1,11 @@
 //! `openkvs put`: stream one Matroska file, or stdin, to a KVS stream, the way the C producer does.
 //!
 //! Resolves the stream on the control plane ([`super::control`]), runs one session
-//! ([`super::session::put_media`]) over the incrementally read input ([`super::body`]), shows a
-//! progress line on stderr (rewritten in place on a terminal, every few seconds otherwise) and
-//! ends with a summary line on stderr, or JSON on stdout with `--json`.
+//! ([`super::session::put_media`]) over the incrementally read input ([`super::body`]: one
+//! fragment per GOP, cut by the [`FragmentPolicy`]), shows a progress line on stderr (rewritten in
+//! place on a terminal, every few seconds otherwise) and ends with a summary line on stderr, or JSON
+//! on stdout with `--json`; fragments that could not start on a key frame (a GOP longer than the
+//! maximum fragment duration) and video skipped before the first key frame are reported.
 //!
 //! Exit status: 0 only if every fragment sent got its final ACK and no ERROR ACK came; 1 for an
 //! ERROR ACK, an HTTP error, a missing final ACK, bad input or a failed control-plane call. Every
@@ -12,8 +14,11 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
 use tokio::io::AsyncRead;
 
 use super::body::{Retimer, reader_pieces};
@@ -21,6 +26,7 @@ use super::control::ControlPlane;
 use super::report::{PutSummary, progress_line};
 use super::session::{FinalAck, SessionOptions, Target, Tracker, put_media};
 use crate::media::fragment::TimecodeType;
+use crate::media::mkv::rewrite::FragmentPolicy;
 
 /// Where the Matroska comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +54,8 @@ pub struct PutOptions {
     pub realtime: bool,
     /// `x-amzn-fragment-timecode-type`.
     pub timecode_type: TimecodeType,
+    /// Where fragments are cut.
+    pub fragment_policy: FragmentPolicy,
     /// Print the summary as JSON on stdout.
     pub json: bool,
     /// The input.
@@ -99,7 +107,21 @@ pub async fn run(opts: PutOptions) -> ExitCode {
         final_ack: if resolved.retention_hours > 0 { FinalAck::Persisted } else { FinalAck::Received },
         ..SessionOptions::default()
     };
-    let pieces = Box::pin(reader_pieces(input, Retimer::new(opts.timecode_type, start_ms)));
+    // What the re-framer had to do to the input, for the summary.
+    let without_key_frame = Arc::new(AtomicU64::new(0));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let (w, d) = (without_key_frame.clone(), dropped.clone());
+    let pieces = reader_pieces(input, Retimer::new(opts.timecode_type, start_ms), opts.fragment_policy)
+        .inspect(move |piece| {
+            if let Ok(mark) = piece.as_ref().map(|p| p.cluster) {
+                let mark = mark.as_ref();
+                if mark.is_some_and(|m| !m.video_starts_on_key_frame) {
+                    w.fetch_add(1, Ordering::Relaxed);
+                }
+                d.fetch_add(mark.map_or(0, |m| m.blocks_dropped), Ordering::Relaxed);
+            }
+        });
+    let pieces = Box::pin(pieces);
     let tracker = Tracker::new();
     let progress = tokio::spawn(show_progress(opts.stream.clone(), tracker.clone()));
     let result = put_media(&target, &options, pieces, tracker).await;
@@ -113,7 +135,23 @@ pub async fn run(opts: PutOptions) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let summary = PutSummary::new(&opts.stream, &report);
+    let mut summary = PutSummary::new(&opts.stream, &report);
+    summary.fragments_without_key_frame = without_key_frame.load(Ordering::Relaxed);
+    summary.frames_dropped_before_key_frame = dropped.load(Ordering::Relaxed);
+    if summary.frames_dropped_before_key_frame > 0 {
+        eprintln!(
+            "openkvs put: skipped {} video frames before the first key frame (nothing can decode them)",
+            summary.frames_dropped_before_key_frame
+        );
+    }
+    if summary.fragments_without_key_frame > 0 {
+        eprintln!(
+            "openkvs put: warning: {} fragments do not start on a key frame: the input's key frames are more \
+             than --max-fragment-duration ({} ms) apart; players show errors at those fragments. Give the \
+             encoder a shorter GOP (ffmpeg -g), or raise --max-fragment-duration (openkvs accepts 20000).",
+            summary.fragments_without_key_frame, opts.fragment_policy.max_duration_ms
+        );
+    }
     for e in &report.errors {
         eprintln!("openkvs put: {e}");
     }

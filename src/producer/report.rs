@@ -146,6 +146,11 @@ pub struct PutSummary {
     pub received_latency_ms: Option<LatencySummary>,
     /// Why the session did not end cleanly.
     pub failure: Option<String>,
+    /// Fragments sent whose video does not start on a key frame (a GOP longer than the maximum
+    /// fragment duration).
+    pub fragments_without_key_frame: u64,
+    /// Video frames skipped before the input's first key frame.
+    pub frames_dropped_before_key_frame: u64,
 }
 
 impl PutSummary {
@@ -170,6 +175,8 @@ impl PutSummary {
                 r.fragments.iter().filter_map(FragmentTiming::received_latency).collect(),
             ),
             failure: r.failure.clone(),
+            fragments_without_key_frame: 0,
+            frames_dropped_before_key_frame: 0,
         }
     }
 

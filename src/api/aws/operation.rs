@@ -108,6 +108,7 @@ operations! {
     DescribeWorkers => "/openkvs/describeWorkers", SigV4Json, AccessDeniedException;
     PauseWorker => "/openkvs/pauseWorker", SigV4Json, AccessDeniedException;
     ResumeWorker => "/openkvs/resumeWorker", SigV4Json, AccessDeniedException;
+    DescribeIngestHealth => "/openkvs/describeIngestHealth", SigV4Json, AccessDeniedException;
 }
 
 impl Operation {
