@@ -57,7 +57,8 @@ struct PutArgs {
     /// Control-plane URL (like AWS_ENDPOINT_URL) [default: AWS].
     #[arg(long)]
     endpoint: Option<String>,
-    /// Region [default: the AWS configuration chain; us-east-1 with --endpoint].
+    /// Region [default: the AWS configuration chain; with --endpoint: AWS_REGION, AWS_DEFAULT_REGION,
+    /// the profile, else us-east-1 (never the EC2 instance metadata service)].
     #[arg(long)]
     region: Option<String>,
     /// Create the stream if it does not exist.
