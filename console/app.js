@@ -69,7 +69,7 @@ function shell(nav) {
   const link = (href, label, key) =>
     h('a', { href, 'aria-current': nav === key ? 'page' : null }, label);
   const signOut = h('button', {
-    class: 'btn ghost small', type: 'button',
+    class: 'btn ghost small', type: 'button', 'aria-label': 'Sign out', title: 'Sign out',
     onclick: async () => {
       try {
         await session.signOut();
@@ -78,7 +78,7 @@ function shell(nav) {
       }
       showSignIn();
     },
-  }, icon('logout'), 'Sign out');
+  }, icon('logout'), h('span', { class: 'label' }, 'Sign out'));
   const main = h('main', { id: 'main', tabindex: '-1' });
   const bar = h('header', { class: 'topbar' },
     h('a', { class: 'brand', href: '#/streams' }, h('img', { src: '/console/favicon.svg', alt: '' }), 'openkvs', h('small', null, 'console')),

@@ -155,6 +155,18 @@ export function field(label, input, hint) {
 }
 
 /** A status pill for a stream status. */
+/**
+ * Paints a stat card value: a leading number large, its unit (and the rest) smaller, e.g.
+ * "1.05 Mbit/s", "454 ms ago". The value wraps between the two rather than being cut off.
+ */
+export function statValue(el, text) {
+  const m = /^([<>]?\s?[\d.,]+)(\s.*)$/.exec(text);
+  if (m) replace(el, m[1], h('small', null, m[2]));
+  else replace(el, text);
+  el.title = text;
+  return el;
+}
+
 export function statusPill(status) {
   const kind = { ACTIVE: 'ok', CREATING: 'warn', UPDATING: 'warn', DELETING: 'danger' }[status] || '';
   return h('span', { class: ['pill', kind] }, status || 'UNKNOWN');

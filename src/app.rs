@@ -187,6 +187,7 @@ impl Server {
         // writers on one store, each believing it is the only producer of every stream.
         let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
         let index = index::open(&config.effective_database_url()).await?;
+        warn_if_channels_lack_turn(index.as_ref(), &config.signaling.ice).await;
         let store_root = config.data_dir.join("fragments");
         let local = LocalStore::open(&store_root, DEFAULT_SEGMENT_BYTES).map_err(|e| StartError::Io {
             what: format!("cannot open fragment store {}", store_root.display()),
@@ -507,4 +508,26 @@ fn session_token_key(config: &Config) -> crate::auth::session_token::SessionToke
     }
     let random: [u8; 32] = rand::random();
     SessionTokenKey::from_secret(&random)
+}
+
+/// Logs a warning when signaling channels exist and GetIceServerConfig would list no TURN server
+/// (see `IceConfig::missing_turn_warning`).
+async fn warn_if_channels_lack_turn(index: &dyn index::Index, ice: &crate::signaling::ice::IceConfig) {
+    if ice.has_turn() {
+        return;
+    }
+    match index.channel_count().await {
+        Ok(0) => {}
+        Ok(n) => {
+            let situation = if n == 1 {
+                "1 signaling channel exists".to_owned()
+            } else {
+                format!("{n} signaling channels exist")
+            };
+            if let Some(warning) = ice.missing_turn_warning(&situation) {
+                tracing::warn!("{warning}");
+            }
+        }
+        Err(e) => tracing::warn!("cannot count signaling channels: {e}"),
+    }
 }

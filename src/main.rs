@@ -1,5 +1,5 @@
 //! The `openkvs` binary: parses the command line, loads configuration, sets up logging and hands
-//! over to [`openkvs::app`] (`serve`) or [`openkvs::producer`] (`put`, `bench …`). Nothing
+//! over to [`openkvs::app`] (`serve`) or [`openkvs::producer`] (`put`, `sample`, `bench …`). Nothing
 //! else lives here.
 
 use std::net::SocketAddr;
@@ -15,6 +15,7 @@ use openkvs::producer::bench::BenchOptions;
 use openkvs::producer::bench_getmedia::GetMediaBenchOptions;
 use openkvs::producer::bench_hls::HlsBenchOptions;
 use openkvs::producer::put::{Input, PutOptions};
+use openkvs::producer::sample::SampleOptions;
 
 #[derive(Parser, Debug)]
 #[command(name = "openkvs", version, about = "A self-hosted Kinesis Video Streams compatible server")]
@@ -29,9 +30,24 @@ enum Command {
     Serve(ServeArgs),
     /// Stream a Matroska file (or stdin) to a KVS stream with PutMedia, like the KVS C producer.
     Put(PutArgs),
+    /// Write a sample video to stream (H.264 640x360 Matroska, a key frame every 2 s).
+    Sample(SampleArgs),
     /// Load generators.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Args, Debug)]
+struct SampleArgs {
+    /// Output file, or - for stdout.
+    #[arg(long, default_value = "sample.mkv")]
+    out: PathBuf,
+    /// Length in seconds, rounded up to whole 2 s fragments; longer than 20 s repeats the loop.
+    #[arg(long, default_value_t = 20)]
+    seconds: u32,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -42,7 +58,8 @@ struct PutArgs {
     /// Control-plane URL (like AWS_ENDPOINT_URL) [default: AWS].
     #[arg(long)]
     endpoint: Option<String>,
-    /// Region [default: the AWS configuration chain; us-east-1 with --endpoint].
+    /// Region [default: the AWS configuration chain; with --endpoint: AWS_REGION, AWS_DEFAULT_REGION,
+    /// the profile, else us-east-1 (never the EC2 instance metadata service)].
     #[arg(long)]
     region: Option<String>,
     /// Create the stream if it does not exist.
@@ -255,6 +272,11 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Sample(args) => openkvs::producer::sample::run(&SampleOptions {
+            out: args.out,
+            seconds: args.seconds,
+            force: args.force,
+        }),
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Put(args) => runtime.block_on(openkvs::producer::put::run(PutOptions {
             stream: args.stream,

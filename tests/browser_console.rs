@@ -6,8 +6,13 @@
 //! timeline, downloads a clip of a selected range (an MP4), replays from a click on the timeline and
 //! opens the worker status. No CSP violation or page error may occur.
 //!
-//! Full-page screenshots (sign-in, stream list, live view, timeline, workers) and the clip are saved
-//! to `OPENKVS_SCREENSHOT_DIR` (default `target/console-screenshots/`), for CI artifacts.
+//! It also checks that the Media type column shows the ingested codec (the stream is created
+//! without one), that the ingest stat cards name their 30 s window and cut no value off, and that
+//! at a 390 px viewport no page scrolls sideways (`scrollWidth <= innerWidth`, header included).
+//!
+//! Full-page screenshots (sign-in, stream list, live view, timeline, workers, and the three pages at
+//! 390 px) and the clip are saved to `OPENKVS_SCREENSHOT_DIR` (default
+//! `target/console-screenshots/`), for CI artifacts.
 //!
 //! Needs `/usr/bin/chromium` (or `CHROMIUM_PATH`), `node` and `npm ci` in `tests/browser`; without
 //! them the test prints "skipped: …" and passes. It runs once (SQLite).

@@ -35,6 +35,8 @@ backend_tests!(
     worker_cursors_only_move_forward,
     analyzer_events_insert_page_filter_and_cascade,
     retention_deletes_by_server_time_and_tracks_segments,
+    media_type_is_filled_only_when_unset,
+    channels_are_counted_in_every_region,
 );
 
 struct Ctx {
@@ -164,6 +166,42 @@ async fn updates_check_versions(backend: Backend) {
     assert!(matches!(stale, Err(IndexError::VersionMismatch)));
     let gone = ctx.index.update_stream(s.id + 1000, None, &changes, &VersionToken::generate()).await;
     assert!(matches!(gone, Err(IndexError::NotFound)));
+    ctx.done().await;
+}
+
+async fn media_type_is_filled_only_when_unset(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let bare = ctx
+        .index
+        .create_stream(NewStream { media_type: None, ..new_stream("us-east-1", "bare", 1) })
+        .await
+        .unwrap();
+    assert_eq!(bare.media_type, None);
+    assert!(ctx.index.fill_media_type(bare.id, "video/h264,audio/aac").await.unwrap());
+    let filled = ctx.index.stream_by_id(bare.id).await.unwrap();
+    assert_eq!(filled.media_type.as_deref(), Some("video/h264,audio/aac"));
+    assert_eq!(filled.version, bare.version, "filling MediaType is not an UpdateStream");
+    assert!(!ctx.index.fill_media_type(bare.id, "video/h265").await.unwrap(), "only when unset");
+    let given = ctx.index.create_stream(new_stream("us-east-1", "given", 2)).await.unwrap();
+    assert!(!ctx.index.fill_media_type(given.id, "video/h265").await.unwrap());
+    assert_eq!(ctx.index.stream_by_id(given.id).await.unwrap().media_type.as_deref(), Some("video/h264"));
+    assert!(matches!(
+        ctx.index.fill_media_type(given.id + 1000, "video/h264").await,
+        Err(IndexError::NotFound)
+    ));
+    ctx.done().await;
+}
+
+async fn channels_are_counted_in_every_region(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    assert_eq!(ctx.index.channel_count().await.unwrap(), 0);
+    ctx.index.create_stream(new_stream("us-east-1", "door", 1)).await.unwrap();
+    assert_eq!(ctx.index.channel_count().await.unwrap(), 0, "streams are not channels");
+    let a = ctx.index.create_channel(new_channel("us-east-1", "door", 1)).await.unwrap();
+    ctx.index.create_channel(new_channel("eu-west-1", "door", 2)).await.unwrap();
+    assert_eq!(ctx.index.channel_count().await.unwrap(), 2);
+    ctx.index.delete_channel(a.id, None).await.unwrap();
+    assert_eq!(ctx.index.channel_count().await.unwrap(), 1);
     ctx.done().await;
 }
 

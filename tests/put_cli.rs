@@ -172,7 +172,11 @@ async fn put_rejects_input_that_is_not_matroska() {
     let out = put(&srv, &["--create", "--stream", "bad", not_mkv]).output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("invalid Matroska input"), "{stderr}");
+    assert!(stderr.contains("Cargo.toml is not Matroska") && stderr.contains("-f matroska"), "{stderr}");
+    assert!(
+        srv.kvs().describe_stream().stream_name("bad").send().await.is_err(),
+        "checked before CreateStream"
+    );
     srv.stop().await;
 }
 

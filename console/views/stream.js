@@ -6,7 +6,7 @@ import { call, callAll, can, wireTime } from '../api.js';
 import * as fmt from '../format.js';
 import { Player } from '../player.js';
 import { Timeline } from '../timeline.js';
-import { copyButton, every, h, icon, pool, replace, spinner, statusPill, toast, toastError } from '../ui.js';
+import { copyButton, every, h, icon, pool, replace, spinner, statValue, statusPill, toast, toastError } from '../ui.js';
 import { deleteStream, editRetention, ingestStats } from './streams.js';
 
 const WINDOWS = [
@@ -127,13 +127,15 @@ export function renderStream(main, name) {
   cleanups.push(() => document.removeEventListener('keydown', onKey));
 
   // ---------------------------------------------------------------- side panels
-  const stat = (label, title) => {
+  // Bitrate and fragment count are over the stream list's window (the last 30 s), and say so.
+  const stat = (label, window, title) => {
     const v = h('div', { class: 'v' }, '—');
-    return { v, el: h('div', { class: 'stat', title }, v, h('div', { class: 'l' }, label)) };
+    const l = h('div', { class: 'l' }, label, window ? h('span', { class: 'w' }, window) : null);
+    return { v, el: h('div', { class: 'stat', title }, v, l) };
   };
-  const sRate = stat('Bitrate', 'Ingest bitrate over the last 30 s');
-  const sAge = stat('Last fragment', 'Time since the newest fragment arrived');
-  const sCount = stat('Fragments', 'Fragments received in the last 30 s');
+  const sRate = stat('Bitrate', 'last 30 s', 'Ingest bitrate over the last 30 s');
+  const sAge = stat('Last fragment', null, 'Time since the newest fragment arrived');
+  const sCount = stat('Fragments', 'last 30 s', 'Fragments received in the last 30 s');
   const ingestCard = h('section', { class: 'card', 'aria-label': 'Ingest' }, h('div', { class: 'stat-row' }, sRate.el, sAge.el, sCount.el));
   const details = h('dl', { class: 'kv' });
   const detailsCard = h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Details')), h('div', { class: 'card-body' }, details));
@@ -429,11 +431,11 @@ export function renderStream(main, name) {
     if (!can('ListFragments')) return;
     try {
       const st = await ingestStats(name);
-      sRate.v.textContent = st.bitrate == null ? 'idle' : fmt.bitrate(st.bitrate);
-      sAge.v.textContent = st.lastServerMs ? fmt.ago(Date.now() - st.lastServerMs) : '> 30 s';
-      sCount.v.textContent = String(st.fragments);
+      statValue(sRate.v, st.bitrate == null ? 'idle' : fmt.bitrate(st.bitrate));
+      statValue(sAge.v, st.lastServerMs ? fmt.ago(Date.now() - st.lastServerMs) : '> 30 s ago');
+      statValue(sCount.v, String(st.fragments));
     } catch (e) {
-      sRate.v.textContent = 'n/a';
+      statValue(sRate.v, 'n/a');
     }
   }
 

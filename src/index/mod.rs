@@ -224,6 +224,11 @@ pub trait Index: Send + Sync + Debug {
         new_version: &VersionToken,
     ) -> Result<Stream, IndexError>;
 
+    /// Sets the stream's MediaType when it has none (what the first PutMedia's tracks hold, see
+    /// `ingest`), leaving its version unchanged; `Ok(false)` when it already had one.
+    /// `NotFound` if the stream is gone.
+    async fn fill_media_type(&self, id: i64, media_type: &str) -> Result<bool, IndexError>;
+
     /// Deletes the stream row and everything that references it, if the version matches, and
     /// records its id in the deleted-streams list ([`Index::deleted_stream_ids`]) in the same
     /// transaction.
@@ -251,6 +256,9 @@ pub trait Index: Send + Sync + Debug {
 
     /// Looks a channel up by its exact ARN (`NotFound` if the creation millis differ).
     async fn channel_by_arn(&self, arn: &ResourceArn) -> Result<SignalingChannel, IndexError>;
+
+    /// How many signaling channels exist, in every region.
+    async fn channel_count(&self) -> Result<u64, IndexError>;
 
     /// Channels of a region in name (byte) order, optionally only names starting with `prefix`,
     /// starting after the name `after`, at most `limit`.

@@ -258,6 +258,19 @@ impl Index for PostgresIndex {
         self.fetch_stream(id).await
     }
 
+    async fn fill_media_type(&self, id: i64, media_type: &str) -> Result<bool, IndexError> {
+        let done = sqlx::query("UPDATE streams SET media_type = $1 WHERE id = $2 AND media_type IS NULL")
+            .bind(media_type)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            self.fetch_stream(id).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     async fn delete_stream(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM streams WHERE id = $1 AND ($2::text IS NULL OR version = $2)")
@@ -380,6 +393,12 @@ impl Index for PostgresIndex {
                 .fetch_one(&self.pool)
                 .await?;
         row.try_into()
+    }
+
+    async fn channel_count(&self) -> Result<u64, IndexError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM signaling_channels").fetch_one(&self.pool).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn list_channels(

@@ -240,6 +240,19 @@ impl Index for SqliteIndex {
         self.fetch_stream(id).await
     }
 
+    async fn fill_media_type(&self, id: i64, media_type: &str) -> Result<bool, IndexError> {
+        let done = sqlx::query("UPDATE streams SET media_type = ? WHERE id = ? AND media_type IS NULL")
+            .bind(media_type)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            self.fetch_stream(id).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     async fn delete_stream(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM streams WHERE id = ? AND (? IS NULL OR version = ?)")
@@ -361,6 +374,12 @@ impl Index for SqliteIndex {
                 .fetch_one(&self.pool)
                 .await?;
         row.try_into()
+    }
+
+    async fn channel_count(&self) -> Result<u64, IndexError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM signaling_channels").fetch_one(&self.pool).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn list_channels(

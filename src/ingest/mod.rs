@@ -180,6 +180,32 @@ impl Ingest {
         })
     }
 
+    /// Records `MediaType` for a stream created without one, from the tracks its PutMedia
+    /// carries (`video/h264,audio/aac`), as the KVS producer SDKs would have passed it to
+    /// CreateStream. A stream that has a MediaType keeps it; the version does not change. Runs in
+    /// the background: the session never waits for it.
+    pub fn fill_media_type(&self, stream: &crate::model::Stream, tracks: &[crate::media::mkv::TrackEntry]) {
+        if stream.media_type.is_some() {
+            return;
+        }
+        let Some(media_type) = crate::media::mkv::tracks::media_type(tracks)
+            .and_then(|m| crate::model::MediaType::parse(&m).ok())
+            .map(crate::model::MediaType::into_string)
+        else {
+            return;
+        };
+        let (index, id, name) = (self.index.clone(), stream.id, stream.name.clone());
+        tokio::spawn(async move {
+            match index.fill_media_type(id, &media_type).await {
+                Ok(true) => {
+                    tracing::info!(stream = %name, "MediaType set to {media_type} from the ingested tracks")
+                }
+                Ok(false) | Err(crate::index::IndexError::NotFound) => {}
+                Err(e) => tracing::warn!(stream = %name, "recording MediaType {media_type} failed: {e}"),
+            }
+        });
+    }
+
     /// The metrics sessions and the persister record into.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

@@ -503,6 +503,7 @@ impl Session {
     }
 
     async fn store_headers(&mut self, headers: &HeaderSet) -> Result<(), Ack> {
+        self.ingest.fill_media_type(&self.stream, &headers.track_entries);
         let bytes = header_set_bytes(headers);
         self.header_bytes = bytes.clone();
         self.timecode_scale_ns = headers.timecode_scale_ns;

@@ -11,6 +11,9 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::region::ProfileFileRegionProvider;
 use aws_sdk_kinesisvideo::Client;
 use aws_sdk_kinesisvideo::config::{Credentials, ProvideCredentials, Region};
 use aws_sdk_kinesisvideo::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -78,10 +81,22 @@ impl ControlPlane {
     /// Loads the AWS configuration chain. `endpoint` overrides the control-plane URL (like
     /// `AWS_ENDPOINT_URL`); `region` overrides the chain's region. With an endpoint and no region
     /// anywhere, [`DEFAULT_LOCAL_REGION`] is used; without either it is an error.
+    ///
+    /// With an endpoint the region is looked up in the environment (`AWS_REGION`,
+    /// `AWS_DEFAULT_REGION`) and the profile files only, never in the EC2 instance metadata
+    /// service: a local endpoint has no instance behind it, and asking IMDS off EC2 costs a timeout
+    /// and a long warning per attempt. Credentials keep the whole chain (environment and profile
+    /// come first, so IMDS is only asked when neither has a key).
     pub async fn load(endpoint: Option<&str>, region: Option<&str>) -> Result<Self, ControlError> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(r) = region {
             loader = loader.region(Region::new(r.to_owned()));
+        } else if endpoint.is_some() {
+            loader = loader.region(
+                RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                    .or_else(ProfileFileRegionProvider::new())
+                    .or_else(Region::new(DEFAULT_LOCAL_REGION)),
+            );
         }
         if let Some(e) = endpoint {
             loader = loader.endpoint_url(e);
@@ -106,7 +121,10 @@ impl ControlPlane {
         let credentials = provider.provide_credentials().await.map_err(|e| ControlError {
             operation: "credentials",
             code: "no credentials".to_owned(),
-            message: DisplayErrorContext(&e).to_string(),
+            message: format!(
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (a development openkvs server \
+                 accepts openkvs / openkvs-secret) or AWS_PROFILE; the last provider said: {e}"
+            ),
         })?;
         let conf =
             aws_sdk_kinesisvideo::config::Builder::from(&sdk).region(Region::new(region.clone())).build();

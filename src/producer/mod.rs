@@ -7,12 +7,15 @@
 //! - [`body`] turns a Matroska input into body pieces (re-cut into one fragment per GOP by
 //!   `crate::media::mkv::rewrite`, cluster timecodes re-timed), read incrementally from a file or
 //!   stdin, or split once from memory for many sessions.
+//! - [`input`] opens the `put` input and checks that it starts like Matroska before anything is
+//!   created or sent.
 //! - [`sign`] SigV4-signs the PutMedia request head like the C producer.
 //! - [`acks`] parses the ACK stream.
 //! - [`session`] is the reusable core: one full-duplex PutMedia request from an already-resolved
 //!   data endpoint, credentials and a stream of pieces to per-fragment timings.
 //! - [`report`] computes latency percentiles and formats progress and summaries.
-//! - [`put`] and [`bench`] are the two commands.
+//! - [`put`] and [`bench`] are the two commands; [`sample`] writes the embedded sample video
+//!   (`openkvs sample`) that `put` can send.
 //! - [`data_client`] is a keep-alive connection for signed JSON POSTs and session-resource GETs on
 //!   a data endpoint; [`bench_getmedia`] and [`bench_hls`] are the read-side benches built on it.
 //!
@@ -26,7 +29,9 @@ pub mod bench_hls;
 pub mod body;
 pub mod control;
 pub mod data_client;
+pub mod input;
 pub mod put;
 pub mod report;
+pub mod sample;
 pub mod session;
 pub mod sign;

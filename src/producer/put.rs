@@ -23,6 +23,7 @@ use tokio::io::AsyncRead;
 
 use super::body::{Retimer, reader_pieces};
 use super::control::ControlPlane;
+use super::input::open_checked;
 use super::report::{PutSummary, progress_line};
 use super::session::{FinalAck, SessionOptions, Target, Tracker, put_media};
 use crate::media::fragment::TimecodeType;
@@ -74,12 +75,10 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 
 /// Runs `openkvs put`.
 pub async fn run(opts: PutOptions) -> ExitCode {
-    let input: Box<dyn AsyncRead + Send + Unpin> = match &opts.input {
-        Input::Stdin => Box::new(tokio::io::stdin()),
-        Input::File(path) => match tokio::fs::File::open(path).await {
-            Ok(f) => Box::new(f),
-            Err(e) => return fail(format!("cannot open {}: {e}", path.display())),
-        },
+    // Before any side effect (CreateStream): the input must look like Matroska.
+    let input: Box<dyn AsyncRead + Send + Unpin> = match open_checked(&opts.input).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
     };
     let control = match ControlPlane::load(opts.endpoint.as_deref(), opts.region.as_deref()).await {
         Ok(c) => c,

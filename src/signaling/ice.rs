@@ -71,6 +71,30 @@ pub fn turn_credentials(secret: &str, client_id: &str, now_unix: i64, ttl_secs: 
 }
 
 impl IceConfig {
+    /// Whether GetIceServerConfig will list a TURN server (a static `turn:`/`turns:` URI, or
+    /// `turn_uris` with a shared secret to mint credentials).
+    pub fn has_turn(&self) -> bool {
+        let turn = |u: &String| u.starts_with("turn:") || u.starts_with("turns:");
+        self.servers.iter().any(|s| s.uris.iter().any(turn))
+            || (self.turn_shared_secret.is_some() && self.turn_uris.iter().any(turn))
+    }
+
+    /// What to tell an operator when signaling channels exist (`situation`: "3 signaling channels
+    /// exist", "signaling channel door was created") and GetIceServerConfig lists no TURN server;
+    /// `None` when one is configured. AWS always answers GetIceServerConfig with TURN servers and
+    /// the KVS WebRTC C SDK's samples depend on it; openkvs has no TURN relay of its own.
+    pub fn missing_turn_warning(&self, situation: &str) -> Option<String> {
+        (!self.has_turn()).then(|| {
+            format!(
+                "{situation} but no TURN server is configured: GetIceServerConfig \
+                 answers {}, so peers behind NAT and the KVS WebRTC C SDK samples (which require a TURN \
+                 server) cannot connect. openkvs has no TURN relay of its own; run coturn with \
+                 use-auth-secret and set [signaling.ice] turn_uris and turn_shared_secret (README, \"WebRTC\")",
+                if self.servers.is_empty() { "an empty IceServerList" } else { "STUN servers only" }
+            )
+        })
+    }
+
     /// The servers for one request.
     pub fn servers_for(&self, client_id: &str, now_unix: i64) -> Vec<IceServer> {
         let ttl = self.credential_ttl_secs;
@@ -121,5 +145,36 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[1].username, "610:v");
         assert!(IceConfig::default().servers_for("v", 0).is_empty());
+    }
+
+    #[test]
+    fn a_missing_turn_server_is_reported() {
+        let none = IceConfig::default();
+        assert!(!none.has_turn());
+        let w = none.missing_turn_warning("2 signaling channels exist").unwrap();
+        assert!(w.starts_with("2 signaling channels exist but") && w.contains("empty IceServerList"), "{w}");
+        let stun = IceConfig {
+            servers: vec![StaticIceServer {
+                uris: vec!["stun:stun.example:3478".into()],
+                username: String::new(),
+                password: String::new(),
+            }],
+            ..IceConfig::default()
+        };
+        assert!(stun.missing_turn_warning("x").unwrap().contains("STUN servers only"));
+        let no_secret = IceConfig { turn_uris: vec!["turn:h:3478".into()], ..IceConfig::default() };
+        assert!(!no_secret.has_turn());
+        let minted = IceConfig { turn_shared_secret: Some("s".into()), ..no_secret };
+        assert!(minted.has_turn());
+        assert_eq!(minted.missing_turn_warning("x"), None);
+        let fixed = IceConfig {
+            servers: vec![StaticIceServer {
+                uris: vec!["turns:h:5349?transport=tcp".into()],
+                username: "u".into(),
+                password: "p".into(),
+            }],
+            ..IceConfig::default()
+        };
+        assert!(fixed.has_turn());
     }
 }

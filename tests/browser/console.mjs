@@ -9,7 +9,11 @@
 // `openkvs put --realtime` once the stream exists), open it: the live video must play
 // (video.currentTime advances), the timeline must show fragments, key-frame thumbnails and a motion
 // marker; select a range and download a clip (an MP4); click the timeline to replay; open Workers.
-// Full-page screenshots go to DIR (streams.png, live.png, timeline.png, workers.png, sign-in.png).
+// Along the way: the Media type column shows the ingested codec, the ingest stat cards name their
+// window and cut nothing off (live values and the widest formatted ones), and at a 390 px viewport
+// no page scrolls sideways.
+// Full-page screenshots go to DIR (streams.png, live.png, timeline.png, workers.png, sign-in.png,
+// narrow-streams.png, narrow-stream.png, narrow-workers.png).
 // No CSP violation, page error or console error may occur.
 //
 // stdout: exactly one JSON line {"ok", "checks": {...}, "failed": "...", "clipBytes", "errors": [...],
@@ -78,6 +82,29 @@ async function until(what, ms, fn, every = 250) {
   }
 }
 
+/** Checks that no stat card value or label is cut off; throws naming the ones that are. */
+async function statCardsFit() {
+  const cut = await page.evaluate(async () => {
+    const { statValue } = await import('/console/ui.js');
+    const overflowing = () => [...document.querySelectorAll('.stat, .stat .v, .stat .l')]
+      .filter((e) => e.scrollWidth > e.clientWidth + 1)
+      .map((e) => `${e.className}: ${e.textContent} (${e.scrollWidth} > ${e.clientWidth})`);
+    const out = overflowing();
+    const vs = [...document.querySelectorAll('.stat .v')];
+    const saved = vs.map((v) => v.title || v.textContent);
+    for (const values of [['123 Mbit/s', '23 h 59 min ago', '1000'], ['10.5 Mbit/s', '3 min 05 s ago', '15'], ['1.05 Mbit/s', '454 ms ago', '15']]) {
+      values.forEach((t, i) => statValue(vs[i], t));
+      out.push(...overflowing());
+    }
+    vs.forEach((v, i) => statValue(v, saved[i]));
+    return out;
+  });
+  if (cut.length) throw new Error(`stat cards cut off: ${cut.join('; ')}`);
+  return true;
+}
+
+let page = null;
+
 async function main() {
   const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
   if (!fs.existsSync(executablePath)) return finish(false, `no browser at ${executablePath}`, {}, 2);
@@ -113,7 +140,7 @@ async function main() {
     colorScheme: args.colorScheme,
     acceptDownloads: true,
   });
-  const page = await context.newPage();
+  page = await context.newPage();
   page.on('console', (msg) => {
     const t = msg.type();
     if (t === 'error') {
@@ -186,6 +213,9 @@ async function main() {
   await until('ingest bitrate in the stream list', 45000, async () => /bit\/s/.test(await row.locator('td').nth(4).innerText()), 500);
   await until('last-fragment age', 15000, async () => /ago/.test(await row.locator('td').nth(5).innerText()), 500);
   checks.streamListShowsIngest = true;
+  // Created without a MediaType: the server fills it from the tracks the producer sends (H.264).
+  await until('media type from the ingested tracks', 30000, async () => /video\/h264/.test(await row.locator('td').nth(2).innerText()), 500);
+  checks.mediaTypeFromTracks = true;
   await shot('streams.png');
 
   // ------------------------------------------------------------ live view
@@ -235,6 +265,15 @@ async function main() {
   await until('thumbnails settled', 20000, async () => (await page.locator('.tl-thumb.loading').count()) === 0).catch(() => {});
   await shot('live.png');
 
+  // Ingest stat cards: labelled windows, and no value or label cut off, with the live values and
+  // with the widest ones the formatters produce (painted by the console's own statValue).
+  const labels = await page.locator('.stat .l').allInnerTexts();
+  if (!labels.some((l) => /^FRAGMENTS\s+last 30 s$/i.test(l)) || !labels.some((l) => /^BITRATE\s+last 30 s$/i.test(l))) {
+    throw new Error(`stat labels do not name their window: ${JSON.stringify(labels)}`);
+  }
+  checks.statCardsFit = await statCardsFit();
+  checks.statLabels = labels;
+
   // Select a range over the recorded part and download it as a clip.
   await page.locator('.timeline-card').scrollIntoViewIfNeeded();
   const frag = await page.locator('.tl-track rect.frag').first().boundingBox();
@@ -281,6 +320,40 @@ async function main() {
   await until('the stream under the motion worker', 15000, async () => (await page.locator('[data-worker="motion"] td.name').allInnerTexts()).includes(args.stream));
   checks.workers = await page.locator('[data-worker]').count();
   await shot('workers.png');
+
+  // A phone: at 390 px no page may scroll sideways (the header included), and the stat cards fit.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const narrow = {};
+  for (const [route, heading, file] of [
+    ['#/streams', 'Streams', 'narrow-streams.png'],
+    [`#/streams/${encodeURIComponent(args.stream)}`, args.stream, 'narrow-stream.png'],
+    ['#/workers', 'Workers', 'narrow-workers.png'],
+  ]) {
+    await page.evaluate((r) => { location.hash = r; }, route);
+    await page.getByRole('heading', { name: heading, level: 1 }).waitFor({ timeout: 10000 });
+    await sleep(300);
+    const m = await page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      innerWidth: window.innerWidth,
+      outside: [...document.querySelectorAll('.topbar *, main *')]
+        .filter((e) => e.getClientRects().length && !e.closest('.table-wrap'))
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+        .slice(0, 5)
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className} right=${Math.round(e.getBoundingClientRect().right)}`),
+    }));
+    narrow[route] = m;
+    if (m.scrollWidth > m.innerWidth || m.outside.length) {
+      await shot(file);
+      throw new Error(`${route} overflows a ${m.innerWidth} px viewport: ${JSON.stringify(m)}`);
+    }
+    if (route.startsWith('#/streams/')) {
+      await until('stat values at 390 px', 15000, async () => (await page.locator('.stat .v').first().innerText()) !== '—');
+      checks.statCardsFitNarrow = await statCardsFit();
+    }
+    await shot(file);
+  }
+  checks.noHorizontalOverflowAt390 = narrow;
+  await page.setViewportSize({ width: 1440, height: 900 });
 
   const csp = await page.evaluate(() => window.__cspViolations);
   if (csp.length) errors.push(...csp.map((v) => `CSP violation: ${v}`));

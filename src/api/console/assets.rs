@@ -66,7 +66,8 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
 /// The `Content-Security-Policy` of console responses.
 pub fn content_security_policy(settings: &ApiSettings) -> String {
     let mut connect = String::from("'self'");
-    if let Some(origin) = settings.public_url.as_deref().and_then(origin_of) {
+    let public_url = settings.public_url.as_deref().map(crate::api::without_default_port);
+    if let Some(origin) = public_url.as_deref().and_then(origin_of) {
         connect.push(' ');
         connect.push_str(&origin);
     }

@@ -78,5 +78,11 @@ pub async fn handle(
         ),
         other => channel_error(other),
     })?;
+    // The channel is of little use to WebRTC SDK clients without TURN: say so where the operator
+    // looks (the server log), once per channel created.
+    let situation = format!("signaling channel {name} was created");
+    if let Some(warning) = state.signaling.config().ice.missing_turn_warning(&situation) {
+        tracing::warn!("{warning}");
+    }
     Ok(Json(json!({ "ChannelARN": channel.arn.to_string() })))
 }

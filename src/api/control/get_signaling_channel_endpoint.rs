@@ -1,7 +1,8 @@
 //! `POST /getSignalingChannelEndpoint`: where a channel's signaling is served, one
 //! `{Protocol, ResourceEndpoint}` per requested protocol (all three when none is given). This
-//! server serves signaling itself, so every endpoint is its own base URL (scheme://host:port, no
-//! path: the WebSocket is `GET /`):
+//! server serves signaling itself, so every endpoint is its own base URL (scheme://host[:port], no
+//! path: the WebSocket is `GET /`; the port is left out when it is the scheme's default, as in
+//! AWS's endpoints, which the KVS WebRTC C SDK requires):
 //!
 //! 1. `public_url` when configured (`http`→`ws`, `https`→`wss` for WSS);
 //! 2. else the HTTPS listener when TLS is configured: `wss://HOST:TLSPORT` for WSS and
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::api::aws::{AwsError, AwsJson, Operation, required};
 use crate::api::channels::{ChannelRef, resolve_channel};
-use crate::api::{ApiSettings, AppState, ListenerInfo};
+use crate::api::{ApiSettings, AppState, ListenerInfo, without_default_port};
 use crate::auth::Caller;
 
 /// The operation this file serves.
@@ -85,7 +86,7 @@ fn requested_protocols(config: Option<&EndpointConfiguration>) -> Result<Vec<&'s
 /// `Host: host`.
 fn base_urls(settings: &ApiSettings, listener: &ListenerInfo, host: Option<&str>) -> (String, String) {
     let http = match (&settings.public_url, &settings.tls_listener) {
-        (Some(u), _) => u.trim_end_matches('/').to_owned(),
+        (Some(u), _) => without_default_port(u.trim_end_matches('/')),
         (None, Some(tls)) => tls.base_url(host),
         (None, None) => listener.base_url(host),
     };
@@ -94,7 +95,7 @@ fn base_urls(settings: &ApiSettings, listener: &ListenerInfo, host: Option<&str>
         Some((_, rest)) => format!("ws://{rest}"),
         None => format!("ws://{http}"),
     };
-    (ws, http)
+    (without_default_port(&ws), http)
 }
 
 /// Returns the channel's endpoints.
@@ -154,7 +155,15 @@ mod tests {
         );
         assert_eq!(
             base_urls(&settings(Some("http://10.0.0.5:80"), None), &plain, host),
-            ("ws://10.0.0.5:80".into(), "http://10.0.0.5:80".into())
+            ("ws://10.0.0.5".into(), "http://10.0.0.5".into())
+        );
+        assert_eq!(
+            base_urls(&settings(None, Some("127.0.0.1:443")), &plain, host),
+            ("wss://127.0.0.1".into(), "https://127.0.0.1".into())
+        );
+        assert_eq!(
+            base_urls(&settings(Some("https://kvs.example.com:443"), None), &plain, host),
+            ("wss://kvs.example.com".into(), "https://kvs.example.com".into())
         );
     }
 

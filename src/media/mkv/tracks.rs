@@ -89,6 +89,48 @@ pub struct TrackEntry {
     pub has_content_encodings: bool,
 }
 
+/// The MIME type KVS producers give a track's codec in CreateStream's `MediaType` (the C
+/// producer's `contentType`): `video/h264`, `video/h265`, `audio/aac`, `audio/alaw`, … `None` for a
+/// codec without a conventional one.
+pub fn codec_media_type(track: &TrackEntry) -> Option<&'static str> {
+    let id = track.codec_id.as_str();
+    Some(match id {
+        "V_MPEG4/ISO/AVC" => "video/h264",
+        "V_MPEGH/ISO/HEVC" => "video/h265",
+        "V_VP8" => "video/vp8",
+        "V_VP9" => "video/vp9",
+        "V_AV1" => "video/av1",
+        "V_MJPEG" => "video/mjpeg",
+        "A_OPUS" => "audio/opus",
+        "A_MPEG/L3" => "audio/mpeg",
+        "A_FLAC" => "audio/flac",
+        // G.711 as the KVS producers write it: WAVEFORMATEX, wFormatTag 6 (A-law) or 7 (µ-law).
+        "A_MS/ACM" => match track.codec_private.as_deref().and_then(|p| p.get(..2)) {
+            Some([6, 0]) => "audio/alaw",
+            Some([7, 0]) => "audio/mulaw",
+            _ => return None,
+        },
+        _ if id.starts_with("A_AAC") => "audio/aac",
+        _ => return None,
+    })
+}
+
+/// The `MediaType` of a set of tracks: each track's [`codec_media_type`] in track order, joined
+/// by commas without repeats (`video/h264,audio/aac`); `None` when no codec has one.
+pub fn media_type(tracks: &[TrackEntry]) -> Option<String> {
+    let mut sorted: Vec<&TrackEntry> = tracks.iter().collect();
+    sorted.sort_by_key(|t| t.number);
+    let mut types: Vec<&str> = Vec::new();
+    for t in sorted {
+        if let Some(m) = codec_media_type(t)
+            && !types.contains(&m)
+        {
+            types.push(m);
+        }
+    }
+    (!types.is_empty()).then(|| types.join(","))
+}
+
 /// Parses the payload of a `Tracks` element.
 ///
 /// `raw` is the whole element (header included), `data_start` the offset of its payload inside
@@ -221,4 +263,46 @@ fn parse_audio(audio: &Child<'_>, path: ElementPath) -> Result<AudioSettings, Mk
         }
     }
     Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(number: u64, codec_id: &str, private: Option<&'static [u8]>) -> TrackEntry {
+        TrackEntry {
+            number,
+            uid: number,
+            kind: if codec_id.starts_with('V') { TrackKind::Video } else { TrackKind::Audio },
+            codec_id: codec_id.to_owned(),
+            codec_private: private.map(Bytes::from_static),
+            name: None,
+            language: None,
+            default_duration_ns: None,
+            codec_delay_ns: 0,
+            video: None,
+            audio: None,
+            has_content_encodings: false,
+        }
+    }
+
+    #[test]
+    fn media_type_names_each_codec_in_track_order() {
+        let h264 = track(1, "V_MPEG4/ISO/AVC", None);
+        let aac = track(2, "A_AAC/MPEG4/LC", None);
+        assert_eq!(media_type(&[aac.clone(), h264.clone()]).as_deref(), Some("video/h264,audio/aac"));
+        assert_eq!(media_type(&[track(1, "V_MPEGH/ISO/HEVC", None)]).as_deref(), Some("video/h265"));
+        let alaw = track(2, "A_MS/ACM", Some(&[6, 0, 1, 0]));
+        let mulaw = track(3, "A_MS/ACM", Some(&[7, 0, 1, 0]));
+        assert_eq!(
+            media_type(&[h264.clone(), alaw, mulaw]).as_deref(),
+            Some("video/h264,audio/alaw,audio/mulaw")
+        );
+        assert_eq!(
+            media_type(&[h264.clone(), track(2, "V_MPEG4/ISO/AVC", None)]).as_deref(),
+            Some("video/h264")
+        );
+        assert_eq!(media_type(&[track(1, "S_TEXT/UTF8", None)]), None);
+        assert_eq!(media_type(&[]), None);
+    }
 }
