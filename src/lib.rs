@@ -70,12 +70,12 @@
 
 pub mod api;
 pub mod app;
+pub mod archive;
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod data_dir_lock;
 pub mod imaging;
-pub mod index;
 pub mod ingest;
 pub mod media;
 pub mod metrics;
@@ -85,5 +85,4 @@ pub mod playback;
 pub mod producer;
 pub mod retention;
 pub mod signaling;
-pub mod store;
 pub mod workers;

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::Backend;
-use openkvs::index::{
+use openkvs::archive::{
     CHANNEL_NAME_CONSTRAINT, ChannelChanges, Index, IndexError, NewChannel, NewStream,
     STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind,
 };
@@ -51,11 +51,15 @@ impl Ctx {
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("index.db").display());
-                Self { index: openkvs::index::open(&url).await.unwrap(), _dir: dir, pg: None }
+                Self { index: openkvs::archive::open_index(&url).await.unwrap(), _dir: dir, pg: None }
             }
             Backend::Postgres => {
                 let (admin, name, url) = common::fresh_postgres_db().await;
-                Self { index: openkvs::index::open(&url).await.unwrap(), _dir: dir, pg: Some((admin, name)) }
+                Self {
+                    index: openkvs::archive::open_index(&url).await.unwrap(),
+                    _dir: dir,
+                    pg: Some((admin, name)),
+                }
             }
         }
     }
@@ -131,7 +135,7 @@ async fn list_filters_pages_and_orders_by_bytes(backend: Backend) {
     ctx.index.create_stream(new_stream("us-west-2", "a-0", 9)).await.unwrap();
     let r = region("us-east-1");
     let names =
-        |p: &openkvs::index::StreamPage| p.streams.iter().map(|s| s.name.to_string()).collect::<Vec<_>>();
+        |p: &openkvs::archive::StreamPage| p.streams.iter().map(|s| s.name.to_string()).collect::<Vec<_>>();
     let all = ctx.index.list_streams(&r, None, None, 100).await.unwrap();
     assert_eq!(names(&all), ["A-1", "a-1", "a-10", "a-2", "a_1", "b"]);
     assert!(!all.more);
@@ -415,7 +419,7 @@ async fn channels_list_filters_pages_and_orders_by_bytes(backend: Backend) {
     ctx.index.create_stream(new_stream("us-east-1", "a-stream", 10)).await.unwrap();
     let r = region("us-east-1");
     let names =
-        |p: &openkvs::index::ChannelPage| p.channels.iter().map(|c| c.name.to_string()).collect::<Vec<_>>();
+        |p: &openkvs::archive::ChannelPage| p.channels.iter().map(|c| c.name.to_string()).collect::<Vec<_>>();
     let all = ctx.index.list_channels(&r, None, None, 100).await.unwrap();
     assert_eq!(names(&all), ["A-1", "a-1", "a-10", "a-2", "a_1", "b"]);
     assert!(!all.more);

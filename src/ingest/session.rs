@@ -6,11 +6,11 @@
 //! - **BUFFERING** when a fragment's Cluster Timecode has been parsed (its first bytes are in); the
 //!   fragment number is issued here and the server timestamp is taken here.
 //! - **RECEIVED** when the fragment is complete and valid (next Cluster, end-of-fragment tag, new
-//!   EBML header, or end of body). With retention > 0 the fragment is then handed to the
-//!   [`Persister`](super::Persister); with retention 0 nothing is archived and RECEIVED is the last
-//!   ACK (the producer SDK treats RECEIVED as final for such streams).
-//! - **PERSISTED** only when the persister reports the bytes fsynced AND the index row committed.
-//!   PERSISTED ACKs come in fragment order.
+//!   EBML header, or end of body). With retention > 0 the fragment is then appended to the
+//!   [`Archive`](crate::archive::Archive); with retention 0 nothing is archived and RECEIVED is the
+//!   last ACK (the producer SDK treats RECEIVED as final for such streams).
+//! - **PERSISTED** only when the archive's receipt reports the bytes synced AND the index row
+//!   committed. PERSISTED ACKs come in fragment order.
 //! - **ERROR** with the KVS ErrorId: fragment-level errors from the fragmenter (the session goes on
 //!   unless the error is fatal), 4000 when reading the body fails mid-fragment, 4008 when the stream
 //!   is deleted, 5001 when the store fails, 5000 for index or internal failures. After a fatal
@@ -21,6 +21,7 @@
 //! keeps reading until that fragment is complete (at most [`SHUTDOWN_FINISH_FRAGMENT`]), then stops
 //! reading like any other stop: fragments already handed over still get their PERSISTED ACK before
 //! the response ends. A fragment not complete by then is dropped, never RECEIVED.
+
 //!
 //! Metrics (`crate::metrics`): body bytes, fragments received/persisted, ERROR ACKs by ErrorId,
 //! fragments whose video track does not start on a key frame (accepted, as KVS does, but counted,
@@ -29,8 +30,8 @@
 //!
 //! A producer that disconnects mid-fragment loses only that incomplete fragment (it was never
 //! RECEIVED); fragments already handed over are still persisted. The only I/O per fragment is the
-//! persister's (batched); per session there is one index read (fragment-number floor) and one write
-//! per header set. No database round trip per frame.
+//! archive's persister (batched); per session there is one index read (fragment-number floor) and
+//! one write per header set. No database round trip per frame.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -39,11 +40,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::stream::{FuturesOrdered, Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use super::persister::{PersistJob, PersistOutcome};
 use super::{Ingest, LiveEvent, SessionSlot, StopReason};
-use crate::index::IndexError;
+use crate::archive::{IndexError, PersistOutcome};
 use crate::media::ebml::writer::EbmlWriter;
 use crate::media::fragment::{
     Fragment, FragmentEvent, Fragmenter, FragmenterConfig, HeaderSet, TimecodeType,
@@ -509,7 +509,7 @@ impl Session {
         self.timecode_scale_ns = headers.timecode_scale_ns;
         let sha = hex::encode(Sha256::digest(&bytes));
         let now = self.ingest.clock.now_millis();
-        match self.ingest.index.put_track_header(self.stream.id, &sha, &bytes, now).await {
+        match self.ingest.archive.put_track_header(self.stream.id, &sha, &bytes, now).await {
             Ok(id) => {
                 self.header_id = Some(id);
                 Ok(())
@@ -574,18 +574,12 @@ impl Session {
             frame_count: fragment.frame_count as i64,
             metadata: fragment.metadata.clone(),
         };
-        let (done_tx, done_rx) = oneshot::channel();
-        let job = PersistJob { record, parts, done: done_tx };
-        if self.ingest.persister.submit(job).await.is_err() {
+        let Ok(receipt) = self.ingest.archive.append(record, parts).await else {
             self.send(Ack::error(5000, "ACK_INTERNAL_ERROR", Some(cur.timecode), Some(cur.number))).await;
             return;
-        }
+        };
         let (timecode, number) = (cur.timecode, cur.number);
-        self.pending.push_back(Box::pin(async move {
-            let outcome =
-                done_rx.await.unwrap_or_else(|_| PersistOutcome::IndexFailed("persister stopped".into()));
-            (timecode, number, completed_at, outcome)
-        }));
+        self.pending.push_back(Box::pin(async move { (timecode, number, completed_at, receipt.await) }));
     }
 }
 
