@@ -66,11 +66,10 @@ use tokio::sync::oneshot;
 use crate::metrics::Metrics;
 use crate::model::{FragmentRecord, VersionToken};
 
-pub use index::Index as Catalog;
 pub use index::{
-    CHANNEL_NAME_CONSTRAINT, ChannelChanges, ChannelPage, Index, IndexError, LONGEST_FRAGMENT_MS, NewChannel,
-    NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, StreamPage, TimestampKind, open as open_index,
-    redact_url,
+    AnalysisIndex, Backend, CHANNEL_NAME_CONSTRAINT, Catalog, ChannelChanges, ChannelIndex, ChannelPage,
+    FragmentIndex, Index, IndexError, LONGEST_FRAGMENT_MS, NewChannel, NewStream, STREAM_NAME_CONSTRAINT,
+    StreamChanges, StreamIndex, StreamPage, TimestampKind, open as open_index, redact_url,
 };
 pub use persisted::{PERSISTED_CAPACITY, PersistedFeed};
 pub use persister::{MAX_BATCH, PersistOutcome};
