@@ -60,7 +60,7 @@ async fn main() {
             .build(),
     );
     kvs.create_stream().stream_name("big").data_retention_in_hours(87_600).send().await.unwrap();
-    let index = openkvs::index::open(&url).await.unwrap();
+    let index = openkvs::archive::open_index(&url).await.unwrap();
     let stream = index
         .stream_by_name(&Region::parse("us-east-1").unwrap(), &StreamName::parse("big").unwrap())
         .await

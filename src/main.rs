@@ -386,7 +386,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         "openkvs listening on {} | index: {} ({}) | store: {} | credentials: {}",
         server.local_urls().join(", "),
         server.index_backend(),
-        openkvs::index::redact_url(&config.effective_database_url()),
+        openkvs::archive::redact_url(&config.effective_database_url()),
         config.data_dir.join("fragments").display(),
         credentials
     );

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use common::producer::{PutOptions, Synth, now_ms, put_media, split_file};
 use common::{Backend, TestServer, raw_request, signed_json_post};
-use openkvs::store::faulty::{FaultSwitch, FaultyStore};
+use openkvs::archive::{FaultSwitch, FaultyStore};
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> common::RawResponse {
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::AppState;
 use super::aws::{AwsError, AwsErrorCode, Operation, epoch_seconds};
+use crate::archive::IndexError;
 use crate::auth::Caller;
-use crate::index::IndexError;
 use crate::model::{ResourceArn, ResourceKind, SignalingChannel, StreamName};
 
 /// How the input named the channel.
@@ -95,8 +95,8 @@ pub async fn resolve_channel(
 ) -> Result<SignalingChannel, AwsError> {
     authorize_channel(caller, op, channel.name())?;
     let found = match channel {
-        ChannelRef::Name(n) => state.index.channel_by_name(&caller.region, n).await,
-        ChannelRef::Arn(a) => state.index.channel_by_arn(a).await,
+        ChannelRef::Name(n) => state.archive.channel_by_name(&caller.region, n).await,
+        ChannelRef::Arn(a) => state.archive.channel_by_arn(a).await,
     };
     found.map_err(channel_error)
 }

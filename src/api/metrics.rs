@@ -68,7 +68,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             None
         }
     };
-    let inputs = ScrapeInputs { store_bytes: state.ingest.store().bytes_stored(), workers };
+    let inputs = ScrapeInputs { store_bytes: state.archive.bytes_stored(), workers };
     let text = state.metrics.render(&inputs);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
@@ -78,17 +78,14 @@ async fn health() -> Response {
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    let index = match tokio::time::timeout(READY_CHECK_TIMEOUT, state.index.ping()).await {
+    let index = match tokio::time::timeout(READY_CHECK_TIMEOUT, state.archive.ping()).await {
         Ok(Ok(())) => "ok".to_owned(),
         Ok(Err(e)) => format!("unreachable: {e}"),
         Err(_) => format!("no answer within {READY_CHECK_TIMEOUT:?}"),
     };
-    let store = state.ingest.store().clone();
-    let check = tokio::task::spawn_blocking(move || store.check_writable());
-    let store = match tokio::time::timeout(READY_CHECK_TIMEOUT, check).await {
-        Ok(Ok(Ok(()))) => "ok".to_owned(),
-        Ok(Ok(Err(e))) => format!("not writable: {e}"),
-        Ok(Err(e)) => format!("check failed: {e}"),
+    let store = match tokio::time::timeout(READY_CHECK_TIMEOUT, state.archive.check_store_writable()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => format!("not writable: {e}"),
         Err(_) => format!("no answer within {READY_CHECK_TIMEOUT:?}"),
     };
     let status =

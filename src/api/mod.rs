@@ -41,10 +41,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 
+use crate::archive::Archive;
 use crate::auth::KeyStore;
 use crate::auth::sigv4::Verifier;
 use crate::clock::Clock;
-use crate::index::Index;
 use crate::ingest::Ingest;
 use crate::playback::Playback;
 
@@ -63,8 +63,8 @@ pub struct ApiSettings {
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The metadata index.
-    pub index: Arc<dyn Index>,
+    /// Stored fragments and their metadata (streams, channels, configurations): the archive.
+    pub archive: Arc<Archive>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Access keys and policies.
@@ -73,7 +73,7 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     /// Settings from the configuration.
     pub settings: Arc<ApiSettings>,
-    /// PutMedia ingest (sessions, persister, fragment store).
+    /// PutMedia ingest (sessions, live feed).
     pub ingest: Arc<Ingest>,
     /// GetMedia and friends.
     pub playback: Arc<Playback>,

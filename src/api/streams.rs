@@ -80,8 +80,8 @@ pub async fn resolve(
 ) -> Result<Stream, AwsError> {
     authorize_stream(caller, op, stream.name())?;
     let found = match stream {
-        StreamRef::Name(n) => state.index.stream_by_name(&caller.region, n).await,
-        StreamRef::Arn(a) => state.index.stream_by_arn(a).await,
+        StreamRef::Name(n) => state.archive.stream_by_name(&caller.region, n).await,
+        StreamRef::Arn(a) => state.archive.stream_by_arn(a).await,
     };
     // IndexError::NotFound maps to ResourceNotFoundException for a stream.
     Ok(found?)

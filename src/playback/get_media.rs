@@ -24,11 +24,10 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::{Playback, ReaderSlot};
-use crate::index::{IndexError, TimestampKind};
+use crate::archive::{IndexError, ReadError, TimestampKind};
 use crate::ingest::LiveEvent;
 use crate::media::mkv::kvs_chunk::{live_cluster_start, seconds_text, simple_block_header, tag_names, tags};
 use crate::model::{FragmentNumber, FragmentRecord, Stream};
-use crate::store::StoreError;
 
 /// Where a GetMedia response starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +93,7 @@ impl Playback {
     ) -> Result<mpsc::Receiver<Bytes>, GetMediaError> {
         let mut records = Vec::with_capacity(numbers.len());
         for n in &numbers {
-            match self.ingest.index().fragment(stream.id, n).await {
+            match self.archive.fragment(stream.id, n).await {
                 Ok(r) => records.push(r),
                 Err(IndexError::NotFound) => return Err(GetMediaError::FragmentNotFound(n.to_string())),
                 Err(e) => return Err(e.into()),
@@ -161,7 +160,7 @@ impl Reader {
     async fn run(&mut self, selector: StartSelector) -> Result<(), Stop> {
         let ingest = self.playback.ingest.clone();
         let mut live = ingest.live().subscribe(self.stream.id);
-        let index = ingest.index().clone();
+        let index = self.playback.archive.clone();
         match selector {
             StartSelector::Now => {
                 self.last = index.last_fragment_number(self.stream.id).await?;
@@ -269,7 +268,7 @@ impl Reader {
 
     /// Sends every indexed fragment after `self.last`.
     async fn catch_up(&mut self) -> Result<(), Stop> {
-        let index = self.playback.ingest.index().clone();
+        let index = self.playback.archive.clone();
         loop {
             let page = index.fragments_after(self.stream.id, self.last.as_ref(), PAGE).await?;
             if page.is_empty() {
@@ -285,7 +284,7 @@ impl Reader {
         if let Some(h) = self.headers.get(&id) {
             return Ok(h.clone());
         }
-        let bytes = Bytes::from(self.playback.ingest.index().track_header(self.stream.id, id).await?);
+        let bytes = Bytes::from(self.playback.archive.track_header(self.stream.id, id).await?);
         self.headers.insert(id, bytes.clone());
         Ok(bytes)
     }
@@ -293,24 +292,19 @@ impl Reader {
     /// Sends one stored fragment as a chunk; on unreadable bytes sends KVS error tags and stops.
     async fn send_stored(&mut self, f: &FragmentRecord) -> Result<(), Stop> {
         let header = self.header(f.header_id).await?;
-        let store = self.playback.ingest.store().clone();
-        let (stream_id, location) = (f.stream_id, f.location);
-        let cluster = tokio::task::spawn_blocking(move || store.read(stream_id, &location))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Io(std::io::Error::other(e))));
-        let cluster = match cluster {
+        let cluster = match self.playback.archive.read_fragment(f).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(stream = %self.stream.name, "fragment {} unreadable: {e}", f.number);
                 let (code, id) = match e {
-                    StoreError::NotFound => ("FRAGMENT_NOT_FOUND", "4000"),
-                    StoreError::Io(_) => ("INTERNAL_ERROR", "5000"),
+                    ReadError::Missing => ("FRAGMENT_NOT_FOUND", "4000"),
+                    ReadError::Failed(_) => ("INTERNAL_ERROR", "5000"),
                 };
                 self.send(tags(&[(tag_names::ERROR_CODE, code), (tag_names::ERROR_ID, id)])).await?;
                 return Err(Stop::Store);
             }
         };
-        let now = self.playback.ingest.clock().now_millis();
+        let now = self.playback.clock.now_millis();
         let behind = (now - f.server_ts_ms).max(0).to_string();
         let mut prefix = Vec::with_capacity(header.len() + 256);
         prefix.extend_from_slice(&header);

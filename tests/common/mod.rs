@@ -17,9 +17,9 @@ use std::time::SystemTime;
 
 use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
 use openkvs::app::Server;
+use openkvs::archive::FragmentStore;
 use openkvs::clock::SystemClock;
 use openkvs::config::Config;
-use openkvs::store::FragmentStore;
 use sqlx::Connection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -145,7 +145,7 @@ impl TestServer {
     }
 
     /// As [`TestServer::start_with`], wrapping the fragment store (fault injection, see
-    /// `openkvs::store::faulty`). A later [`TestServer::restart`] uses the plain store.
+    /// `openkvs::archive::FaultyStore`). A later [`TestServer::restart`] uses the plain store.
     pub async fn start_with_store(
         backend: Backend,
         tweak: impl FnOnce(&mut Config),

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, epoch_seconds};
 use crate::api::streams::{StreamRef, resolve};
+use crate::archive::TimestampKind;
 use crate::auth::Caller;
-use crate::index::TimestampKind;
 
 /// The operation this file serves.
 pub const OPERATION: Operation = Operation::DescribeIngestHealth;
@@ -48,7 +48,7 @@ pub async fn handle(
     }
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
     let newest_first =
-        state.index.latest_fragments(stream.id, TimestampKind::Server, i64::MIN, max as u32).await?;
+        state.archive.latest_fragments(stream.id, TimestampKind::Server, i64::MIN, max as u32).await?;
     let without: Vec<_> = newest_first.iter().filter(|f| !f.key_frame).collect();
     let mut out = json!({
         "StreamName": stream.name.as_str(),

@@ -94,7 +94,7 @@ pub async fn handle(
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
     let limit = max as u32;
     let mut rows =
-        state.index.analyzer_events(stream.id, from, to, input.kind.as_deref(), after, limit + 1).await?;
+        state.archive.analyzer_events(stream.id, from, to, input.kind.as_deref(), after, limit + 1).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let mut out = json!({ "Events": rows.iter().map(event_json).collect::<Vec<_>>() });

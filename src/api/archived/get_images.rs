@@ -26,9 +26,9 @@ use crate::api::aws::{
     AwsError, AwsErrorCode, AwsJson, Operation, epoch_seconds, millis_from_epoch_seconds, required,
 };
 use crate::api::streams::{StreamRef, resolve};
+use crate::archive::TimestampKind;
 use crate::auth::Caller;
 use crate::imaging::{DEFAULT_JPEG_QUALITY, ImageFormat};
-use crate::index::TimestampKind;
 use crate::playback::images::{
     DEFAULT_SAMPLING_INTERVAL_MS, ImageContent, ImagesRequest, MAX_PAGE_IMAGES, MAX_RANGE_MS,
     MIN_SAMPLING_INTERVAL_MS,

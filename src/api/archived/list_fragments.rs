@@ -15,8 +15,8 @@ use crate::api::aws::{
     AwsError, AwsErrorCode, AwsJson, Operation, epoch_seconds, millis_from_epoch_seconds, required,
 };
 use crate::api::streams::{StreamRef, resolve};
+use crate::archive::TimestampKind;
 use crate::auth::Caller;
-use crate::index::TimestampKind;
 use crate::model::{FragmentNumber, FragmentRecord};
 
 /// The operation this file serves.
@@ -156,7 +156,7 @@ pub async fn handle(
     };
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
     let limit = max as u32;
-    let index = &state.ingest.index();
+    let index = &state.archive;
     let mut rows = match range {
         Some((kind, start, end)) => {
             index

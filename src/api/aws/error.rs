@@ -10,7 +10,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::index::IndexError;
+use crate::archive::IndexError;
 use crate::media::codec::CodecError;
 use crate::model::ValidationError;
 use crate::playback::PlaybackError;

@@ -12,8 +12,8 @@ use super::tag_resource::{TagEntry, parse_tag_list};
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
 use crate::api::channels::{authorize_channel, channel_error};
+use crate::archive::{CHANNEL_NAME_CONSTRAINT, IndexError, NewChannel};
 use crate::auth::Caller;
-use crate::index::{CHANNEL_NAME_CONSTRAINT, IndexError, NewChannel};
 use crate::model::{AccountId, ChannelType, ResourceArn, SignalingChannel, StreamName, VersionToken};
 
 /// The operation this file serves.
@@ -71,7 +71,7 @@ pub async fn handle(
         version: VersionToken::generate(),
         tags,
     };
-    let channel = state.index.create_channel(new).await.map_err(|e| match e {
+    let channel = state.archive.create_channel(new).await.map_err(|e| match e {
         IndexError::Conflict { constraint } if constraint == CHANNEL_NAME_CONSTRAINT => AwsError::new(
             AwsErrorCode::ResourceInUseException,
             format!("The signaling channel {name} already exists."),

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
 use crate::api::streams::authorize_stream;
+use crate::archive::{IndexError, NewStream, STREAM_NAME_CONSTRAINT};
 use crate::auth::Caller;
-use crate::index::{IndexError, NewStream, STREAM_NAME_CONSTRAINT};
 use crate::model::{
     AccountId, DataRetention, DeviceName, MediaType, ResourceArn, StorageTier, StreamName, TagSet,
     VersionToken, check_len,
@@ -89,7 +89,7 @@ pub async fn handle(
         version: VersionToken::generate(),
         tags,
     };
-    let stream = state.index.create_stream(new).await.map_err(|e| match e {
+    let stream = state.archive.create_stream(new).await.map_err(|e| match e {
         IndexError::Conflict { constraint } if constraint == STREAM_NAME_CONSTRAINT => {
             AwsError::new(AwsErrorCode::ResourceInUseException, format!("The stream {name} already exists."))
         }

@@ -35,7 +35,7 @@ pub async fn handle(
     let channel_ref = ChannelRef::from_arn(required(input.channel_arn.as_deref(), "channelARN")?)?;
     let expected = input.current_version.as_deref().map(VersionToken::parse).transpose()?;
     let channel = resolve_channel(&state, &caller, OPERATION, &channel_ref).await?;
-    state.index.delete_channel(channel.id, expected.as_ref()).await.map_err(channel_error)?;
+    state.archive.delete_channel(channel.id, expected.as_ref()).await.map_err(channel_error)?;
     // Connected masters and viewers are told to go away; held messages are dropped.
     state.signaling.close_channel(channel.id);
     Ok(Json(json!({})))

@@ -35,17 +35,7 @@ pub async fn handle(
     let stream_ref = StreamRef::from_pair(None, Some(arn), AwsErrorCode::InvalidArgumentException)?;
     let expected = input.current_version.as_deref().map(VersionToken::parse).transpose()?;
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    state.index.delete_stream(stream.id, expected.as_ref()).await?;
-    // The rows are gone; end a running PutMedia (ErrorId 4008) and reclaim the bytes.
-    state.ingest.stream_deleted(stream.id);
-    let store = state.ingest.store().clone();
-    let id = stream.id;
-    match tokio::task::spawn_blocking(move || store.delete_stream(id)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::warn!("stream {} deleted, but removing its fragment files failed: {e}", stream.name)
-        }
-        Err(e) => tracing::warn!("stream {} deleted, but the file removal task failed: {e}", stream.name),
-    }
+    // Rows first, then a running PutMedia ends (ErrorId 4008), then the bytes go.
+    state.archive.delete_stream(stream.id, expected.as_ref()).await?;
     Ok(Json(json!({})))
 }

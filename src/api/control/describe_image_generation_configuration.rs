@@ -61,7 +61,7 @@ pub async fn handle(
         AwsErrorCode::InvalidArgumentException,
     )?;
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    Ok(Json(match state.index.image_generation_config(stream.id).await? {
+    Ok(Json(match state.archive.image_generation_config(stream.id).await? {
         Some(c) => json!({ "ImageGenerationConfiguration": configuration_json(&c) }),
         None => json!({}),
     }))

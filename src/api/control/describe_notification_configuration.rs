@@ -36,7 +36,7 @@ pub async fn handle(
         AwsErrorCode::InvalidArgumentException,
     )?;
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    Ok(Json(match state.index.notification_config(stream.id).await? {
+    Ok(Json(match state.archive.notification_config(stream.id).await? {
         Some(c) => json!({
             "NotificationConfiguration": {
                 "Status": c.status.as_str(),

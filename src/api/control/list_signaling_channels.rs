@@ -44,7 +44,7 @@ pub async fn handle(
     let prefix = input.channel_name_condition.as_ref().map(NameCondition::prefix).transpose()?;
     let after = input.next_token.as_deref().filter(|t| !t.is_empty()).map(decode_token).transpose()?;
     let page = state
-        .index
+        .archive
         .list_channels(&caller.region, prefix, after.as_deref(), max as u32)
         .await
         .map_err(channel_error)?;

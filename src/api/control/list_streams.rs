@@ -84,7 +84,7 @@ pub async fn handle(
     }
     let prefix = input.stream_name_condition.as_ref().map(NameCondition::prefix).transpose()?;
     let after = input.next_token.as_deref().filter(|t| !t.is_empty()).map(decode_token).transpose()?;
-    let page = state.index.list_streams(&caller.region, prefix, after.as_deref(), max as u32).await?;
+    let page = state.archive.list_streams(&caller.region, prefix, after.as_deref(), max as u32).await?;
     let next = match (page.more, page.streams.last()) {
         (true, Some(last)) => Some(encode_token(last.name.as_str())),
         _ => None,

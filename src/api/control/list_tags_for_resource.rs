@@ -33,8 +33,8 @@ pub async fn handle(
 ) -> Result<Json<Value>, AwsError> {
     let arn = required(input.resource_arn.as_deref(), "resourceARN")?;
     let tags = match resolve_resource(&state, &caller, OPERATION, arn).await? {
-        TaggedResource::Stream(s) => state.index.stream_tags(s.id).await?,
-        TaggedResource::Channel(c) => state.index.channel_tags(c.id).await.map_err(channel_error)?,
+        TaggedResource::Stream(s) => state.archive.stream_tags(s.id).await?,
+        TaggedResource::Channel(c) => state.archive.channel_tags(c.id).await.map_err(channel_error)?,
     };
     Ok(Json(json!({ "Tags": tags.0 })))
 }

@@ -37,6 +37,6 @@ pub async fn handle(
         AwsErrorCode::InvalidResourceFormatException,
     )?;
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    let tags = state.index.stream_tags(stream.id).await?;
+    let tags = state.archive.stream_tags(stream.id).await?;
     Ok(Json(json!({ "Tags": tags.0 })))
 }

@@ -11,8 +11,8 @@ use super::create_stream::StorageConfigInput;
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
 use crate::api::streams::{StreamRef, resolve};
+use crate::archive::StreamChanges;
 use crate::auth::Caller;
-use crate::index::StreamChanges;
 use crate::model::VersionToken;
 
 /// `DescribeStreamStorageConfiguration` input.
@@ -71,6 +71,6 @@ pub async fn update(
     let tier = required(input.stream_storage_configuration.as_ref(), "streamStorageConfiguration")?.tier()?;
     let stream = resolve(&state, &caller, op, &stream_ref).await?;
     let changes = StreamChanges { storage_tier: Some(tier), ..StreamChanges::default() };
-    state.index.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
+    state.archive.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
     Ok(Json(json!({})))
 }

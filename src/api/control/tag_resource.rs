@@ -58,8 +58,8 @@ pub async fn handle(
     let arn = required(input.resource_arn.as_deref(), "resourceARN")?;
     let tags = parse_tag_list(required(input.tags.as_deref(), "tags")?, true)?;
     match resolve_resource(&state, &caller, OPERATION, arn).await? {
-        TaggedResource::Stream(s) => state.index.tag_stream(s.id, &tags).await?,
-        TaggedResource::Channel(c) => state.index.tag_channel(c.id, &tags).await.map_err(channel_error)?,
+        TaggedResource::Stream(s) => state.archive.tag_stream(s.id, &tags).await?,
+        TaggedResource::Channel(c) => state.archive.tag_channel(c.id, &tags).await.map_err(channel_error)?,
     }
     Ok(Json(json!({})))
 }

@@ -41,6 +41,6 @@ pub async fn handle(
     let tags = required(input.tags.as_ref(), "tags")?;
     let tags = TagSet::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), true)?;
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    state.index.tag_stream(stream.id, &tags).await?;
+    state.archive.tag_stream(stream.id, &tags).await?;
     Ok(Json(json!({})))
 }

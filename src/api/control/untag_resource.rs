@@ -34,8 +34,10 @@ pub async fn handle(
     let keys = required(input.tag_key_list, "tagKeyList")?;
     validate_tag_keys(&keys)?;
     match resolve_resource(&state, &caller, OPERATION, arn).await? {
-        TaggedResource::Stream(s) => state.index.untag_stream(s.id, &keys).await?,
-        TaggedResource::Channel(c) => state.index.untag_channel(c.id, &keys).await.map_err(channel_error)?,
+        TaggedResource::Stream(s) => state.archive.untag_stream(s.id, &keys).await?,
+        TaggedResource::Channel(c) => {
+            state.archive.untag_channel(c.id, &keys).await.map_err(channel_error)?
+        }
     }
     Ok(Json(json!({})))
 }

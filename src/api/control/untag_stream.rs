@@ -39,6 +39,6 @@ pub async fn handle(
     let keys = required(input.tag_key_list, "tagKeyList")?;
     validate_tag_keys(&keys)?;
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    state.index.untag_stream(stream.id, &keys).await?;
+    state.archive.untag_stream(stream.id, &keys).await?;
     Ok(Json(json!({})))
 }

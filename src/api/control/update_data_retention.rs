@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
 use crate::api::streams::{StreamRef, resolve};
+use crate::archive::{IndexError, StreamChanges};
 use crate::auth::Caller;
-use crate::index::{IndexError, StreamChanges};
 use crate::model::{DataRetention, VersionToken};
 
 /// The operation this file serves.
@@ -68,6 +68,6 @@ pub async fn handle(
         ))
     })?;
     let changes = StreamChanges { retention: Some(retention), ..StreamChanges::default() };
-    state.index.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
+    state.archive.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
     Ok(Json(json!({})))
 }

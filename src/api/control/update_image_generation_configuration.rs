@@ -195,7 +195,7 @@ pub async fn handle(
     if let Some(c) = &config {
         check_for_stream(c, &stream)?;
     }
-    state.index.set_image_generation_config(stream.id, config.as_ref(), state.clock.now_millis()).await?;
+    state.archive.set_image_generation_config(stream.id, config.as_ref(), state.clock.now_millis()).await?;
     state.workers.stream_changed(stream.id);
     Ok(Json(json!({})))
 }

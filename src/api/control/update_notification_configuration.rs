@@ -85,7 +85,7 @@ pub async fn handle(
     if config.is_some() {
         check_stream_accepts_configuration(&stream)?;
     }
-    state.index.set_notification_config(stream.id, config.as_ref(), state.clock.now_millis()).await?;
+    state.archive.set_notification_config(stream.id, config.as_ref(), state.clock.now_millis()).await?;
     state.workers.stream_changed(stream.id);
     Ok(Json(json!({})))
 }

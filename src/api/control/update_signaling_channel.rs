@@ -11,8 +11,8 @@ use super::create_signaling_channel::SingleMasterConfigurationInput;
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsJson, Operation, required};
 use crate::api::channels::{ChannelRef, channel_error, resolve_channel};
+use crate::archive::ChannelChanges;
 use crate::auth::Caller;
-use crate::index::ChannelChanges;
 use crate::model::VersionToken;
 
 /// The operation this file serves.
@@ -44,7 +44,7 @@ pub async fn handle(
     };
     let channel = resolve_channel(&state, &caller, OPERATION, &channel_ref).await?;
     state
-        .index
+        .archive
         .update_channel(channel.id, Some(&expected), &changes, &VersionToken::generate())
         .await
         .map_err(channel_error)?;

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::api::AppState;
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
 use crate::api::streams::{StreamRef, resolve};
+use crate::archive::StreamChanges;
 use crate::auth::Caller;
-use crate::index::StreamChanges;
 use crate::model::{DeviceName, MediaType, VersionToken};
 
 /// The operation this file serves.
@@ -56,6 +56,6 @@ pub async fn handle(
         ..StreamChanges::default()
     };
     let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    state.index.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
+    state.archive.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
     Ok(Json(json!({})))
 }

@@ -49,8 +49,8 @@ pub async fn resolve_channel(
         ));
     }
     let found = match &channel {
-        ChannelRef::Arn(a) => state.index.channel_by_arn(a).await,
-        ChannelRef::Name(n) => state.index.channel_by_name(&caller.region, n).await,
+        ChannelRef::Arn(a) => state.archive.channel_by_arn(a).await,
+        ChannelRef::Name(n) => state.archive.channel_by_name(&caller.region, n).await,
     };
     found.map_err(channel_error)
 }
