@@ -575,11 +575,11 @@ fn oracle(body: &[u8], mode: &str, cfg: &openkvs::ingest::IngestConfig) -> Vec<u
         }
         loop {
             match f.pull() {
-                Ok(Some(FragmentEvent::Error(e))) => errors.push(e.error_id()),
+                Ok(Some(FragmentEvent::Error(e))) => errors.push(e.error_id().id()),
                 Ok(Some(_)) => {}
                 Ok(None) => break,
                 Err(e) => {
-                    errors.push(e.error_id());
+                    errors.push(e.error_id().id());
                     return errors;
                 }
             }

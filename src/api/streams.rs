@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::AppState;
-use super::aws::{AwsError, AwsErrorCode, Operation, epoch_seconds};
+use super::aws::{AwsError, AwsErrorCode, EpochSeconds, Operation};
 use crate::auth::Caller;
 use crate::model::{ResourceArn, ResourceKind, Stream, StreamName};
 
@@ -44,6 +44,12 @@ impl StreamRef {
                 Err(AwsError::invalid_argument("Specify either StreamName or StreamARN, but not both."))
             }
         }
+    }
+
+    /// [`Self::from_pair`] for the `StreamName`/`StreamARN` members of most inputs, whose ARN
+    /// errors are `InvalidArgumentException`.
+    pub fn from_input(name: Option<&str>, arn: Option<&str>) -> Result<Self, AwsError> {
+        Self::from_pair(name, arn, AwsErrorCode::InvalidArgumentException)
     }
 
     /// The stream name this reference names.
@@ -101,7 +107,7 @@ pub struct StreamInfo {
     kms_key_id: String,
     version: String,
     status: &'static str,
-    creation_time: serde_json::Value,
+    creation_time: EpochSeconds,
     data_retention_in_hours: u32,
 }
 
@@ -116,7 +122,7 @@ impl StreamInfo {
             kms_key_id: s.kms_key_id.clone().unwrap_or_else(|| default_kms_key(s)),
             version: s.version.as_str().to_owned(),
             status: s.status.as_str(),
-            creation_time: epoch_seconds(s.created_at_ms),
+            creation_time: EpochSeconds(s.created_at_ms),
             data_retention_in_hours: s.retention.hours(),
         }
     }
