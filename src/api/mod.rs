@@ -174,7 +174,8 @@ aws::operation::operations! {
     UpdateStream => "/updateStream", SigV4Json, NotAuthorizedException, control::update_stream::handle;
     UpdateDataRetention => "/updateDataRetention", SigV4Json, NotAuthorizedException,
         control::update_data_retention::handle;
-    GetDataEndpoint => "/getDataEndpoint", SigV4Json, NotAuthorizedException, control::get_data_endpoint::handle;
+    GetDataEndpoint => "/getDataEndpoint", SigV4Json, NotAuthorizedException,
+        control::get_data_endpoint::handle;
     TagStream => "/tagStream", SigV4Json, NotAuthorizedException, control::tag_stream::handle;
     UntagStream => "/untagStream", SigV4Json, NotAuthorizedException, control::untag_stream::handle;
     ListTagsForStream => "/listTagsForStream", SigV4Json, NotAuthorizedException,
@@ -183,11 +184,13 @@ aws::operation::operations! {
     UntagResource => "/UntagResource", SigV4Json, AccessDeniedException, control::untag_resource::handle;
     ListTagsForResource => "/ListTagsForResource", SigV4Json, AccessDeniedException,
         control::list_tags_for_resource::handle;
-    DescribeStreamStorageConfiguration => "/describeStreamStorageConfiguration", SigV4Json, AccessDeniedException,
+    DescribeStreamStorageConfiguration => "/describeStreamStorageConfiguration",
+        SigV4Json, AccessDeniedException,
         control::describe_stream_storage_configuration::handle;
     UpdateStreamStorageConfiguration => "/updateStreamStorageConfiguration", SigV4Json, AccessDeniedException,
         control::update_stream_storage_configuration::handle;
-    DescribeMappedResourceConfiguration => "/describeMappedResourceConfiguration", SigV4Json, AccessDeniedException,
+    DescribeMappedResourceConfiguration => "/describeMappedResourceConfiguration",
+        SigV4Json, AccessDeniedException,
         control::describe_mapped_resource_configuration::handle;
     CreateSignalingChannel => "/createSignalingChannel", SigV4Json, AccessDeniedException,
         control::create_signaling_channel::handle;
@@ -201,11 +204,14 @@ aws::operation::operations! {
         control::delete_signaling_channel::handle;
     GetSignalingChannelEndpoint => "/getSignalingChannelEndpoint", SigV4Json, AccessDeniedException,
         control::get_signaling_channel_endpoint::handle;
-    DescribeImageGenerationConfiguration => "/describeImageGenerationConfiguration", SigV4Json, AccessDeniedException,
+    DescribeImageGenerationConfiguration => "/describeImageGenerationConfiguration",
+        SigV4Json, AccessDeniedException,
         control::describe_image_generation_configuration::handle;
-    UpdateImageGenerationConfiguration => "/updateImageGenerationConfiguration", SigV4Json, AccessDeniedException,
+    UpdateImageGenerationConfiguration => "/updateImageGenerationConfiguration",
+        SigV4Json, AccessDeniedException,
         control::update_image_generation_configuration::handle;
-    DescribeNotificationConfiguration => "/describeNotificationConfiguration", SigV4Json, AccessDeniedException,
+    DescribeNotificationConfiguration => "/describeNotificationConfiguration",
+        SigV4Json, AccessDeniedException,
         control::describe_notification_configuration::handle;
     UpdateNotificationConfiguration => "/updateNotificationConfiguration", SigV4Json, AccessDeniedException,
         control::update_notification_configuration::handle;
@@ -231,9 +237,11 @@ aws::operation::operations! {
     // openkvs's own analysis API (docs/openapi/analysis.yaml)
     ListAnalyzerEvents => "/openkvs/listAnalyzerEvents", SigV4Json, AccessDeniedException,
         analysis::list_analyzer_events::handle;
-    DescribeWorkers => "/openkvs/describeWorkers", SigV4Json, AccessDeniedException, analysis::describe_workers::handle;
+    DescribeWorkers => "/openkvs/describeWorkers", SigV4Json, AccessDeniedException,
+        analysis::describe_workers::handle;
     PauseWorker => "/openkvs/pauseWorker", SigV4Json, AccessDeniedException, analysis::pause_worker::handle;
-    ResumeWorker => "/openkvs/resumeWorker", SigV4Json, AccessDeniedException, analysis::resume_worker::handle;
+    ResumeWorker => "/openkvs/resumeWorker", SigV4Json, AccessDeniedException,
+        analysis::resume_worker::handle;
     DescribeIngestHealth => "/openkvs/describeIngestHealth", SigV4Json, AccessDeniedException,
         analysis::describe_ingest_health::handle;
 }

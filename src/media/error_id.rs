@@ -37,7 +37,8 @@ macro_rules! error_ids {
 }
 
 error_ids! {
-    StreamReadError => 4000, "STREAM_READ_ERROR", "the body could not be read (the connection broke mid-fragment)";
+    StreamReadError => 4000, "STREAM_READ_ERROR",
+        "the body could not be read (the connection broke mid-fragment)";
     FragmentSizeReached => 4001, "FRAGMENT_SIZE_REACHED", "a fragment is larger than the limit";
     FragmentDurationReached => 4002, "FRAGMENT_DURATION_REACHED", "a fragment lasts longer than the limit";
     FragmentTimecodeNotMonotonic => 4004, "FRAGMENT_TIMECODE_NOT_MONOTONIC",
@@ -46,11 +47,16 @@ error_ids! {
     InvalidProducerTimestamp => 4007, "INVALID_PRODUCER_TIMESTAMP",
         "RELATIVE timecodes without a valid producer start time (ends the session)";
     StreamNotActive => 4008, "STREAM_NOT_ACTIVE", "the stream was deleted while the session ran";
-    FragmentMetadataLimitReached => 4009, "FRAGMENT_METADATA_LIMIT_REACHED", "too many metadata tags for a fragment";
-    TrackNumberMismatch => 4010, "TRACK_NUMBER_MISMATCH", "a frame of a track the Tracks element does not declare";
-    FramesMissingForTrack => 4011, "FRAMES_MISSING_FOR_TRACK", "a declared track has no frame in the fragment";
-    MoreThanAllowedTracksFound => 4012, "MORE_THAN_ALLOWED_TRACKS_FOUND", "more tracks than allowed (ends the session)";
-    AckInternalError => 5000, "ACK_INTERNAL_ERROR", "the fragment could not be indexed";
+    FragmentMetadataLimitReached => 4009, "FRAGMENT_METADATA_LIMIT_REACHED",
+        "too many metadata tags for a fragment";
+    TrackNumberMismatch => 4010, "TRACK_NUMBER_MISMATCH",
+        "a frame of a track the Tracks element does not declare";
+    FramesMissingForTrack => 4011, "FRAMES_MISSING_FOR_TRACK",
+        "a declared track has no frame in the fragment";
+    MoreThanAllowedTracksFound => 4012, "MORE_THAN_ALLOWED_TRACKS_FOUND",
+        "more tracks than allowed (ends the session)";
+    AckInternalError => 5000, "ACK_INTERNAL_ERROR",
+        "the fragment could not be indexed, or another internal failure";
     FragmentArchivalError => 5001, "FRAGMENT_ARCHIVAL_ERROR", "the fragment could not be stored";
 }
 

@@ -2,9 +2,10 @@
 //! time. Owns the wire side: the input shape and its validation (the botocore model's members,
 //! enums and ranges, plus the documented rules: range at most 300 s, SamplingInterval at least
 //! 200 ms, JPEGQuality 1..100 (`model::JpegQuality`), WidthPixels/HeightPixels both or neither or
-//! width alone), the NextToken's position (written by the one `page_token` codec) and the output (`Images[].TimeStamp` as epoch seconds, `Error`
-//! `NO_MEDIA`/`MEDIA_ERROR` or base64 `ImageContent`). The images come from
-//! `playback::images`; this file must not decode, pick frames or read fragments.
+//! width alone), the NextToken's position (written by the one `page_token` codec) and the output
+//! (`Images[].TimeStamp` as epoch seconds, `Error` `NO_MEDIA`/`MEDIA_ERROR` or base64
+//! `ImageContent`). The images come from `playback::images`; this file must not decode, pick
+//! frames or read fragments.
 //!
 //! Size rule: the model's two doc strings disagree (WidthPixels: either one alone is a validation
 //! error; HeightPixels: height alone keeps the aspect ratio). AWS itself answers HeightPixels alone

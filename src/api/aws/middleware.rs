@@ -1,6 +1,6 @@
-//! Request-scoped plumbing: the request's [`Route`] (and, for an operation, its [`Operation`](crate::api::Operation)),
-//! resolved here once and inserted as request extensions for authentication, metrics, logs and
-//! handlers; a request id on every response (`x-amzn-RequestId`); one tracing span per request
+//! Request-scoped plumbing: the request's [`Route`] (and, for an operation, its
+//! [`Operation`](crate::api::Operation)), resolved here once and inserted as request extensions for
+//! authentication, metrics, logs and handlers; a request id on every response (`x-amzn-RequestId`); one tracing span per request
 //! naming the operation; and the single place where a failed request is logged (with the internal
 //! detail the error carried in [`ErrorDetail`]). A path of no known kind is refused here, before
 //! authentication; [`unknown_operation`] is also the router's fallback.

@@ -5,8 +5,8 @@
 //! Validation follows the botocore model (required members, enums, `DestinationUri` and
 //! `DestinationRegion` patterns, `WidthPixels` 1..=3840, `HeightPixels` 1..=2160, a one-entry
 //! `FormatConfig` whose only key is `JPEGQuality`) plus its documentation (`SamplingInterval` at
-//! least 200 ms, `JPEGQuality` an integer 1..=100 (`model::JpegQuality`), `DestinationRegion` equal to the stream's
-//! region); a breach is `InvalidArgumentException`. Setting a configuration on a stream that keeps
+//! least 200 ms, `JPEGQuality` an integer 1..=100 (`model::JpegQuality`), `DestinationRegion`
+//! equal to the stream's region); a breach is `InvalidArgumentException`. Setting a configuration on a stream that keeps
 //! no data (`DataRetentionInHours` 0) is `NoDataRetentionException`, on a stream that is not
 //! ACTIVE `ResourceInUseException`.
 //!
