@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::aws::{AwsError, AwsErrorCode, EpochSeconds, Operation};
+use super::streams::authorize_name;
 use crate::auth::Caller;
 use crate::index::IndexError;
 use crate::model::{ResourceArn, ResourceKind, SignalingChannel, StreamName, ValidationError};
@@ -60,18 +61,7 @@ impl ChannelRef {
 /// Checks that the caller's key may call `op` on the channel named `name` (the key's `streams`
 /// globs).
 pub fn authorize_channel(caller: &Caller, op: Operation, name: &StreamName) -> Result<(), AwsError> {
-    if caller.policy.allows_stream(name.as_str()) {
-        Ok(())
-    } else {
-        Err(AwsError::new(
-            op.denied_code(),
-            format!(
-                "User {} is not authorized to perform {} on this signaling channel.",
-                caller.access_key_id,
-                op.name()
-            ),
-        ))
-    }
+    authorize_name(caller, op, name, "signaling channel")
 }
 
 /// The AWS error for an index failure on a channel: a missing channel and a stale version are

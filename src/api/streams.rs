@@ -63,18 +63,19 @@ impl StreamRef {
 
 /// Checks that the caller's key may call `op` on the stream named `name`.
 pub fn authorize_stream(caller: &Caller, op: Operation, name: &StreamName) -> Result<(), AwsError> {
+    authorize_name(caller, op, name, "stream")
+}
+
+/// Checks a named resource (`what`: "stream", "signaling channel") against the key's name globs,
+/// which apply to streams and channels alike; a refusal is the operation's denied code.
+pub fn authorize_name(caller: &Caller, op: Operation, name: &StreamName, what: &str) -> Result<(), AwsError> {
     if caller.policy.allows_stream(name.as_str()) {
-        Ok(())
-    } else {
-        Err(AwsError::new(
-            op.denied_code(),
-            format!(
-                "User {} is not authorized to perform {} on this stream.",
-                caller.access_key_id,
-                op.name()
-            ),
-        ))
+        return Ok(());
     }
+    Err(AwsError::new(
+        op.denied_code(),
+        format!("User {} is not authorized to perform {} on this {what}.", caller.access_key_id, op.name()),
+    ))
 }
 
 /// Authorizes and looks up the referenced stream; a missing stream is `ResourceNotFoundException`.
