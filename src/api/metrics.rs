@@ -93,12 +93,14 @@ async fn ready(State(state): State<AppState>) -> Response {
     (status, axum::Json(serde_json::json!({ "index": index, "store": store }))).into_response()
 }
 
-/// The metrics name of a request path: its AWS operation, `HLS`/`DASH` for session resources,
-/// `None` for anything else (console assets, the metrics endpoints themselves, unknown paths).
-fn operation_name(path: &str) -> Option<&'static str> {
-    if let Some(op) = Operation::from_path(path) {
+/// The metrics name of a request: its AWS operation (the request extension the request context
+/// inserts), `HLS`/`DASH` for session resources, `None` for anything else (console assets, the
+/// metrics endpoints themselves, unknown paths).
+fn operation_name(req: &Request) -> Option<&'static str> {
+    if let Some(op) = req.extensions().get::<Operation>() {
         return Some(op.name());
     }
+    let path = req.uri().path();
     if path.starts_with("/hls/") {
         Some("HLS")
     } else if path.starts_with("/dash/") {
@@ -111,7 +113,7 @@ fn operation_name(path: &str) -> Option<&'static str> {
 /// Counts the request under its operation: requests, 4xx/5xx, latency to the response head, and
 /// the response body's bytes as they are sent.
 pub async fn record_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(name) = operation_name(req.uri().path()) else {
+    let Some(name) = operation_name(&req) else {
         return next.run(req).await;
     };
     let op = state.metrics.operation(name);

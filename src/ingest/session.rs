@@ -49,6 +49,7 @@ use tokio::sync::mpsc;
 use super::{Ingest, LiveEvent, SessionSlot, StopReason};
 use crate::archive::{IndexError, PersistOutcome};
 use crate::media::ebml::writer::EbmlWriter;
+use crate::media::error_id::ErrorId;
 use crate::media::fragment::{
     Fragment, FragmentEvent, Fragmenter, FragmenterConfig, HeaderSet, TimecodeType,
     parse_producer_start_timestamp,
@@ -66,13 +67,8 @@ pub enum AckKind {
     Received,
     /// The fragment is durable and indexed.
     Persisted,
-    /// A fragment or the session failed.
-    Error {
-        /// KVS ErrorId.
-        error_id: u32,
-        /// The producer SDK's name for it (informational).
-        error_code: &'static str,
-    },
+    /// A fragment or the session failed, with its KVS ErrorId.
+    Error(ErrorId),
     /// The session is alive but no data is arriving.
     Idle,
 }
@@ -93,17 +89,8 @@ impl Ack {
         Self { kind: AckKind::Idle, fragment_timecode: None, fragment_number: None }
     }
 
-    fn error(
-        error_id: u32,
-        error_code: &'static str,
-        timecode: Option<u64>,
-        number: Option<FragmentNumber>,
-    ) -> Self {
-        Self {
-            kind: AckKind::Error { error_id, error_code },
-            fragment_timecode: timecode,
-            fragment_number: number,
-        }
+    fn error(error_id: ErrorId, timecode: Option<u64>, number: Option<FragmentNumber>) -> Self {
+        Self { kind: AckKind::Error(error_id), fragment_timecode: timecode, fragment_number: number }
     }
 }
 
@@ -265,11 +252,11 @@ impl Session {
     }
 
     async fn send(&mut self, ack: Ack) {
-        if let AckKind::Error { error_id, error_code } = ack.kind {
-            self.ingest.metrics().ack_error(error_id);
+        if let AckKind::Error(error_id) = ack.kind {
+            self.ingest.metrics().ack_error(error_id.id());
             self.tally.errors += 1;
             if self.stop_reading {
-                self.tally.ended(format!("error {error_id} {error_code}"));
+                self.tally.ended(format!("error {} {}", error_id.id(), error_id.name()));
             }
         }
         if !self.acks_closed && self.acks.send(ack).await.is_err() {
@@ -323,7 +310,7 @@ impl Session {
                             tracing::info!(stream = %self.stream.name, "PutMedia body read failed: {e}");
                             self.tally.ended(format!("connection lost: {e}"));
                             if let Some(cur) = self.current.take() {
-                                let ack = Ack::error(4000, "STREAM_READ_ERROR", Some(cur.timecode), Some(cur.number));
+                                let ack = Ack::error(ErrorId::StreamReadError, Some(cur.timecode), Some(cur.number));
                                 self.send(ack).await;
                             }
                             body_done = true;
@@ -365,8 +352,7 @@ impl Session {
             Some(StopReason::StreamDeleted) => {
                 let cur = self.current.take();
                 let ack = Ack::error(
-                    4008,
-                    "STREAM_NOT_ACTIVE",
+                    ErrorId::StreamNotActive,
                     cur.as_ref().map(|c| c.timecode),
                     cur.map(|c| c.number),
                 );
@@ -399,15 +385,15 @@ impl Session {
             }
             PersistOutcome::StreamGone => {
                 self.stop_reading = true;
-                Ack::error(4008, "STREAM_NOT_ACTIVE", Some(timecode), Some(number))
+                Ack::error(ErrorId::StreamNotActive, Some(timecode), Some(number))
             }
             PersistOutcome::StoreFailed(e) => {
                 tracing::error!(stream = %self.stream.name, "storing fragment {number} failed: {e}");
-                Ack::error(5001, "FRAGMENT_ARCHIVAL_ERROR", Some(timecode), Some(number))
+                Ack::error(ErrorId::FragmentArchivalError, Some(timecode), Some(number))
             }
             PersistOutcome::IndexFailed(e) => {
                 tracing::error!(stream = %self.stream.name, "indexing fragment {number} failed: {e}");
-                Ack::error(5000, "ACK_INTERNAL_ERROR", Some(timecode), Some(number))
+                Ack::error(ErrorId::AckInternalError, Some(timecode), Some(number))
             }
         };
         self.send(ack).await;
@@ -485,7 +471,7 @@ impl Session {
                         // Before the ACK, so the disconnect log line names this error as the reason.
                         self.stop_reading = true;
                     }
-                    self.send(Ack::error(err.error_id(), err.kind.error_code(), timecode, number)).await;
+                    self.send(Ack::error(err.error_id(), timecode, number)).await;
                     if err.fatal {
                         return;
                     }
@@ -518,10 +504,10 @@ impl Session {
                 self.header_id = Some(id);
                 Ok(())
             }
-            Err(IndexError::NotFound) => Err(Ack::error(4008, "STREAM_NOT_ACTIVE", None, None)),
+            Err(IndexError::NotFound) => Err(Ack::error(ErrorId::StreamNotActive, None, None)),
             Err(e) => {
                 tracing::error!(stream = %self.stream.name, "storing track headers failed: {e}");
-                Err(Ack::error(5000, "ACK_INTERNAL_ERROR", None, None))
+                Err(Ack::error(ErrorId::AckInternalError, None, None))
             }
         }
     }
@@ -557,7 +543,7 @@ impl Session {
             return;
         }
         let Some(header_id) = self.header_id else {
-            self.send(Ack::error(5000, "ACK_INTERNAL_ERROR", Some(cur.timecode), Some(cur.number))).await;
+            self.send(Ack::error(ErrorId::AckInternalError, Some(cur.timecode), Some(cur.number))).await;
             return;
         };
         let mut parts = Vec::with_capacity(fragment.payload.len() + 1);
@@ -579,7 +565,7 @@ impl Session {
             metadata: fragment.metadata.clone(),
         };
         let Ok(receipt) = self.ingest.archive.append(record, parts).await else {
-            self.send(Ack::error(5000, "ACK_INTERNAL_ERROR", Some(cur.timecode), Some(cur.number))).await;
+            self.send(Ack::error(ErrorId::AckInternalError, Some(cur.timecode), Some(cur.number))).await;
             return;
         };
         let (timecode, number) = (cur.timecode, cur.number);
