@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use super::{SESSION_COOKIE, has_console_header, is_cross_site, session_cookie};
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, epoch_seconds};
 use crate::api::{AppState, ListenerInfo};
+use crate::auth::AuthMode;
 use crate::auth::console_session::ConsoleSession;
-use crate::config::AuthMode;
 use crate::model::Region;
 
 /// The region a session works in when sign-in names none.
