@@ -17,7 +17,9 @@
 //! 6. close the archive (its index pool).
 //!
 //! This is the only module that picks implementations (the archive's configuration, system clock)
-//! and the only one that owns sockets.
+//! and the only one that owns sockets. [`config`] is the whole server's configuration.
+
+pub mod config;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,13 +34,13 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+pub use self::config::{Config, Overrides, TlsConfig};
 use crate::api::{self, ApiSettings, AppState, ListenerInfo};
 use crate::archive::{self, Archive, ArchiveConfig, FragmentStore};
-use crate::auth::KeyStore;
 use crate::auth::console_session::{ConsoleSessions, SessionLimits};
 use crate::auth::sigv4::{Verifier, VerifierMode};
+use crate::auth::{AuthMode, KeyStore};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{AuthMode, Config};
 use crate::data_dir_lock::DataDirLock;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;

@@ -5,15 +5,17 @@
 //!
 //! # Layout
 //!
-//! **`app`** builds the concrete server from a [`config::Config`]: it opens the archive, binds the
+//! **`app`** builds the concrete server from an [`app::Config`]: it opens the archive, binds the
 //! listeners (plain HTTP and/or rustls HTTPS), assembles the router and owns the shutdown order. It
 //! is the only module that chooses implementations.
 //!
 //! **`data_dir_lock`** keeps a data directory to one server (an exclusive `flock`, released when
 //! the process dies).
 //!
-//! **`config`** is the typed configuration (defaults < file < `OPENKVS_*` env < flags) and its
-//! startup safety checks. **`clock`** is time as a dependency, so tests can move it.
+//! **`config`** is how configuration is read (one TOML file, defaults < file < `OPENKVS_*` env <
+//! flags, unknown keys refused); it imports no subsystem: each subsystem owns its section type and
+//! `app::config` assembles the whole [`app::Config`] and its startup safety checks. **`clock`** is
+//! time as a dependency, so tests can move it.
 //!
 //! **`model`** holds the validated domain values (stream names, ARNs, versions, retention, tags)
 //! that every other layer passes around.
@@ -52,7 +54,8 @@
 //!
 //! **`producer`** is the other side of PutMedia: a client that resolves a stream with the AWS SDK,
 //! re-frames a Matroska file or pipe like the KVS C producer and streams it over one signed,
-//! full-duplex request while reading the ACKs (`openkvs put`, `openkvs bench ingest`).
+//! full-duplex request while reading the ACKs (`openkvs put`). **`bench`** beside it holds the load
+//! generators (`openkvs bench ingest|getmedia|hls`), built on the producer's session and report.
 //!
 //! **`workers`** is the analysis fan-out: every fragment the archive commits is offered to
 //! pluggable analyzers (key-frame images, motion, a JetStream feed) with durable cursors in the
@@ -71,16 +74,19 @@
 //! # Layering rules
 //!
 //! `model` imports nothing from the crate; only `archive` imports its `index` and `store`, which
-//! import only `model`, `clock` and their own errors; `auth` imports `model` and `config`; `api`
-//! may import everything below it; only `app` builds concrete implementations. Nothing below `api` imports axum, hyper or http, except `outbound`,
-//! the one place that speaks HTTP as a client. `producer` is a client beside the server, not below
-//! it: it imports only `media` and `outbound` from the crate and may use hyper, never axum.
+//! import only `model`, `clock` and their own errors; `config` imports nothing from the crate;
+//! `auth` imports `model`; `api` may import everything below it; only `app` builds concrete
+//! implementations. Nothing below `api` imports axum, hyper or http, except `outbound`, the one
+//! place that speaks HTTP as a client. `producer` and `bench` are clients beside the server, not
+//! below it: `producer` imports only `media` and `outbound` from the crate, `bench` those and
+//! `producer`; both may use hyper, never axum, and nothing in the server imports either.
 //! `imaging` imports only `media`.
 
 pub mod api;
 pub mod app;
 pub mod archive;
 pub mod auth;
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod data_dir_lock;

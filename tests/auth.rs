@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_kinesisvideo::error::ProvideErrorMetadata;
 use aws_smithy_async::time::StaticTimeSource;
 use common::{Backend, TestServer, raw_request, signed_json_post};
-use openkvs::config::{AuthMode, KeyConfig};
+use openkvs::auth::{AuthMode, KeyConfig};
 
 fn code<E: ProvideErrorMetadata>(e: &E) -> String {
     e.code().unwrap_or("<none>").to_owned()
 }
 
-fn restricted_keys(cfg: &mut openkvs::config::Config) {
+fn restricted_keys(cfg: &mut openkvs::app::Config) {
     cfg.auth.keys.push(KeyConfig {
         access_key_id: "camera".into(),
         secret_access_key: "camera-secret".into(),

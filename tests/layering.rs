@@ -2,7 +2,8 @@
 //! ARCHITECTURE.md): nothing below `api` speaks HTTP server-side (axum, hyper, http) except the
 //! outbound client; `media` imports nothing else from the crate and does no I/O; only `archive`
 //! reaches the index and the fragment store, which import only `model`, `clock` and their own
-//! errors; `imaging` imports only `media`. (Unit-test folders inside `src/` are exempt.)
+//! errors; `imaging` imports only `media`; `config` imports no subsystem; `producer` and `bench`
+//! are clients beside the server. (Unit-test folders inside `src/` are exempt.)
 
 use std::path::{Path, PathBuf};
 
@@ -201,4 +202,62 @@ fn imaging_imports_only_media() {
         .filter(|l| !l.contains("crate::media") && !l.contains("crate::imaging"))
         .collect();
     assert!(bad.is_empty(), "imaging imports more than media:\n{}", bad.join("\n"));
+}
+
+/// `crate::…` paths a module's code names, other than its own.
+fn crate_imports(module: &str) -> Vec<String> {
+    violations(module, &["crate::"])
+        .into_iter()
+        .filter(|l| l.replace(&format!("crate::{module}::"), "").contains("crate::"))
+        .collect()
+}
+
+#[test]
+fn producer_and_bench_are_clients_beside_the_server() {
+    let allowed = |l: &String, extra: &[&str]| {
+        let mut rest = l.clone();
+        for m in ["crate::media", "crate::outbound"].iter().chain(extra) {
+            rest = rest.replace(m, "");
+        }
+        !rest.contains("crate::")
+    };
+    let bad: Vec<String> =
+        crate_imports("producer").into_iter().filter(|l| !allowed(l, &["crate::producer"])).collect();
+    assert!(bad.is_empty(), "producer imports more than media and outbound:\n{}", bad.join("\n"));
+    let bad: Vec<String> = crate_imports("bench")
+        .into_iter()
+        .filter(|l| !allowed(l, &["crate::producer", "crate::bench"]))
+        .collect();
+    assert!(bad.is_empty(), "bench imports more than producer, media and outbound:\n{}", bad.join("\n"));
+    let axum = ["axum::", "use axum"];
+    let mut bad = violations("producer", &axum);
+    bad.extend(violations("bench", &axum));
+    assert!(bad.is_empty(), "a client uses the server framework:\n{}", bad.join("\n"));
+    // Nothing in the server reaches into a client.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut server = Vec::new();
+    sources(&root, &mut server);
+    let bad: Vec<String> = server
+        .iter()
+        .filter(|p| {
+            let rel = p.strip_prefix(&root).unwrap();
+            !rel.starts_with("producer") && !rel.starts_with("bench") && !rel.ends_with("main.rs")
+        })
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .filter(|l| l.contains("crate::producer") || l.contains("crate::bench"))
+                .map(|l| format!("{}: {l}", p.display()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(bad.is_empty(), "the server imports a client:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn config_imports_no_subsystem() {
+    let bad = crate_imports("config");
+    assert!(bad.is_empty(), "config imports a subsystem (each owns its config section):\n{}", bad.join("\n"));
 }

@@ -250,6 +250,7 @@ impl Ingest {
         }
         self.numbers.forget(stream_id);
         self.live.publish(stream_id, LiveEvent::StreamDeleted);
+        self.metrics.forget_stream(stream_id);
     }
 
     /// Asks every running session to finish its current fragment and stop (sessions registered

@@ -219,7 +219,7 @@ impl Session {
             ..FragmenterConfig::default()
         });
         let metrics = ingest.metrics().clone();
-        let stream_metrics = metrics.stream_ingest(params.stream.name.as_str());
+        let stream_metrics = metrics.stream_ingest(params.stream.id, params.stream.name.as_str());
         let connection = metrics.put_media_started();
         Self {
             ingest,
@@ -419,6 +419,7 @@ impl Session {
                     }
                 }
                 FragmentEvent::FragmentStarted { cluster_timecode, .. } => {
+                    self.ingest.metrics().fragment_started(&self.stream_metrics);
                     let now = self.ingest.clock.now_millis();
                     let number = self.ingest.numbers.next(self.stream.id, now);
                     let live = self.ingest.live.has_subscribers(self.stream.id);
@@ -533,6 +534,7 @@ impl Session {
         };
         self.send(received).await;
         self.ingest.metrics().fragment_received(&self.stream_metrics);
+        self.ingest.metrics().frames_received(&self.stream_metrics, fragment.frame_count as u64);
         self.tally.received += 1;
         let video_key_frame = fragment.video_starts_with_keyframe();
         if video_key_frame == Some(false) {

@@ -27,6 +27,7 @@ use super::{Playback, ReaderSlot};
 use crate::archive::{IndexError, ReadError, TimestampKind};
 use crate::ingest::LiveEvent;
 use crate::media::mkv::kvs_chunk::{live_cluster_start, seconds_text, simple_block_header, tag_names, tags};
+use crate::metrics::GetMediaStreamMetrics;
 use crate::model::{FragmentNumber, FragmentRecord, Stream};
 
 /// Where a GetMedia response starts.
@@ -76,6 +77,8 @@ impl Playback {
         let slot = self.reader_slot(stream.id).ok_or(GetMediaError::ConnectionLimit)?;
         let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
         let mut reader = Reader::new(self.clone(), stream, tx);
+        reader.metrics =
+            Some(self.ingest.metrics().get_media_reader(reader.stream.id, reader.stream.name.as_str()));
         tokio::spawn(async move {
             let _slot: ReaderSlot = slot;
             if let Err(e) = reader.run(selector).await {
@@ -146,15 +149,22 @@ struct Reader {
     headers: HashMap<i64, Bytes>,
     /// The last fragment fully sent.
     last: Option<FragmentNumber>,
+    /// GetMedia's per-stream series (GetMediaForFragmentList has none).
+    metrics: Option<GetMediaStreamMetrics>,
 }
 
 impl Reader {
     fn new(playback: Arc<Playback>, stream: Stream, tx: mpsc::Sender<Bytes>) -> Self {
-        Self { playback, stream, tx, headers: HashMap::new(), last: None }
+        Self { playback, stream, tx, headers: HashMap::new(), last: None, metrics: None }
     }
 
     async fn send(&self, b: Bytes) -> Result<(), Stop> {
-        self.tx.send(b).await.map_err(|_| Stop::ClientGone)
+        let n = b.len() as u64;
+        self.tx.send(b).await.map_err(|_| Stop::ClientGone)?;
+        if let Some(m) = &self.metrics {
+            m.bytes_sent(n);
+        }
+        Ok(())
     }
 
     async fn run(&mut self, selector: StartSelector) -> Result<(), Stop> {
@@ -250,6 +260,9 @@ impl Reader {
                                 (tag_names::CONTINUATION_TOKEN, number.as_str()),
                             ]))
                             .await?;
+                            if let Some(m) = &self.metrics {
+                                m.fragment_sent(0);
+                            }
                             self.last = Some(number.clone());
                         } else {
                             self.send(tags(&[(tag_names::ERROR_CODE, "FRAGMENT_REJECTED")])).await?;
@@ -320,6 +333,9 @@ impl Reader {
             (tag_names::CONTINUATION_TOKEN, f.number.as_str()),
         ]))
         .await?;
+        if let Some(m) = &self.metrics {
+            m.fragment_sent(now - f.server_ts_ms);
+        }
         self.last = Some(f.number.clone());
         Ok(())
     }

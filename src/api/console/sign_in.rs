@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use super::{SESSION_COOKIE, has_console_header, is_cross_site, session_cookie};
 use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, EpochSeconds};
 use crate::api::{AppState, ListenerInfo};
+use crate::auth::AuthMode;
 use crate::auth::console_session::ConsoleSession;
-use crate::config::AuthMode;
 use crate::model::Region;
 
 /// The region a session works in when sign-in names none.
