@@ -12,8 +12,8 @@ use serde::Serialize;
 use super::AppState;
 use super::aws::{AwsError, AwsErrorCode, EpochSeconds, Operation};
 use super::streams::authorize_name;
-use crate::auth::Caller;
 use crate::archive::IndexError;
+use crate::auth::Caller;
 use crate::model::{ResourceArn, ResourceKind, SignalingChannel, StreamName, ValidationError};
 
 /// How the input named the channel.

@@ -90,7 +90,14 @@ async fn ready(State(state): State<AppState>) -> Response {
     };
     let status =
         if index == "ok" && store == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(serde_json::json!({ "index": index, "store": store }))).into_response()
+    (status, axum::Json(Readiness { index, store })).into_response()
+}
+
+/// The `/ready` body: each dependency's state, `ok` or why not.
+#[derive(serde::Serialize)]
+struct Readiness {
+    index: String,
+    store: String,
 }
 
 /// The metrics name of a request: its AWS operation (the request extension the request context
@@ -102,7 +109,11 @@ fn operation_name(req: &Request) -> Option<(&'static str, Option<ReaderProtocol>
     if let Some(op) = req.extensions().get::<Operation>() {
         return Some((op.name(), None));
     }
-    let path = req.uri().path();
+    session_resource_name(req.uri().path()).map(|(name, protocol)| (name, Some(protocol)))
+}
+
+/// The KVS operation name and protocol of an HLS/DASH session resource path.
+fn session_resource_name(path: &str) -> Option<(&'static str, ReaderProtocol)> {
     let (protocol, resource) = if let Some(r) = path.strip_prefix("/hls/v1/") {
         (ReaderProtocol::Hls, r)
     } else if let Some(r) = path.strip_prefix("/dash/v1/") {
@@ -119,7 +130,7 @@ fn operation_name(req: &Request) -> Option<(&'static str, Option<ReaderProtocol>
         (_, "getMP4MediaFragment.mp4") => "GetMP4MediaFragment",
         _ => return None,
     };
-    Some((name, Some(protocol)))
+    Some((name, protocol))
 }
 
 /// The `SessionToken` query parameter (left encoded: it only identifies the session).
@@ -188,19 +199,36 @@ mod tests {
 
     #[test]
     fn session_resources_carry_their_kvs_operation_names() {
-        assert_eq!(operation_name("/listFragments"), Some(("ListFragments", None)));
-        let hls = Some(ReaderProtocol::Hls);
-        assert_eq!(operation_name("/hls/v1/getHLSMasterPlaylist.m3u8"), Some(("GetHLSMasterPlaylist", hls)));
-        assert_eq!(operation_name("/hls/v1/getHLSMediaPlaylist.m3u8"), Some(("GetHLSMediaPlaylist", hls)));
-        assert_eq!(operation_name("/hls/v1/getMP4InitFragment.mp4"), Some(("GetMP4InitFragment", hls)));
-        assert_eq!(operation_name("/hls/v1/getMP4MediaFragment.mp4"), Some(("GetMP4MediaFragment", hls)));
-        assert_eq!(operation_name("/hls/v1/getTSFragment.ts"), Some(("GetTSFragment", hls)));
-        let dash = Some(ReaderProtocol::Dash);
-        assert_eq!(operation_name("/dash/v1/getDASHManifest.mpd"), Some(("GetDASHManifest", dash)));
-        assert_eq!(operation_name("/dash/v1/getMP4MediaFragment.mp4"), Some(("GetMP4MediaFragment", dash)));
-        assert_eq!(operation_name("/dash/v1/getTSFragment.ts"), None);
-        assert_eq!(operation_name("/hls/v1/nope"), None);
-        assert_eq!(operation_name("/metrics"), None);
+        let mut req = Request::new(axum::body::Body::empty());
+        req.extensions_mut().insert(Operation::ListFragments);
+        assert_eq!(operation_name(&req), Some(("ListFragments", None)));
+        let hls = ReaderProtocol::Hls;
+        assert_eq!(
+            session_resource_name("/hls/v1/getHLSMasterPlaylist.m3u8"),
+            Some(("GetHLSMasterPlaylist", hls))
+        );
+        assert_eq!(
+            session_resource_name("/hls/v1/getHLSMediaPlaylist.m3u8"),
+            Some(("GetHLSMediaPlaylist", hls))
+        );
+        assert_eq!(
+            session_resource_name("/hls/v1/getMP4InitFragment.mp4"),
+            Some(("GetMP4InitFragment", hls))
+        );
+        assert_eq!(
+            session_resource_name("/hls/v1/getMP4MediaFragment.mp4"),
+            Some(("GetMP4MediaFragment", hls))
+        );
+        assert_eq!(session_resource_name("/hls/v1/getTSFragment.ts"), Some(("GetTSFragment", hls)));
+        let dash = ReaderProtocol::Dash;
+        assert_eq!(session_resource_name("/dash/v1/getDASHManifest.mpd"), Some(("GetDASHManifest", dash)));
+        assert_eq!(
+            session_resource_name("/dash/v1/getMP4MediaFragment.mp4"),
+            Some(("GetMP4MediaFragment", dash))
+        );
+        assert_eq!(session_resource_name("/dash/v1/getTSFragment.ts"), None);
+        assert_eq!(session_resource_name("/hls/v1/nope"), None);
+        assert_eq!(session_resource_name("/metrics"), None);
         assert_eq!(session_token(Some("TrackNumber=1&SessionToken=abc~")), Some("abc~"));
         assert_eq!(session_token(Some("SessionToken=")), None);
         assert_eq!(session_token(None), None);

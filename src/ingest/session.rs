@@ -534,7 +534,7 @@ impl Session {
         };
         self.send(received).await;
         self.ingest.metrics().fragment_received(&self.stream_metrics);
-        self.ingest.metrics().frames_received(&self.stream_metrics, fragment.frame_count as u64);
+        self.ingest.metrics().frames_received(&self.stream_metrics, fragment.frame_count);
         self.tally.received += 1;
         let video_key_frame = fragment.video_starts_with_keyframe();
         if video_key_frame == Some(false) {
@@ -767,7 +767,7 @@ mod tests {
                 AckKind::Buffering => "BUFFERING".to_owned(),
                 AckKind::Received => "RECEIVED".to_owned(),
                 AckKind::Persisted => "PERSISTED".to_owned(),
-                AckKind::Error { error_id, .. } => format!("ERROR {error_id}"),
+                AckKind::Error(e) => format!("ERROR {}", e.id()),
                 AckKind::Idle => "IDLE".to_owned(),
             };
             match out.iter_mut().find(|(m, _)| m == n) {
@@ -785,7 +785,7 @@ mod tests {
     fn error_ids(acks: &[Ack]) -> Vec<u32> {
         acks.iter()
             .filter_map(|a| match a.kind {
-                AckKind::Error { error_id, .. } => Some(error_id),
+                AckKind::Error(e) => Some(e.id()),
                 _ => None,
             })
             .collect()

@@ -64,7 +64,8 @@ pub async fn handle(
 ) -> Result<DescribeIngestHealthOutput, AwsError> {
     let state = &call.state;
     let stream = call.stream(&stream).await?;
-    let newest_first = state.archive.latest_fragments(stream.id, TimestampKind::Server, i64::MIN, max).await?;
+    let newest_first =
+        state.archive.latest_fragments(stream.id, TimestampKind::Server, i64::MIN, max).await?;
     let without: Vec<_> = newest_first.iter().filter(|f| !f.key_frame).collect();
     Ok(DescribeIngestHealthOutput {
         stream_name: stream.name.to_string(),

@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use super::list_fragments::timestamp_kind;
 use crate::api::aws::{AwsError, Call, EpochSeconds, OperationInput, Valid, page_token, timestamp_millis};
 use crate::api::streams::StreamRef;
-use crate::imaging::ImageFormat;
 use crate::archive::TimestampKind;
+use crate::imaging::ImageFormat;
 use crate::model::{ImageGenerationConfig, JpegQuality, ValidationError, check_enum, check_range, required};
 use crate::playback::images::{
     DEFAULT_SAMPLING_INTERVAL_MS, ImageContent, ImagesRequest, MAX_PAGE_IMAGES, MAX_RANGE_MS,

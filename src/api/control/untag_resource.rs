@@ -40,7 +40,9 @@ pub async fn handle(
     let state = &call.state;
     match resolve_resource(state, &call.caller, call.operation, &arn).await? {
         TaggedResource::Stream(s) => state.archive.untag_stream(s.id, &keys).await?,
-        TaggedResource::Channel(c) => state.archive.untag_channel(c.id, &keys).await.map_err(channel_error)?,
+        TaggedResource::Channel(c) => {
+            state.archive.untag_channel(c.id, &keys).await.map_err(channel_error)?
+        }
     }
     Ok(UntagResourceOutput {})
 }
