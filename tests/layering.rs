@@ -153,6 +153,9 @@ fn only_archive_reaches_the_index_and_the_store() {
     for path in all.into_iter().filter(|p| !p.starts_with(&archive)) {
         let file = path.strip_prefix(&root).unwrap().display().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
+        // A file's unit tests (after its `#[cfg(test)]`) may build an archive on a faulty store,
+        // as `app` may; the code they test may not.
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
         let code: String =
             text.lines().map(str::trim_start).filter(|l| !l.starts_with("//")).collect::<Vec<_>>().join("\n");
         for module in ["crate::index", "crate::store", "archive::index", "archive::store"] {
