@@ -137,6 +137,8 @@ pub struct Server {
     metrics: Arc<Metrics>,
     janitor: Arc<Janitor>,
     retention: crate::retention::RetentionConfig,
+    /// The edge recorder for this server's own hub devices, if it runs.
+    edge_agent: Option<crate::edge::agent::Agent>,
     /// The separate `[metrics] listen` listener and its router (metrics, health, ready only).
     metrics_listener: Option<(BoundListener, Router)>,
     header_read_timeout: Option<Duration>,
@@ -233,9 +235,11 @@ impl Server {
             listeners.push(bind_one(addr, Some(acceptor)).await?);
         }
         let tls_listener = listeners.iter().find(|l| l.tls.is_some()).map(|l| l.info.clone());
+        let edge_agent = local_edge_agent(config, index.as_ref(), &listeners[0].info);
 
         let state = AppState {
             index: index.clone(),
+            edge: index.edge_store(),
             clock,
             keys,
             verifier,
@@ -269,6 +273,7 @@ impl Server {
             metrics,
             janitor,
             retention: config.retention.clone(),
+            edge_agent,
             metrics_listener,
             header_read_timeout,
             _data_dir_lock: data_dir_lock,
@@ -319,6 +324,7 @@ impl Server {
             let interval = Duration::from_secs(self.retention.interval_secs.max(1));
             tokio::spawn(self.janitor.clone().run(interval, stop_rx.clone()))
         });
+        let edge_task = self.edge_agent.map(|agent| tokio::spawn(agent.run(stop_rx.clone())));
         let listeners =
             self.listeners.into_iter().map(|l| (l, self.router.clone())).chain(self.metrics_listener);
         for (l, router) in listeners {
@@ -353,6 +359,13 @@ impl Server {
         {
             t.abort();
         }
+        // The edge agent's uploads are PutMedia sessions like any other: it ends them itself
+        // (each waits for its last fragment's PERSISTED ACK), bounded like the sessions below.
+        if let Some(mut t) = edge_task
+            && tokio::time::timeout(SESSION_DRAIN, &mut t).await.is_err()
+        {
+            t.abort();
+        }
         // 2. PutMedia sessions finish the fragment in progress, then end after their last ACK.
         let sessions = self.ingest.active_sessions();
         if sessions > 0 {
@@ -379,6 +392,70 @@ impl Server {
         self.index.close().await;
         tracing::info!("shutdown complete");
     }
+}
+
+/// The edge agent for this server's own hub devices (`[edge]`): it uploads to the main listener
+/// (127.0.0.1 for a wildcard address) with the first configured key that may call PutMedia on any
+/// stream. Without such a key (and not in open mode) it does not run, and says so.
+fn local_edge_agent(
+    config: &Config,
+    index: &dyn Index,
+    main: &ListenerInfo,
+) -> Option<crate::edge::agent::Agent> {
+    use crate::edge::agent::{Agent, AgentOptions};
+    use crate::edge::link::LocalLink;
+    use crate::edge::recorder::JobTiming;
+    use crate::edge::secrets::StaticSecrets;
+    let edge = &config.edge;
+    if !edge.enabled || edge.hub_thing_names.is_empty() {
+        return None;
+    }
+    let key = config.auth.keys.iter().find(|k| {
+        k.operations.as_ref().is_none_or(|ops| ops.iter().any(|o| o == "PutMedia")) && k.streams.is_none()
+    });
+    let credentials = match (key, config.auth.mode) {
+        (Some(k), _) => aws_sdk_kinesisvideo::config::Credentials::new(
+            &k.access_key_id,
+            &k.secret_access_key,
+            None,
+            None,
+            "openkvs-edge",
+        ),
+        (None, AuthMode::Open) => {
+            aws_sdk_kinesisvideo::config::Credentials::new("openkvs-edge", "open", None, None, "openkvs-edge")
+        }
+        (None, AuthMode::Keys) => {
+            tracing::warn!(
+                "edge recorder disabled: no [[auth.keys]] entry may call PutMedia on every stream (the recorder uploads with it)"
+            );
+            return None;
+        }
+    };
+    let mut addr = main.local_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv6() {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        });
+    }
+    let self_url = format!("{}://{}", main.scheme, addr);
+    let link = LocalLink::new(
+        index.edge_store(),
+        edge.hub_thing_names.clone(),
+        StaticSecrets::load(&edge.secrets),
+        self_url,
+        credentials,
+    );
+    let options = AgentOptions {
+        buffer_dir: edge.buffer_dir.clone().unwrap_or_else(|| config.data_dir.join("edge")),
+        poll_interval: Duration::from_secs(edge.poll_interval_secs.max(1)),
+        timing: JobTiming {
+            max_backoff: Duration::from_secs(edge.max_backoff_secs.max(1)),
+            stall_timeout: Duration::from_secs(edge.stall_timeout_secs.max(1)),
+        },
+    };
+    Some(Agent::new(Arc::new(link), options))
 }
 
 async fn bind_one(addr: SocketAddr, tls: Option<TlsAcceptor>) -> Result<BoundListener, StartError> {

@@ -46,6 +46,12 @@
 //! re-frames a Matroska file or pipe like the KVS C producer and streams it over one signed,
 //! full-duplex request while reading the ACKs (`openkvs put`, `openkvs bench ingest`).
 //!
+//! **`edge`** is the KVS Edge Agent's recorder for RTSP cameras: configured by the edge
+//! operations (`api::edge`, stored in the index's edge aggregate), it records a camera with the
+//! `retina` RTSP client into Matroska fragments (pure parts in `edge::assembler` and
+//! `media::mkv::live`), keeps them in a bounded local buffer and uploads them with the `producer`'s
+//! PutMedia client, inside `openkvs serve` or as `openkvs edge` near the cameras.
+//!
 //! **`workers`** is the analysis fan-out: every persisted fragment is offered to pluggable
 //! analyzers (key-frame images, motion, a JetStream feed) with durable cursors in the index, and
 //! their events are recorded and delivered to webhooks and NATS.
@@ -66,7 +72,9 @@
 //! concrete implementations. Nothing below `api` imports axum, hyper or http, except `outbound`,
 //! the one place that speaks HTTP as a client. `producer` is a client beside the server, not below
 //! it: it imports only `media` and `outbound` from the crate and may use hyper, never axum.
-//! `imaging` imports only `media`.
+//! `imaging` imports only `media`. `edge` is a client of the server too: it imports `model`,
+//! `media`, `producer` and the index's edge aggregate (`index::edge`), never ingest or the store,
+//! and no HTTP types.
 
 pub mod api;
 pub mod app;
@@ -74,6 +82,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod data_dir_lock;
+pub mod edge;
 pub mod imaging;
 pub mod index;
 pub mod ingest;

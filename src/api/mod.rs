@@ -13,6 +13,9 @@
 //!   WebSocket (`GET /`, presigned).
 //! - [`cors`]: CORS headers and preflights for browsers.
 //! - [`analysis`]: openkvs's own analysis API (analyzer events, worker status, pause/resume).
+//! - [`edge`]: the KVS Edge Agent operations (edge configurations) and openkvs's agent status
+//!   report.
+//! - [`secrets`]: the Secrets Manager subset (JSON 1.1 on `POST /`) for camera URIs.
 //! - [`metrics`]: `/metrics` (Prometheus), `/health`, `/ready`, and the layer that counts requests,
 //!   latency and response bytes per operation.
 //! - [`console`]: the web console (embedded page at `/`, sign-in sessions, and the session-cookie
@@ -29,8 +32,10 @@ pub mod channels;
 pub mod console;
 pub mod control;
 pub mod cors;
+pub mod edge;
 pub mod media;
 pub mod metrics;
+pub mod secrets;
 pub mod session_resources;
 pub mod signaling;
 pub mod streams;
@@ -65,6 +70,8 @@ pub struct ApiSettings {
 pub struct AppState {
     /// The metadata index.
     pub index: Arc<dyn Index>,
+    /// The index's edge aggregate (edge configurations, secrets).
+    pub edge: Arc<dyn crate::index::edge::EdgeStore>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Access keys and policies.
@@ -178,9 +185,10 @@ pub fn router(state: AppState) -> Router {
         .merge(session_resources::router())
         .merge(signaling::router())
         .merge(analysis::router())
+        .merge(edge::router())
         .merge(console::router())
         .merge(metrics::routes())
-        .route("/", axum::routing::get(serve_root))
+        .route("/", axum::routing::get(serve_root).post(secrets::dispatch))
         .fallback(aws::middleware::unknown_operation)
         .layer(from_fn_with_state(state.clone(), aws::sigv4_layer::authenticate))
         .layer(from_fn_with_state(state.clone(), metrics::record_request))

@@ -7,6 +7,7 @@
 //! HTTP or AWS error codes (the API layer maps [`IndexError`] to them). Every method is one
 //! transaction; none holds a transaction open across an await point of its caller.
 
+pub mod edge;
 pub mod postgres;
 pub mod sqlite;
 
@@ -187,6 +188,9 @@ pub(crate) fn segment_ends(rows: Vec<(i64, i64, i64)>) -> Vec<SegmentEnd> {
 pub trait Index: Send + Sync + Debug {
     /// A short name for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+
+    /// The edge aggregate (edge configurations and secrets) on the same database.
+    fn edge_store(&self) -> Arc<dyn edge::EdgeStore>;
 
     /// Creates a stream with its tags; `Conflict { constraint: STREAM_NAME_CONSTRAINT }` when the
     /// name is taken in that region.

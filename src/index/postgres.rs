@@ -141,6 +141,10 @@ impl Index for PostgresIndex {
         "postgres"
     }
 
+    fn edge_store(&self) -> std::sync::Arc<dyn super::edge::EdgeStore> {
+        std::sync::Arc::new(super::edge::PostgresEdgeStore::new(self.pool.clone()))
+    }
+
     async fn create_stream(&self, new: NewStream) -> Result<Stream, IndexError> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(

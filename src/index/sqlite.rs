@@ -120,6 +120,10 @@ impl Index for SqliteIndex {
         "sqlite"
     }
 
+    fn edge_store(&self) -> std::sync::Arc<dyn super::edge::EdgeStore> {
+        std::sync::Arc::new(super::edge::SqliteEdgeStore::new(self.pool.clone()))
+    }
+
     async fn create_stream(&self, new: NewStream) -> Result<Stream, IndexError> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(

@@ -147,6 +147,45 @@ impl DataConnection {
     }
 }
 
+impl DataConnection {
+    /// A SigV4-signed `POST /` in the AWS JSON 1.1 protocol: `X-Amz-Target: {target}` (e.g.
+    /// `secretsmanager.GetSecretValue`), signed for `service`; the response head, body not read.
+    pub async fn post_json_target(
+        &mut self,
+        service: &str,
+        target: &str,
+        body: Vec<u8>,
+        credentials: &Credentials,
+        region: &str,
+    ) -> Result<Response<Incoming>, DataError> {
+        let url = format!("{}/", self.origin);
+        let length = body.len().to_string();
+        let headers: [(&str, &str); 5] = [
+            ("host", &self.authority),
+            ("user-agent", USER_AGENT),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("content-length", &length),
+            ("x-amz-target", target),
+        ];
+        let auth = super::sign::sign_json_post_for(
+            service,
+            &url,
+            &headers,
+            &body,
+            credentials,
+            region,
+            SystemTime::now(),
+        )?;
+        let mut request = Request::post("/");
+        for (k, v) in headers.iter().copied().chain(auth.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            request = request.header(k, v);
+        }
+        let request =
+            request.body(Full::new(Bytes::from(body))).map_err(|e| DataError::Http(e.to_string()))?;
+        self.send(request).await
+    }
+}
+
 /// The whole body of a `200 OK` response; any other status is [`DataError::Status`].
 pub async fn read_ok(response: Response<Incoming>) -> Result<Bytes, DataError> {
     let status = response.status();

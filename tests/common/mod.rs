@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod process;
 pub mod producer;
+pub mod rtsp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -61,6 +61,16 @@ pub fn epoch_seconds(millis: i64) -> serde_json::Value {
     serde_json::Number::from_f64(v).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
 }
 
+/// A timestamp member of a typed output: epoch milliseconds written as [`epoch_seconds`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochSeconds(pub i64);
+
+impl serde::Serialize for EpochSeconds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        epoch_seconds(self.0).serialize(s)
+    }
+}
+
 /// A JSON number of epoch seconds (integer or fractional) as epoch milliseconds.
 pub fn millis_from_epoch_seconds(secs: f64) -> Option<i64> {
     if !secs.is_finite() {

@@ -19,7 +19,9 @@ pub struct RequestId(pub String);
 /// Assigns the request id, opens the span, logs the outcome once.
 pub async fn request_context(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
-    let op = Operation::from_path(req.uri().path()).map(Operation::name).unwrap_or("-");
+    let op = Operation::from_request(req.method(), req.uri().path(), req.headers())
+        .map(Operation::name)
+        .unwrap_or("-");
     let span =
         tracing::info_span!("request", id = %id, op = op, method = %req.method(), path = %req.uri().path());
     req.extensions_mut().insert(RequestId(id.clone()));

@@ -9,5 +9,7 @@ mod operation;
 pub mod sigv4_layer;
 
 pub use error::{AwsError, AwsErrorCode, ErrorDetail};
-pub use json::{AwsJson, MAX_JSON_BODY, epoch_seconds, millis_from_epoch_seconds, parse_json_body, required};
+pub use json::{
+    AwsJson, EpochSeconds, MAX_JSON_BODY, epoch_seconds, millis_from_epoch_seconds, parse_json_body, required,
+};
 pub use operation::{AuthKind, Operation};

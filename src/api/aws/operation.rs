@@ -59,6 +59,19 @@ pub enum AuthKind {
     /// SigV4 over a streaming body: the payload hash is that of the empty string (what the KVS
     /// producers sign) or `UNSIGNED-PAYLOAD`; the body is not buffered.
     SigV4Streaming,
+    /// AWS JSON 1.1 (`POST /` with `X-Amz-Target: <path>`), SigV4 over the buffered body signed
+    /// for service `secretsmanager`. The table's "path" of such an operation is its target.
+    SigV4Json11Secrets,
+}
+
+impl AuthKind {
+    /// The SigV4 service the credential scope must name.
+    pub fn service(self) -> &'static str {
+        match self {
+            AuthKind::SigV4Json | AuthKind::SigV4Streaming => "kinesisvideo",
+            AuthKind::SigV4Json11Secrets => "secretsmanager",
+        }
+    }
 }
 
 operations! {
@@ -89,6 +102,10 @@ operations! {
     UpdateImageGenerationConfiguration => "/updateImageGenerationConfiguration", SigV4Json, AccessDeniedException;
     DescribeNotificationConfiguration => "/describeNotificationConfiguration", SigV4Json, AccessDeniedException;
     UpdateNotificationConfiguration => "/updateNotificationConfiguration", SigV4Json, AccessDeniedException;
+    StartEdgeConfigurationUpdate => "/startEdgeConfigurationUpdate", SigV4Json, AccessDeniedException;
+    DescribeEdgeConfiguration => "/describeEdgeConfiguration", SigV4Json, AccessDeniedException;
+    ListEdgeAgentConfigurations => "/listEdgeAgentConfigurations", SigV4Json, NotAuthorizedException;
+    DeleteEdgeConfiguration => "/deleteEdgeConfiguration", SigV4Json, AccessDeniedException;
     // kinesis-video-media
     PutMedia => "/putMedia", SigV4Streaming, NotAuthorizedException;
     GetMedia => "/getMedia", SigV4Json, NotAuthorizedException;
@@ -109,12 +126,45 @@ operations! {
     PauseWorker => "/openkvs/pauseWorker", SigV4Json, AccessDeniedException;
     ResumeWorker => "/openkvs/resumeWorker", SigV4Json, AccessDeniedException;
     DescribeIngestHealth => "/openkvs/describeIngestHealth", SigV4Json, AccessDeniedException;
+    // openkvs's own edge-agent status report (what AWS's Edge Agent sends through IoT)
+    PutEdgeAgentStatus => "/openkvs/putEdgeAgentStatus", SigV4Json, AccessDeniedException;
+    // secretsmanager, the subset the edge agent's camera URIs need (AWS JSON 1.1 on `POST /`; the
+    // "path" here is the `X-Amz-Target` value)
+    CreateSecret => "secretsmanager.CreateSecret", SigV4Json11Secrets, AccessDeniedException;
+    PutSecretValue => "secretsmanager.PutSecretValue", SigV4Json11Secrets, AccessDeniedException;
+    GetSecretValue => "secretsmanager.GetSecretValue", SigV4Json11Secrets, AccessDeniedException;
+    DescribeSecret => "secretsmanager.DescribeSecret", SigV4Json11Secrets, AccessDeniedException;
+    DeleteSecret => "secretsmanager.DeleteSecret", SigV4Json11Secrets, AccessDeniedException;
 }
 
 impl Operation {
-    /// The operation served at `path`, if any.
+    /// The operation served at `path`, if any (JSON 1.1 operations are not paths).
     pub fn from_path(path: &str) -> Option<Operation> {
-        Operation::ALL.iter().copied().find(|op| op.path() == path)
+        Operation::ALL
+            .iter()
+            .copied()
+            .find(|op| op.auth() != AuthKind::SigV4Json11Secrets && op.path() == path)
+    }
+
+    /// The JSON 1.1 operation named by an `X-Amz-Target` header value.
+    pub fn from_target(target: &str) -> Option<Operation> {
+        Operation::ALL
+            .iter()
+            .copied()
+            .find(|op| op.auth() == AuthKind::SigV4Json11Secrets && op.path() == target)
+    }
+
+    /// The operation of a request: by path, or for `POST /` by its `X-Amz-Target` header.
+    pub fn from_request(
+        method: &axum::http::Method,
+        path: &str,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<Operation> {
+        if path == "/" && method == axum::http::Method::POST {
+            let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok())?;
+            return Operation::from_target(target);
+        }
+        Operation::from_path(path)
     }
 }
 
@@ -131,7 +181,12 @@ mod tests {
     #[test]
     fn paths_are_unique_and_round_trip() {
         for op in Operation::ALL {
-            assert_eq!(Operation::from_path(op.path()), Some(*op));
+            if op.auth() == AuthKind::SigV4Json11Secrets {
+                assert_eq!(Operation::from_target(op.path()), Some(*op));
+                assert_eq!(Operation::from_path(op.path()), None);
+            } else {
+                assert_eq!(Operation::from_path(op.path()), Some(*op));
+            }
         }
         assert_eq!(Operation::from_path("/tagResource"), None, "resource tagging paths are capitalised");
     }

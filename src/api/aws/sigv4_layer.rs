@@ -25,7 +25,7 @@ use crate::model::Region;
 
 /// Authenticates and authorizes AWS operations.
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(op) = Operation::from_path(req.uri().path()) else {
+    let Some(op) = Operation::from_request(req.method(), req.uri().path(), req.headers()) else {
         return next.run(req).await;
     };
     match verify(&state, op, req).await {
@@ -41,7 +41,7 @@ async fn verify(state: &AppState, op: Operation, req: Request) -> Result<Request
         return Ok(Request::from_parts(parts, body));
     }
     let (body, body_hash) = match op.auth() {
-        AuthKind::SigV4Json => {
+        AuthKind::SigV4Json | AuthKind::SigV4Json11Secrets => {
             let bytes = axum::body::to_bytes(body, MAX_JSON_BODY).await.map_err(|e| {
                 AwsError::new(
                     AwsErrorCode::SerializationException,
@@ -69,8 +69,17 @@ async fn verify(state: &AppState, op: Operation, req: Request) -> Result<Request
         headers: &headers,
     };
     let payload = payload_hash_for(&headers, &body_hash);
-    let identity = state
-        .verifier
+    let secrets_verifier;
+    let verifier = if op.auth().service() == state.verifier.service {
+        state.verifier.as_ref()
+    } else {
+        secrets_verifier = crate::auth::sigv4::Verifier {
+            service: op.auth().service().to_owned(),
+            ..(*state.verifier).clone()
+        };
+        &secrets_verifier
+    };
+    let identity = verifier
         .verify(&request_parts, payload, state.clock.now_secs(), state.keys.as_ref())
         .map_err(|e| sigv4_failure(e, &parts))?;
     let region = Region::parse(&identity.region).map_err(|_| {
@@ -81,8 +90,9 @@ async fn verify(state: &AppState, op: Operation, req: Request) -> Result<Request
         return Err(AwsError::new(
             op.denied_code(),
             format!(
-                "User {} is not authorized to perform: kinesisvideo:{}",
+                "User {} is not authorized to perform: {}:{}",
                 identity.access_key_id,
+                op.auth().service(),
                 op.name()
             ),
         ));
