@@ -231,10 +231,10 @@ export async function addCamera(onDone) {
     description: 'Records an RTSP camera (H.264/H.265, AAC) into a new stream. The URI is kept as a secret and never shown again.',
     submitLabel: 'Add camera',
     body: [
-      field('Name', name, 'The stream name: letters, digits, _ . - (up to 256).'),
+      field('Name', name, 'Of the new stream: letters, digits, _ . - (up to 256).'),
       field('RTSP URI', uri, 'rtsp://user:password@host:port/path; add #udp for RTP over UDP.'),
       field('Retention (hours)', retention, 'At least 1: the recorder archives what it records.'),
-      field('Hub device', hub, 'The recorder that records it: "openkvs" is this server; another name is an `openkvs edge` agent.'),
+      field('Hub device', hub, 'Which recorder: "openkvs" is this server; another thing is an `openkvs edge` agent.'),
     ],
     submit: async () => {
       const n = name.value.trim();

@@ -383,6 +383,26 @@ mod tests {
     }
 
     #[test]
+    fn new_parameters_start_a_new_header() {
+        let mut asm = Assembler::new(AssemblerPolicy::default(), "t");
+        asm.set_video(Some(video()));
+        asm.push(v(0, true));
+        asm.push(v(40, false));
+        // The camera switches to 1280x720 (new SPS): the open fragment closes with the old header.
+        let bigger = TrackSpec { media: TrackMedia::Video { width: 1280, height: 720 }, ..video() };
+        let before = asm.set_video(Some(bigger)).expect("closed");
+        assert_eq!(before.frames, 2);
+        assert!(asm.push(v(80, false)).is_none(), "waits for a key frame");
+        asm.push(v(120, true));
+        let after = asm.flush().unwrap();
+        assert_ne!(before.header, after.header);
+        assert_eq!((after.timecode_ms, after.frames), (120, 1));
+        // The same parameters again change nothing.
+        let same = TrackSpec { media: TrackMedia::Video { width: 1280, height: 720 }, ..video() };
+        assert!(asm.set_video(Some(same)).is_none());
+    }
+
+    #[test]
     fn long_gops_and_audio_only_are_cut_by_time() {
         let mut asm = Assembler::new(AssemblerPolicy::default(), "t");
         asm.set_video(Some(video()));
