@@ -81,7 +81,8 @@ pub trait EdgeStore: Debug + Send + Sync {
     /// Removes the configuration if it is still at `generation` (the agent finished deleting).
     async fn remove_edge_config(&self, stream_id: i64, generation: i64) -> Result<bool, IndexError>;
 
-    /// Creates a secret; `Conflict { SECRET_NAME_CONSTRAINT }` when the name exists in the region.
+    /// Creates a secret; `Conflict { SECRET_NAME_CONSTRAINT }` when the name exists in the region
+    /// (scheduled for deletion or not).
     async fn create_secret(&self, secret: &NewSecret) -> Result<(), IndexError>;
 
     /// A secret's metadata by ARN, or by name in `region`; deleted-and-purged secrets are absent.
@@ -426,7 +427,15 @@ macro_rules! edge_store_impl {
                 .bind(&r.version_id)
                 .bind(r.created_ms)
                 .execute(&self.pool)
-                .await?;
+                .await
+                .map_err(|e| match IndexError::from(e) {
+                    // The ARN is made of region and name: either unique key means the name is taken
+                    // (SQLite does not name the violated constraint).
+                    IndexError::Conflict { .. } => {
+                        IndexError::Conflict { constraint: SECRET_NAME_CONSTRAINT.to_owned() }
+                    }
+                    other => other,
+                })?;
                 Ok(())
             }
 
