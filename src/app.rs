@@ -1,7 +1,7 @@
 //! Builds the concrete server from a [`Config`] and runs it.
 //!
-//! [`Server::bind`] opens the index (running migrations), creates the data directory, binds every
-//! listener (port 0 allowed, so tests can read the real address back) and assembles the router.
+//! [`Server::bind`] opens the archive (index migrations, store recovery; `crate::archive::open`),
+//! creates the data directory, binds every listener (port 0 allowed, so tests can read the real address back) and assembles the router.
 //! [`Server::run`] accepts connections until the shutdown future resolves, then shuts down in this
 //! order (each step bounded; design/0010-retention.md, "Graceful shutdown"):
 //!
@@ -11,13 +11,16 @@
 //!    [`crate::ingest::session::SHUTDOWN_FINISH_FRAGMENT`]), stop reading, and send the PERSISTED
 //!    ACKs of what it handed over before ending its response (waited for up to [`SESSION_DRAIN`]);
 //! 3. let in-flight HTTP requests finish ([`CONNECTION_DRAIN`]; then connections are dropped);
-//! 4. flush the persister: every fragment handed to it is durable and committed (or failed) —
-//!    [`PERSISTER_FLUSH`];
+//! 4. flush the archive's persister: every fragment handed to it is durable and committed (or
+//!    failed) — [`PERSISTER_FLUSH`];
 //! 5. drain the analysis workers ([`WORKER_DRAIN`]; their cursors resume after a restart);
-//! 6. close the index pool.
+//! 6. close the archive (its index pool).
 //!
-//! This is the only module that picks implementations (SQLite or Postgres, system clock) and the
-//! only one that owns sockets.
+//! This is the only module that picks implementations (the archive's configuration, system clock)
+//! and the only one that owns sockets. [`config`] is the whole server's configuration.
+
+pub mod config;
+mod edge;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,21 +35,19 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+pub use self::config::{Config, Overrides, TlsConfig};
 use crate::api::{self, ApiSettings, AppState, ListenerInfo};
-use crate::auth::KeyStore;
+use crate::archive::{self, Archive, ArchiveConfig, FragmentStore};
 use crate::auth::console_session::{ConsoleSessions, SessionLimits};
 use crate::auth::sigv4::{Verifier, VerifierMode};
+use crate::auth::{AuthMode, KeyStore};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{AuthMode, Config};
 use crate::data_dir_lock::DataDirLock;
-use crate::index::{self, Index, IndexError};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::playback::Playback;
 use crate::retention::Janitor;
 use crate::signaling::SignalingHub;
-use crate::store::FragmentStore;
-use crate::store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
 use crate::workers::{WorkerEnv, WorkerSpec, Workers};
 
 /// Graceful shutdown: how long PutMedia sessions may take to finish their fragment in progress and
@@ -63,9 +64,9 @@ pub const WORKER_DRAIN: Duration = Duration::from_secs(5);
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The index could not be opened or migrated.
-    #[error("index: {0}")]
-    Index(#[from] IndexError),
+    /// The archive (index or fragment store) could not be opened or recovered.
+    #[error(transparent)]
+    Archive(#[from] archive::OpenError),
     /// A listener could not be bound, or the data directory created.
     #[error("{what}: {source}")]
     Io {
@@ -82,44 +83,6 @@ pub enum StartError {
     DataDirInUse(#[from] crate::data_dir_lock::LockError),
 }
 
-/// Crash recovery before anything is appended: trims each stream's segments back to what the index
-/// references (design/0006-crash-safety.md), and logs what it found.
-async fn recover_store(
-    store: &LocalStore,
-    index: &dyn Index,
-    root: &std::path::Path,
-) -> Result<(), StartError> {
-    let indexed: std::collections::HashMap<i64, (i64, u64)> =
-        index.segment_high_water().await?.into_iter().map(|e| (e.stream_id, (e.segment, e.end))).collect();
-    // A few stats and truncates, once, before the listeners accept anything.
-    let report = store.recover(&indexed).map_err(|e| StartError::Io {
-        what: format!("cannot recover fragment store {}", root.display()),
-        source: std::io::Error::other(e),
-    })?;
-    if report.truncated_segments + report.removed_segments > 0 {
-        tracing::warn!(
-            "store recovery: dropped {} unacknowledged bytes ({} segment tails truncated, {} segments removed)",
-            report.bytes_dropped,
-            report.truncated_segments,
-            report.removed_segments
-        );
-    }
-    if !report.unindexed_streams.is_empty() {
-        tracing::warn!(
-            "store recovery: {} stream directories have no indexed fragments and were left in place: {:?}",
-            report.unindexed_streams.len(),
-            report.unindexed_streams
-        );
-    }
-    for (stream, segment, end, len) in &report.short_segments {
-        tracing::error!(
-            "store recovery: stream {stream} segment {segment} is {len} bytes but the index references {end}: \
-             fragments past the end will read as missing"
-        );
-    }
-    Ok(())
-}
-
 struct BoundListener {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -130,7 +93,7 @@ struct BoundListener {
 pub struct Server {
     listeners: Vec<BoundListener>,
     router: Router,
-    index: Arc<dyn Index>,
+    archive: Arc<Archive>,
     signaling: Arc<SignalingHub>,
     workers: Arc<Workers>,
     ingest: Arc<Ingest>,
@@ -164,7 +127,7 @@ impl Server {
     }
 
     /// As [`Server::bind_with_clock`], letting `wrap_store` wrap the fragment store (fault
-    /// injection in tests, e.g. [`crate::store::faulty::FaultyStore`]).
+    /// injection in tests, e.g. [`crate::archive::FaultyStore`]).
     pub async fn bind_with(
         config: &Config,
         clock: Arc<dyn Clock>,
@@ -188,23 +151,14 @@ impl Server {
         // Before anything opens the index or the store: two servers on one directory would be two
         // writers on one store, each believing it is the only producer of every stream.
         let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
-        let index = index::open(&config.effective_database_url()).await?;
-        warn_if_channels_lack_turn(index.as_ref(), &config.signaling.ice).await;
-        let store_root = config.data_dir.join("fragments");
-        let local = LocalStore::open(&store_root, DEFAULT_SEGMENT_BYTES).map_err(|e| StartError::Io {
-            what: format!("cannot open fragment store {}", store_root.display()),
-            source: std::io::Error::other(e),
-        })?;
-        recover_store(&local, index.as_ref(), &store_root).await?;
-        let store: Arc<dyn FragmentStore> = Arc::new(local);
-        let store = wrap_store(store);
         let metrics = Metrics::new();
-        let ingest =
-            Ingest::new(index.clone(), store.clone(), clock.clone(), config.ingest.clone(), metrics.clone());
-        let janitor = Janitor::new(ingest.clone(), metrics.clone());
+        let archive_config = ArchiveConfig::new(config.effective_database_url(), &config.data_dir);
+        let archive = archive::open(&archive_config, metrics.clone(), wrap_store).await?;
+        warn_if_channels_lack_turn(&archive, &config.signaling.ice).await;
+        let ingest = Ingest::new(archive.clone(), clock.clone(), config.ingest.clone(), metrics.clone());
+        let janitor = Janitor::new(archive.clone(), clock.clone(), metrics.clone());
         let worker_env = WorkerEnv {
-            index: index.clone(),
-            store,
+            archive: archive.clone(),
             clock: clock.clone(),
             artifact_root: config.data_dir.join("analysis"),
             image_root: config.data_dir.join("images"),
@@ -212,7 +166,7 @@ impl Server {
         };
         let mut worker_specs = Workers::builtin(&config.workers, &worker_env);
         worker_specs.extend(extra_workers);
-        let workers = Workers::start(worker_specs, worker_env, ingest.persisted(), config.workers.clone());
+        let workers = Workers::start(worker_specs, worker_env, archive.persisted(), config.workers.clone());
         let keys = Arc::new(KeyStore::new(config.auth.mode, &config.auth.keys));
         let verifier = Arc::new(Verifier::new(
             match config.auth.mode {
@@ -235,12 +189,11 @@ impl Server {
             listeners.push(bind_one(addr, Some(acceptor)).await?);
         }
         let tls_listener = listeners.iter().find(|l| l.tls.is_some()).map(|l| l.info.clone());
-        let edge_agent = local_edge_agent(config, index.as_ref(), &listeners[0].info);
+        let edge_agent = edge::local_agent(config, archive.clone(), &listeners[0].info);
 
         let state = AppState {
-            index: index.clone(),
-            edge: index.edge_store(),
-            clock,
+            archive: archive.clone(),
+            clock: clock.clone(),
             keys,
             verifier,
             settings: Arc::new(ApiSettings {
@@ -248,7 +201,13 @@ impl Server {
                 public_url: config.public_url.clone(),
                 tls_listener,
             }),
-            playback: Playback::new(ingest.clone(), config.playback.clone(), session_token_key(config)),
+            playback: Playback::new(
+                archive.clone(),
+                ingest.clone(),
+                clock,
+                config.playback.clone(),
+                session_token_key(config),
+            ),
             signaling: signaling.clone(),
             ingest: ingest.clone(),
             workers: workers.clone(),
@@ -266,7 +225,7 @@ impl Server {
         Ok(Self {
             listeners,
             router,
-            index,
+            archive,
             signaling,
             workers,
             ingest,
@@ -312,7 +271,7 @@ impl Server {
 
     /// The index backend name.
     pub fn index_backend(&self) -> &'static str {
-        self.index.backend()
+        self.archive.backend()
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight connections for at most 10 s.
@@ -383,79 +342,15 @@ impl Server {
             tracing::warn!("connections still open after {CONNECTION_DRAIN:?}; closing them");
         }
         // 4. Whatever the persister still holds becomes durable and committed.
-        if !self.ingest.flush_persister(PERSISTER_FLUSH).await {
+        if !self.archive.flush(PERSISTER_FLUSH).await {
             tracing::warn!("the persister still had fragments after {PERSISTER_FLUSH:?}");
         }
         // 5. Workers stop between fragments; their cursors resume the rest after a restart.
         self.workers.shutdown(WORKER_DRAIN).await;
-        // 6. Close the index pool.
-        self.index.close().await;
+        // 6. Close the archive's index pool.
+        self.archive.close().await;
         tracing::info!("shutdown complete");
     }
-}
-
-/// The edge agent for this server's own hub devices (`[edge]`): it uploads to the main listener
-/// (127.0.0.1 for a wildcard address) with the first configured key that may call PutMedia on any
-/// stream. Without such a key (and not in open mode) it does not run, and says so.
-fn local_edge_agent(
-    config: &Config,
-    index: &dyn Index,
-    main: &ListenerInfo,
-) -> Option<crate::edge::agent::Agent> {
-    use crate::edge::agent::{Agent, AgentOptions};
-    use crate::edge::link::LocalLink;
-    use crate::edge::recorder::JobTiming;
-    use crate::edge::secrets::StaticSecrets;
-    let edge = &config.edge;
-    if !edge.enabled || edge.hub_thing_names.is_empty() {
-        return None;
-    }
-    let key = config.auth.keys.iter().find(|k| {
-        k.operations.as_ref().is_none_or(|ops| ops.iter().any(|o| o == "PutMedia")) && k.streams.is_none()
-    });
-    let credentials = match (key, config.auth.mode) {
-        (Some(k), _) => aws_sdk_kinesisvideo::config::Credentials::new(
-            &k.access_key_id,
-            &k.secret_access_key,
-            None,
-            None,
-            "openkvs-edge",
-        ),
-        (None, AuthMode::Open) => {
-            aws_sdk_kinesisvideo::config::Credentials::new("openkvs-edge", "open", None, None, "openkvs-edge")
-        }
-        (None, AuthMode::Keys) => {
-            tracing::warn!(
-                "edge recorder disabled: no [[auth.keys]] entry may call PutMedia on every stream (the recorder uploads with it)"
-            );
-            return None;
-        }
-    };
-    let mut addr = main.local_addr;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(if addr.is_ipv6() {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        } else {
-            std::net::Ipv4Addr::LOCALHOST.into()
-        });
-    }
-    let self_url = format!("{}://{}", main.scheme, addr);
-    let link = LocalLink::new(
-        index.edge_store(),
-        edge.hub_thing_names.clone(),
-        StaticSecrets::load(&edge.secrets),
-        self_url,
-        credentials,
-    );
-    let options = AgentOptions {
-        buffer_dir: edge.buffer_dir.clone().unwrap_or_else(|| config.data_dir.join("edge")),
-        poll_interval: Duration::from_secs(edge.poll_interval_secs.max(1)),
-        timing: JobTiming {
-            max_backoff: Duration::from_secs(edge.max_backoff_secs.max(1)),
-            stall_timeout: Duration::from_secs(edge.stall_timeout_secs.max(1)),
-        },
-    };
-    Some(Agent::new(Arc::new(link), options))
 }
 
 async fn bind_one(addr: SocketAddr, tls: Option<TlsAcceptor>) -> Result<BoundListener, StartError> {
@@ -589,11 +484,11 @@ fn session_token_key(config: &Config) -> crate::auth::session_token::SessionToke
 
 /// Logs a warning when signaling channels exist and GetIceServerConfig would list no TURN server
 /// (see `IceConfig::missing_turn_warning`).
-async fn warn_if_channels_lack_turn(index: &dyn index::Index, ice: &crate::signaling::ice::IceConfig) {
+async fn warn_if_channels_lack_turn(archive: &Archive, ice: &crate::signaling::ice::IceConfig) {
     if ice.has_turn() {
         return;
     }
-    match index.channel_count().await {
+    match archive.channel_count().await {
         Ok(0) => {}
         Ok(n) => {
             let situation = if n == 1 {

@@ -17,7 +17,7 @@ use aws_sdk_kinesisvideoarchivedmedia::types::{
 };
 use base64::Engine;
 use common::rtsp::RtspCamera;
-use common::{Backend, RawResponse, TestServer, raw_request, signed_json_post, sigv4_headers};
+use common::{Backend, RawResponse, TestServer, raw_request, signed_json_post, signed_json11_post};
 use serde_json::{Value, json};
 
 const HUB: &str = "arn:aws:iot:us-east-1:000000000000:thing/openkvs";
@@ -49,35 +49,17 @@ async fn post(srv: &TestServer, path: &str, body: Value) -> RawResponse {
 
 /// A secretsmanager call (AWS JSON 1.1 on `POST /`).
 async fn secrets_call(srv: &TestServer, target: &str, body: Value) -> RawResponse {
-    let host = srv.addr.to_string();
-    let body = body.to_string();
     let target = format!("secretsmanager.{target}");
-    let base = [
-        ("host", host.as_str()),
-        ("content-type", "application/x-amz-json-1.1"),
-        ("x-amz-target", target.as_str()),
-    ];
-    let auth = sigv4_headers(
-        "POST",
-        &format!("http://{host}/"),
-        &base,
-        body.as_bytes(),
+    let req = signed_json11_post(
+        srv.addr,
+        &target,
+        &body.to_string(),
         "secretsmanager",
-        "us-east-1",
         KEY,
         SECRET,
         SystemTime::now(),
     );
-    let mut req = format!(
-        "POST / HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amz-target: {target}\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in auth {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    raw_request(srv.addr, req.as_bytes()).await
+    raw_request(srv.addr, &req).await
 }
 
 async fn create_stream(srv: &TestServer, name: &str) {

@@ -1,13 +1,12 @@
-//! Conformance of the index's edge aggregate (`index::edge::EdgeStore`: edge configurations and
-//! secrets): every query on SQLite and, with TEST_DATABASE_URL, on Postgres.
+//! Conformance of the index's edge configuration and secret aggregates (`EdgeIndex`,
+//! `SecretIndex`): every query on SQLite and, with TEST_DATABASE_URL, on Postgres.
 
 mod common;
 
 use std::sync::Arc;
 
 use common::Backend;
-use openkvs::index::edge::{EdgeStore, NewSecret, SECRET_NAME_CONSTRAINT};
-use openkvs::index::{Index, IndexError, NewStream};
+use openkvs::archive::{Index, IndexError, NewSecret, NewStream, SECRET_NAME_CONSTRAINT};
 use openkvs::model::{
     AccountId, DataRetention, EdgeConfig, JobReport, JobStatus, Region, ResourceArn, SecretRecord,
     SecretValue, StorageTier, StreamName, SyncStatus, TagSet, VersionToken,
@@ -17,7 +16,6 @@ backend_tests!(edge_configurations_follow_their_generation, secrets_create_updat
 
 struct Ctx {
     index: Arc<dyn Index>,
-    edge: Arc<dyn EdgeStore>,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
@@ -32,13 +30,11 @@ impl Ctx {
                 (url, Some((admin, name)))
             }
         };
-        let index = openkvs::index::open(&url).await.unwrap();
-        let edge = index.edge_store();
-        Self { index, edge, _dir: dir, pg }
+        let index = openkvs::archive::open_index(&url).await.unwrap();
+        Self { index, _dir: dir, pg }
     }
 
     async fn done(self) {
-        drop(self.edge);
         drop(self.index);
         if let Some((admin, name)) = self.pg {
             common::drop_postgres_db(&admin, &name).await;
@@ -84,48 +80,51 @@ async fn edge_configurations_follow_their_generation(backend: Backend) {
     let ctx = Ctx::new(backend).await;
     let (a, b, c) = (ctx.stream("a").await, ctx.stream("b").await, ctx.stream("c").await);
     let hub = "arn:aws:iot:us-east-1:000000000000:thing/site-1";
-    let first = ctx.edge.put_edge_config(a, &config(hub), 1000).await.unwrap();
+    let first = ctx.index.put_edge_config(a, &config(hub), 1000).await.unwrap();
     assert_eq!((first.sync_status, first.generation, first.created_ms), (SyncStatus::Syncing, 1, 1000));
     assert_eq!((first.stream_name.as_str(), first.config.hub()), ("a", hub));
-    ctx.edge.put_edge_config(b, &config(hub), 1001).await.unwrap();
-    ctx.edge
+    ctx.index.put_edge_config(b, &config(hub), 1001).await.unwrap();
+    ctx.index
         .put_edge_config(c, &config("arn:aws:iot:us-east-1:000000000000:thing/other"), 1002)
         .await
         .unwrap();
-    assert!(matches!(ctx.edge.put_edge_config(999_999, &config(hub), 1).await, Err(IndexError::NotFound)));
+    assert!(matches!(ctx.index.put_edge_config(999_999, &config(hub), 1).await, Err(IndexError::NotFound)));
 
     // Paging by stream id within one hub.
-    let page = ctx.edge.edge_configs_for_hub(hub, 0, 1).await.unwrap();
+    let page = ctx.index.edge_configs_for_hub(hub, 0, 1).await.unwrap();
     assert_eq!(page.iter().map(|r| r.stream_id).collect::<Vec<_>>(), vec![a]);
-    let rest = ctx.edge.edge_configs_for_hub(hub, a, 10).await.unwrap();
+    let rest = ctx.index.edge_configs_for_hub(hub, a, 10).await.unwrap();
     assert_eq!(rest.iter().map(|r| r.stream_id).collect::<Vec<_>>(), vec![b]);
-    assert_eq!(ctx.edge.all_edge_configs().await.unwrap().len(), 3);
+    assert_eq!(ctx.index.all_edge_configs().await.unwrap().len(), 3);
 
     // Status and reports apply to the current generation only.
-    assert!(ctx.edge.set_edge_sync_status(a, 1, SyncStatus::InSync, None, 2000).await.unwrap());
-    assert!(!ctx.edge.set_edge_sync_status(a, 1, SyncStatus::InSync, None, 2001).await.unwrap(), "no change");
+    assert!(ctx.index.set_edge_sync_status(a, 1, SyncStatus::InSync, None, 2000).await.unwrap());
+    assert!(
+        !ctx.index.set_edge_sync_status(a, 1, SyncStatus::InSync, None, 2001).await.unwrap(),
+        "no change"
+    );
     let rec = report(JobStatus::SystemError, "camera unreachable", 2100);
-    assert!(ctx.edge.set_edge_job_reports(a, 1, Some(&rec), None).await.unwrap());
-    let replaced = ctx.edge.put_edge_config(a, &config(hub), 3000).await.unwrap();
+    assert!(ctx.index.set_edge_job_reports(a, 1, Some(&rec), None).await.unwrap());
+    let replaced = ctx.index.put_edge_config(a, &config(hub), 3000).await.unwrap();
     assert_eq!(
         (replaced.generation, replaced.sync_status, replaced.created_ms, replaced.updated_ms),
         (2, SyncStatus::Syncing, 1000, 3000)
     );
     assert_eq!(replaced.recorder.as_ref(), Some(&rec), "agent reports survive an update");
     assert!(
-        !ctx.edge.set_edge_sync_status(a, 1, SyncStatus::InSync, None, 3001).await.unwrap(),
+        !ctx.index.set_edge_sync_status(a, 1, SyncStatus::InSync, None, 3001).await.unwrap(),
         "stale generation"
     );
-    assert!(!ctx.edge.set_edge_job_reports(a, 1, None, Some(&rec)).await.unwrap());
+    assert!(!ctx.index.set_edge_job_reports(a, 1, None, Some(&rec)).await.unwrap());
     assert!(
-        ctx.edge
+        ctx.index
             .set_edge_sync_status(a, 2, SyncStatus::SyncFailed, Some("401 Unauthorized"), 3002)
             .await
             .unwrap()
     );
     let up = report(JobStatus::Success, "uploaded", 3003);
-    ctx.edge.set_edge_job_reports(a, 2, None, Some(&up)).await.unwrap();
-    let got = ctx.edge.edge_config(a).await.unwrap().unwrap();
+    ctx.index.set_edge_job_reports(a, 2, None, Some(&up)).await.unwrap();
+    let got = ctx.index.edge_config(a).await.unwrap().unwrap();
     assert_eq!(
         (got.sync_status, got.failed_details.as_deref()),
         (SyncStatus::SyncFailed, Some("401 Unauthorized"))
@@ -133,17 +132,17 @@ async fn edge_configurations_follow_their_generation(backend: Backend) {
     assert_eq!(got.uploader.as_ref(), Some(&up));
 
     // Deletion: a new generation; only that generation's agent removes the row.
-    ctx.edge.mark_edge_config_deleting(a, 4000).await.unwrap();
-    let deleting = ctx.edge.edge_config(a).await.unwrap().unwrap();
+    ctx.index.mark_edge_config_deleting(a, 4000).await.unwrap();
+    let deleting = ctx.index.edge_config(a).await.unwrap().unwrap();
     assert_eq!((deleting.sync_status, deleting.generation), (SyncStatus::Deleting, 3));
-    assert!(!ctx.edge.remove_edge_config(a, 2).await.unwrap());
-    assert!(ctx.edge.remove_edge_config(a, 3).await.unwrap());
-    assert!(ctx.edge.edge_config(a).await.unwrap().is_none());
-    assert!(matches!(ctx.edge.mark_edge_config_deleting(a, 1).await, Err(IndexError::NotFound)));
+    assert!(!ctx.index.remove_edge_config(a, 2).await.unwrap());
+    assert!(ctx.index.remove_edge_config(a, 3).await.unwrap());
+    assert!(ctx.index.edge_config(a).await.unwrap().is_none());
+    assert!(matches!(ctx.index.mark_edge_config_deleting(a, 1).await, Err(IndexError::NotFound)));
 
     // Deleting the stream deletes its configuration.
     ctx.index.delete_stream(b, None).await.unwrap();
-    assert!(ctx.edge.edge_config(b).await.unwrap().is_none());
+    assert!(ctx.index.edge_config(b).await.unwrap().is_none());
     ctx.done().await;
 }
 
@@ -168,25 +167,25 @@ fn secret(name: &str, at: i64) -> NewSecret {
 async fn secrets_create_update_delete_and_purge(backend: Backend) {
     let ctx = Ctx::new(backend).await;
     let s = secret("cam", 1000);
-    ctx.edge.create_secret(&s).await.unwrap();
-    match ctx.edge.create_secret(&secret("cam", 1001)).await {
+    ctx.index.create_secret(&s).await.unwrap();
+    match ctx.index.create_secret(&secret("cam", 1001)).await {
         Err(IndexError::Conflict { constraint }) => assert_eq!(constraint, SECRET_NAME_CONSTRAINT),
         other => panic!("expected a conflict, got {other:?}"),
     }
     // By ARN, or by name in its region only.
-    let (rec, value) = ctx.edge.secret_value(&s.record.arn, "eu-west-1", 1002).await.unwrap().unwrap();
+    let (rec, value) = ctx.index.secret_value(&s.record.arn, "eu-west-1", 1002).await.unwrap().unwrap();
     assert_eq!((rec.name.as_str(), value), ("cam", Some(SecretValue::Text("rtsp://u:p@cam/1".into()))));
-    assert!(ctx.edge.secret("cam", "us-east-1", 1002).await.unwrap().is_some());
-    assert!(ctx.edge.secret("cam", "eu-west-1", 1002).await.unwrap().is_none());
+    assert!(ctx.index.secret("cam", "us-east-1", 1002).await.unwrap().is_some());
+    assert!(ctx.index.secret("cam", "eu-west-1", 1002).await.unwrap().is_none());
 
-    ctx.edge.put_secret_value(&s.record.arn, &SecretValue::Binary(vec![1, 2, 3]), "v2", 2000).await.unwrap();
-    let (rec, value) = ctx.edge.secret_value("cam", "us-east-1", 2001).await.unwrap().unwrap();
+    ctx.index.put_secret_value(&s.record.arn, &SecretValue::Binary(vec![1, 2, 3]), "v2", 2000).await.unwrap();
+    let (rec, value) = ctx.index.secret_value("cam", "us-east-1", 2001).await.unwrap().unwrap();
     assert_eq!(
         (rec.version_id.as_str(), rec.changed_ms, value),
         ("v2", 2000, Some(SecretValue::Binary(vec![1, 2, 3])))
     );
     assert!(matches!(
-        ctx.edge
+        ctx.index
             .put_secret_value(
                 "arn:aws:secretsmanager:us-east-1:0:secret:none",
                 &SecretValue::Text("x".into()),
@@ -198,12 +197,12 @@ async fn secrets_create_update_delete_and_purge(backend: Backend) {
     ));
 
     // Scheduled deletion: visible (with DeletedDate) until its date, then gone and purged.
-    ctx.edge.schedule_secret_deletion(&s.record.arn, 3000, 5000).await.unwrap();
-    let rec = ctx.edge.secret("cam", "us-east-1", 4000).await.unwrap().unwrap();
+    ctx.index.schedule_secret_deletion(&s.record.arn, 3000, 5000).await.unwrap();
+    let rec = ctx.index.secret("cam", "us-east-1", 4000).await.unwrap().unwrap();
     assert_eq!((rec.deleted_ms, rec.purge_ms), (Some(3000), Some(5000)));
-    assert!(ctx.edge.secret("cam", "us-east-1", 5000).await.unwrap().is_none());
-    assert_eq!(ctx.edge.purge_secrets(4999).await.unwrap(), 0);
-    assert_eq!(ctx.edge.purge_secrets(5000).await.unwrap(), 1);
-    ctx.edge.create_secret(&secret("cam", 6000)).await.unwrap();
+    assert!(ctx.index.secret("cam", "us-east-1", 5000).await.unwrap().is_none());
+    assert_eq!(ctx.index.purge_secrets(4999).await.unwrap(), 0);
+    assert_eq!(ctx.index.purge_secrets(5000).await.unwrap(), 1);
+    ctx.index.create_secret(&secret("cam", 6000)).await.unwrap();
     ctx.done().await;
 }

@@ -29,7 +29,7 @@ CREATE TABLE secrets (
     name           TEXT    NOT NULL,     -- Name, 1..512 characters
     description    TEXT,                 -- Description, NULL when not given
     kms_key_id     TEXT,                 -- KmsKeyId as given (stored, not used: no KMS here)
-    secret_string  TEXT,                 -- the current SecretString (plain text at rest: see design/0014-edge-agent.md)
+    secret_string  TEXT,                 -- the current SecretString (plain text at rest: see design/0015-edge-agent.md)
     secret_binary  BLOB,                -- the current SecretBinary
     version_id     TEXT    NOT NULL,     -- VersionId of the current (AWSCURRENT) version
     created_at_ms  INTEGER NOT NULL,     -- CreatedDate, epoch ms

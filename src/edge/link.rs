@@ -1,8 +1,8 @@
 //! How an agent reaches the server: its configurations, the camera secrets, where to upload, and
 //! where its status goes. [`AgentLink`] has two implementations:
 //!
-//! - [`LocalLink`], inside `openkvs serve`: reads and writes the index's edge aggregate directly
-//!   and uploads to the server's own listener;
+//! - inside `openkvs serve`, `app`'s link on the archive (its edge and secret aggregates), which
+//!   uploads to the server's own listener;
 //! - [`RemoteLink`], for `openkvs edge` on the camera's network: SigV4-signed calls to the server,
 //!   `ListEdgeAgentConfigurations` (kinesisvideo), `GetSecretValue` (secretsmanager, JSON 1.1),
 //!   `GetDataEndpoint`, and openkvs's own `PutEdgeAgentStatus` for the status that AWS's agent
@@ -11,15 +11,13 @@
 //! Both check the `[edge.secrets]` / environment secrets first. Nothing here logs a secret.
 
 use std::fmt::Debug;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_kinesisvideo::config::Credentials;
 use serde::{Deserialize, Serialize};
 
 use super::secrets::StaticSecrets;
-use crate::index::edge::EdgeStore;
-use crate::model::{EdgeConfig, EdgeConfigRecord, JobReport, JobStatus, SecretArn, SecretValue, SyncStatus};
+use crate::model::{EdgeConfig, EdgeConfigRecord, JobReport, JobStatus, SecretValue, SyncStatus};
 use crate::producer::data_client::{DataConnection, read_ok};
 
 /// One configuration assigned to this agent.
@@ -40,7 +38,8 @@ pub struct Assigned {
 }
 
 impl Assigned {
-    fn from_record(r: EdgeConfigRecord) -> Self {
+    /// The assignment of a stored configuration (the server-side link's view).
+    pub fn from_record(r: EdgeConfigRecord) -> Self {
         Assigned {
             stream_arn: r.stream_arn,
             stream_name: r.stream_name,
@@ -100,113 +99,17 @@ pub trait AgentLink: Debug + Send + Sync {
 }
 
 /// The region in a stream ARN (`arn:aws:kinesisvideo:REGION:…`).
-fn arn_region(arn: &str) -> String {
+pub fn arn_region(arn: &str) -> String {
     arn.split(':').nth(3).unwrap_or("us-east-1").to_owned()
 }
 
-fn secret_text(value: Option<SecretValue>, arn: &str) -> Result<String, SecretError> {
+/// The camera URI a secret's value holds: its text (or UTF-8 binary); a user error otherwise.
+pub fn secret_uri(value: Option<SecretValue>, arn: &str) -> Result<String, SecretError> {
     match value {
         Some(SecretValue::Text(t)) => Ok(t),
         Some(SecretValue::Binary(b)) => String::from_utf8(b)
             .map_err(|_| SecretError::Unusable(format!("The secret {arn} holds binary data, not a URI."))),
         None => Err(SecretError::Unusable(format!("The secret {arn} has no value."))),
-    }
-}
-
-/// The agent inside `openkvs serve`.
-#[derive(Debug)]
-pub struct LocalLink {
-    edge: Arc<dyn EdgeStore>,
-    thing_names: Vec<String>,
-    secrets: StaticSecrets,
-    self_url: String,
-    credentials: Credentials,
-}
-
-impl LocalLink {
-    /// A link on `edge` for hubs named `thing_names`, uploading to `self_url` with `credentials`
-    /// (a key the server accepts for PutMedia).
-    pub fn new(
-        edge: Arc<dyn EdgeStore>,
-        thing_names: Vec<String>,
-        secrets: StaticSecrets,
-        self_url: String,
-        credentials: Credentials,
-    ) -> Self {
-        LocalLink { edge, thing_names, secrets, self_url, credentials }
-    }
-}
-
-#[async_trait]
-impl AgentLink for LocalLink {
-    async fn assigned(&self) -> Result<Vec<Assigned>, String> {
-        let all = self.edge.all_edge_configs().await.map_err(|e| e.to_string())?;
-        Ok(all
-            .into_iter()
-            .filter(|r| self.thing_names.iter().any(|t| t == crate::model::hub_thing_name(r.config.hub())))
-            .map(Assigned::from_record)
-            .collect())
-    }
-
-    async fn secret(&self, arn: &str) -> Result<String, SecretError> {
-        if let Some(v) = self.secrets.get(arn) {
-            return Ok(v.to_owned());
-        }
-        let region = SecretArn::parse_member(arn, "mediaUriSecretArn")
-            .map(|a| a.region)
-            .map_err(|e| SecretError::Unusable(e.0))?;
-        let found = self
-            .edge
-            .secret_value(arn, &region, super::now_ms())
-            .await
-            .map_err(|e| SecretError::Unreachable(e.to_string()))?;
-        match found {
-            None => {
-                Err(SecretError::Unusable(format!("Secrets Manager can't find the specified secret {arn}.")))
-            }
-            Some((record, _)) if record.deleted_ms.is_some() => {
-                Err(SecretError::Unusable(format!("The secret {arn} is scheduled for deletion.")))
-            }
-            Some((_, value)) => secret_text(value, arn),
-        }
-    }
-
-    async fn report_sync(
-        &self,
-        c: &Assigned,
-        status: SyncStatus,
-        details: Option<&str>,
-    ) -> Result<(), String> {
-        self.edge
-            .set_edge_sync_status(c.stream_id, c.generation, status, details, super::now_ms())
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
-    async fn report_jobs(
-        &self,
-        c: &Assigned,
-        recorder: Option<&JobReport>,
-        uploader: Option<&JobReport>,
-    ) -> Result<(), String> {
-        self.edge
-            .set_edge_job_reports(c.stream_id, c.generation, recorder, uploader)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
-    async fn deleted(&self, c: &Assigned) -> Result<(), String> {
-        self.edge.remove_edge_config(c.stream_id, c.generation).await.map(|_| ()).map_err(|e| e.to_string())
-    }
-
-    async fn upload_target(&self, c: &Assigned) -> Result<UploadTarget, String> {
-        Ok(UploadTarget {
-            data_endpoint: self.self_url.clone(),
-            region: arn_region(&c.stream_arn),
-            credentials: self.credentials.clone(),
-        })
     }
 }
 

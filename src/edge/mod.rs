@@ -10,17 +10,18 @@
 //! - [`buffer`]: the bounded on-disk buffer between recorder and uploader (`DeletionConfig`).
 //! - [`uploader`]: PutMedia sessions from the buffer, live or inside `UploaderConfig` windows, with
 //!   the producer client of `crate::producer` (the agent uploads like any producer).
-//! - [`link`]: how an agent reaches its configurations, secrets and status: [`link::LocalLink`]
-//!   (inside `openkvs serve`, on the index) or [`link::RemoteLink`] (`openkvs edge`, over SigV4
-//!   HTTP to the server).
+//! - [`link`]: how an agent reaches its configurations, secrets and status: the [`link::AgentLink`]
+//!   contract, implemented inside `openkvs serve` by `app` (on the archive) and by
+//!   [`link::RemoteLink`] (`openkvs edge`, over SigV4 HTTP to the server).
 //! - [`agent`]: the supervisor: polls the configurations of its hub devices, starts, restarts
 //!   and stops one recorder + uploader pair per stream, drives `SyncStatus`.
 //! - [`secrets`]: secrets from the configuration file and the environment, by ARN.
 //! - [`standalone`]: `openkvs edge`, the agent as its own process.
 //!
-//! The agent imports `model`, `media`, `producer` (its PutMedia client) and, for the local link,
-//! the index's edge aggregate; it never touches the fragment store or the ingest internals: what
-//! it records reaches the archive through PutMedia, like every camera's media. It must not log a
+//! The agent is a client beside the server: it imports only `model`, `media`, `outbound` and
+//! `producer` (its PutMedia client and signed JSON connection); it never touches the archive or the
+//! ingest internals: what it records reaches the archive through PutMedia, like every camera's
+//! media (`tests/layering.rs` checks). It must not log a
 //! secret or a camera URI with its credentials ([`redact_uri`]).
 
 pub mod agent;

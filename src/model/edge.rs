@@ -568,7 +568,7 @@ pub struct SecretRecord {
     pub name: String,
     /// `Description`.
     pub description: Option<String>,
-    /// `KmsKeyId` as given (openkvs does not encrypt with it; see design/0014-edge-agent.md).
+    /// `KmsKeyId` as given (openkvs does not encrypt with it; see design/0015-edge-agent.md).
     pub kms_key_id: Option<String>,
     /// The current version (`AWSCURRENT`).
     pub version_id: String,

@@ -1,9 +1,10 @@
-//! One keep-alive HTTP/1.1 connection to a data endpoint, for the read-side benches
-//! (`bench getmedia`, `bench hls`): SigV4-signed JSON POSTs (GetMedia,
-//! GetHLSStreamingSessionURL) and plain GETs of session resources (HLS playlists and segments,
-//! authorized by their SessionToken).
+//! One keep-alive HTTP/1.1 connection to an endpoint, for the clients that make many small signed
+//! calls: the read-side benches (`bench getmedia`, `bench hls`: GetMedia,
+//! GetHLSStreamingSessionURL, and plain GETs of session resources authorized by their
+//! SessionToken) and the edge agent of `openkvs edge` (ListEdgeAgentConfigurations,
+//! GetDataEndpoint, its status reports, and secretsmanager's GetSecretValue in AWS JSON 1.1).
 //!
-//! Owns the hyper client connection of one reader or viewer: opened through [`crate::outbound`]
+//! Owns the hyper client connection of one client: opened through [`crate::outbound`]
 //! on first use, reused for every following request, reopened after it closes. Knows nothing of
 //! what the bodies contain.
 
@@ -17,8 +18,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 
-use super::sign::{SignError, sign_json_post};
 use crate::outbound::{self as transport, ConnectError};
+use crate::producer::sign::{SignError, sign_json_post};
 
 /// User-Agent of the bench requests.
 const USER_AGENT: &str = concat!("openkvs-bench/", env!("CARGO_PKG_VERSION"));

@@ -17,10 +17,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
+use openkvs::app::Config;
 use openkvs::app::Server;
+use openkvs::archive::FragmentStore;
 use openkvs::clock::SystemClock;
-use openkvs::config::Config;
-use openkvs::store::FragmentStore;
 use sqlx::Connection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -146,7 +146,7 @@ impl TestServer {
     }
 
     /// As [`TestServer::start_with`], wrapping the fragment store (fault injection, see
-    /// `openkvs::store::faulty`). A later [`TestServer::restart`] uses the plain store.
+    /// `openkvs::archive::FaultyStore`). A later [`TestServer::restart`] uses the plain store.
     pub async fn start_with_store(
         backend: Backend,
         tweak: impl FnOnce(&mut Config),
@@ -253,6 +253,7 @@ impl TestServer {
     /// A `kinesis-video-media` client (GetMedia) at this server with the development key.
     pub fn media(&self) -> aws_sdk_kinesisvideomedia::Client {
         let conf = aws_sdk_kinesisvideomedia::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(aws_sdk_kinesisvideomedia::config::BehaviorVersion::latest())
             .region(aws_sdk_kinesisvideomedia::config::Region::new("us-east-1"))
             .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
@@ -270,6 +271,7 @@ impl TestServer {
     /// The control-plane client configuration builder, for further tweaks.
     pub fn kvs_config(&self, key: &str, secret: &str, region: &str) -> aws_sdk_kinesisvideo::config::Builder {
         aws_sdk_kinesisvideo::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .credentials_provider(Credentials::new(key, secret, None, None, "test"))
@@ -291,6 +293,7 @@ impl Drop for TestServer {
 pub fn kvs_client(endpoint: &str) -> aws_sdk_kinesisvideo::Client {
     aws_sdk_kinesisvideo::Client::from_conf(
         aws_sdk_kinesisvideo::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
@@ -306,6 +309,7 @@ pub fn archived_client(endpoint: &str) -> aws_sdk_kinesisvideoarchivedmedia::Cli
     use aws_sdk_kinesisvideoarchivedmedia::config as c;
     aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(
         c::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(c::BehaviorVersion::latest())
             .region(c::Region::new("us-east-1"))
             .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
@@ -408,6 +412,34 @@ pub fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[(pos + 4 + size).min(data.len())..];
     }
     out
+}
+
+/// A raw signed AWS JSON 1.1 request (`POST /` with `X-Amz-Target: target`), as boto3's and the
+/// SDKs' `secretsmanager` clients send it.
+pub fn signed_json11_post(
+    addr: SocketAddr,
+    target: &str,
+    body: &str,
+    service: &str,
+    key: &str,
+    secret: &str,
+    time: SystemTime,
+) -> Vec<u8> {
+    let host = addr.to_string();
+    let url = format!("http://{host}/");
+    let base =
+        [("host", host.as_str()), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
+    let auth = sigv4_headers("POST", &url, &base, body.as_bytes(), service, "us-east-1", key, secret, time);
+    let mut req = format!(
+        "POST / HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amz-target: {target}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in auth {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    req.into_bytes()
 }
 
 /// A signed JSON POST as bytes, signed with aws-sigv4 (service/region/key selectable).

@@ -10,7 +10,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::index::IndexError;
+use crate::archive::IndexError;
 use crate::media::codec::CodecError;
 use crate::model::ValidationError;
 use crate::playback::PlaybackError;
@@ -141,13 +141,24 @@ impl AwsError {
 
     /// The JSON body.
     pub fn body(&self) -> String {
-        serde_json::json!({
-            "__type": self.code.as_str(),
-            "message": self.message,
-            "Message": self.message,
-        })
-        .to_string()
+        let body = ErrorBody {
+            code: self.code.as_str(),
+            message: &self.message,
+            message_capitalised: &self.message,
+        };
+        serde_json::to_string(&body).expect("error bodies serialise")
     }
+}
+
+/// The body of an error response: `__type` (what the SDKs read after the header) and the message
+/// under both spellings clients look for.
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "__type")]
+    code: &'static str,
+    message: &'a str,
+    #[serde(rename = "Message")]
+    message_capitalised: &'a str,
 }
 
 impl std::fmt::Display for AwsError {

@@ -2,49 +2,59 @@
 //! WebRTC ingestion. Mapping is made by UpdateMediaStorageConfiguration on a channel; until a channel
 //! maps the stream the list is empty, which is also what AWS answers for an unmapped stream.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::model::check_range;
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::DescribeMappedResourceConfiguration;
-
-/// `DescribeMappedResourceConfiguration` input.
+/// `DescribeMappedResourceConfigurationInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct DescribeMappedResourceConfigurationInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     max_results: Option<i64>,
+    /// Accepted and ignored: the list has at most one item, so it is never paged.
     #[allow(dead_code)]
     next_token: Option<String>,
 }
 
+impl OperationInput for DescribeMappedResourceConfigurationInput {
+    type Valid = StreamRef;
+
+    fn validate(self) -> Result<StreamRef, AwsError> {
+        if let Some(m) = self.max_results {
+            check_range("maxResults", m, 1, 1)?;
+        }
+        StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())
+    }
+}
+
+/// `DescribeMappedResourceConfigurationOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeMappedResourceConfigurationOutput {
+    mapped_resource_configuration_list: Vec<MappedResourceConfigurationListItem>,
+}
+
+/// `MappedResourceConfigurationListItem`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MappedResourceConfigurationListItem {
+    /// `Type`.
+    r#type: String,
+    /// `ARN`.
+    #[serde(rename = "ARN")]
+    arn: String,
+}
+
 /// Describes the (empty) mapping.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    if let Some(m) = input.max_results
-        && m != 1
-    {
-        return Err(AwsError::invalid_argument(
-            "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 1",
-        ));
-    }
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    Ok(Json(json!({ "MappedResourceConfigurationList": [] })))
+    call: Call,
+    Valid(stream): Valid<DescribeMappedResourceConfigurationInput>,
+) -> Result<DescribeMappedResourceConfigurationOutput, AwsError> {
+    call.stream(&stream).await?;
+    Ok(DescribeMappedResourceConfigurationOutput { mapped_resource_configuration_list: Vec::new() })
 }

@@ -3,50 +3,44 @@
 //! (DescribeEdgeConfiguration then answers `StreamEdgeConfigurationNotFoundException`), as in AWS.
 //! Deleting a configuration that is already being deleted is accepted again.
 
-use axum::extract::State;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use super::no_edge_configuration;
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::DeleteEdgeConfiguration;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::edge_configurations::no_edge_configuration;
+use crate::api::streams::StreamRef;
+use crate::archive::IndexError;
 
 /// `DeleteEdgeConfigurationInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct DeleteEdgeConfigurationInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
 }
 
+impl OperationInput for DeleteEdgeConfigurationInput {
+    type Valid = StreamRef;
+
+    fn validate(self) -> Result<StreamRef, AwsError> {
+        StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())
+    }
+}
+
 /// `DeleteEdgeConfigurationOutput` (no members).
 #[derive(Debug, Serialize)]
-pub struct Output {}
+pub struct DeleteEdgeConfigurationOutput {}
 
 /// Starts the deletion.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Output>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    if state.edge.edge_config(stream.id).await?.is_none() {
-        return Err(no_edge_configuration());
-    }
-    match state.edge.mark_edge_config_deleting(stream.id, state.clock.now_millis()).await {
-        Ok(()) => Ok(Json(Output {})),
-        Err(crate::index::IndexError::NotFound) => Err(no_edge_configuration()),
+    call: Call,
+    Valid(stream): Valid<DeleteEdgeConfigurationInput>,
+) -> Result<DeleteEdgeConfigurationOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&stream).await?;
+    match state.archive.mark_edge_config_deleting(stream.id, state.clock.now_millis()).await {
+        Ok(()) => Ok(DeleteEdgeConfigurationOutput {}),
+        Err(IndexError::NotFound) => Err(no_edge_configuration()),
         Err(e) => Err(e.into()),
     }
 }

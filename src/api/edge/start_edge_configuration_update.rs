@@ -7,49 +7,46 @@
 //! ACKNOWLEDGED) or the configuration is being deleted is `ResourceInUseException`. The secret the
 //! configuration names is not read here: the agent reads it, and reports a missing one.
 
-use axum::extract::State;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use super::EdgeConfigurationShape;
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::model::EdgeConfig;
-
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::StartEdgeConfigurationUpdate;
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
+use crate::api::edge_configurations::EdgeConfigurationShape;
+use crate::api::streams::StreamRef;
+use crate::model::{EdgeConfig, required};
 
 /// `StartEdgeConfigurationUpdateInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct StartEdgeConfigurationUpdateInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     edge_config: Option<EdgeConfig>,
 }
 
+impl OperationInput for StartEdgeConfigurationUpdateInput {
+    type Valid = (StreamRef, EdgeConfig);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let config = required(self.edge_config, "edgeConfig")?;
+        config.validate()?;
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        Ok((stream, config))
+    }
+}
+
 /// `StartEdgeConfigurationUpdateOutput`.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
-pub struct Output(EdgeConfigurationShape);
+pub struct StartEdgeConfigurationUpdateOutput(EdgeConfigurationShape);
 
 /// Stores the configuration.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Output>, AwsError> {
-    let config = required(input.edge_config, "edgeConfig")?;
-    config.validate()?;
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
+    call: Call,
+    Valid((stream, config)): Valid<StartEdgeConfigurationUpdateInput>,
+) -> Result<StartEdgeConfigurationUpdateOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&stream).await?;
     if !stream.retention.is_persistent() {
         return Err(AwsError::new(
             AwsErrorCode::NoDataRetentionException,
@@ -57,7 +54,7 @@ pub async fn handle(
         ));
     }
     let now = state.clock.now_millis();
-    if let Some(existing) = state.edge.edge_config(stream.id).await? {
+    if let Some(existing) = state.archive.edge_config(stream.id).await? {
         let (status, _) = existing.status_at(now);
         if status.is_in_progress() {
             return Err(AwsError::new(
@@ -69,6 +66,6 @@ pub async fn handle(
             ));
         }
     }
-    let record = state.edge.put_edge_config(stream.id, &config, now).await?;
-    Ok(Json(Output(EdgeConfigurationShape::from_record(&record, now))))
+    let record = state.archive.put_edge_config(stream.id, &config, now).await?;
+    Ok(StartEdgeConfigurationUpdateOutput(EdgeConfigurationShape::from_record(&record, now)))
 }

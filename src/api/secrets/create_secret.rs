@@ -7,38 +7,69 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{invalid_parameter, invalid_request, secret_value, version_id};
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, required};
-use crate::auth::Caller;
-use crate::index::IndexError;
-use crate::index::edge::{NewSecret, SECRET_NAME_CONSTRAINT};
-use crate::model::{AccountId, SecretArn, SecretRecord, validate_secret_name};
+use crate::api::aws::{AwsError, AwsErrorCode, Call, Json11, OperationInput, Valid};
+use crate::api::secret_inputs::{
+    client_request_token, invalid_parameter, invalid_request, required_member, secret_value, version_id,
+};
+use crate::archive::{IndexError, NewSecret, SECRET_NAME_CONSTRAINT};
+use crate::model::{AccountId, SecretArn, SecretRecord, SecretValue, validate_secret_name};
 
 /// `CreateSecretRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct CreateSecretInput {
     name: Option<String>,
     client_request_token: Option<String>,
     description: Option<String>,
     kms_key_id: Option<String>,
     secret_binary: Option<String>,
     secret_string: Option<String>,
-    #[serde(default)]
-    add_replica_regions: Option<serde_json::Value>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    tags: Option<serde_json::Value>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    force_overwrite_replica_secret: Option<bool>,
+    add_replica_regions: Option<serde::de::IgnoredAny>,
+    // Accepted and ignored (openkvs keeps no tags on secrets, and replicates nothing).
+    #[serde(rename = "Tags")]
+    _tags: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "ForceOverwriteReplicaSecret")]
+    _force_overwrite_replica_secret: Option<bool>,
+}
+
+/// A validated CreateSecret.
+#[derive(Debug)]
+pub struct NewSecretRequest {
+    name: String,
+    description: Option<String>,
+    kms_key_id: Option<String>,
+    value: Option<SecretValue>,
+    token: Option<String>,
+}
+
+impl OperationInput for CreateSecretInput {
+    type Valid = NewSecretRequest;
+
+    fn validate(self) -> Result<NewSecretRequest, AwsError> {
+        let name = required_member(self.name, "name")?;
+        validate_secret_name(&name, "name").map_err(|e| invalid_parameter(e.0))?;
+        if self.add_replica_regions.is_some() {
+            return Err(invalid_parameter("openkvs does not replicate secrets: remove AddReplicaRegions."));
+        }
+        if self.description.as_ref().is_some_and(|d| d.chars().count() > 2048) {
+            return Err(invalid_parameter(
+                "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 2048",
+            ));
+        }
+        Ok(NewSecretRequest {
+            name,
+            description: self.description,
+            kms_key_id: self.kms_key_id,
+            value: secret_value(self.secret_string, self.secret_binary)?,
+            token: client_request_token(self.client_request_token)?,
+        })
+    }
 }
 
 /// `CreateSecretResponse`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Output {
+pub struct CreateSecretOutput {
     #[serde(rename = "ARN")]
     arn: String,
     name: String,
@@ -47,44 +78,34 @@ pub struct Output {
 }
 
 /// Creates the secret.
-pub async fn handle(state: &AppState, caller: &Caller, input: Input) -> Result<Output, AwsError> {
-    let name = required(input.name, "name")?;
-    validate_secret_name(&name, "name").map_err(|e| invalid_parameter(e.0))?;
-    if input.add_replica_regions.is_some() {
-        return Err(invalid_parameter("openkvs does not replicate secrets: remove AddReplicaRegions."));
-    }
-    if input.description.as_ref().is_some_and(|d| d.chars().count() > 2048) {
-        return Err(invalid_parameter(
-            "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 2048",
-        ));
-    }
-    let value = secret_value(input.secret_string, input.secret_binary)?;
-    let version = version_id(input.client_request_token)?;
+pub async fn handle(
+    call: Call,
+    Valid(new): Valid<CreateSecretInput>,
+) -> Result<Json11<CreateSecretOutput>, AwsError> {
+    let state = &call.state;
     let account = AccountId::parse(&state.settings.account_id).map_err(|e| AwsError::internal(e.0))?;
-    let region = caller.region.as_str().to_owned();
+    let region = call.caller.region.as_str().to_owned();
     let now = state.clock.now_millis();
-    state.edge.purge_secrets(now).await?;
-    let arn = SecretArn::for_name(&region, account.as_str(), &name);
+    state.archive.purge_secrets(now).await?;
+    let version = version_id(new.token);
+    let arn = SecretArn::for_name(&region, account.as_str(), &new.name);
     let record = SecretRecord {
         arn: arn.clone(),
-        name: name.clone(),
-        description: input.description,
-        kms_key_id: input.kms_key_id,
+        name: new.name.clone(),
+        description: new.description,
+        kms_key_id: new.kms_key_id,
         version_id: version.clone(),
         created_ms: now,
         changed_ms: now,
         deleted_ms: None,
         purge_ms: None,
     };
-    let has_value = value.is_some();
-    match state.edge.create_secret(&NewSecret { record, region: region.clone(), value }).await {
+    let has_value = new.value.is_some();
+    let name = new.name;
+    match state.archive.create_secret(&NewSecret { record, region: region.clone(), value: new.value }).await {
         Ok(()) => {}
-        Err(IndexError::Conflict { constraint })
-            if constraint == SECRET_NAME_CONSTRAINT
-                || constraint.contains("secrets")
-                || constraint == "unique" =>
-        {
-            let existing = state.edge.secret(&name, &region, now).await?;
+        Err(IndexError::Conflict { constraint }) if constraint == SECRET_NAME_CONSTRAINT => {
+            let existing = state.archive.secret(&name, &region, now).await?;
             if existing.is_some_and(|s| s.deleted_ms.is_some()) {
                 return Err(invalid_request(
                     "You can't create this secret because a secret with this name is already scheduled for deletion.",
@@ -97,5 +118,5 @@ pub async fn handle(state: &AppState, caller: &Caller, input: Input) -> Result<O
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(Output { arn, name, version_id: has_value.then_some(version) })
+    Ok(Json11(CreateSecretOutput { arn, name, version_id: has_value.then_some(version) }))
 }

@@ -5,24 +5,50 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{invalid_parameter, live_secret};
-use crate::api::AppState;
-use crate::api::aws::{AwsError, EpochSeconds, required};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, Call, EpochSeconds, Json11, OperationInput, Valid};
+use crate::api::secret_inputs::{invalid_parameter, live_secret, secret_id};
 
 /// `DeleteSecretRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct DeleteSecretInput {
     secret_id: Option<String>,
     recovery_window_in_days: Option<i64>,
     force_delete_without_recovery: Option<bool>,
 }
 
+/// A validated DeleteSecret: the secret and its recovery window (`None`: delete now).
+#[derive(Debug)]
+pub struct Deletion {
+    id: String,
+    window_days: Option<i64>,
+}
+
+impl OperationInput for DeleteSecretInput {
+    type Valid = Deletion;
+
+    fn validate(self) -> Result<Deletion, AwsError> {
+        let id = secret_id(self.secret_id)?;
+        let force = self.force_delete_without_recovery.unwrap_or(false);
+        if force && self.recovery_window_in_days.is_some() {
+            return Err(invalid_parameter(
+                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+            ));
+        }
+        let days = self.recovery_window_in_days.unwrap_or(30);
+        if !(7..=30).contains(&days) {
+            return Err(invalid_parameter(
+                "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).",
+            ));
+        }
+        Ok(Deletion { id, window_days: (!force).then_some(days) })
+    }
+}
+
 /// `DeleteSecretResponse`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Output {
+pub struct DeleteSecretOutput {
     #[serde(rename = "ARN")]
     arn: String,
     name: String,
@@ -30,26 +56,17 @@ pub struct Output {
 }
 
 /// Schedules (or performs) the deletion.
-pub async fn handle(state: &AppState, caller: &Caller, input: Input) -> Result<Output, AwsError> {
-    let id = required(input.secret_id, "secretId")?;
-    let force = input.force_delete_without_recovery.unwrap_or(false);
-    if force && input.recovery_window_in_days.is_some() {
-        return Err(invalid_parameter(
-            "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
-        ));
-    }
-    let days = input.recovery_window_in_days.unwrap_or(30);
-    if !(7..=30).contains(&days) {
-        return Err(invalid_parameter(
-            "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).",
-        ));
-    }
-    let record = live_secret(state, caller, &id).await?;
+pub async fn handle(
+    call: Call,
+    Valid(deletion): Valid<DeleteSecretInput>,
+) -> Result<Json11<DeleteSecretOutput>, AwsError> {
+    let record = live_secret(&call, &deletion.id).await?;
+    let state = &call.state;
     let now = state.clock.now_millis();
-    let purge = if force { now } else { now + days * 86_400_000 };
-    state.edge.schedule_secret_deletion(&record.arn, now, purge).await?;
-    if force {
-        state.edge.purge_secrets(now).await?;
+    let purge = deletion.window_days.map_or(now, |days| now + days * 86_400_000);
+    state.archive.schedule_secret_deletion(&record.arn, now, purge).await?;
+    if deletion.window_days.is_none() {
+        state.archive.purge_secrets(now).await?;
     }
-    Ok(Output { arn: record.arn, name: record.name, deletion_date: EpochSeconds(purge) })
+    Ok(Json11(DeleteSecretOutput { arn: record.arn, name: record.name, deletion_date: EpochSeconds(purge) }))
 }

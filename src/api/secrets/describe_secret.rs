@@ -5,22 +5,28 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AWSCURRENT, check_secret_id, secret_not_found};
-use crate::api::AppState;
-use crate::api::aws::{AwsError, EpochSeconds, required};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, Call, EpochSeconds, Json11, OperationInput, Valid};
+use crate::api::secret_inputs::{AWSCURRENT, secret_id, secret_not_found};
 
 /// `DescribeSecretRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct DescribeSecretInput {
     secret_id: Option<String>,
+}
+
+impl OperationInput for DescribeSecretInput {
+    type Valid = String;
+
+    fn validate(self) -> Result<String, AwsError> {
+        secret_id(self.secret_id)
+    }
 }
 
 /// `DescribeSecretResponse` (the members openkvs has).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Output {
+pub struct DescribeSecretOutput {
     #[serde(rename = "ARN")]
     arn: String,
     name: String,
@@ -37,17 +43,19 @@ pub struct Output {
 }
 
 /// Describes the secret.
-pub async fn handle(state: &AppState, caller: &Caller, input: Input) -> Result<Output, AwsError> {
-    let id = required(input.secret_id, "secretId")?;
-    check_secret_id(&id)?;
+pub async fn handle(
+    call: Call,
+    Valid(id): Valid<DescribeSecretInput>,
+) -> Result<Json11<DescribeSecretOutput>, AwsError> {
+    let state = &call.state;
     let r = state
-        .edge
-        .secret(&id, caller.region.as_str(), state.clock.now_millis())
+        .archive
+        .secret(&id, call.caller.region.as_str(), state.clock.now_millis())
         .await?
         .ok_or_else(secret_not_found)?;
     let mut stages = BTreeMap::new();
     stages.insert(r.version_id.clone(), vec![AWSCURRENT]);
-    Ok(Output {
+    Ok(Json11(DescribeSecretOutput {
         arn: r.arn,
         name: r.name,
         description: r.description,
@@ -57,5 +65,5 @@ pub async fn handle(state: &AppState, caller: &Caller, input: Input) -> Result<O
         deleted_date: r.deleted_ms.map(EpochSeconds),
         created_date: EpochSeconds(r.created_ms),
         version_ids_to_stages: stages,
-    })
+    }))
 }

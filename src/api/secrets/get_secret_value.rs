@@ -6,25 +6,43 @@
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{AWSCURRENT, invalid_parameter, live_secret, secret_not_found};
-use crate::api::AppState;
-use crate::api::aws::{AwsError, EpochSeconds, required};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, Call, EpochSeconds, Json11, OperationInput, Valid};
+use crate::api::secret_inputs::{AWSCURRENT, invalid_parameter, live_secret, secret_id, secret_not_found};
 use crate::model::SecretValue;
 
 /// `GetSecretValueRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct GetSecretValueInput {
     secret_id: Option<String>,
     version_id: Option<String>,
     version_stage: Option<String>,
 }
 
+/// A validated GetSecretValue: the secret, and the version the caller insists on, if any.
+#[derive(Debug)]
+pub struct ValueRequest {
+    id: String,
+    version_id: Option<String>,
+    other_stage: bool,
+}
+
+impl OperationInput for GetSecretValueInput {
+    type Valid = ValueRequest;
+
+    fn validate(self) -> Result<ValueRequest, AwsError> {
+        Ok(ValueRequest {
+            id: secret_id(self.secret_id)?,
+            version_id: self.version_id,
+            other_stage: self.version_stage.as_deref().is_some_and(|s| s != AWSCURRENT),
+        })
+    }
+}
+
 /// `GetSecretValueResponse`.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Output {
+pub struct GetSecretValueOutput {
     #[serde(rename = "ARN")]
     arn: String,
     name: String,
@@ -37,25 +55,28 @@ pub struct Output {
     created_date: EpochSeconds,
 }
 
-impl std::fmt::Debug for Output {
+impl std::fmt::Debug for GetSecretValueOutput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GetSecretValueOutput").field("arn", &self.arn).finish_non_exhaustive()
     }
 }
 
 /// Returns the value.
-pub async fn handle(state: &AppState, caller: &Caller, input: Input) -> Result<Output, AwsError> {
-    let id = required(input.secret_id, "secretId")?;
-    if input.version_stage.as_deref().is_some_and(|s| s != AWSCURRENT) {
+pub async fn handle(
+    call: Call,
+    Valid(request): Valid<GetSecretValueInput>,
+) -> Result<Json11<GetSecretValueOutput>, AwsError> {
+    if request.other_stage {
         return Err(secret_not_found());
     }
-    let record = live_secret(state, caller, &id).await?;
-    if input.version_id.as_deref().is_some_and(|v| v != record.version_id) {
+    let record = live_secret(&call, &request.id).await?;
+    if request.version_id.as_deref().is_some_and(|v| v != record.version_id) {
         return Err(secret_not_found());
     }
+    let state = &call.state;
     let (record, value) = state
-        .edge
-        .secret_value(&record.arn, caller.region.as_str(), state.clock.now_millis())
+        .archive
+        .secret_value(&record.arn, call.caller.region.as_str(), state.clock.now_millis())
         .await?
         .ok_or_else(secret_not_found)?;
     let (secret_string, secret_binary) = match value {
@@ -65,7 +86,7 @@ pub async fn handle(state: &AppState, caller: &Caller, input: Input) -> Result<O
             return Err(invalid_parameter("The secret has no value yet: call PutSecretValue first."));
         }
     };
-    Ok(Output {
+    Ok(Json11(GetSecretValueOutput {
         arn: record.arn,
         name: record.name,
         version_id: record.version_id,
@@ -73,5 +94,5 @@ pub async fn handle(state: &AppState, caller: &Caller, input: Input) -> Result<O
         secret_binary,
         version_stages: vec![AWSCURRENT],
         created_date: EpochSeconds(record.changed_ms),
-    })
+    }))
 }

@@ -5,15 +5,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AWSCURRENT, invalid_parameter, live_secret, secret_value, version_id};
-use crate::api::AppState;
-use crate::api::aws::{AwsError, required};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, Call, Json11, OperationInput, Valid};
+use crate::api::secret_inputs::{
+    AWSCURRENT, client_request_token, invalid_parameter, live_secret, secret_id, secret_value, version_id,
+};
+use crate::model::SecretValue;
 
 /// `PutSecretValueRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct PutSecretValueInput {
     secret_id: Option<String>,
     client_request_token: Option<String>,
     secret_binary: Option<String>,
@@ -21,10 +22,35 @@ pub struct Input {
     version_stages: Option<Vec<String>>,
 }
 
+/// A validated PutSecretValue: the secret, its new value, the caller's version id.
+#[derive(Debug)]
+pub struct NewValue {
+    id: String,
+    value: SecretValue,
+    token: Option<String>,
+}
+
+impl OperationInput for PutSecretValueInput {
+    type Valid = NewValue;
+
+    fn validate(self) -> Result<NewValue, AwsError> {
+        let id = secret_id(self.secret_id)?;
+        if self.version_stages.as_ref().is_some_and(|s| s.iter().any(|v| v != AWSCURRENT)) {
+            return Err(invalid_parameter(
+                "openkvs keeps one version per secret: VersionStages may only be AWSCURRENT.",
+            ));
+        }
+        let value = secret_value(self.secret_string, self.secret_binary)?
+            .ok_or_else(|| invalid_parameter("You must provide either SecretString or SecretBinary."))?;
+        let token = client_request_token(self.client_request_token)?;
+        Ok(NewValue { id, value, token })
+    }
+}
+
 /// `PutSecretValueResponse`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Output {
+pub struct PutSecretValueOutput {
     #[serde(rename = "ARN")]
     arn: String,
     name: String,
@@ -33,17 +59,18 @@ pub struct Output {
 }
 
 /// Stores the new value.
-pub async fn handle(state: &AppState, caller: &Caller, input: Input) -> Result<Output, AwsError> {
-    let id = required(input.secret_id, "secretId")?;
-    if input.version_stages.as_ref().is_some_and(|s| s.iter().any(|v| v != AWSCURRENT)) {
-        return Err(invalid_parameter(
-            "openkvs keeps one version per secret: VersionStages may only be AWSCURRENT.",
-        ));
-    }
-    let value = secret_value(input.secret_string, input.secret_binary)?
-        .ok_or_else(|| invalid_parameter("You must provide either SecretString or SecretBinary."))?;
-    let version = version_id(input.client_request_token)?;
-    let record = live_secret(state, caller, &id).await?;
-    state.edge.put_secret_value(&record.arn, &value, &version, state.clock.now_millis()).await?;
-    Ok(Output { arn: record.arn, name: record.name, version_id: version, version_stages: vec![AWSCURRENT] })
+pub async fn handle(
+    call: Call,
+    Valid(new): Valid<PutSecretValueInput>,
+) -> Result<Json11<PutSecretValueOutput>, AwsError> {
+    let record = live_secret(&call, &new.id).await?;
+    let version = version_id(new.token);
+    let state = &call.state;
+    state.archive.put_secret_value(&record.arn, &new.value, &version, state.clock.now_millis()).await?;
+    Ok(Json11(PutSecretValueOutput {
+        arn: record.arn,
+        name: record.name,
+        version_id: version,
+        version_stages: vec![AWSCURRENT],
+    }))
 }

@@ -1,35 +1,13 @@
-//! The KVS Edge Agent operations of `kinesisvideo` (StartEdgeConfigurationUpdate,
-//! DescribeEdgeConfiguration, ListEdgeAgentConfigurations, DeleteEdgeConfiguration) and openkvs's
-//! own PutEdgeAgentStatus, by which an agent reports back. One file per operation, each with its
-//! typed input and output; [`router`] registers them by [`Operation::path`]. The configurations
-//! live in the index's edge aggregate; the agent itself is `crate::edge`.
+//! The shapes the edge operations share: the configuration members StartEdgeConfigurationUpdate,
+//! DescribeEdgeConfiguration and each `ListEdgeAgentConfigurationsEdgeConfig` return
+//! ([`EdgeConfigurationShape`]), the agent's last job statuses ([`JobStatusOutput`]), and the error
+//! for a stream without a configuration. The camera secret appears by ARN only, never its value.
+//! Handlers live in `api::edge`; this module does no I/O.
 
-pub mod delete_edge_configuration;
-pub mod describe_edge_configuration;
-pub mod list_edge_agent_configurations;
-pub mod put_edge_agent_status;
-pub mod start_edge_configuration_update;
-
-use axum::Router;
-use axum::routing::post;
 use serde::Serialize;
 
-use super::AppState;
-use super::aws::{AwsError, AwsErrorCode, EpochSeconds, Operation};
+use super::aws::{AwsError, AwsErrorCode, EpochSeconds};
 use crate::model::{EdgeConfig, EdgeConfigRecord, JobReport};
-
-/// The edge routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            start_edge_configuration_update::OPERATION.path(),
-            post(start_edge_configuration_update::handle),
-        )
-        .route(describe_edge_configuration::OPERATION.path(), post(describe_edge_configuration::handle))
-        .route(list_edge_agent_configurations::OPERATION.path(), post(list_edge_agent_configurations::handle))
-        .route(delete_edge_configuration::OPERATION.path(), post(delete_edge_configuration::handle))
-        .route(put_edge_agent_status::OPERATION.path(), post(put_edge_agent_status::handle))
-}
 
 /// The members StartEdgeConfigurationUpdate, DescribeEdgeConfiguration and each
 /// `ListEdgeAgentConfigurationsEdgeConfig` share.
@@ -117,12 +95,3 @@ pub fn no_edge_configuration() -> AwsError {
         "The stream has no edge configuration. Call StartEdgeConfigurationUpdate first.",
     )
 }
-
-/// The operations of this family (for the module map and tests).
-pub const OPERATIONS: [Operation; 5] = [
-    Operation::StartEdgeConfigurationUpdate,
-    Operation::DescribeEdgeConfiguration,
-    Operation::ListEdgeAgentConfigurations,
-    Operation::DeleteEdgeConfiguration,
-    Operation::PutEdgeAgentStatus,
-];
