@@ -155,8 +155,15 @@ fn only_archive_reaches_the_index_and_the_store() {
     for path in all.into_iter().filter(|p| !p.starts_with(&archive)) {
         let file = path.strip_prefix(&root).unwrap().display().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
-        let code: String =
-            text.lines().map(str::trim_start).filter(|l| !l.starts_with("//")).collect::<Vec<_>>().join("\n");
+        // A file's own unit tests (at its end) may build an archive over a faulty store, as `app`'s
+        // fault-injection hook does.
+        let code: String = text
+            .lines()
+            .map(str::trim_start)
+            .take_while(|l| !l.starts_with("#[cfg(test)]"))
+            .filter(|l| !l.starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
         for module in ["crate::index", "crate::store", "archive::index", "archive::store"] {
             if code.contains(module) {
                 bad.push(format!("src/{file}: {module}"));
