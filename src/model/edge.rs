@@ -13,39 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::ValidationError;
 use super::schedule::CronSchedule;
 
-fn null(member: &str) -> ValidationError {
-    ValidationError::new(format!(
-        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-    ))
-}
-
-fn pattern(member: &str, pattern: &str) -> ValidationError {
-    ValidationError::new(format!(
-        "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
-    ))
-}
-
-fn range(member: &str, value: i64, min: i64, max: i64) -> ValidationError {
-    let bound = if value < min {
-        format!("Member must have value greater than or equal to {min}")
-    } else {
-        format!("Member must have value less than or equal to {max}")
-    };
-    ValidationError::new(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {bound}"
-    ))
-}
-
-fn enumeration(member: &str, value: &str, allowed: &str) -> ValidationError {
-    ValidationError::new(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [{allowed}]"
-    ))
-}
-
-fn check_range(member: &str, value: i64, min: i64, max: i64) -> Result<(), ValidationError> {
-    if value < min || value > max { Err(range(member, value, min, max)) } else { Ok(()) }
-}
-
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
 }
@@ -79,7 +46,7 @@ pub fn validate_hub_device_arn(value: &str, member: &str) -> Result<(), Validati
     if ok {
         Ok(())
     } else {
-        Err(pattern(member, "arn:[a-z\\d-]+:iot:[a-z0-9-]+:[0-9]+:thing/[a-zA-Z0-9_.-]+"))
+        Err(ValidationError::pattern(member, "arn:[a-z\\d-]+:iot:[a-z0-9-]+:[0-9]+:thing/[a-zA-Z0-9_.-]+"))
     }
 }
 
@@ -118,7 +85,10 @@ impl SecretArn {
                 })
             });
         parsed.ok_or_else(|| {
-            pattern(member, "arn:[a-z\\d-]+:secretsmanager:[a-z0-9-]+:[0-9]+:secret:[a-zA-Z0-9_.-]+")
+            ValidationError::pattern(
+                member,
+                "arn:[a-z\\d-]+:secretsmanager:[a-z0-9-]+:[0-9]+:secret:[a-zA-Z0-9_.-]+",
+            )
         })
     }
 
@@ -162,15 +132,15 @@ pub struct ScheduleConfig {
 impl ScheduleConfig {
     fn validate(&self, member: &str) -> Result<(), ValidationError> {
         let expr_member = format!("{member}.scheduleExpression");
-        let expr = self.schedule_expression.as_deref().ok_or_else(|| null(&expr_member))?;
+        let expr = self.schedule_expression.as_deref().ok_or_else(|| ValidationError::null(&expr_member))?;
         let n = expr.chars().count();
         if !(11..=100).contains(&n) || expr.contains('\n') {
-            return Err(pattern(&expr_member, "[^\\n]{11,100}"));
+            return Err(ValidationError::pattern(&expr_member, "[^\\n]{11,100}"));
         }
         CronSchedule::parse(expr)?;
         let duration_member = format!("{member}.durationInSeconds");
-        let duration = self.duration_in_seconds.ok_or_else(|| null(&duration_member))?;
-        check_range(&duration_member, duration, 60, 3600)
+        let duration = self.duration_in_seconds.ok_or_else(|| ValidationError::null(&duration_member))?;
+        super::check_range(&duration_member, duration, 60, 3600).map(drop)
     }
 
     /// The parsed schedule and its duration (only on a validated value).
@@ -275,38 +245,44 @@ pub const DEFAULT_MAX_LOCAL_MEDIA_MB: i64 = 1024;
 impl EdgeConfig {
     /// Checks every member like the botocore model (member paths under `edgeConfig`).
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let hub = self.hub_device_arn.as_deref().ok_or_else(|| null("edgeConfig.hubDeviceArn"))?;
+        let hub =
+            self.hub_device_arn.as_deref().ok_or_else(|| ValidationError::null("edgeConfig.hubDeviceArn"))?;
         validate_hub_device_arn(hub, "edgeConfig.hubDeviceArn")?;
-        let recorder = self.recorder_config.as_ref().ok_or_else(|| null("edgeConfig.recorderConfig"))?;
+        let recorder = self
+            .recorder_config
+            .as_ref()
+            .ok_or_else(|| ValidationError::null("edgeConfig.recorderConfig"))?;
         let source = recorder
             .media_source_config
             .as_ref()
-            .ok_or_else(|| null("edgeConfig.recorderConfig.mediaSourceConfig"))?;
+            .ok_or_else(|| ValidationError::null("edgeConfig.recorderConfig.mediaSourceConfig"))?;
         let arn_member = "edgeConfig.recorderConfig.mediaSourceConfig.mediaUriSecretArn";
         SecretArn::parse_member(
-            source.media_uri_secret_arn.as_deref().ok_or_else(|| null(arn_member))?,
+            source.media_uri_secret_arn.as_deref().ok_or_else(|| ValidationError::null(arn_member))?,
             arn_member,
         )?;
         let type_member = "edgeConfig.recorderConfig.mediaSourceConfig.mediaUriType";
-        let uri_type = source.media_uri_type.as_deref().ok_or_else(|| null(type_member))?;
+        let uri_type = source.media_uri_type.as_deref().ok_or_else(|| ValidationError::null(type_member))?;
         if !matches!(uri_type, "RTSP_URI" | "FILE_URI") {
-            return Err(enumeration(type_member, uri_type, "RTSP_URI, FILE_URI"));
+            return Err(ValidationError::enum_value(type_member, uri_type, &["RTSP_URI", "FILE_URI"]));
         }
         if let Some(s) = &recorder.schedule_config {
             s.validate("edgeConfig.recorderConfig.scheduleConfig")?;
         }
         if let Some(u) = &self.uploader_config {
-            let s =
-                u.schedule_config.as_ref().ok_or_else(|| null("edgeConfig.uploaderConfig.scheduleConfig"))?;
+            let s = u
+                .schedule_config
+                .as_ref()
+                .ok_or_else(|| ValidationError::null("edgeConfig.uploaderConfig.scheduleConfig"))?;
             s.validate("edgeConfig.uploaderConfig.scheduleConfig")?;
         }
         if let Some(d) = &self.deletion_config {
             if let Some(h) = d.edge_retention_in_hours {
-                check_range("edgeConfig.deletionConfig.edgeRetentionInHours", h, 1, 720)?;
+                super::check_range("edgeConfig.deletionConfig.edgeRetentionInHours", h, 1, 720)?;
             }
             if let Some(l) = &d.local_size_config {
                 if let Some(mb) = l.max_local_media_size_in_mb {
-                    check_range(
+                    super::check_range(
                         "edgeConfig.deletionConfig.localSizeConfig.maxLocalMediaSizeInMB",
                         mb,
                         64,
@@ -316,10 +292,10 @@ impl EdgeConfig {
                 if let Some(s) = l.strategy_on_full_size.as_deref()
                     && !matches!(s, "DELETE_OLDEST_MEDIA" | "DENY_NEW_MEDIA")
                 {
-                    return Err(enumeration(
+                    return Err(ValidationError::enum_value(
                         "edgeConfig.deletionConfig.localSizeConfig.strategyOnFullSize",
                         s,
-                        "DELETE_OLDEST_MEDIA, DENY_NEW_MEDIA",
+                        &["DELETE_OLDEST_MEDIA", "DENY_NEW_MEDIA"],
                     ));
                 }
             }
