@@ -585,5 +585,10 @@ async fn boto3_drives_the_operations() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{text}");
     assert!(text.contains("boto3 edge flow ok"), "{text}");
+    let aws_cli =
+        std::process::Command::new("aws").arg("--version").output().is_ok_and(|o| o.status.success());
+    if aws_cli {
+        assert!(text.contains("aws cli drives the four edge operations"), "{text}");
+    }
     srv.stop().await;
 }

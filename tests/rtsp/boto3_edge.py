@@ -68,25 +68,47 @@ try:
 except kv.exceptions.ResourceNotFoundException:
     pass
 
+cli_deleted = False
 if shutil.which("aws"):
+    # The aws CLI drives the four operations too: update (same configuration, back to SYNCING),
+    # describe until IN_SYNC, list, delete.
     env_args = ["--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]
     import os
     env = dict(os.environ, AWS_ACCESS_KEY_ID="openkvs", AWS_SECRET_ACCESS_KEY="openkvs-secret")
-    out = subprocess.run(["aws", "kinesisvideo", "describe-edge-configuration", "--stream-name", "boto-cam", *env_args],
-                         capture_output=True, text=True, env=env)
+
+    def cli(*args):
+        return subprocess.run(["aws", "kinesisvideo", *args, *env_args], capture_output=True, text=True, env=env)
+
+    out = cli("describe-edge-configuration", "--stream-name", "boto-cam")
     if out.returncode == 0:
         assert json.loads(out.stdout)["StreamName"] == "boto-cam", out.stdout
-        print("aws cli describe-edge-configuration ok")
+        out = cli("start-edge-configuration-update", "--stream-name", "boto-cam", "--edge-config", json.dumps(config))
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["SyncStatus"] == "SYNCING", out.stdout
+        deadline(15, "IN_SYNC after the CLI update", lambda: json.loads(
+            cli("describe-edge-configuration", "--stream-name", "boto-cam").stdout)["SyncStatus"] == "IN_SYNC")
+        out = cli("list-edge-agent-configurations", "--hub-device-arn", HUB)
+        assert out.returncode == 0, out.stderr
+        assert [c["StreamName"] for c in json.loads(out.stdout)["EdgeConfigs"]] == ["boto-cam"], out.stdout
+        out = cli("delete-edge-configuration", "--stream-name", "boto-cam")
+        assert out.returncode == 0, out.stderr
+        cli_deleted = True
+        print("aws cli drives the four edge operations")
     else:
         print(f"aws cli unusable here: {out.stderr.strip()[:200]}")
 
-kv.delete_edge_configuration(StreamName="boto-cam")
+if not cli_deleted:
+    kv.delete_edge_configuration(StreamName="boto-cam")
+
+
 def gone():
     try:
         kv.describe_edge_configuration(StreamName="boto-cam")
         return False
     except kv.exceptions.StreamEdgeConfigurationNotFoundException:
         return True
+
+
 deadline(15, "deletion", gone)
 sm.delete_secret(SecretId="boto-cam-uri", ForceDeleteWithoutRecovery=True)
 try:
