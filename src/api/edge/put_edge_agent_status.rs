@@ -7,7 +7,8 @@
 //! stored one (the operator updated it meanwhile) or from another hub device is dropped and
 //! answered `{"Applied": false}`. An agent may move the status only along the model's path:
 //! ACKNOWLEDGED, IN_SYNC or SYNC_FAILED for a live configuration, DELETING_ACKNOWLEDGED or
-//! DELETE_FAILED (or `DeletionComplete`) for one being deleted. The agent's side of this shape is
+//! DELETE_FAILED (or `DeletionComplete`) for one being deleted. A sync or job status outside the
+//! model's enums is refused (`InvalidArgumentException`). The agent's side of this shape is
 //! `crate::edge::link`.
 
 use serde::{Deserialize, Serialize};
