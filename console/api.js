@@ -19,6 +19,15 @@ const PATHS = {
   DescribeWorkers: '/openkvs/describeWorkers',
   PauseWorker: '/openkvs/pauseWorker',
   ResumeWorker: '/openkvs/resumeWorker',
+  StartEdgeConfigurationUpdate: '/startEdgeConfigurationUpdate',
+  DescribeEdgeConfiguration: '/describeEdgeConfiguration',
+  DeleteEdgeConfiguration: '/deleteEdgeConfiguration',
+};
+
+// Secrets Manager operations speak AWS JSON 1.1: `POST /` with the operation in `X-Amz-Target`.
+const TARGETS = {
+  CreateSecret: 'secretsmanager.CreateSecret',
+  PutSecretValue: 'secretsmanager.PutSecretValue',
 };
 
 const HEADERS = { 'content-type': 'application/json', 'x-openkvs-console': '1' };
@@ -66,9 +75,11 @@ async function send(path, init, op) {
 
 /** Calls an operation with a JSON body; resolves to the JSON answer (or a Blob with `binary`). */
 export async function call(op, body = {}, { signal, binary = false } = {}) {
-  const path = PATHS[op];
+  const target = TARGETS[op];
+  const path = target ? '/' : PATHS[op];
   if (!path) throw new Error(`unknown operation ${op}`);
-  const resp = await send(path, { method: 'POST', headers: HEADERS, body: JSON.stringify(body), signal }, op);
+  const headers = target ? { ...HEADERS, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target } : HEADERS;
+  const resp = await send(path, { method: 'POST', headers, body: JSON.stringify(body), signal }, op);
   return binary ? resp.blob() : resp.json();
 }
 

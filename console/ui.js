@@ -168,7 +168,11 @@ export function statValue(el, text) {
 }
 
 export function statusPill(status) {
-  const kind = { ACTIVE: 'ok', CREATING: 'warn', UPDATING: 'warn', DELETING: 'danger' }[status] || '';
+  const kind = {
+    ACTIVE: 'ok', CREATING: 'warn', UPDATING: 'warn', DELETING: 'danger',
+    IN_SYNC: 'ok', SUCCESS: 'ok', SYNCING: 'warn', ACKNOWLEDGED: 'warn', DELETING_ACKNOWLEDGED: 'danger',
+    SYNC_FAILED: 'danger', DELETE_FAILED: 'danger', USER_ERROR: 'danger', SYSTEM_ERROR: 'danger',
+  }[status] || '';
   return h('span', { class: ['pill', kind] }, status || 'UNKNOWN');
 }
 

@@ -278,7 +278,10 @@ pub fn json_inputs(input: &[u8]) {
         let Err(e) = op.check_input(input) else { continue };
         match e.code {
             AwsErrorCode::SerializationException => {}
-            AwsErrorCode::InvalidArgumentException | AwsErrorCode::InvalidResourceFormatException => {
+            AwsErrorCode::InvalidArgumentException
+            | AwsErrorCode::InvalidResourceFormatException
+            // secretsmanager's validation error
+            | AwsErrorCode::InvalidParameterException => {
                 assert!(
                     parses,
                     "{op}: a body that is not JSON failed validation, not deserialisation: {}",

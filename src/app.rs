@@ -20,6 +20,7 @@
 //! and the only one that owns sockets. [`config`] is the whole server's configuration.
 
 pub mod config;
+mod edge;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -99,6 +100,8 @@ pub struct Server {
     metrics: Arc<Metrics>,
     janitor: Arc<Janitor>,
     retention: crate::retention::RetentionConfig,
+    /// The edge recorder for this server's own hub devices, if it runs.
+    edge_agent: Option<crate::edge::agent::Agent>,
     /// The separate `[metrics] listen` listener and its router (metrics, health, ready only).
     metrics_listener: Option<(BoundListener, Router)>,
     header_read_timeout: Option<Duration>,
@@ -186,6 +189,7 @@ impl Server {
             listeners.push(bind_one(addr, Some(acceptor)).await?);
         }
         let tls_listener = listeners.iter().find(|l| l.tls.is_some()).map(|l| l.info.clone());
+        let edge_agent = edge::local_agent(config, archive.clone(), &listeners[0].info);
 
         let state = AppState {
             archive: archive.clone(),
@@ -228,6 +232,7 @@ impl Server {
             metrics,
             janitor,
             retention: config.retention.clone(),
+            edge_agent,
             metrics_listener,
             header_read_timeout,
             _data_dir_lock: data_dir_lock,
@@ -278,6 +283,7 @@ impl Server {
             let interval = Duration::from_secs(self.retention.interval_secs.max(1));
             tokio::spawn(self.janitor.clone().run(interval, stop_rx.clone()))
         });
+        let edge_task = self.edge_agent.map(|agent| tokio::spawn(agent.run(stop_rx.clone())));
         let listeners =
             self.listeners.into_iter().map(|l| (l, self.router.clone())).chain(self.metrics_listener);
         for (l, router) in listeners {
@@ -309,6 +315,13 @@ impl Server {
         }
         if let Some(mut t) = janitor_task
             && tokio::time::timeout(Duration::from_secs(5), &mut t).await.is_err()
+        {
+            t.abort();
+        }
+        // The edge agent's uploads are PutMedia sessions like any other: it ends them itself
+        // (each waits for its last fragment's PERSISTED ACK), bounded like the sessions below.
+        if let Some(mut t) = edge_task
+            && tokio::time::timeout(SESSION_DRAIN, &mut t).await.is_err()
         {
             t.abort();
         }

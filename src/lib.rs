@@ -57,6 +57,13 @@
 //! full-duplex request while reading the ACKs (`openkvs put`). **`bench`** beside it holds the load
 //! generators (`openkvs bench ingest|getmedia|hls`), built on the producer's session and report.
 //!
+//! **`edge`** is the KVS Edge Agent's recorder for RTSP cameras: configured by the edge
+//! operations (`api::edge`, stored in the archive's edge and secret aggregates), it records a
+//! camera with the `retina` RTSP client into Matroska fragments (pure parts in `edge::assembler`
+//! and `media::mkv::live`), keeps them in a bounded local buffer and uploads them with the
+//! `producer`'s PutMedia client, inside `openkvs serve` (hosted by `app`) or as `openkvs edge` near
+//! the cameras.
+//!
 //! **`workers`** is the analysis fan-out: every fragment the archive commits is offered to
 //! pluggable analyzers (key-frame images, motion, a JetStream feed) with durable cursors in the
 //! archive, and their events are recorded and delivered to webhooks and NATS.
@@ -80,7 +87,10 @@
 //! place that speaks HTTP as a client. `producer` and `bench` are clients beside the server, not
 //! below it: `producer` imports only `media` and `outbound` from the crate, `bench` those and
 //! `producer`; both may use hyper, never axum, and nothing in the server imports either.
-//! `imaging` imports only `media`.
+//! `imaging` imports only `media`. `edge` is a client beside the server too: it imports only
+//! `model`, `media`, `outbound` and `producer` (never the archive, ingest or axum); `app` hosts it
+//! in `openkvs serve` and gives it its link to the archive, and nothing else in the server imports
+//! it.
 
 pub mod api;
 pub mod app;
@@ -90,6 +100,7 @@ pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod data_dir_lock;
+pub mod edge;
 pub mod imaging;
 pub mod ingest;
 pub mod media;

@@ -32,9 +32,38 @@ enum Command {
     Put(PutArgs),
     /// Write a sample video to stream (H.264 640x360 Matroska, a key frame every 2 s).
     Sample(SampleArgs),
+    /// Run the KVS Edge Agent's recorder for RTSP cameras as its own process: it records the edge
+    /// configurations (StartEdgeConfigurationUpdate) of one hub device and uploads them with PutMedia.
+    Edge(EdgeArgs),
     /// Load generators.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Args, Debug)]
+struct EdgeArgs {
+    /// The hub device this agent runs as (the HubDeviceArn of the edge configurations), e.g.
+    /// arn:aws:iot:us-east-1:000000000000:thing/site-1.
+    #[arg(long)]
+    hub_device_arn: String,
+    /// The openkvs server URL (control plane; PutMedia goes to the data endpoint it returns).
+    #[arg(long)]
+    endpoint: String,
+    /// Region [default: AWS_REGION, AWS_DEFAULT_REGION, the profile, else us-east-1].
+    #[arg(long)]
+    region: Option<String>,
+    /// Where the local media buffers live.
+    #[arg(long, default_value = "./edge-buffer")]
+    buffer_dir: PathBuf,
+    /// Seconds between two looks at the configurations.
+    #[arg(long, default_value_t = 5)]
+    poll_interval_secs: u64,
+    /// Longest wait between reconnection attempts to a camera or the server, seconds.
+    #[arg(long, default_value_t = 30)]
+    max_backoff_secs: u64,
+    /// Reconnect a camera that sent no frame for this many seconds.
+    #[arg(long, default_value_t = 10)]
+    stall_timeout_secs: u64,
 }
 
 #[derive(Args, Debug)]
@@ -259,7 +288,7 @@ fn main() -> ExitCode {
     // rustls warns `Illegal SNI extension: ignoring IP address presented as hostname` for every
     // libcurl / libwebsockets client that connects by IP (RFC 6066 forbids IP literals in SNI, the
     // clients send them anyway, and the handshake goes on): nothing an operator can act on.
-    init_logging(if matches!(cli.command, Command::Serve(_)) {
+    init_logging(if matches!(cli.command, Command::Serve(_) | Command::Edge(_)) {
         "info,rustls::msgs::handshake=error"
     } else {
         "warn"
@@ -278,6 +307,19 @@ fn main() -> ExitCode {
             force: args.force,
         }),
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Edge(args) => {
+            runtime.block_on(openkvs::edge::standalone::run(openkvs::edge::standalone::StandaloneOptions {
+                hub_device_arn: args.hub_device_arn,
+                endpoint: args.endpoint,
+                region: args.region,
+                buffer_dir: args.buffer_dir,
+                poll_interval: std::time::Duration::from_secs(args.poll_interval_secs.max(1)),
+                timing: openkvs::edge::recorder::JobTiming {
+                    max_backoff: std::time::Duration::from_secs(args.max_backoff_secs.max(1)),
+                    stall_timeout: std::time::Duration::from_secs(args.stall_timeout_secs.max(1)),
+                },
+            }))
+        }
         Command::Put(args) => runtime.block_on(openkvs::producer::put::run(PutOptions {
             stream: args.stream,
             endpoint: args.endpoint,

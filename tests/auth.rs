@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_kinesisvideo::error::ProvideErrorMetadata;
 use aws_smithy_async::time::StaticTimeSource;
-use common::{Backend, TestServer, raw_request, signed_json_post};
+use common::{Backend, TestServer, raw_request, signed_json_post, signed_json11_post};
 use openkvs::auth::{AuthMode, KeyConfig};
 
 fn code<E: ProvideErrorMetadata>(e: &E) -> String {
@@ -293,30 +293,60 @@ async fn route_table_serves_exactly_the_operations_and_refuses_other_paths() {
         )
         .into_bytes()
     };
-    let mut paths = std::collections::BTreeSet::new();
+    let mut addresses = std::collections::BTreeSet::new();
     for op in Operation::ALL {
-        assert!(paths.insert(op.path()), "{op}: its path is unique");
-        let r = raw_request(srv.addr, &unsigned("POST", op.path())).await;
+        assert!(addresses.insert((op.path(), op.target())), "{op}: its path (and target) is unique");
+        let (unsigned_request, signed) = match op.target() {
+            None => (
+                unsigned("POST", op.path()),
+                signed_json_post(
+                    srv.addr,
+                    op.path(),
+                    "",
+                    "kinesisvideo",
+                    "openkvs",
+                    "openkvs-secret",
+                    SystemTime::now(),
+                ),
+            ),
+            // AWS JSON 1.1 operations: `POST /` named by X-Amz-Target, signed for their service.
+            Some(target) => (
+                format!(
+                    "POST / HTTP/1.1\r\nhost: {}\r\nx-amz-target: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    srv.addr
+                )
+                .into_bytes(),
+                signed_json11_post(
+                    srv.addr,
+                    target,
+                    "",
+                    "secretsmanager",
+                    "openkvs",
+                    "openkvs-secret",
+                    SystemTime::now(),
+                ),
+            ),
+        };
+        let r = raw_request(srv.addr, &unsigned_request).await;
         assert_eq!(r.status, 403, "{op} unsigned: {:?}", r.json());
         assert_eq!(r.header("x-amzn-ErrorType"), Some("MissingAuthenticationTokenException"), "{op}");
-        let signed = signed_json_post(
-            srv.addr,
-            op.path(),
-            "",
-            "kinesisvideo",
-            "openkvs",
-            "openkvs-secret",
-            SystemTime::now(),
-        );
         let r = raw_request(srv.addr, &signed).await;
         let code = r.header("x-amzn-ErrorType").unwrap_or("-").to_owned();
         assert!(
-            r.status == 200 || (r.status == 400 && code == "InvalidArgumentException"),
+            r.status == 200
+                || (r.status == 400
+                    && (code == "InvalidArgumentException" || code == "InvalidParameterException")),
             "{op} signed, empty input: reaches its handler ({} {code} {:?})",
             r.status,
             r.json()
         );
     }
+    let unknown_target = format!(
+        "POST / HTTP/1.1\r\nhost: {}\r\nx-amz-target: secretsmanager.ListSecrets\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        srv.addr
+    );
+    let r = raw_request(srv.addr, unknown_target.as_bytes()).await;
+    assert_eq!((r.status, r.header("x-amzn-ErrorType")), (404, Some("UnknownOperationException")));
     let refused = [
         ("POST", "/tagResource"),
         ("POST", "/describestream"),

@@ -54,8 +54,10 @@ async fn console_end_to_end_in_chromium() {
         println!("skipped: {why}");
         return;
     }
-    let srv = TestServer::start(Backend::Sqlite).await;
+    let srv = TestServer::start_with(Backend::Sqlite, |c| c.edge.poll_interval_secs = 1).await;
     let stream = "lobby-cam";
+    // A real RTSP camera for the "Add camera" form (tests/rtsp/server.py).
+    let camera = common::rtsp::RtspCamera::start(&["--auth", "digest", "--password", "cam-pw-7"]);
     let shots = screenshot_dir();
     std::fs::create_dir_all(&shots).unwrap();
 
@@ -63,6 +65,7 @@ async fn console_end_to_end_in_chromium() {
         .arg(browser_dir().join("console.mjs"))
         .args(["--url", &srv.endpoint, "--stream", stream, "--screenshots"])
         .arg(&shots)
+        .args(["--camera-url", &camera.url(Some(("camera", "cam-pw-7")))])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -88,7 +91,7 @@ async fn console_end_to_end_in_chromium() {
         }
     });
 
-    let out = tokio::time::timeout(Duration::from_secs(240), async {
+    let out = tokio::time::timeout(Duration::from_secs(280), async {
         let mut stdout = console.stdout.take().unwrap();
         let mut stderr = console.stderr.take().unwrap();
         let (mut o, mut e) = (Vec::new(), Vec::new());
@@ -122,6 +125,7 @@ async fn console_end_to_end_in_chromium() {
         "liveVideoPlays",
         "timelineFragments",
         "replayFromTimeline",
+        "cameraAdded",
     ] {
         assert_eq!(checks[check], true, "{check}: {report:#}");
     }

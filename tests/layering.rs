@@ -2,8 +2,9 @@
 //! ARCHITECTURE.md): nothing below `api` speaks HTTP server-side (axum, hyper, http) except the
 //! outbound client; `media` imports nothing else from the crate and does no I/O; only `archive`
 //! reaches the index and the fragment store, which import only `model`, `clock` and their own
-//! errors; `imaging` imports only `media`; `config` imports no subsystem; `producer` and `bench`
-//! are clients beside the server. (Unit-test folders inside `src/` are exempt.)
+//! errors; `imaging` imports only `media`; `config` imports no subsystem; `producer`, `bench` and
+//! `edge` are clients beside the server (`app` alone hosts the edge agent). (Unit-test folders
+//! inside `src/` are exempt.)
 
 use std::path::{Path, PathBuf};
 
@@ -76,6 +77,7 @@ fn nothing_below_api_speaks_http() {
         "signaling",
         "metrics",
         "auth",
+        "edge",
     ] {
         bad.extend(violations(module, HTTP));
     }
@@ -153,11 +155,15 @@ fn only_archive_reaches_the_index_and_the_store() {
     for path in all.into_iter().filter(|p| !p.starts_with(&archive)) {
         let file = path.strip_prefix(&root).unwrap().display().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
-        // A file's unit tests (after its `#[cfg(test)]`) may build an archive on a faulty store,
-        // as `app` may; the code they test may not.
-        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
-        let code: String =
-            text.lines().map(str::trim_start).filter(|l| !l.starts_with("//")).collect::<Vec<_>>().join("\n");
+        // A file's own unit tests (at its end) may build an archive over a faulty store, as `app`'s
+        // fault-injection hook does.
+        let code: String = text
+            .lines()
+            .map(str::trim_start)
+            .take_while(|l| !l.starts_with("#[cfg(test)]"))
+            .filter(|l| !l.starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
         for module in ["crate::index", "crate::store", "archive::index", "archive::store"] {
             if code.contains(module) {
                 bad.push(format!("src/{file}: {module}"));
@@ -216,7 +222,7 @@ fn crate_imports(module: &str) -> Vec<String> {
 }
 
 #[test]
-fn producer_and_bench_are_clients_beside_the_server() {
+fn producer_bench_and_edge_are_clients_beside_the_server() {
     let allowed = |l: &String, extra: &[&str]| {
         let mut rest = l.clone();
         for m in ["crate::media", "crate::outbound"].iter().chain(extra) {
@@ -232,11 +238,22 @@ fn producer_and_bench_are_clients_beside_the_server() {
         .filter(|l| !allowed(l, &["crate::producer", "crate::bench"]))
         .collect();
     assert!(bad.is_empty(), "bench imports more than producer, media and outbound:\n{}", bad.join("\n"));
+    let bad: Vec<String> = crate_imports("edge")
+        .into_iter()
+        .filter(|l| !allowed(l, &["crate::producer", "crate::model", "crate::edge"]))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "edge imports more than model, media, outbound and producer:\n{}",
+        bad.join("\n")
+    );
     let axum = ["axum::", "use axum"];
     let mut bad = violations("producer", &axum);
     bad.extend(violations("bench", &axum));
+    bad.extend(violations("edge", &axum));
     assert!(bad.is_empty(), "a client uses the server framework:\n{}", bad.join("\n"));
-    // Nothing in the server reaches into a client.
+    // Nothing in the server reaches into a client; `app` alone hosts the edge agent (inside
+    // `openkvs serve`), and reaches no further than `edge` itself.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut server = Vec::new();
     sources(&root, &mut server);
@@ -244,14 +261,23 @@ fn producer_and_bench_are_clients_beside_the_server() {
         .iter()
         .filter(|p| {
             let rel = p.strip_prefix(&root).unwrap();
-            !rel.starts_with("producer") && !rel.starts_with("bench") && !rel.ends_with("main.rs")
+            !rel.starts_with("producer")
+                && !rel.starts_with("bench")
+                && !rel.starts_with("edge")
+                && !rel.ends_with("main.rs")
         })
         .flat_map(|p| {
+            let rel = p.strip_prefix(&root).unwrap();
+            let hosts_edge = rel.starts_with("app") || rel == Path::new("app.rs");
             std::fs::read_to_string(p)
                 .unwrap()
                 .lines()
                 .filter(|l| !l.trim_start().starts_with("//"))
-                .filter(|l| l.contains("crate::producer") || l.contains("crate::bench"))
+                .filter(|l| {
+                    l.contains("crate::producer")
+                        || l.contains("crate::bench")
+                        || (l.contains("crate::edge") && !hosts_edge)
+                })
                 .map(|l| format!("{}: {l}", p.display()))
                 .collect::<Vec<_>>()
         })

@@ -139,6 +139,11 @@ export function renderStream(main, name) {
   const ingestCard = h('section', { class: 'card', 'aria-label': 'Ingest' }, h('div', { class: 'stat-row' }, sRate.el, sAge.el, sCount.el));
   const details = h('dl', { class: 'kv' });
   const detailsCard = h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Details')), h('div', { class: 'card-body' }, details));
+  // The camera this stream records, when an edge configuration exists (hidden otherwise).
+  const cameraBody = h('dl', { class: 'kv' });
+  const cameraPill = h('span');
+  const cameraCard = h('section', { class: 'card', 'aria-label': 'Camera', hidden: true },
+    h('div', { class: 'card-head' }, h('h2', null, 'Camera'), cameraPill), h('div', { class: 'card-body' }, cameraBody));
   const eventsList = h('ul', { class: 'events', 'aria-label': 'Analyzer events' });
   const eventsCount = h('span', { class: 'muted' });
   const eventsCard = h('section', { class: 'card' },
@@ -439,6 +444,38 @@ export function renderStream(main, name) {
     }
   }
 
+  // ---------------------------------------------------------------- camera (edge configuration)
+  function jobRow(label, job, statusKey) {
+    if (!job) return [h('dt', null, label), h('dd', null, 'no report yet')];
+    return [h('dt', null, label), h('dd', { 'data-job': statusKey }, statusPill(job[statusKey]), ' ', job.JobStatusDetails || '',
+      h('small', { class: 'muted' }, ` (${fmt.ago(Date.now() - fmt.fromWire(job.LastCollectedTime))})`))];
+  }
+
+  async function refreshCamera() {
+    if (!can('DescribeEdgeConfiguration')) return;
+    let d;
+    try {
+      d = await call('DescribeEdgeConfiguration', { StreamName: name });
+    } catch (e) {
+      cameraCard.hidden = true;
+      return;
+    }
+    const cfg = d.EdgeConfig || {};
+    const source = (cfg.RecorderConfig && cfg.RecorderConfig.MediaSourceConfig) || {};
+    const status = d.EdgeAgentStatus || {};
+    const upload = cfg.UploaderConfig && cfg.UploaderConfig.ScheduleConfig;
+    cameraCard.hidden = false;
+    cameraCard.dataset.sync = d.SyncStatus;
+    replace(cameraPill, statusPill(d.SyncStatus));
+    replace(cameraBody,
+      h('dt', null, 'Source'), h('dd', { class: 'mono' }, `${source.MediaUriType || 'RTSP_URI'} from secret `, source.MediaUriSecretArn || '—'),
+      h('dt', null, 'Hub device'), h('dd', { class: 'mono' }, cfg.HubDeviceArn || '—'),
+      h('dt', null, 'Upload'), h('dd', null, upload ? `${upload.ScheduleExpression} for ${upload.DurationInSeconds} s` : 'live'),
+      d.FailedStatusDetails ? [h('dt', null, 'Problem'), h('dd', { class: 'danger-text', 'data-failed': '' }, d.FailedStatusDetails)] : null,
+      jobRow('Recorder', status.LastRecorderStatus, 'RecorderStatus'),
+      jobRow('Uploader', status.LastUploaderStatus, 'UploaderStatus'));
+  }
+
   // ---------------------------------------------------------------- load
   function paintInfo(tags) {
     replace(pillHost, statusPill(info.Status));
@@ -477,11 +514,12 @@ export function renderStream(main, name) {
     }
     if (stopped) return;
     main.lastElementChild.replaceWith(
-      h('div', { class: 'stream-grid' }, playerCard, h('div', { class: 'side' }, ingestCard, eventsCard, detailsCard)),
+      h('div', { class: 'stream-grid' }, playerCard, h('div', { class: 'side' }, ingestCard, cameraCard, eventsCard, detailsCard)),
       timelineCard);
     paintSelection();
     goLive();
     cleanups.push(every(5000, refreshIngest));
+    cleanups.push(every(5000, refreshCamera));
     cleanups.push(every(10_000, () => follow && refreshTimeline(false)));
     if (!follow) refreshTimeline(true);
   })();

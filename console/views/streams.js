@@ -41,6 +41,9 @@ export function renderStreams(main) {
   const filter = h('input', { type: 'search', placeholder: 'Filter by name', 'aria-label': 'Filter streams by name' });
   filter.style.width = '220px';
   const count = h('span', { class: 'sub' });
+  const cameraBtn = can('StartEdgeConfigurationUpdate') && can('CreateStream')
+    ? h('button', { class: 'btn', type: 'button', onclick: () => addCamera(refresh) }, icon('plus'), 'Add camera')
+    : null;
   const createBtn = can('CreateStream')
     ? h('button', { class: 'btn primary', type: 'button', onclick: () => createStream(refresh) }, icon('plus'), 'Create stream')
     : null;
@@ -55,7 +58,7 @@ export function renderStreams(main) {
     tbody);
 
   replace(main,
-    h('div', { class: 'page-head' }, h('h1', null, 'Streams'), count, h('div', { class: 'spacer' }), filter, createBtn),
+    h('div', { class: 'page-head' }, h('h1', null, 'Streams'), count, h('div', { class: 'spacer' }), filter, cameraBtn, createBtn),
     h('section', { class: 'card' }, body));
 
   const rows = new Map(); // name -> {tr, info, cells, stats}
@@ -209,6 +212,66 @@ export async function createStream(onDone) {
   });
   if (created) {
     toast('Stream created', created, 'ok');
+    onDone && onDone(created);
+  }
+}
+
+/**
+ * "Add camera": one form creates the stream, a secret holding the camera's RTSP URI (credentials
+ * included; Secrets Manager's CreateSecret, or PutSecretValue when the secret exists) and the edge
+ * configuration that makes this server's recorder (hub thing `openkvs`) record it.
+ */
+export async function addCamera(onDone) {
+  const name = h('input', { type: 'text', name: 'name', required: true, spellcheck: 'false', autocapitalize: 'off', placeholder: 'front-door', pattern: '[a-zA-Z0-9_.-]{1,256}' });
+  const uri = h('input', { type: 'password', name: 'uri', required: true, spellcheck: 'false', autocomplete: 'off', placeholder: 'rtsp://user:password@192.0.2.10:554/stream1' });
+  const retention = h('input', { type: 'number', name: 'retention', min: 1, max: 87600, step: 1, value: 24 });
+  const hub = h('input', { type: 'text', name: 'hub', value: 'openkvs', spellcheck: 'false', pattern: '[a-zA-Z0-9_.-]+' });
+  const created = await dialog({
+    title: 'Add camera',
+    description: 'Records an RTSP camera (H.264/H.265, AAC) into a new stream. The URI is kept as a secret and never shown again.',
+    submitLabel: 'Add camera',
+    body: [
+      field('Name', name, 'Of the new stream: letters, digits, _ . - (up to 256).'),
+      field('RTSP URI', uri, 'rtsp://user:password@host:port/path; add #udp for RTP over UDP.'),
+      field('Retention (hours)', retention, 'At least 1: the recorder archives what it records.'),
+      field('Hub device', hub, 'Which recorder: "openkvs" is this server; another thing is an `openkvs edge` agent.'),
+    ],
+    submit: async () => {
+      const n = name.value.trim();
+      if (!NAME_RE.test(n)) {
+        name.setAttribute('aria-invalid', 'true');
+        throw new Error('The name must be 1 to 256 letters, digits, underscores, periods or hyphens.');
+      }
+      const u = uri.value.trim();
+      if (!/^rtsp:\/\/[^\s]+$/i.test(u)) {
+        uri.setAttribute('aria-invalid', 'true');
+        throw new Error('The URI must start with rtsp://.');
+      }
+      const hours = Number(retention.value);
+      if (!Number.isInteger(hours) || hours < 1) throw new Error('Retention must be a whole number of hours, at least 1.');
+      const stream = await call('CreateStream', { StreamName: n, DataRetentionInHours: hours });
+      // arn:aws:kinesisvideo:REGION:ACCOUNT:stream/NAME/MILLIS
+      const [, partition, , region, account] = stream.StreamARN.split(':');
+      const secretName = `${n}-camera-uri`;
+      let secretArn;
+      try {
+        secretArn = (await call('CreateSecret', { Name: secretName, SecretString: u, Description: `RTSP URI of camera ${n}` })).ARN;
+      } catch (e) {
+        if (e.type !== 'ResourceExistsException') throw e;
+        secretArn = (await call('PutSecretValue', { SecretId: secretName, SecretString: u })).ARN;
+      }
+      await call('StartEdgeConfigurationUpdate', {
+        StreamName: n,
+        EdgeConfig: {
+          HubDeviceArn: `arn:${partition}:iot:${region}:${account}:thing/${hub.value.trim() || 'openkvs'}`,
+          RecorderConfig: { MediaSourceConfig: { MediaUriSecretArn: secretArn, MediaUriType: 'RTSP_URI' } },
+        },
+      });
+      return n;
+    },
+  });
+  if (created) {
+    toast('Camera added', `${created}: the recorder connects within a few seconds.`, 'ok');
     onDone && onDone(created);
   }
 }

@@ -12,8 +12,10 @@
 //!   endpoint), resolved once per request; any other path is refused.
 //! - [`streams`], [`channels`], [`tagging`]: resolving StreamName/StreamARN, ChannelName/ChannelARN
 //!   and tagged ResourceARN inputs, and shaping `StreamInfo` / `ChannelInfo`.
-//! - [`control`], [`media`], [`archived`], [`signaling`], [`analysis`]: the operation families,
-//!   one file per operation.
+//! - [`edge_configurations`], [`secret_inputs`]: the shapes the edge operations share, and the
+//!   members and lookups the secretsmanager operations share.
+//! - [`control`], [`media`], [`archived`], [`signaling`], [`analysis`], [`edge`], [`secrets`]: the
+//!   operation families, one file per operation.
 //! - [`session_resources`]: the HLS/DASH session resources (`/hls/v1/…`, `/dash/v1/…`), authorized
 //!   by their SessionToken instead of SigV4.
 //! - [`cors`]: CORS headers and preflights for browsers.
@@ -99,13 +101,43 @@ pub mod analysis {
     pub mod resume_worker;
 }
 
+/// The KVS Edge Agent operations of `kinesisvideo` (StartEdgeConfigurationUpdate,
+/// DescribeEdgeConfiguration, ListEdgeAgentConfigurations, DeleteEdgeConfiguration) and openkvs's
+/// own PutEdgeAgentStatus, by which an `openkvs edge` agent reports back. The configurations live
+/// in the archive's edge aggregate; their shared output shapes are in
+/// [`edge_configurations`](super::edge_configurations); the agent itself is `crate::edge`.
+pub mod edge {
+    pub mod delete_edge_configuration;
+    pub mod describe_edge_configuration;
+    pub mod list_edge_agent_configurations;
+    pub mod put_edge_agent_status;
+    pub mod start_edge_configuration_update;
+}
+
+/// The Secrets Manager subset the edge agent's camera URIs need, in the AWS JSON 1.1 protocol
+/// boto3's and the SDKs' `secretsmanager` clients speak: `POST /` with
+/// `X-Amz-Target: secretsmanager.<Operation>`, signed for service `secretsmanager` (the `targets`
+/// section of the table). Served: CreateSecret, PutSecretValue, GetSecretValue, DescribeSecret,
+/// DeleteSecret; one version per secret (`AWSCURRENT`); no rotation, replication, resource
+/// policies, tags or ListSecrets. Secret values are never logged and are returned only by
+/// GetSecretValue. The members they share are in [`secret_inputs`](super::secret_inputs).
+pub mod secrets {
+    pub mod create_secret;
+    pub mod delete_secret;
+    pub mod describe_secret;
+    pub mod get_secret_value;
+    pub mod put_secret_value;
+}
+
 pub mod aws;
 pub mod channels;
 pub mod console;
 pub mod cors;
+pub mod edge_configurations;
 pub mod listener;
 pub mod metrics;
 pub mod route;
+pub mod secret_inputs;
 pub mod session_resources;
 pub mod streams;
 pub mod tagging;
@@ -166,6 +198,7 @@ pub struct AppState {
 }
 
 aws::operation::operations! {
+  paths {
     // kinesisvideo control plane
     CreateStream => "/createStream", SigV4Json, NotAuthorizedException, control::create_stream::handle;
     DescribeStream => "/describeStream", SigV4Json, NotAuthorizedException, control::describe_stream::handle;
@@ -215,6 +248,15 @@ aws::operation::operations! {
         control::describe_notification_configuration::handle;
     UpdateNotificationConfiguration => "/updateNotificationConfiguration", SigV4Json, AccessDeniedException,
         control::update_notification_configuration::handle;
+    // kinesisvideo edge agent configurations
+    StartEdgeConfigurationUpdate => "/startEdgeConfigurationUpdate", SigV4Json, AccessDeniedException,
+        edge::start_edge_configuration_update::handle;
+    DescribeEdgeConfiguration => "/describeEdgeConfiguration", SigV4Json, AccessDeniedException,
+        edge::describe_edge_configuration::handle;
+    ListEdgeAgentConfigurations => "/listEdgeAgentConfigurations", SigV4Json, NotAuthorizedException,
+        edge::list_edge_agent_configurations::handle;
+    DeleteEdgeConfiguration => "/deleteEdgeConfiguration", SigV4Json, AccessDeniedException,
+        edge::delete_edge_configuration::handle;
     // kinesis-video-media
     PutMedia => "/putMedia", SigV4Streaming, NotAuthorizedException, media::put_media::handle;
     GetMedia => "/getMedia", SigV4Json, NotAuthorizedException, media::get_media::handle;
@@ -244,6 +286,23 @@ aws::operation::operations! {
         analysis::resume_worker::handle;
     DescribeIngestHealth => "/openkvs/describeIngestHealth", SigV4Json, AccessDeniedException,
         analysis::describe_ingest_health::handle;
+    // openkvs's own edge-agent status report (what AWS's Edge Agent sends through IoT)
+    PutEdgeAgentStatus => "/openkvs/putEdgeAgentStatus", SigV4Json, AccessDeniedException,
+        edge::put_edge_agent_status::handle;
+  }
+  targets {
+    // secretsmanager, the subset the edge agent's camera URIs need (AWS JSON 1.1 on `POST /`)
+    CreateSecret => "secretsmanager.CreateSecret", SigV4Json11Secrets, AccessDeniedException,
+        secrets::create_secret::handle;
+    PutSecretValue => "secretsmanager.PutSecretValue", SigV4Json11Secrets, AccessDeniedException,
+        secrets::put_secret_value::handle;
+    GetSecretValue => "secretsmanager.GetSecretValue", SigV4Json11Secrets, AccessDeniedException,
+        secrets::get_secret_value::handle;
+    DescribeSecret => "secretsmanager.DescribeSecret", SigV4Json11Secrets, AccessDeniedException,
+        secrets::describe_secret::handle;
+    DeleteSecret => "secretsmanager.DeleteSecret", SigV4Json11Secrets, AccessDeniedException,
+        secrets::delete_secret::handle;
+  }
 }
 
 /// The complete application router: the operations of the table, then the routes of the other
@@ -254,7 +313,7 @@ pub fn router(state: AppState) -> Router {
         .merge(session_resources::router())
         .merge(console::router())
         .merge(metrics::routes())
-        .route("/", axum::routing::get(serve_root))
+        .route("/", axum::routing::get(serve_root).post(Operation::serve_target))
         .fallback(aws::middleware::unknown_operation)
         .layer(from_fn_with_state(state.clone(), aws::sigv4_layer::authenticate))
         .layer(from_fn_with_state(state.clone(), metrics::record_request))
@@ -282,10 +341,18 @@ mod tests {
 
     #[test]
     fn the_table_binds_each_path_to_one_operation() {
-        let paths: BTreeSet<&str> = Operation::ALL.iter().map(|op| op.path()).collect();
-        assert_eq!(paths.len(), Operation::ALL.len(), "paths are unique");
+        let addresses: BTreeSet<(&str, Option<&str>)> =
+            Operation::ALL.iter().map(|op| (op.path(), op.target())).collect();
+        assert_eq!(addresses.len(), Operation::ALL.len(), "paths and targets are unique");
         for op in Operation::ALL {
-            assert_eq!(Operation::from_path(op.path()), Some(*op));
+            match op.target() {
+                None => assert_eq!(Operation::from_path(op.path()), Some(*op)),
+                Some(target) => {
+                    assert_eq!(op.path(), "/");
+                    assert_eq!(Operation::from_target(target), Some(*op));
+                    assert_eq!(Operation::from_path(target), None);
+                }
+            }
         }
         assert_eq!(Operation::from_path("/tagResource"), None, "resource tagging paths are capitalised");
     }

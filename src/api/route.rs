@@ -1,5 +1,5 @@
 //! What a request is, decided once per request (by the request context, `aws::middleware`) from
-//! its path and query, and carried to the layers below as a request extension.
+//! its method, path, query and `X-Amz-Target` header, and carried to the layers below as a request extension.
 //!
 //! Every path the server answers is one of these kinds; anything else is refused with
 //! `UnknownOperationException` before authentication or any handler sees it, so a route added
@@ -28,10 +28,14 @@ pub enum Route {
 
 impl Route {
     /// The kind of the request to `path` with `query`, or `None` for a path this server does not
-    /// serve.
-    pub fn resolve(path: &str, query: Option<&str>) -> Option<Route> {
+    /// serve. A `POST /` with an `X-Amz-Target` header (`target`) is the AWS JSON 1.1 operation it
+    /// names, or nothing when it names none.
+    pub fn resolve(post: bool, path: &str, query: Option<&str>, target: Option<&str>) -> Option<Route> {
         if let Some(op) = Operation::from_path(path) {
             return Some(Route::Operation(op));
+        }
+        if let (true, "/", Some(target)) = (post, path, target) {
+            return Operation::from_target(target).map(Route::Operation);
         }
         Some(match path {
             "/health" | "/ready" | "/metrics" => Route::Public,
@@ -70,28 +74,39 @@ mod tests {
     #[test]
     fn every_path_has_one_kind_or_none() {
         for op in Operation::ALL {
-            assert_eq!(Route::resolve(op.path(), None), Some(Route::Operation(*op)));
+            assert_eq!(Route::resolve(true, op.path(), None, op.target()), Some(Route::Operation(*op)));
         }
-        assert_eq!(Route::resolve("/", None), Some(Route::Console));
-        assert_eq!(Route::resolve("/", Some("X-Amz-ChannelARN=arn")), Some(Route::SignalingSocket));
+        assert_eq!(Route::resolve(true, "/", None, Some("secretsmanager.ListSecrets")), None);
         assert_eq!(
-            Route::resolve("/", Some("x-amz-channelarn=arn&X-Amz-Signature=1")),
+            Route::resolve(false, "/", None, Some("secretsmanager.GetSecretValue")),
+            Some(Route::Console)
+        );
+        assert_eq!(Route::resolve(false, "/", None, None), Some(Route::Console));
+        assert_eq!(
+            Route::resolve(false, "/", Some("X-Amz-ChannelARN=arn"), None),
             Some(Route::SignalingSocket)
         );
-        assert_eq!(Route::resolve("/console/api/signIn", None), Some(Route::Console));
-        assert_eq!(Route::resolve("/console", None), Some(Route::Console));
         assert_eq!(
-            Route::resolve("/hls/v1/getHLSMasterPlaylist.m3u8", Some("SessionToken=x")),
+            Route::resolve(false, "/", Some("x-amz-channelarn=arn&X-Amz-Signature=1"), None),
+            Some(Route::SignalingSocket)
+        );
+        assert_eq!(Route::resolve(false, "/console/api/signIn", None, None), Some(Route::Console));
+        assert_eq!(Route::resolve(false, "/console", None, None), Some(Route::Console));
+        assert_eq!(
+            Route::resolve(false, "/hls/v1/getHLSMasterPlaylist.m3u8", Some("SessionToken=x"), None),
             Some(Route::SessionResource)
         );
-        assert_eq!(Route::resolve("/dash/v1/getDASHManifest.mpd", None), Some(Route::SessionResource));
+        assert_eq!(
+            Route::resolve(false, "/dash/v1/getDASHManifest.mpd", None, None),
+            Some(Route::SessionResource)
+        );
         for public in ["/health", "/ready", "/metrics"] {
-            assert_eq!(Route::resolve(public, None), Some(Route::Public));
+            assert_eq!(Route::resolve(false, public, None, None), Some(Route::Public));
         }
         for unknown in
             ["/tagResource", "/describestream", "/describeStream/", "/consoles", "/hls/v2/x", "/admin", ""]
         {
-            assert_eq!(Route::resolve(unknown, None), None, "{unknown}");
+            assert_eq!(Route::resolve(false, unknown, None, None), None, "{unknown}");
         }
     }
 }

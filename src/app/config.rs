@@ -64,6 +64,8 @@ pub struct Config {
     pub metrics: crate::metrics::MetricsConfig,
     /// The retention janitor.
     pub retention: crate::retention::RetentionConfig,
+    /// The edge recorder inside `serve`, and camera secrets.
+    pub edge: crate::edge::EdgeSettings,
 }
 
 impl Default for Config {
@@ -84,6 +86,7 @@ impl Default for Config {
             signaling: crate::signaling::SignalingConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
             retention: crate::retention::RetentionConfig::default(),
+            edge: crate::edge::EdgeSettings::default(),
         }
     }
 }

@@ -38,8 +38,11 @@
 //!   [`Archive::on_stream_deleted`].
 //! - Playback and workers list, locate and read fragments ([`Archive::read_fragment`] and the
 //!   catalog's queries); workers keep their cursors and events in it.
-//! - The API resolves and changes streams, channels and configurations through the catalog, and
-//!   deletes a stream with the one operation [`Archive::delete_stream`].
+//! - The API resolves and changes streams, channels and configurations (edge configurations and
+//!   camera secrets included) through the catalog, and deletes a stream with the one operation
+//!   [`Archive::delete_stream`].
+//! - `app`'s link for the in-process edge agent reads its configurations and secrets and writes
+//!   the status it reports through the catalog.
 //! - Retention decides each stream's cutoff and calls [`Archive::expire`]; it never deletes bytes.
 //! - `app` opens it ([`open`]), flushes and closes it at shutdown.
 //!
@@ -68,8 +71,9 @@ use crate::model::{FragmentRecord, VersionToken};
 
 pub use index::{
     AnalysisIndex, Backend, CHANNEL_NAME_CONSTRAINT, Catalog, ChannelChanges, ChannelIndex, ChannelPage,
-    FragmentIndex, Index, IndexError, LONGEST_FRAGMENT_MS, NewChannel, NewStream, STREAM_NAME_CONSTRAINT,
-    StreamChanges, StreamIndex, StreamPage, TimestampKind, open as open_index, redact_url,
+    EdgeIndex, FragmentIndex, Index, IndexError, LONGEST_FRAGMENT_MS, NewChannel, NewSecret, NewStream,
+    SECRET_NAME_CONSTRAINT, STREAM_NAME_CONSTRAINT, SecretIndex, StreamChanges, StreamIndex, StreamPage,
+    TimestampKind, open as open_index, redact_url,
 };
 pub use persisted::{PERSISTED_CAPACITY, PersistedFeed};
 pub use persister::{MAX_BATCH, PersistOutcome};

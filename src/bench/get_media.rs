@@ -2,7 +2,7 @@
 //! stream, measuring end-to-end frame latency.
 //!
 //! Each reader POSTs a signed `/getMedia` to the stream's GET_MEDIA data endpoint on its own
-//! connection ([`super::data_client`]) and demuxes the streamed Matroska with
+//! connection ([`crate::producer::data_client`]) and demuxes the streamed Matroska with
 //! [`crate::media::mkv::MkvDemuxer`]. A frame's producer timestamp is its Cluster Timecode plus
 //! the block's relative timecode (times TimecodeScale); with ABSOLUTE cluster timecodes and
 //! wall-clock pacing — `openkvs put --realtime`, which this bench is meant to run against — that
@@ -33,9 +33,9 @@ use aws_sdk_kinesisvideo::types::ApiName;
 use hyper::body::Body;
 use serde::Serialize;
 
-use super::data_client::{DataConnection, read_ok};
 use crate::media::mkv::{DemuxLimits, MkvDemuxer, MkvEvent};
 use crate::producer::control::ControlPlane;
+use crate::producer::data_client::{DataConnection, read_ok};
 use crate::producer::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
 
 /// `openkvs bench getmedia` options.

@@ -2,7 +2,7 @@
 //!
 //! One LIVE session URL is requested (signed `POST /getHLSStreamingSessionURL` on the
 //! GET_HLS_STREAMING_SESSION_URL data endpoint); every viewer then, on its own keep-alive
-//! connection ([`super::data_client`]), starts at a random moment within the first second, GETs
+//! connection ([`crate::producer::data_client`]), starts at a random moment within the first second, GETs
 //! the master playlist once, and polls the first media playlist it names every ~1 s (jittered
 //! 0.8–1.2 s), fetching the init segment once and every segment it has not fetched yet (from its
 //! first playlist only the last [`JOIN_SEGMENTS`], as a player joining at the live edge).
@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_kinesisvideo::types::ApiName;
 use serde::Serialize;
 
-use super::data_client::{DataConnection, DataError, read_ok};
 use crate::producer::control::ControlPlane;
+use crate::producer::data_client::{DataConnection, DataError, read_ok};
 use crate::producer::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
 
 /// Segments a viewer fetches from its first media playlist (the live edge).

@@ -8,8 +8,10 @@
 mod analysis;
 mod arn;
 mod channel;
+mod edge;
 mod fragment;
 mod names;
+mod schedule;
 mod stream;
 
 use std::fmt;
@@ -20,8 +22,15 @@ pub use analysis::{
 };
 pub use arn::{ResourceArn, ResourceKind};
 pub use channel::{ChannelType, SignalingChannel};
+pub use edge::{
+    DEFAULT_MAX_LOCAL_MEDIA_MB, DeletionConfig, EdgeConfig, EdgeConfigRecord, FullBufferStrategy, JobReport,
+    JobStatus, LocalSizeConfig, MediaSourceConfig, RecorderConfig, SYNC_TIMEOUT_MS, ScheduleConfig,
+    SecretArn, SecretRecord, SecretValue, SyncStatus, UploaderConfig, hub_thing_name,
+    validate_hub_device_arn, validate_secret_name,
+};
 pub use fragment::{FRAGMENT_NUMBER_DIGITS, FragmentLocation, FragmentNumber, FragmentRecord};
 pub use names::{AccountId, DeviceName, MediaType, Region, StreamName, VersionToken, glob_match};
+pub use schedule::CronSchedule;
 pub use stream::{DataRetention, StorageTier, Stream, StreamStatus, TagKey, TagSet, TagValue};
 
 /// A value that breaks one of the model's constraints; the message is safe to show to the client.

@@ -10,6 +10,8 @@
 //!   stdin, or split once from memory for many sessions.
 //! - [`input`] opens the `put` input and checks that it starts like Matroska before anything is
 //!   created or sent.
+//! - [`data_client`] is a keep-alive connection for small signed JSON calls (the read-side benches
+//!   and the edge agent share it).
 //! - [`sign`] SigV4-signs the PutMedia request head like the C producer.
 //! - [`acks`] parses the ACK stream.
 //! - [`session`] is the reusable core: one full-duplex PutMedia request from an already-resolved
@@ -24,6 +26,7 @@
 pub mod acks;
 pub mod body;
 pub mod control;
+pub mod data_client;
 pub mod input;
 pub mod put;
 pub mod report;

@@ -268,6 +268,27 @@ impl Tracker {
         out
     }
 
+    /// Fires whenever the session's state changes (a chunk sent, an ACK arrived).
+    pub fn subscribe(&self) -> watch::Receiver<()> {
+        self.changed.subscribe()
+    }
+
+    /// The timecodes of fragments that got PERSISTED (or, with `received_is_final`, RECEIVED) and
+    /// of those that got an ERROR ACK, in sending order.
+    pub fn outcomes(&self, received_is_final: bool) -> (Vec<u64>, Vec<u64>) {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        for f in &s.report.fragments {
+            if f.error.is_some() {
+                failed.push(f.timecode);
+            } else if f.persisted.is_some() || (received_is_final && f.received.is_some()) {
+                done.push(f.timecode);
+            }
+        }
+        (done, failed)
+    }
+
     /// The counters now.
     pub fn progress(&self) -> Progress {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -78,11 +78,25 @@ pub fn sign_json_post(
     region: &str,
     time: SystemTime,
 ) -> Result<Vec<(String, String)>, SignError> {
+    sign_json_post_for(SERVICE, url, headers, body, credentials, region, time)
+}
+
+/// [`sign_json_post`] for another signing service (`secretsmanager` for the edge agent's
+/// GetSecretValue).
+pub fn sign_json_post_for(
+    service: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    credentials: &Credentials,
+    region: &str,
+    time: SystemTime,
+) -> Result<Vec<(String, String)>, SignError> {
     let identity = credentials.clone().into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name(SERVICE)
+        .name(service)
         .time(time)
         .settings(SigningSettings::default())
         .build()

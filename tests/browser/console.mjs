@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const args = { key: 'openkvs', secret: 'openkvs-secret', colorScheme: 'dark', seconds: 150 };
+const args = { key: 'openkvs', secret: 'openkvs-secret', colorScheme: 'dark', seconds: 190 };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   const v = () => process.argv[++i];
@@ -33,6 +33,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === '--secret') args.secret = v();
   else if (a === '--color-scheme') args.colorScheme = v();
   else if (a === '--seconds') args.seconds = Number(v());
+  else if (a === '--camera-url') args.cameraUrl = v();
   else {
     console.log(JSON.stringify({ ok: false, failed: `unknown argument ${a}` }));
     process.exit(2);
@@ -362,6 +363,29 @@ async function main() {
   }
   checks.noHorizontalOverflowAt390 = narrow;
   await page.setViewportSize({ width: 1440, height: 900 });
+
+  // ------------------------------------------------------------ add an RTSP camera (edge recorder)
+  if (args.cameraUrl) {
+    const camStream = `${args.stream}-rtsp`;
+    await page.evaluate(() => { location.hash = '#/streams'; });
+    await page.getByRole('heading', { name: 'Streams', level: 1 }).waitFor({ timeout: 10000 });
+    await page.getByRole('button', { name: 'Add camera' }).first().click();
+    const camDlg = page.getByRole('dialog');
+    await camDlg.getByLabel('Name').fill(camStream);
+    await camDlg.getByLabel('RTSP URI').fill(args.cameraUrl);
+    await camDlg.getByRole('button', { name: 'Add camera' }).click();
+    await camDlg.waitFor({ state: 'detached', timeout: 10000 });
+    await page.locator(`tr[data-stream="${camStream}"]`).getByRole('link', { name: camStream }).click();
+    await page.getByRole('heading', { name: camStream, level: 1 }).waitFor({ timeout: 10000 });
+    const card = page.locator('section[aria-label="Camera"]');
+    await until('camera IN_SYNC and recording', 40000, async () =>
+      (await card.getAttribute('data-sync')) === 'IN_SYNC' && /SUCCESS/.test(await card.locator('[data-job="RecorderStatus"]').innerText()), 500);
+    const cardText = await card.innerText();
+    if (cardText.includes(new URL(args.cameraUrl).password || '\u0000')) throw new Error('the camera card shows the password');
+    checks.cameraAdded = true;
+    note('camera added and recording');
+    await shot('camera.png');
+  }
 
   const csp = await page.evaluate(() => window.__cspViolations);
   if (csp.length) errors.push(...csp.map((v) => `CSP violation: ${v}`));

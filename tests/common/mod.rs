@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod process;
 pub mod producer;
+pub mod rtsp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -411,6 +412,34 @@ pub fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[(pos + 4 + size).min(data.len())..];
     }
     out
+}
+
+/// A raw signed AWS JSON 1.1 request (`POST /` with `X-Amz-Target: target`), as boto3's and the
+/// SDKs' `secretsmanager` clients send it.
+pub fn signed_json11_post(
+    addr: SocketAddr,
+    target: &str,
+    body: &str,
+    service: &str,
+    key: &str,
+    secret: &str,
+    time: SystemTime,
+) -> Vec<u8> {
+    let host = addr.to_string();
+    let url = format!("http://{host}/");
+    let base =
+        [("host", host.as_str()), ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)];
+    let auth = sigv4_headers("POST", &url, &base, body.as_bytes(), service, "us-east-1", key, secret, time);
+    let mut req = format!(
+        "POST / HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amz-target: {target}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in auth {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    req.into_bytes()
 }
 
 /// A signed JSON POST as bytes, signed with aws-sigv4 (service/region/key selectable).

@@ -98,6 +98,20 @@ impl OperationOutput for PayloadOutput {
     }
 }
 
+/// A structured output of an AWS JSON 1.1 operation (the Secrets Manager subset): the same JSON
+/// body, typed `application/x-amz-json-1.1` as that protocol answers.
+#[derive(Debug)]
+pub struct Json11<T>(pub T);
+
+impl<T: Serialize> OperationOutput for Json11<T> {
+    fn into_response(self) -> Response {
+        let mut resp = Json(self.0).into_response();
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
+        resp
+    }
+}
+
 /// One call of an operation: what its handler gets besides the input.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -182,6 +196,31 @@ where
         let valid = input.validate()?;
         handler(call, Valid(valid)).await.map(O::into_response)
     })
+}
+
+/// Runs a typed handler on a request outside the router's path table (the operations of
+/// `POST /` addressed by `X-Amz-Target`): the same steps as [`route`].
+pub async fn serve<H, I, O, Fut>(handler: H, state: AppState, req: Request) -> Response
+where
+    H: Fn(Call, Valid<I>) -> Fut,
+    Fut: Future<Output = Result<O, AwsError>>,
+    I: OperationInput,
+    O: OperationOutput,
+{
+    let (mut parts, body) = req.into_parts();
+    let call = match Call::from_request_parts(&mut parts, &state).await {
+        Ok(call) => call,
+        Err(e) => return e.into_response(),
+    };
+    let run = async move {
+        let input = I::from_request(Request::from_parts(parts, body)).await?;
+        let valid = input.validate()?;
+        handler(call, Valid(valid)).await
+    };
+    match run.await {
+        Ok(output) => output.into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Deserialises `body` into the input type of `handler` and validates it.

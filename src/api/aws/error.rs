@@ -76,6 +76,10 @@ aws_error_codes! {
     MissingCodecPrivateDataException => 400,
     InvalidCodecPrivateDataException => 400,
     InvalidMediaFrameException => 400,
+    // secretsmanager model errors (the JSON 1.1 protocol sends every client error with HTTP 400)
+    ResourceExistsException => 400,
+    InvalidParameterException => 400,
+    InvalidRequestException => 400,
     // generic AWS protocol errors (authentication, serialization, routing, faults)
     SerializationException => 400,
     IncompleteSignatureException => 400,

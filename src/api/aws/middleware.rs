@@ -23,7 +23,9 @@ pub struct RequestId(pub String);
 /// Resolves the route, assigns the request id, opens the span, logs the outcome once.
 pub async fn request_context(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
-    let route = Route::resolve(req.uri().path(), req.uri().query());
+    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok());
+    let post = req.method() == axum::http::Method::POST;
+    let route = Route::resolve(post, req.uri().path(), req.uri().query(), target);
     let op = route.map(Route::name).unwrap_or("-");
     let span =
         tracing::info_span!("request", id = %id, op = op, method = %req.method(), path = %req.uri().path());

@@ -12,7 +12,7 @@ pub mod operation;
 pub mod page_token;
 pub mod sigv4_layer;
 
-pub use call::{Call, OperationInput, OperationOutput, PayloadOutput, Valid};
+pub use call::{Call, Json11, OperationInput, OperationOutput, PayloadOutput, Valid};
 pub use error::{AwsError, AwsErrorCode, ErrorDetail};
 pub use json::{AwsJson, EpochSeconds, MAX_JSON_BODY, parse_json_body, timestamp_millis};
 pub use operation::AuthKind;

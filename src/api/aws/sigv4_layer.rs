@@ -29,7 +29,7 @@ use crate::api::route::Route;
 use crate::api::signaling::websocket::{requested_role, role_action};
 use crate::auth::Caller;
 use crate::auth::sigv4::{
-    EMPTY_PAYLOAD_SHA256, PayloadHash, RequestParts, SigV4Error, payload_hash_for, sha256_hex,
+    EMPTY_PAYLOAD_SHA256, PayloadHash, RequestParts, SigV4Error, Verifier, payload_hash_for, sha256_hex,
 };
 use crate::model::Region;
 
@@ -62,7 +62,7 @@ async fn verify(state: &AppState, op: Operation, req: Request) -> Result<Request
         return Ok(Request::from_parts(parts, body));
     }
     let (body, body_hash) = match op.auth() {
-        AuthKind::SigV4Json => {
+        AuthKind::SigV4Json | AuthKind::SigV4Json11Secrets => {
             let bytes = axum::body::to_bytes(body, MAX_JSON_BODY).await.map_err(|e| {
                 AwsError::new(
                     AwsErrorCode::SerializationException,
@@ -75,8 +75,14 @@ async fn verify(state: &AppState, op: Operation, req: Request) -> Result<Request
         }
         AuthKind::SigV4Streaming => (body, EMPTY_PAYLOAD_SHA256.to_owned()),
     };
-    let caller =
-        verify_parts(state, &parts, &[PayloadHashChoice::Body(&body_hash)], op.name(), op.denied_code())?;
+    let caller = verify_parts(
+        state,
+        &parts,
+        &[PayloadHashChoice::Body(&body_hash)],
+        op.auth().service(),
+        op.name(),
+        op.denied_code(),
+    )?;
     parts.extensions.insert(caller);
     Ok(Request::from_parts(parts, body))
 }
@@ -102,12 +108,14 @@ enum PayloadHashChoice<'a> {
     Unsigned,
 }
 
-/// Verifies the request's signature against the first payload hash that matches, then the key's
-/// policy for `action`; the refusal for a policy that does not allow it is `denied`.
+/// Verifies the request's signature (credential scope naming `service`) against the first payload
+/// hash that matches, then the key's policy for `action`; the refusal for a policy that does not
+/// allow it is `denied`.
 fn verify_parts(
     state: &AppState,
     parts: &Parts,
     choices: &[PayloadHashChoice<'_>],
+    service: &str,
     action: &str,
     denied: AwsErrorCode,
 ) -> Result<Caller, AwsError> {
@@ -127,12 +135,20 @@ fn verify_parts(
     };
     let now = state.clock.now_secs();
     let keys = state.keys.as_ref();
+    // Another service's operations (secretsmanager) are signed for that service.
+    let other_service;
+    let verifier = if service == state.verifier.service {
+        state.verifier.as_ref()
+    } else {
+        other_service = Verifier { service: service.to_owned(), ..(*state.verifier).clone() };
+        &other_service
+    };
     let attempt = |choice: &PayloadHashChoice<'_>| {
         let payload = match choice {
             PayloadHashChoice::Body(hash) => payload_hash_for(&headers, hash),
             PayloadHashChoice::Unsigned => PayloadHash::Unsigned,
         };
-        state.verifier.verify(&request_parts, payload, now, keys)
+        verifier.verify(&request_parts, payload, now, keys)
     };
     let (first, others) = choices.split_first().expect("at least one payload hash");
     let mut outcome = attempt(first);
@@ -150,7 +166,7 @@ fn verify_parts(
     if !policy.allows_operation(action) {
         return Err(AwsError::new(
             denied,
-            format!("User {} is not authorized to perform: kinesisvideo:{action}", identity.access_key_id),
+            format!("User {} is not authorized to perform: {service}:{action}", identity.access_key_id),
         ));
     }
     Ok(Caller { access_key_id: identity.access_key_id, region, policy })
@@ -192,5 +208,5 @@ fn sigv4_failure(e: SigV4Error, parts: &axum::http::request::Parts) -> AwsError 
 /// is accepted too.
 pub fn verify_bodiless(state: &AppState, parts: &Parts, action: &str) -> Result<Caller, AwsError> {
     let choices = [PayloadHashChoice::Body(EMPTY_PAYLOAD_SHA256), PayloadHashChoice::Unsigned];
-    verify_parts(state, parts, &choices, action, AwsErrorCode::AccessDeniedException)
+    verify_parts(state, parts, &choices, "kinesisvideo", action, AwsErrorCode::AccessDeniedException)
 }

@@ -7,9 +7,11 @@
 //! | fragments and header sets | [`FragmentIndex`] | `fragments` (reads), `track_headers` |
 //! | signaling channels | [`ChannelIndex`] | `signaling_channels`, `signaling_channel_tags` |
 //! | analysis | [`AnalysisIndex`] | `image_generation_configurations`, `notification_configurations`, `worker_cursors`, `analyzer_events` |
+//! | edge agent configurations | [`EdgeIndex`] | `edge_configurations` |
+//! | camera secrets (Secrets Manager subset) | [`SecretIndex`] | `secrets` |
 //! | references to stored bytes (retention bookkeeping) | [`ReferenceIndex`] | `fragments` (commit, expiry), `deleted_streams` |
 //!
-//! [`Catalog`] is the first four plus [`Backend`]: what `archive` lets everyone call through its
+//! [`Catalog`] is the first six plus [`Backend`]: what `archive` lets everyone call through its
 //! handle. [`Index`] adds [`ReferenceIndex`], the queries the durability rule rests on (committing
 //! fragment rows, deleting rows, what recovery and reclaim ask), which only `archive` calls.
 //!
@@ -31,9 +33,11 @@
 
 mod analysis;
 mod channels;
+mod edge;
 mod fragments;
 pub mod postgres;
 mod references;
+mod secrets;
 pub mod sqlite;
 mod streams;
 mod tags;
@@ -45,8 +49,10 @@ use async_trait::async_trait;
 
 pub use analysis::AnalysisIndex;
 pub use channels::{CHANNEL_NAME_CONSTRAINT, ChannelChanges, ChannelIndex, ChannelPage, NewChannel};
+pub use edge::EdgeIndex;
 pub use fragments::{FragmentIndex, LONGEST_FRAGMENT_MS, TimestampKind};
 pub use references::ReferenceIndex;
+pub use secrets::{NewSecret, SECRET_NAME_CONSTRAINT, SecretIndex};
 pub use streams::{NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, StreamIndex, StreamPage};
 
 /// Why an index call failed.
@@ -128,10 +134,16 @@ pub trait Shutdown {
 }
 
 /// What the archive's handle lets every caller query and change: streams, fragments (reads and
-/// header sets), channels and analysis state.
-pub trait Catalog: StreamIndex + FragmentIndex + ChannelIndex + AnalysisIndex + Backend {}
+/// header sets), channels, analysis state, edge configurations and secrets.
+pub trait Catalog:
+    StreamIndex + FragmentIndex + ChannelIndex + AnalysisIndex + EdgeIndex + SecretIndex + Backend
+{
+}
 
-impl<T: StreamIndex + FragmentIndex + ChannelIndex + AnalysisIndex + Backend> Catalog for T {}
+impl<T> Catalog for T where
+    T: StreamIndex + FragmentIndex + ChannelIndex + AnalysisIndex + EdgeIndex + SecretIndex + Backend
+{
+}
 
 /// The whole index: the catalog plus the references to stored bytes and closing, which only
 /// `archive` uses.

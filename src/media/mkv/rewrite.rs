@@ -589,8 +589,12 @@ impl Reframer {
                     }
                     None => (1, self.policy.min_duration_ms.unwrap_or(DEFAULT_AUDIO_ONLY_FRAGMENT_MS)),
                 };
-                // A fragment cut mid-GOP ends at the next key frame, whatever the policy.
+                // A fragment cut mid-GOP ends at the next key frame, whatever the policy. A key
+                // frame at the instant the fragment began never starts another (the two would
+                // share a Timecode, which KVS refuses with 4004): RTSP captures write a camera's
+                // in-band SPS/PPS as a key block of its own, at the key frame's time.
                 let on_key_frame = cut_point
+                    && at > f.first
                     && (f.first_video_key_frame == Some(false)
                         || (f.key_frames >= key_frames
                             && self.units_to_ms(at - f.first) >= i128::from(min_ms)));
@@ -1177,6 +1181,17 @@ mod tests {
 
     fn summary(frames: &[AbsoluteFrame]) -> Vec<(u64, i128, bool)> {
         frames.iter().map(|f| (f.0, f.1, f.2)).collect()
+    }
+
+    #[test]
+    fn key_blocks_sharing_a_timecode_stay_in_one_fragment() {
+        // An RTSP capture: every GOP starts with two key blocks at the same time (the in-band
+        // SPS/PPS, then the IDR picture).
+        let gop = |t: i16| vec![(1, t, true), (1, t, true), (1, t + 40, false), (1, t + 80, false)];
+        let doc = document(1_000_000, &[(1, 1)], &[(0, [gop(0), gop(1000), gop(2000)].concat())]);
+        let items = reframe_with(&doc, 64 * 1024, FragmentPolicy::default());
+        let starts: Vec<u64> = clusters(&items).iter().map(|c| c.timecode).collect();
+        assert_eq!(starts, [0, 1000, 2000]);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! One keep-alive HTTP/1.1 connection to a data endpoint, for the read-side benches
-//! (`bench getmedia`, `bench hls`): SigV4-signed JSON POSTs (GetMedia,
-//! GetHLSStreamingSessionURL) and plain GETs of session resources (HLS playlists and segments,
-//! authorized by their SessionToken).
+//! One keep-alive HTTP/1.1 connection to an endpoint, for the clients that make many small signed
+//! calls: the read-side benches (`bench getmedia`, `bench hls`: GetMedia,
+//! GetHLSStreamingSessionURL, and plain GETs of session resources authorized by their
+//! SessionToken) and the edge agent of `openkvs edge` (ListEdgeAgentConfigurations,
+//! GetDataEndpoint, its status reports, and secretsmanager's GetSecretValue in AWS JSON 1.1).
 //!
-//! Owns the hyper client connection of one reader or viewer: opened through [`crate::outbound`]
+//! Owns the hyper client connection of one client: opened through [`crate::outbound`]
 //! on first use, reused for every following request, reopened after it closes. Knows nothing of
 //! what the bodies contain.
 
@@ -138,6 +139,45 @@ impl DataConnection {
         ];
         let auth = sign_json_post(&url, &headers, &body, credentials, region, SystemTime::now())?;
         let mut request = Request::post(path);
+        for (k, v) in headers.iter().copied().chain(auth.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            request = request.header(k, v);
+        }
+        let request =
+            request.body(Full::new(Bytes::from(body))).map_err(|e| DataError::Http(e.to_string()))?;
+        self.send(request).await
+    }
+}
+
+impl DataConnection {
+    /// A SigV4-signed `POST /` in the AWS JSON 1.1 protocol: `X-Amz-Target: {target}` (e.g.
+    /// `secretsmanager.GetSecretValue`), signed for `service`; the response head, body not read.
+    pub async fn post_json_target(
+        &mut self,
+        service: &str,
+        target: &str,
+        body: Vec<u8>,
+        credentials: &Credentials,
+        region: &str,
+    ) -> Result<Response<Incoming>, DataError> {
+        let url = format!("{}/", self.origin);
+        let length = body.len().to_string();
+        let headers: [(&str, &str); 5] = [
+            ("host", &self.authority),
+            ("user-agent", USER_AGENT),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("content-length", &length),
+            ("x-amz-target", target),
+        ];
+        let auth = super::sign::sign_json_post_for(
+            service,
+            &url,
+            &headers,
+            &body,
+            credentials,
+            region,
+            SystemTime::now(),
+        )?;
+        let mut request = Request::post("/");
         for (k, v) in headers.iter().copied().chain(auth.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
             request = request.header(k, v);
         }
