@@ -11,10 +11,11 @@
 //! `stall_timeout`) or closes the connection end the RTSP session; the open fragment is kept (its
 //! frames are whole), the job reports the failure and reconnects with exponential backoff (1 s
 //! doubling up to `max_backoff`). The stored stream then has a gap, which HLS shows as a
-//! discontinuity. Lost RTP packets close the open fragment and skip to the next key frame, so no
-//! fragment holds a frame with missing references. New parameters (the camera reconfigured) start
-//! a new stream header. With a `RecorderConfig.ScheduleConfig`, the job records only inside the
-//! schedule's windows.
+//! discontinuity. Lost RTP packets close the open fragment and drop the frame they were reported
+//! with (it may miss its first packets) and every frame up to the next key frame, so no fragment
+//! holds a damaged frame or one with missing references; the status counts the losses. New
+//! parameters (the camera reconfigured) start a new stream header. With a
+//! `RecorderConfig.ScheduleConfig`, the job records only inside the schedule's windows.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -194,6 +195,10 @@ struct Counts {
     bytes: u64,
     denied: u64,
     evicted: u64,
+    /// RTP packets of the video stream lost in transit.
+    lost_packets: u64,
+    /// Times video recording skipped to the next key frame because of lost packets.
+    losses: u64,
 }
 
 struct Recording<'a> {
@@ -242,6 +247,12 @@ impl Recording<'_> {
             s.push_str(&format!(
                 "; {} fragments deleted before upload to make room (DELETE_OLDEST_MEDIA)",
                 self.counts.evicted
+            ));
+        }
+        if self.counts.lost_packets > 0 {
+            s.push_str(&format!(
+                "; {} video RTP packets lost, {} times skipped to the next key frame",
+                self.counts.lost_packets, self.counts.losses
             ));
         }
         s.push('.');
@@ -427,6 +438,7 @@ async fn session(
     let stall = rec.job.timing.stall_timeout;
     let mut last_status = tokio::time::Instant::now();
     let mut first_fragment_reported = false;
+    let mut reported_losses = rec.counts.losses;
     let window_timer = async {
         match window_end {
             Some(end) => {
@@ -465,20 +477,27 @@ async fn session(
                     rec.store(closed);
                 }
                 if f.loss() > 0 {
+                    // retina drops an access unit that lost packets inside it, but one whose first
+                    // packets were lost comes out with the rest (a key frame missing slices): this
+                    // frame may be damaged, and the next ones may reference what was lost. Close
+                    // the open fragment, drop this frame, wait for the next key frame.
+                    rec.counts.lost_packets += u64::from(f.loss());
+                    rec.counts.losses += 1;
                     let closed = rec.assembler.break_stream();
                     rec.store(closed);
+                } else {
+                    let ts = f.timestamp();
+                    let key = f.is_random_access_point()
+                        || (rec.assembler.video_is_h265() && h265_is_irap(f.data()));
+                    let sample = Sample {
+                        track: Track::Video,
+                        time_ms: clock.wall_ms(ts.elapsed(), ts.clock_rate().get()),
+                        key,
+                        data: Bytes::from(f.into_data()),
+                    };
+                    let done = rec.assembler.push(sample);
+                    rec.store(done);
                 }
-                let ts = f.timestamp();
-                let key =
-                    f.is_random_access_point() || (rec.assembler.video_is_h265() && h265_is_irap(f.data()));
-                let sample = Sample {
-                    track: Track::Video,
-                    time_ms: clock.wall_ms(ts.elapsed(), ts.clock_rate().get()),
-                    key,
-                    data: Bytes::from(f.into_data()),
-                };
-                let done = rec.assembler.push(sample);
-                rec.store(done);
             }
             CodecItem::AudioFrame(f) => {
                 let ts = f.timestamp();
@@ -495,8 +514,10 @@ async fn session(
         }
         if (rec.counts.fragments > 0 && !first_fragment_reported)
             || last_status.elapsed() >= Duration::from_secs(15)
+            || (rec.counts.losses != reported_losses && last_status.elapsed() >= Duration::from_secs(1))
         {
             first_fragment_reported |= rec.counts.fragments > 0;
+            reported_losses = rec.counts.losses;
             last_status = tokio::time::Instant::now();
             report(rec.status, JobStatus::Success, rec.success_text());
         }
