@@ -1,8 +1,9 @@
 //! The edge recorder end to end against a real RTSP camera (GStreamer's RTSP server serving a test
 //! pattern, `tests/rtsp/server.py`): the KVS Edge Agent operations configure it, it records into
 //! the stream, and the recording plays back (HLS decoded frame by frame by ffmpeg, GetImages).
-//! Faults: wrong password, unreachable camera, missing secret, a camera that restarts; a scheduled
-//! upload window; deletion; `openkvs edge` as a separate process with secrets from the server.
+//! Faults: wrong password, unreachable camera, missing secret, a camera that restarts, RTP packet
+//! loss, a camera that comes back with another codec; a scheduled upload window; deletion;
+//! `openkvs edge` as a separate process with secrets from the server.
 //!
 //! Every wait polls with a deadline; cameras and servers listen on free ports.
 
@@ -138,8 +139,37 @@ async fn wait_fragments(srv: &TestServer, stream: &str, at_least: usize, within:
     }
 }
 
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// (producer timestamp, length) in ms of the stream's fragments, oldest first.
+async fn fragment_spans(srv: &TestServer, stream: &str) -> Vec<(i64, i64)> {
+    let out = srv.archived().list_fragments().stream_name(stream).send().await.unwrap();
+    let mut spans: Vec<(i64, i64)> = out
+        .fragments()
+        .iter()
+        .filter_map(|f| {
+            let t = f.producer_timestamp()?;
+            Some(((t.as_secs_f64() * 1000.0).round() as i64, f.fragment_length_in_milliseconds()))
+        })
+        .collect();
+    spans.sort_unstable();
+    spans
+}
+
+/// Gaps (> 50 ms, what HLS marks as a discontinuity) between consecutive fragments, in ms.
+fn gaps(spans: &[(i64, i64)]) -> Vec<i64> {
+    spans.windows(2).map(|w| w[1].0 - (w[0].0 + w[0].1)).filter(|&g| g > 50).collect()
+}
+
 async fn hls_url(srv: &TestServer, stream: &str) -> String {
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = now_ms();
+    hls_url_between(srv, stream, now - 600_000, now + 60_000).await
+}
+
+/// An ON_DEMAND HLS session over fragments with producer timestamps in `[start_ms, end_ms]`.
+async fn hls_url_between(srv: &TestServer, stream: &str, start_ms: i64, end_ms: i64) -> String {
     srv.archived()
         .get_hls_streaming_session_url()
         .stream_name(stream)
@@ -151,8 +181,8 @@ async fn hls_url(srv: &TestServer, stream: &str) -> String {
                 .fragment_selector_type(HlsFragmentSelectorType::ProducerTimestamp)
                 .timestamp_range(
                     HlsTimestampRange::builder()
-                        .start_timestamp(DateTime::from_millis(now - 600_000))
-                        .end_timestamp(DateTime::from_millis(now + 60_000))
+                        .start_timestamp(DateTime::from_millis(start_ms))
+                        .end_timestamp(DateTime::from_millis(end_ms))
                         .build(),
                 )
                 .build(),
@@ -330,6 +360,92 @@ async fn records_h265_over_udp() {
     let (video, codec, audio) = decode_hls(&hls_url(&srv, "yard").await);
     assert_eq!((codec.as_str(), audio), ("hevc", 0));
     assert!(video >= 25, "{video} frames");
+    srv.stop().await;
+}
+
+/// A lossy network: the camera drops 1 % of its video RTP packets (sequence gaps seen over TCP
+/// and UDP alike). Both streams keep getting fragments; the recorder drops each frame reported
+/// with loss and what follows up to the next key frame, so every stored frame decodes (ffmpeg
+/// reports no error over the whole HLS presentation); the losses show as gaps in the stored
+/// stream and in the recorder's status, which stays SUCCESS / IN_SYNC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtp_packet_loss_never_stores_damaged_frames() {
+    let cam = RtspCamera::start(&["--drop", "0.01", "--kbps", "600"]);
+    let srv = server(
+        Backend::Sqlite,
+        &[("lossy-tcp-uri", cam.url(None)), ("lossy-udp-uri", format!("{}#udp", cam.url(None)))],
+    )
+    .await;
+    let streams = [("lossy-tcp", "lossy-tcp-uri"), ("lossy-udp", "lossy-udp-uri")];
+    for (stream, secret) in streams {
+        create_stream(&srv, stream).await;
+        start_edge(&srv, stream, edge_config(secret, None)).await;
+    }
+    for (stream, _) in streams {
+        wait_fragments(&srv, stream, 4, Duration::from_secs(30)).await;
+        let d = wait_describe(&srv, stream, Duration::from_secs(15), |d| {
+            d["SyncStatus"] == "IN_SYNC"
+                && d["EdgeAgentStatus"]["LastRecorderStatus"]["RecorderStatus"] == "SUCCESS"
+                && d["EdgeAgentStatus"]["LastRecorderStatus"]["JobStatusDetails"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("video RTP packets lost"))
+        })
+        .await;
+        eprintln!("{stream}: {}", d["EdgeAgentStatus"]["LastRecorderStatus"]["JobStatusDetails"]);
+        let spans = fragment_spans(&srv, stream).await;
+        assert!(!gaps(&spans).is_empty(), "{stream}: no gap after packet loss: {spans:?}");
+        let (video, codec, _) = decode_hls(&hls_url(&srv, stream).await);
+        assert_eq!(codec, "h264");
+        assert!(video >= 10, "{stream}: {video} frames");
+    }
+    srv.stop().await;
+}
+
+/// A camera reconfigured from H.264 to H.265 and restarted on the same URI: recording resumes
+/// with a new stream header, the fragments after the change are H.265, a gap separates the two
+/// codecs, and the configuration is IN_SYNC again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codec_change_resumes_with_the_new_codec() {
+    let mut cam = RtspCamera::start(&[]);
+    let srv = server(Backend::Sqlite, &[("lobby-uri", cam.url(None))]).await;
+    create_stream(&srv, "lobby").await;
+    start_edge(&srv, "lobby", edge_config("lobby-uri", None)).await;
+    wait_fragments(&srv, "lobby", 3, Duration::from_secs(20)).await;
+    wait_describe(&srv, "lobby", Duration::from_secs(10), |d| d["SyncStatus"] == "IN_SYNC").await;
+
+    let changed_at = now_ms();
+    cam.restart_with(&["--codec", "h265"]);
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let spans = loop {
+        let spans = fragment_spans(&srv, "lobby").await;
+        if spans.iter().filter(|(t, _)| *t > changed_at).count() >= 3 {
+            break spans;
+        }
+        assert!(Instant::now() < deadline, "no H.265 fragments after the change: {spans:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    wait_describe(&srv, "lobby", Duration::from_secs(10), |d| {
+        d["SyncStatus"] == "IN_SYNC"
+            && d["EdgeAgentStatus"]["LastRecorderStatus"]["RecorderStatus"] == "SUCCESS"
+    })
+    .await;
+    let last_before = spans.iter().rfind(|(t, _)| *t <= changed_at).copied().unwrap();
+    let first_after = spans.iter().find(|(t, _)| *t > changed_at).copied().unwrap();
+    assert!(
+        first_after.0 - (last_before.0 + last_before.1) > 50,
+        "no gap between the codecs: {last_before:?} then {first_after:?}"
+    );
+    let (video, codec, _) =
+        decode_hls(&hls_url_between(&srv, "lobby", changed_at - 600_000, changed_at).await);
+    assert!(codec == "h264" && video >= 25, "before the change: {codec}, {video} frames");
+    let (video, codec, _) = decode_hls(&hls_url_between(&srv, "lobby", changed_at, now_ms() + 60_000).await);
+    assert!(codec == "hevc" && video >= 25, "after the change: {codec}, {video} frames");
+    let playlist_url = hls_url(&srv, "lobby").await;
+    let master = reqwest_get(&playlist_url).await;
+    let media_path =
+        master.lines().find(|l| !l.starts_with('#') && !l.is_empty()).expect("media playlist").to_owned();
+    let media = reqwest_get(&format!("{}/{media_path}", playlist_url.rsplit_once('/').unwrap().0)).await;
+    assert!(media.contains("#EXT-X-DISCONTINUITY"), "{media}");
     srv.stop().await;
 }
 

@@ -1,7 +1,7 @@
 //! A test camera: `tests/rtsp/server.py` (GStreamer's RTSP server through PyGObject, run with the
 //! system Python where python3-gi lives) as a child process serving a test pattern, its port read
 //! from the `PORT n` line it prints. Killed when dropped; [`RtspCamera::restart`] brings it back on
-//! the same port (a camera rebooting).
+//! the same port (a camera rebooting), [`RtspCamera::restart_with`] with other settings.
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -100,6 +100,13 @@ impl RtspCamera {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+
+    /// Starts it again on the same port and path with other `server.py` arguments (a camera
+    /// reconfigured, e.g. to another codec, and rebooted).
+    pub fn restart_with(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|s| s.to_string()).collect();
+        self.restart();
     }
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """A test camera: GStreamer's RTSP server (gst-rtsp-server through PyGObject) serving a moving test
 pattern (videotestsrc + a running clock) as H.264 or H.265, optionally with AAC audio
-(audiotestsrc), with no authentication, Basic or Digest.
+(audiotestsrc), with no authentication, Basic or Digest, optionally dropping a fraction of the
+video RTP packets after the payloader (`--drop`: a lossy network, seen by the client as sequence
+number gaps, over UDP and TCP alike).
 
 Used by tests/edge_rtsp.rs and the RTSP benchmark (docs/BENCHMARKS.md). Needs Debian's
 gir1.2-gst-rtsp-server-1.0, python3-gi and gstreamer1.0-plugins-{base,good,bad,ugly} (x264enc,
@@ -12,6 +14,7 @@ connections, and serves until stdin closes or it is killed. Every mount is share
 path see the same encoder output (one encoder per path, however many cameras point at it).
 """
 import argparse
+import random
 import sys
 import threading
 
@@ -47,6 +50,31 @@ def launch_line(codec, audio, width, height, fps, kbps, gop):
     return f"( {line} )"
 
 
+def drop_packets(pay, fraction):
+    """Drops each RTP packet leaving `pay` with probability `fraction` (one at a time, also inside
+    the buffer lists the payloader pushes for a fragmented NAL unit)."""
+    rng = random.Random(0x10557)
+    pad = pay.get_static_pad("src")
+    repushing = threading.local()
+
+    def probe(pad, info):
+        if getattr(repushing, "on", False):
+            return Gst.PadProbeReturn.OK
+        if info.type & Gst.PadProbeType.BUFFER_LIST:
+            packets = info.get_buffer_list()
+            repushing.on = True
+            try:
+                for i in range(packets.length()):
+                    if rng.random() >= fraction:
+                        pad.push(packets.get(i))
+            finally:
+                repushing.on = False
+            return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.DROP if rng.random() < fraction else Gst.PadProbeReturn.OK
+
+    pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, probe)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=0)
@@ -61,6 +89,7 @@ def main():
     p.add_argument("--fps", type=int, default=25)
     p.add_argument("--kbps", type=int, default=1500)
     p.add_argument("--gop", type=int, default=25, help="frames per key frame")
+    p.add_argument("--drop", type=float, default=0.0, help="fraction of video RTP packets to drop")
     args = p.parse_args()
 
     Gst.init(None)
@@ -71,6 +100,10 @@ def main():
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch_line(args.codec, args.audio, args.width, args.height, args.fps, args.kbps, args.gop))
     factory.set_shared(True)
+    if args.drop > 0:
+        factory.connect(
+            "media-configure", lambda _f, media: drop_packets(media.get_element().get_by_name("pay0"), args.drop)
+        )
 
     if args.auth != "none":
         auth = GstRtspServer.RTSPAuth()
