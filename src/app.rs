@@ -136,6 +136,7 @@ pub struct Server {
     ingest: Arc<Ingest>,
     metrics: Arc<Metrics>,
     janitor: Arc<Janitor>,
+    webrtc: Option<Arc<crate::webrtc::WebRtc>>,
     retention: crate::retention::RetentionConfig,
     /// The separate `[metrics] listen` listener and its router (metrics, health, ready only).
     metrics_listener: Option<(BoundListener, Router)>,
@@ -233,6 +234,21 @@ impl Server {
             listeners.push(bind_one(addr, Some(acceptor)).await?);
         }
         let tls_listener = listeners.iter().find(|l| l.tls.is_some()).map(|l| l.info.clone());
+        let token_key = session_token_key(config);
+        let webrtc = if config.webrtc.enabled {
+            let live: Arc<dyn crate::webrtc::feed::LiveSource> = ingest.clone();
+            let http = listeners[0].info.local_addr;
+            Some(
+                crate::webrtc::WebRtc::start(config.webrtc.clone(), http, live, token_key.clone())
+                    .await
+                    .map_err(|source| StartError::Io {
+                        what: "cannot bind the WebRTC UDP socket".into(),
+                        source,
+                    })?,
+            )
+        } else {
+            None
+        };
 
         let state = AppState {
             index: index.clone(),
@@ -244,12 +260,13 @@ impl Server {
                 public_url: config.public_url.clone(),
                 tls_listener,
             }),
-            playback: Playback::new(ingest.clone(), config.playback.clone(), session_token_key(config)),
+            playback: Playback::new(ingest.clone(), config.playback.clone(), token_key),
             signaling: signaling.clone(),
             ingest: ingest.clone(),
             workers: workers.clone(),
             console_sessions: Arc::new(ConsoleSessions::new(SessionLimits::default())),
             metrics: metrics.clone(),
+            webrtc: webrtc.clone(),
         };
         let metrics_listener = match config.metrics.listen {
             Some(addr) => Some((bind_one(addr, None).await?, api::metrics::router(state.clone()))),
@@ -268,6 +285,7 @@ impl Server {
             ingest,
             metrics,
             janitor,
+            webrtc,
             retention: config.retention.clone(),
             metrics_listener,
             header_read_timeout,
@@ -345,6 +363,9 @@ impl Server {
         tracing::info!("shutdown requested: no longer accepting connections");
         let _ = stop_tx.send(true);
         self.signaling.go_away_all();
+        if let Some(w) = &self.webrtc {
+            w.shutdown();
+        }
         for t in accept_tasks {
             let _ = t.await;
         }

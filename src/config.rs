@@ -153,6 +153,8 @@ pub struct Config {
     pub metrics: crate::metrics::MetricsConfig,
     /// The retention janitor.
     pub retention: crate::retention::RetentionConfig,
+    /// Server-side WebRTC media (WHEP live view, storage sessions).
+    pub webrtc: crate::webrtc::WebRtcConfig,
 }
 
 impl Default for Config {
@@ -173,6 +175,7 @@ impl Default for Config {
             signaling: crate::signaling::SignalingConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
             retention: crate::retention::RetentionConfig::default(),
+            webrtc: crate::webrtc::WebRtcConfig::default(),
         }
     }
 }

@@ -75,6 +75,7 @@ fn nothing_below_api_speaks_http() {
         "signaling",
         "metrics",
         "auth",
+        "webrtc",
     ] {
         bad.extend(violations(module, HTTP));
     }

@@ -12,6 +12,7 @@
 //! - [`signaling`]: `kinesis-video-signaling` (ICE servers, Alexa offers) and the signaling
 //!   WebSocket (`GET /`, presigned).
 //! - [`cors`]: CORS headers and preflights for browsers.
+//! - [`webrtc`]: WHEP live view (`GetWHEPStreamingSessionURL`, `/whep/v1/…` resources).
 //! - [`analysis`]: openkvs's own analysis API (analyzer events, worker status, pause/resume).
 //! - [`metrics`]: `/metrics` (Prometheus), `/health`, `/ready`, and the layer that counts requests,
 //!   latency and response bytes per operation.
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod session_resources;
 pub mod signaling;
 pub mod streams;
+pub mod webrtc;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,6 +87,8 @@ pub struct AppState {
     pub console_sessions: Arc<crate::auth::console_session::ConsoleSessions>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The WebRTC media endpoint (WHEP, storage sessions); `None` when disabled.
+    pub webrtc: Option<Arc<crate::webrtc::WebRtc>>,
 }
 
 /// Which listener a request arrived on; inserted into every request by the server's accept loop.
@@ -178,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         .merge(session_resources::router())
         .merge(signaling::router())
         .merge(analysis::router())
+        .merge(webrtc::router())
         .merge(console::router())
         .merge(metrics::routes())
         .route("/", axum::routing::get(serve_root))

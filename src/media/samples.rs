@@ -150,6 +150,13 @@ fn demux(
     Ok((tracks, scale, frames))
 }
 
+/// The TrackEntries and TimecodeScale (ns) of a stored header set (EBML header, Segment start,
+/// Info, Tracks), whatever their codecs.
+pub fn header_entries(header: &[u8]) -> Result<(Vec<TrackEntry>, u64), SamplesError> {
+    let (entries, scale, _) = demux(header, Bytes::new())?;
+    Ok((entries, scale))
+}
+
 /// The playable tracks of a stored header set (EBML header, Segment start, Info, Tracks).
 pub fn header_tracks(header: &[u8]) -> Result<Vec<PlayableTrack>, SamplesError> {
     let (entries, _, _) = demux(header, Bytes::new())?;

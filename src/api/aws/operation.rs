@@ -109,6 +109,8 @@ operations! {
     PauseWorker => "/openkvs/pauseWorker", SigV4Json, AccessDeniedException;
     ResumeWorker => "/openkvs/resumeWorker", SigV4Json, AccessDeniedException;
     DescribeIngestHealth => "/openkvs/describeIngestHealth", SigV4Json, AccessDeniedException;
+    // openkvs's WebRTC extension (docs/openapi/webrtc.yaml)
+    GetWHEPStreamingSessionURL => "/openkvs/getWHEPStreamingSessionURL", SigV4Json, NotAuthorizedException;
 }
 
 impl Operation {
