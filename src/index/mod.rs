@@ -7,6 +7,7 @@
 //! HTTP or AWS error codes (the API layer maps [`IndexError`] to them). Every method is one
 //! transaction; none holds a transaction open across an await point of its caller.
 
+pub mod media_storage;
 pub mod postgres;
 pub mod sqlite;
 
@@ -184,7 +185,7 @@ pub(crate) fn segment_ends(rows: Vec<(i64, i64, i64)>) -> Vec<SegmentEnd> {
 
 /// Every metadata query the server makes.
 #[async_trait]
-pub trait Index: Send + Sync + Debug {
+pub trait Index: media_storage::MediaStorageConfigs + Send + Sync + Debug {
     /// A short name for logs: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

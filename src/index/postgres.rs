@@ -50,7 +50,7 @@ macro_rules! channel_columns {
 /// The Postgres implementation of [`Index`].
 #[derive(Debug, Clone)]
 pub struct PostgresIndex {
-    pool: PgPool,
+    pub(super) pool: PgPool,
 }
 
 impl PostgresIndex {

@@ -48,7 +48,7 @@ macro_rules! channel_columns {
 /// The SQLite implementation of [`Index`].
 #[derive(Debug, Clone)]
 pub struct SqliteIndex {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteIndex {

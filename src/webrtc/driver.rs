@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use str0m::format::Codec;
-use str0m::media::{MediaKind, Mid, Pt};
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::media::{KeyframeRequestKind, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
@@ -50,6 +51,34 @@ pub enum DriverInput {
         stream_id: i64,
         /// The connection.
         rtc: Box<Rtc>,
+    },
+    /// A new storage peer (its offer sent to the master through signaling); received media goes
+    /// to `media`, and the peer is dropped when that receiver is.
+    AddStorage {
+        /// Its id.
+        id: SessionId,
+        /// The connection.
+        rtc: Box<Rtc>,
+        /// The video m-line it offered (for key frame requests).
+        video_mid: Mid,
+        /// Where received frames go.
+        media: mpsc::Sender<ReceivedMedia>,
+    },
+    /// The master's answer to a storage peer's offer; `done` answers whether it was applied.
+    Answer {
+        /// The session.
+        id: SessionId,
+        /// The offer it answers.
+        pending: Box<SdpPendingOffer>,
+        /// The answer.
+        answer: Box<SdpAnswer>,
+        /// Reply.
+        done: oneshot::Sender<bool>,
+    },
+    /// Ask a storage peer's sender for a key frame (PLI).
+    RequestKeyframe {
+        /// The session.
+        id: SessionId,
     },
     /// Trickled remote candidates (WHEP PATCH); `done` answers whether the session exists.
     Candidates {
@@ -96,6 +125,9 @@ impl std::fmt::Debug for DriverInput {
         f.write_str(match self {
             DriverInput::Datagram { .. } => "Datagram",
             DriverInput::AddViewer { .. } => "AddViewer",
+            DriverInput::AddStorage { .. } => "AddStorage",
+            DriverInput::Answer { .. } => "Answer",
+            DriverInput::RequestKeyframe { .. } => "RequestKeyframe",
             DriverInput::Candidates { .. } => "Candidates",
             DriverInput::Close { .. } => "Close",
             DriverInput::Frame { .. } => "Frame",
@@ -104,6 +136,26 @@ impl std::fmt::Debug for DriverInput {
             DriverInput::Count { .. } => "Count",
         })
     }
+}
+
+/// A frame a storage peer received (depacketized by str0m).
+#[derive(Debug)]
+pub struct ReceivedMedia {
+    /// Audio or video.
+    pub kind: MediaKind,
+    /// RTP time, extended to 64 bits, in the codec clock.
+    pub time: MediaTime,
+    /// Whether the frame follows the previous one without loss.
+    pub contiguous: bool,
+    /// H.264: an Annex B access unit; Opus: one packet.
+    pub data: Arc<[u8]>,
+}
+
+/// A storage peer's receiving state.
+#[derive(Debug)]
+struct StorageLink {
+    video_mid: Mid,
+    media: mpsc::Sender<ReceivedMedia>,
 }
 
 /// A WHEP viewer's sending state.
@@ -121,6 +173,8 @@ struct Viewer {
 struct Peer {
     rtc: Rtc,
     viewer: Viewer,
+    /// Set for a storage peer (which receives instead of sending).
+    storage: Option<StorageLink>,
     /// When `rtc` wants its next timeout.
     next_timeout: Instant,
     /// ICE + DTLS completed.
@@ -216,6 +270,41 @@ impl Driver {
                 self.on_datagram(local, source, &data, at).await
             }
             DriverInput::AddViewer { id, stream_id, rtc } => self.add_viewer(id, stream_id, *rtc).await,
+            DriverInput::AddStorage { id, rtc, video_mid, media } => {
+                let now = Instant::now();
+                let peer = Peer {
+                    rtc: *rtc,
+                    viewer: Viewer::default(),
+                    storage: Some(StorageLink { video_mid, media }),
+                    next_timeout: now,
+                    connected: false,
+                    connect_deadline: now + self.connect_timeout.max(Duration::from_secs(30)),
+                };
+                self.peers.insert(id.clone(), peer);
+                self.drive(&id).await;
+            }
+            DriverInput::Answer { id, pending, answer, done } => {
+                let applied = match self.peers.get_mut(&id) {
+                    Some(p) => match p.rtc.sdp_api().accept_answer(*pending, *answer) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::info!(session = %id, "the master's SDP answer cannot be used: {e}");
+                            false
+                        }
+                    },
+                    None => false,
+                };
+                if applied {
+                    self.drive(&id).await;
+                }
+                let _ = done.send(applied);
+            }
+            DriverInput::RequestKeyframe { id } => {
+                if let Some(p) = self.peers.get_mut(&id) {
+                    request_keyframe(p);
+                    self.drive(&id).await;
+                }
+            }
             DriverInput::Candidates { id, candidates, done } => {
                 let found = match self.peers.get_mut(&id) {
                     Some(p) => {
@@ -268,6 +357,7 @@ impl Driver {
         let peer = Peer {
             rtc,
             viewer: Viewer { stream_id, waiting_key: true, ..Default::default() },
+            storage: None,
             next_timeout: now,
             connected: false,
             connect_deadline: now + self.connect_timeout,
@@ -361,6 +451,26 @@ impl Driver {
                         return;
                     }
                     Event::MediaAdded(m) => choose_payload(p, m.mid, m.kind),
+                    Event::MediaData(d) => {
+                        if let Some(link) = &p.storage {
+                            let lost = !d.contiguous && d.params.spec().codec == Codec::H264;
+                            let media = ReceivedMedia {
+                                kind: if d.params.spec().codec.is_audio() { MediaKind::Audio } else { MediaKind::Video },
+                                time: d.time,
+                                contiguous: d.contiguous,
+                                data: d.data,
+                            };
+                            if link.media.is_closed() {
+                                self.remove(id);
+                                return;
+                            }
+                            // A storage session that cannot keep up loses frames, never the driver.
+                            let _ = link.media.try_send(media);
+                            if lost {
+                                request_keyframe(p);
+                            }
+                        }
+                    }
                     Event::KeyframeRequest(_) => {
                         // The producer cannot be asked for a key frame (PutMedia is one-way);
                         // lost packets are repaired by NACK, and a new key frame comes with
@@ -375,6 +485,14 @@ impl Driver {
             return;
         }
         if connected_now {
+            if let Some(p) = self.peers.get_mut(id)
+                && p.storage.is_some()
+            {
+                tracing::debug!(session = %id, "storage peer connected");
+                request_keyframe(p);
+                Box::pin(self.drive(id)).await;
+                return;
+            }
             self.on_connected(id).await;
         }
     }
@@ -443,6 +561,9 @@ impl Driver {
         self.sessions.fetch_sub(1, Ordering::Relaxed);
         self.by_source.retain(|_, v| v != id);
         let stream_id = p.viewer.stream_id;
+        if p.storage.is_some() {
+            return;
+        }
         if let Some(s) = self.streams.get_mut(&stream_id) {
             s.viewers.remove(id);
             if s.viewers.is_empty() {
@@ -477,6 +598,16 @@ fn choose_payload(p: &mut Peer, mid: Mid, kind: MediaKind) {
                 p.viewer.audio = Some((mid, pp.pt()));
             }
         }
+    }
+}
+
+/// Asks a storage peer's sender for a key frame (PLI), if it negotiated PLI.
+fn request_keyframe(p: &mut Peer) {
+    let Some(mid) = p.storage.as_ref().map(|l| l.video_mid) else { return };
+    if let Some(mut w) = p.rtc.writer(mid)
+        && w.is_request_keyframe_possible(KeyframeRequestKind::Pli)
+    {
+        let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
     }
 }
 

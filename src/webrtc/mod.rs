@@ -9,6 +9,7 @@
 //!   place with socket I/O, apart from the tiny socket readers it starts);
 //! - [`feed`], one live feed per watched stream, converted once and fanned out to its viewers;
 //! - [`whep`], WHEP token claims and the offer → answer step;
+//! - [`storage`], the storage peer of JoinStorageSession (signaling → RTP → Matroska → ingest);
 //! - [`host`], the local addresses offered as ICE host candidates.
 //!
 //! It must not know HTTP (the API layer maps [`WebRtcError`] to statuses) nor read or write the
@@ -17,6 +18,7 @@
 pub mod driver;
 pub mod feed;
 pub mod host;
+pub mod storage;
 pub mod whep;
 
 use std::net::{IpAddr, SocketAddr};
@@ -99,6 +101,8 @@ pub struct WebRtc {
     token_key: SessionTokenKey,
     sessions: Arc<AtomicUsize>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    /// The storage session task of each channel (a newer JoinStorageSession replaces it).
+    storage_sessions: std::sync::Mutex<std::collections::HashMap<i64, JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for WebRtc {
@@ -161,6 +165,7 @@ impl WebRtc {
             token_key,
             sessions,
             tasks: std::sync::Mutex::new(tasks),
+            storage_sessions: Default::default(),
         }))
     }
 
@@ -184,6 +189,9 @@ impl WebRtc {
     /// Stops the driver and the socket readers (sessions end without goodbye).
     pub fn shutdown(&self) {
         for t in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            t.abort();
+        }
+        for (_, t) in self.storage_sessions.lock().unwrap_or_else(|p| p.into_inner()).drain() {
             t.abort();
         }
     }

@@ -89,6 +89,10 @@ operations! {
     UpdateImageGenerationConfiguration => "/updateImageGenerationConfiguration", SigV4Json, AccessDeniedException;
     DescribeNotificationConfiguration => "/describeNotificationConfiguration", SigV4Json, AccessDeniedException;
     UpdateNotificationConfiguration => "/updateNotificationConfiguration", SigV4Json, AccessDeniedException;
+    UpdateMediaStorageConfiguration => "/updateMediaStorageConfiguration", SigV4Json, AccessDeniedException;
+    DescribeMediaStorageConfiguration => "/describeMediaStorageConfiguration", SigV4Json, AccessDeniedException;
+    // kinesis-video-webrtc-storage (rest-json, camelCase members)
+    JoinStorageSession => "/joinStorageSession", SigV4Json, AccessDeniedException;
     // kinesis-video-media
     PutMedia => "/putMedia", SigV4Streaming, NotAuthorizedException;
     GetMedia => "/getMedia", SigV4Json, NotAuthorizedException;

@@ -8,6 +8,7 @@ pub mod delete_signaling_channel;
 pub mod delete_stream;
 pub mod describe_image_generation_configuration;
 pub mod describe_mapped_resource_configuration;
+pub mod describe_media_storage_configuration;
 pub mod describe_notification_configuration;
 pub mod describe_signaling_channel;
 pub mod describe_stream;
@@ -24,6 +25,7 @@ pub mod untag_resource;
 pub mod untag_stream;
 pub mod update_data_retention;
 pub mod update_image_generation_configuration;
+pub mod update_media_storage_configuration;
 pub mod update_notification_configuration;
 pub mod update_signaling_channel;
 pub mod update_stream;
@@ -62,6 +64,14 @@ pub fn router() -> Router<AppState> {
         .route(
             describe_mapped_resource_configuration::OPERATION.path(),
             post(describe_mapped_resource_configuration::handle),
+        )
+        .route(
+            update_media_storage_configuration::OPERATION.path(),
+            post(update_media_storage_configuration::handle),
+        )
+        .route(
+            describe_media_storage_configuration::OPERATION.path(),
+            post(describe_media_storage_configuration::handle),
         )
         .route(create_signaling_channel::OPERATION.path(), post(create_signaling_channel::handle))
         .route(describe_signaling_channel::OPERATION.path(), post(describe_signaling_channel::handle))

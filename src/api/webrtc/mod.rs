@@ -1,9 +1,11 @@
-//! The WebRTC media edge: `GetWHEPStreamingSessionURL` (an openkvs extension, SigV4, documented in
+//! The WebRTC media edge: `JoinStorageSession` (`kinesis-video-webrtc-storage`),
+//! `GetWHEPStreamingSessionURL` (an openkvs extension, SigV4, documented in
 //! `docs/openapi/webrtc.yaml`) and the WHEP session resources under `/whep/v1/` it hands out
 //! (authorized by their `SessionToken` or session id, like the HLS/DASH resources). One file per
 //! operation or resource family; the WebRTC work itself is `crate::webrtc`.
 
 pub mod get_whep_streaming_session_url;
+pub mod join_storage_session;
 pub mod whep_resource;
 
 use axum::Router;
@@ -17,6 +19,7 @@ use crate::webrtc::WebRtcError;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(get_whep_streaming_session_url::OPERATION.path(), post(get_whep_streaming_session_url::handle))
+        .route(join_storage_session::OPERATION.path(), post(join_storage_session::handle))
         .route(whep_resource::PLAY_PATH, post(whep_resource::create))
         .route("/whep/v1/sessions/{id}", patch(whep_resource::trickle).delete(whep_resource::delete))
 }

@@ -10,6 +10,7 @@ pub mod demux;
 pub mod error;
 pub mod ids;
 pub mod kvs_chunk;
+pub mod live_mux;
 pub mod rewrite;
 pub mod tags;
 pub mod tracks;
