@@ -12,8 +12,8 @@ use std::time::{Instant, SystemTime};
 
 use aws_sdk_kinesisvideoarchivedmedia::primitives::DateTime;
 use aws_sdk_kinesisvideoarchivedmedia::types::{FragmentSelector, FragmentSelectorType, TimestampRange};
+use openkvs::app::Config;
 use openkvs::app::Server;
-use openkvs::config::Config;
 use openkvs::model::{FragmentLocation, FragmentNumber, FragmentRecord, Region, StreamName};
 use sqlx::Connection;
 
@@ -53,6 +53,7 @@ async fn main() {
     let creds = aws_credential_types::Credentials::new("openkvs", "openkvs-secret", None, None, "bench");
     let kvs = aws_sdk_kinesisvideo::Client::from_conf(
         aws_sdk_kinesisvideo::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(aws_sdk_kinesisvideo::config::BehaviorVersion::latest())
             .region(aws_sdk_kinesisvideo::config::Region::new("us-east-1"))
             .credentials_provider(creds.clone())
@@ -60,7 +61,7 @@ async fn main() {
             .build(),
     );
     kvs.create_stream().stream_name("big").data_retention_in_hours(87_600).send().await.unwrap();
-    let index = openkvs::index::open(&url).await.unwrap();
+    let index = openkvs::archive::open_index(&url).await.unwrap();
     let stream = index
         .stream_by_name(&Region::parse("us-east-1").unwrap(), &StreamName::parse("big").unwrap())
         .await
@@ -100,6 +101,7 @@ async fn main() {
 
     let am = aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(
         aws_sdk_kinesisvideoarchivedmedia::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(aws_sdk_kinesisvideoarchivedmedia::config::BehaviorVersion::latest())
             .region(aws_sdk_kinesisvideoarchivedmedia::config::Region::new("us-east-1"))
             .credentials_provider(creds)

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
 use bytes::Bytes;
+use openkvs::app::Config;
 use openkvs::app::Server;
-use openkvs::config::Config;
 use openkvs::media::codec::TrackRun;
 use openkvs::media::fragment::TimecodeType;
 use openkvs::media::mkv::rewrite::FragmentPolicy;
@@ -60,6 +60,7 @@ async fn live_delay() {
     let creds = Credentials::new("openkvs", "openkvs-secret", None, None, "bench");
     let kvs = aws_sdk_kinesisvideo::Client::from_conf(
         aws_sdk_kinesisvideo::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(creds.clone())
@@ -69,6 +70,7 @@ async fn live_delay() {
     kvs.create_stream().stream_name("live").data_retention_in_hours(24).send().await.unwrap();
     let archived = aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(
         aws_sdk_kinesisvideoarchivedmedia::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(aws_sdk_kinesisvideoarchivedmedia::config::BehaviorVersion::latest())
             .region(aws_sdk_kinesisvideoarchivedmedia::config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_kinesisvideoarchivedmedia::config::Credentials::new(

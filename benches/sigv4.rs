@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_sdk_kinesisvideo::config::Credentials;
 use openkvs::auth::KeyStore;
 use openkvs::auth::sigv4::{EMPTY_PAYLOAD_SHA256, RequestParts, Verifier, payload_hash_for, sha256_hex};
-use openkvs::config::{AuthMode, KeyConfig};
+use openkvs::auth::{AuthMode, KeyConfig};
 use openkvs::producer::sign::{sign_json_post, sign_put_media};
 
 const RUNS: usize = 5;

@@ -13,8 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use bytes::Bytes;
-use openkvs::store::FragmentStore;
-use openkvs::store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
+use openkvs::archive::{DEFAULT_SEGMENT_BYTES, FragmentStore, LocalStore};
 
 const FRAGMENT: usize = 375_000;
 const BATCHES: usize = 40;
@@ -24,18 +23,18 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p) as usize]
 }
 
-fn segments(root: &Path, streams: usize, payload: &Bytes) -> (f64, Vec<f64>) {
+fn segments(rt: &tokio::runtime::Runtime, root: &Path, streams: usize, payload: &Bytes) -> (f64, Vec<f64>) {
     let store = LocalStore::open(&root.join("segments"), DEFAULT_SEGMENT_BYTES).unwrap();
     let ids: Vec<i64> = (1..=streams as i64).collect();
     let mut lat = Vec::new();
     let start = Instant::now();
     for _ in 0..BATCHES {
         let t = Instant::now();
-        let items: Vec<(i64, &[Bytes])> = ids.iter().map(|&id| (id, std::slice::from_ref(payload))).collect();
-        for r in store.append_many(&items) {
+        let items: Vec<(i64, Vec<Bytes>)> = ids.iter().map(|&id| (id, vec![payload.clone()])).collect();
+        for r in rt.block_on(store.append(items)) {
             r.unwrap();
         }
-        store.sync(&ids).unwrap();
+        rt.block_on(store.sync(ids.clone())).unwrap();
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     ((streams * BATCHES) as f64 / start.elapsed().as_secs_f64(), lat)
@@ -77,9 +76,11 @@ fn main() {
         .tempdir_in(arg.as_deref().unwrap_or("."))
         .unwrap();
     let payload = Bytes::from(vec![0x5Au8; FRAGMENT]);
+    // The store is async (its file I/O runs on the runtime's blocking threads), as the archive uses it.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     println!("{BATCHES} group-committed batches of {FRAGMENT}-byte fragments in {}", tmp.path().display());
     for streams in [1usize, 100] {
-        let (rate, mut lat) = segments(tmp.path(), streams, &payload);
+        let (rate, mut lat) = segments(&rt, tmp.path(), streams, &payload);
         println!(
             "segments     streams={streams:<4} {rate:>8.0} fragments/s  batch p50 {:>7.1} ms  p99 {:>7.1} ms",
             percentile(&mut lat, 0.5),

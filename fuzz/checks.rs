@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
+use openkvs::api::Operation;
 use openkvs::api::aws::{AwsErrorCode, parse_json_body};
 use openkvs::auth::session_token::SessionTokenKey;
 use openkvs::auth::sigv4::{
@@ -267,29 +268,30 @@ pub fn sigv4_presigned(input: &[u8]) {
     }
 }
 
-/// The JSON request decoder into a spread of operation inputs (nested structs, maps, lists,
-/// numbers, timestamps): every failure is `SerializationException`.
+/// Every operation's input, deserialised from the body and validated (`Operation::check_input`,
+/// the same code the router runs before a handler): no input panics; a body that is not JSON of
+/// the operation's shape is `SerializationException`, a JSON body that breaks a rule is one of the
+/// validation errors, with AWS's message shape when it is a model constraint.
 pub fn json_inputs(input: &[u8]) {
-    use openkvs::api::{archived, control, media, signaling};
-    fn one<T: serde::de::DeserializeOwned>(input: &[u8]) {
-        if let Err(e) = parse_json_body::<T>(input) {
-            assert_eq!(e.code, AwsErrorCode::SerializationException, "{}", e.message);
+    let parses = parse_json_body::<serde::de::IgnoredAny>(input).is_ok();
+    for op in Operation::ALL {
+        let Err(e) = op.check_input(input) else { continue };
+        match e.code {
+            AwsErrorCode::SerializationException => {}
+            AwsErrorCode::InvalidArgumentException | AwsErrorCode::InvalidResourceFormatException => {
+                assert!(
+                    parses,
+                    "{op}: a body that is not JSON failed validation, not deserialisation: {}",
+                    e.message
+                );
+                assert!(!e.message.is_empty(), "{op}: a validation error without a message");
+                if e.message.starts_with("1 validation error detected") {
+                    assert!(e.message.contains(" failed to satisfy constraint: "), "{op}: {}", e.message);
+                }
+            }
+            other => panic!("{op}: input check answered {other:?}: {}", e.message),
         }
     }
-    one::<control::create_stream::Input>(input);
-    one::<control::list_streams::Input>(input);
-    one::<control::tag_stream::Input>(input);
-    one::<control::untag_stream::Input>(input);
-    one::<control::update_data_retention::Input>(input);
-    one::<control::create_signaling_channel::Input>(input);
-    one::<control::get_data_endpoint::Input>(input);
-    one::<archived::list_fragments::Input>(input);
-    one::<archived::get_hls_streaming_session_url::Input>(input);
-    one::<archived::get_dash_streaming_session_url::Input>(input);
-    one::<archived::get_clip::Input>(input);
-    one::<archived::get_media_for_fragment_list::Input>(input);
-    one::<media::get_media::Input>(input);
-    one::<signaling::get_ice_server_config::Input>(input);
 }
 
 /// The key the session-token checks seal with (harnesses seal their seeds with it too).

@@ -1,7 +1,7 @@
 //! Builds the concrete server from a [`Config`] and runs it.
 //!
-//! [`Server::bind`] opens the index (running migrations), creates the data directory, binds every
-//! listener (port 0 allowed, so tests can read the real address back) and assembles the router.
+//! [`Server::bind`] opens the archive (index migrations, store recovery; `crate::archive::open`),
+//! creates the data directory, binds every listener (port 0 allowed, so tests can read the real address back) and assembles the router.
 //! [`Server::run`] accepts connections until the shutdown future resolves, then shuts down in this
 //! order (each step bounded; design/0010-retention.md, "Graceful shutdown"):
 //!
@@ -11,13 +11,15 @@
 //!    [`crate::ingest::session::SHUTDOWN_FINISH_FRAGMENT`]), stop reading, and send the PERSISTED
 //!    ACKs of what it handed over before ending its response (waited for up to [`SESSION_DRAIN`]);
 //! 3. let in-flight HTTP requests finish ([`CONNECTION_DRAIN`]; then connections are dropped);
-//! 4. flush the persister: every fragment handed to it is durable and committed (or failed) —
-//!    [`PERSISTER_FLUSH`];
+//! 4. flush the archive's persister: every fragment handed to it is durable and committed (or
+//!    failed) — [`PERSISTER_FLUSH`];
 //! 5. drain the analysis workers ([`WORKER_DRAIN`]; their cursors resume after a restart);
-//! 6. close the index pool.
+//! 6. close the archive (its index pool).
 //!
-//! This is the only module that picks implementations (SQLite or Postgres, system clock) and the
-//! only one that owns sockets.
+//! This is the only module that picks implementations (the archive's configuration, system clock)
+//! and the only one that owns sockets. [`config`] is the whole server's configuration.
+
+pub mod config;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,21 +34,19 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+pub use self::config::{Config, Overrides, TlsConfig};
 use crate::api::{self, ApiSettings, AppState, ListenerInfo};
-use crate::auth::KeyStore;
+use crate::archive::{self, Archive, ArchiveConfig, FragmentStore};
 use crate::auth::console_session::{ConsoleSessions, SessionLimits};
 use crate::auth::sigv4::{Verifier, VerifierMode};
+use crate::auth::{AuthMode, KeyStore};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{AuthMode, Config};
 use crate::data_dir_lock::DataDirLock;
-use crate::index::{self, Index, IndexError};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::playback::Playback;
 use crate::retention::Janitor;
 use crate::signaling::SignalingHub;
-use crate::store::FragmentStore;
-use crate::store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
 use crate::workers::{WorkerEnv, WorkerSpec, Workers};
 
 /// Graceful shutdown: how long PutMedia sessions may take to finish their fragment in progress and
@@ -63,9 +63,9 @@ pub const WORKER_DRAIN: Duration = Duration::from_secs(5);
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The index could not be opened or migrated.
-    #[error("index: {0}")]
-    Index(#[from] IndexError),
+    /// The archive (index or fragment store) could not be opened or recovered.
+    #[error(transparent)]
+    Archive(#[from] archive::OpenError),
     /// A listener could not be bound, or the data directory created.
     #[error("{what}: {source}")]
     Io {
@@ -82,44 +82,6 @@ pub enum StartError {
     DataDirInUse(#[from] crate::data_dir_lock::LockError),
 }
 
-/// Crash recovery before anything is appended: trims each stream's segments back to what the index
-/// references (design/0006-crash-safety.md), and logs what it found.
-async fn recover_store(
-    store: &LocalStore,
-    index: &dyn Index,
-    root: &std::path::Path,
-) -> Result<(), StartError> {
-    let indexed: std::collections::HashMap<i64, (i64, u64)> =
-        index.segment_high_water().await?.into_iter().map(|e| (e.stream_id, (e.segment, e.end))).collect();
-    // A few stats and truncates, once, before the listeners accept anything.
-    let report = store.recover(&indexed).map_err(|e| StartError::Io {
-        what: format!("cannot recover fragment store {}", root.display()),
-        source: std::io::Error::other(e),
-    })?;
-    if report.truncated_segments + report.removed_segments > 0 {
-        tracing::warn!(
-            "store recovery: dropped {} unacknowledged bytes ({} segment tails truncated, {} segments removed)",
-            report.bytes_dropped,
-            report.truncated_segments,
-            report.removed_segments
-        );
-    }
-    if !report.unindexed_streams.is_empty() {
-        tracing::warn!(
-            "store recovery: {} stream directories have no indexed fragments and were left in place: {:?}",
-            report.unindexed_streams.len(),
-            report.unindexed_streams
-        );
-    }
-    for (stream, segment, end, len) in &report.short_segments {
-        tracing::error!(
-            "store recovery: stream {stream} segment {segment} is {len} bytes but the index references {end}: \
-             fragments past the end will read as missing"
-        );
-    }
-    Ok(())
-}
-
 struct BoundListener {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -130,7 +92,7 @@ struct BoundListener {
 pub struct Server {
     listeners: Vec<BoundListener>,
     router: Router,
-    index: Arc<dyn Index>,
+    archive: Arc<Archive>,
     signaling: Arc<SignalingHub>,
     workers: Arc<Workers>,
     ingest: Arc<Ingest>,
@@ -163,7 +125,7 @@ impl Server {
     }
 
     /// As [`Server::bind_with_clock`], letting `wrap_store` wrap the fragment store (fault
-    /// injection in tests, e.g. [`crate::store::faulty::FaultyStore`]).
+    /// injection in tests, e.g. [`crate::archive::FaultyStore`]).
     pub async fn bind_with(
         config: &Config,
         clock: Arc<dyn Clock>,
@@ -187,23 +149,14 @@ impl Server {
         // Before anything opens the index or the store: two servers on one directory would be two
         // writers on one store, each believing it is the only producer of every stream.
         let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
-        let index = index::open(&config.effective_database_url()).await?;
-        warn_if_channels_lack_turn(index.as_ref(), &config.signaling.ice).await;
-        let store_root = config.data_dir.join("fragments");
-        let local = LocalStore::open(&store_root, DEFAULT_SEGMENT_BYTES).map_err(|e| StartError::Io {
-            what: format!("cannot open fragment store {}", store_root.display()),
-            source: std::io::Error::other(e),
-        })?;
-        recover_store(&local, index.as_ref(), &store_root).await?;
-        let store: Arc<dyn FragmentStore> = Arc::new(local);
-        let store = wrap_store(store);
         let metrics = Metrics::new();
-        let ingest =
-            Ingest::new(index.clone(), store.clone(), clock.clone(), config.ingest.clone(), metrics.clone());
-        let janitor = Janitor::new(ingest.clone(), metrics.clone());
+        let archive_config = ArchiveConfig::new(config.effective_database_url(), &config.data_dir);
+        let archive = archive::open(&archive_config, metrics.clone(), wrap_store).await?;
+        warn_if_channels_lack_turn(&archive, &config.signaling.ice).await;
+        let ingest = Ingest::new(archive.clone(), clock.clone(), config.ingest.clone(), metrics.clone());
+        let janitor = Janitor::new(archive.clone(), clock.clone(), metrics.clone());
         let worker_env = WorkerEnv {
-            index: index.clone(),
-            store,
+            archive: archive.clone(),
             clock: clock.clone(),
             artifact_root: config.data_dir.join("analysis"),
             image_root: config.data_dir.join("images"),
@@ -211,7 +164,7 @@ impl Server {
         };
         let mut worker_specs = Workers::builtin(&config.workers, &worker_env);
         worker_specs.extend(extra_workers);
-        let workers = Workers::start(worker_specs, worker_env, ingest.persisted(), config.workers.clone());
+        let workers = Workers::start(worker_specs, worker_env, archive.persisted(), config.workers.clone());
         let keys = Arc::new(KeyStore::new(config.auth.mode, &config.auth.keys));
         let verifier = Arc::new(Verifier::new(
             match config.auth.mode {
@@ -251,8 +204,8 @@ impl Server {
         };
 
         let state = AppState {
-            index: index.clone(),
-            clock,
+            archive: archive.clone(),
+            clock: clock.clone(),
             keys,
             verifier,
             settings: Arc::new(ApiSettings {
@@ -260,7 +213,13 @@ impl Server {
                 public_url: config.public_url.clone(),
                 tls_listener,
             }),
-            playback: Playback::new(ingest.clone(), config.playback.clone(), token_key),
+            playback: Playback::new(
+                archive.clone(),
+                ingest.clone(),
+                clock,
+                config.playback.clone(),
+                token_key,
+            ),
             signaling: signaling.clone(),
             ingest: ingest.clone(),
             workers: workers.clone(),
@@ -279,7 +238,7 @@ impl Server {
         Ok(Self {
             listeners,
             router,
-            index,
+            archive,
             signaling,
             workers,
             ingest,
@@ -325,7 +284,7 @@ impl Server {
 
     /// The index backend name.
     pub fn index_backend(&self) -> &'static str {
-        self.index.backend()
+        self.archive.backend()
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight connections for at most 10 s.
@@ -391,13 +350,13 @@ impl Server {
             tracing::warn!("connections still open after {CONNECTION_DRAIN:?}; closing them");
         }
         // 4. Whatever the persister still holds becomes durable and committed.
-        if !self.ingest.flush_persister(PERSISTER_FLUSH).await {
+        if !self.archive.flush(PERSISTER_FLUSH).await {
             tracing::warn!("the persister still had fragments after {PERSISTER_FLUSH:?}");
         }
         // 5. Workers stop between fragments; their cursors resume the rest after a restart.
         self.workers.shutdown(WORKER_DRAIN).await;
-        // 6. Close the index pool.
-        self.index.close().await;
+        // 6. Close the archive's index pool.
+        self.archive.close().await;
         tracing::info!("shutdown complete");
     }
 }
@@ -533,11 +492,11 @@ fn session_token_key(config: &Config) -> crate::auth::session_token::SessionToke
 
 /// Logs a warning when signaling channels exist and GetIceServerConfig would list no TURN server
 /// (see `IceConfig::missing_turn_warning`).
-async fn warn_if_channels_lack_turn(index: &dyn index::Index, ice: &crate::signaling::ice::IceConfig) {
+async fn warn_if_channels_lack_turn(archive: &Archive, ice: &crate::signaling::ice::IceConfig) {
     if ice.has_turn() {
         return;
     }
-    match index.channel_count().await {
+    match archive.channel_count().await {
         Ok(0) => {}
         Ok(n) => {
             let situation = if n == 1 {

@@ -1,19 +1,19 @@
 //! The `openkvs` binary: parses the command line, loads configuration, sets up logging and hands
-//! over to [`openkvs::app`] (`serve`) or [`openkvs::producer`] (`put`, `sample`, `bench …`). Nothing
-//! else lives here.
+//! over to [`openkvs::app`] (`serve`), [`openkvs::producer`] (`put`, `sample`) or [`openkvs::bench`]
+//! (`bench …`). Nothing else lives here.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use openkvs::app::Server;
-use openkvs::config::{AuthMode, Config, Overrides};
+use openkvs::app::{Config, Overrides, Server};
+use openkvs::auth::AuthMode;
+use openkvs::bench::get_media::GetMediaBenchOptions;
+use openkvs::bench::hls::HlsBenchOptions;
+use openkvs::bench::ingest::BenchOptions;
 use openkvs::media::fragment::TimecodeType;
 use openkvs::media::mkv::rewrite::{DEFAULT_MAX_FRAGMENT_DURATION_MS, FragmentPolicy};
-use openkvs::producer::bench::BenchOptions;
-use openkvs::producer::bench_getmedia::GetMediaBenchOptions;
-use openkvs::producer::bench_hls::HlsBenchOptions;
 use openkvs::producer::put::{Input, PutOptions};
 use openkvs::producer::sample::SampleOptions;
 
@@ -291,7 +291,7 @@ fn main() -> ExitCode {
             input: if args.input.as_os_str() == "-" { Input::Stdin } else { Input::File(args.input) },
         })),
         Command::Bench(BenchCommand::Ingest(args)) => {
-            runtime.block_on(openkvs::producer::bench::run(BenchOptions {
+            runtime.block_on(openkvs::bench::ingest::run(BenchOptions {
                 endpoint: args.endpoint,
                 region: args.region,
                 streams: args.streams,
@@ -304,7 +304,7 @@ fn main() -> ExitCode {
             }))
         }
         Command::Bench(BenchCommand::Getmedia(args)) => {
-            runtime.block_on(openkvs::producer::bench_getmedia::run(GetMediaBenchOptions {
+            runtime.block_on(openkvs::bench::get_media::run(GetMediaBenchOptions {
                 endpoint: args.endpoint,
                 region: args.region,
                 stream: args.stream,
@@ -314,7 +314,7 @@ fn main() -> ExitCode {
             }))
         }
         Command::Bench(BenchCommand::Hls(args)) => {
-            runtime.block_on(openkvs::producer::bench_hls::run(HlsBenchOptions {
+            runtime.block_on(openkvs::bench::hls::run(HlsBenchOptions {
                 endpoint: args.endpoint,
                 region: args.region,
                 stream: args.stream,
@@ -386,7 +386,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         "openkvs listening on {} | index: {} ({}) | store: {} | credentials: {}",
         server.local_urls().join(", "),
         server.index_backend(),
-        openkvs::index::redact_url(&config.effective_database_url()),
+        openkvs::archive::redact_url(&config.effective_database_url()),
         config.data_dir.join("fragments").display(),
         credentials
     );

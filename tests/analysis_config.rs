@@ -16,7 +16,7 @@ use aws_sdk_kinesisvideo::types::{
     NotificationDestinationConfig,
 };
 use common::{Backend, RawResponse, TestServer, raw_request, signed_json_post};
-use openkvs::config::KeyConfig;
+use openkvs::auth::KeyConfig;
 use serde_json::{Value, json};
 
 backend_tests!(

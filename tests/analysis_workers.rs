@@ -172,7 +172,7 @@ fn spec(analyzer: Arc<Recorder>) -> WorkerSpec {
     WorkerSpec { analyzer, streams: vec!["*".into()] }
 }
 
-fn quick_retries(c: &mut openkvs::config::Config) {
+fn quick_retries(c: &mut openkvs::app::Config) {
     c.workers.retry_backoff_ms = 5;
 }
 

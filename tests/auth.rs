@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_kinesisvideo::error::ProvideErrorMetadata;
 use aws_smithy_async::time::StaticTimeSource;
 use common::{Backend, TestServer, raw_request, signed_json_post};
-use openkvs::config::{AuthMode, KeyConfig};
+use openkvs::auth::{AuthMode, KeyConfig};
 
 fn code<E: ProvideErrorMetadata>(e: &E) -> String {
     e.code().unwrap_or("<none>").to_owned()
 }
 
-fn restricted_keys(cfg: &mut openkvs::config::Config) {
+fn restricted_keys(cfg: &mut openkvs::app::Config) {
     cfg.auth.keys.push(KeyConfig {
         access_key_id: "camera".into(),
         secret_access_key: "camera-secret".into(),
@@ -275,5 +275,86 @@ async fn https_listener_serves_a_c_producer_style_request() {
     let resp = common::exchange(&mut tls, req.as_bytes()).await;
     assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
     assert_eq!(resp.json()["DataEndpoint"], format!("https://127.0.0.1:{}", tls_addr.port()));
+    srv.stop().await;
+}
+
+/// The route table: every operation of `Operation::ALL` is routed (an unsigned request is refused
+/// by authentication, a signed one reaches its handler), and every path outside the table and the
+/// other documented kinds (console, session resources, signaling socket, operator endpoints) is
+/// refused with `UnknownOperationException` before authentication — never passed through.
+#[tokio::test]
+async fn route_table_serves_exactly_the_operations_and_refuses_other_paths() {
+    use openkvs::api::Operation;
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let unsigned = |method: &str, path: &str| {
+        format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            srv.addr
+        )
+        .into_bytes()
+    };
+    let mut paths = std::collections::BTreeSet::new();
+    for op in Operation::ALL {
+        assert!(paths.insert(op.path()), "{op}: its path is unique");
+        let r = raw_request(srv.addr, &unsigned("POST", op.path())).await;
+        assert_eq!(r.status, 403, "{op} unsigned: {:?}", r.json());
+        assert_eq!(r.header("x-amzn-ErrorType"), Some("MissingAuthenticationTokenException"), "{op}");
+        let signed = signed_json_post(
+            srv.addr,
+            op.path(),
+            "",
+            "kinesisvideo",
+            "openkvs",
+            "openkvs-secret",
+            SystemTime::now(),
+        );
+        let r = raw_request(srv.addr, &signed).await;
+        let code = r.header("x-amzn-ErrorType").unwrap_or("-").to_owned();
+        assert!(
+            r.status == 200 || (r.status == 400 && code == "InvalidArgumentException"),
+            "{op} signed, empty input: reaches its handler ({} {code} {:?})",
+            r.status,
+            r.json()
+        );
+    }
+    let refused = [
+        ("POST", "/tagResource"),
+        ("POST", "/describestream"),
+        ("POST", "/describeStream/"),
+        ("POST", "/DescribeStream"),
+        ("GET", "/admin"),
+        ("GET", "/favicon.ico"),
+        ("POST", "/openkvs/"),
+        ("POST", "/v1/get-ice-server-config/x"),
+        ("GET", "/hls/v2/getHLSMasterPlaylist.m3u8"),
+        ("GET", "/consoles"),
+        ("GET", "/metrics/x"),
+    ];
+    for (method, path) in refused {
+        let r = raw_request(srv.addr, &unsigned(method, path)).await;
+        assert_eq!(
+            (r.status, r.header("x-amzn-ErrorType")),
+            (404, Some("UnknownOperationException")),
+            "{method} {path}"
+        );
+        assert!(r.header("x-amzn-RequestId").is_some(), "{method} {path}: answered by the request context");
+    }
+    // The other kinds pass authentication to handlers that authorize them their own way.
+    assert_eq!(raw_request(srv.addr, &unsigned("GET", "/health")).await.status, 200);
+    assert_eq!(raw_request(srv.addr, &unsigned("GET", "/")).await.status, 200, "the console page");
+    let hls = raw_request(srv.addr, &unsigned("GET", "/hls/v1/getHLSMasterPlaylist.m3u8")).await;
+    assert_eq!(
+        (hls.status, hls.header("x-amzn-ErrorType")),
+        (400, Some("InvalidArgumentException")),
+        "no token"
+    );
+    let console = raw_request(srv.addr, &unsigned("GET", "/console/api/session")).await;
+    assert_eq!(console.header("x-amzn-ErrorType"), Some("AccessDeniedException"), "the console's CSRF guard");
+    let socket = raw_request(srv.addr, &unsigned("GET", "/?X-Amz-ChannelARN=arn")).await;
+    assert_eq!(
+        socket.header("x-amzn-ErrorType"),
+        Some("MissingAuthenticationTokenException"),
+        "presigned only"
+    );
     srv.stop().await;
 }

@@ -43,8 +43,10 @@ async fn kvs_js_sdk_master_records_into_a_stream_with_join_storage_session() {
         println!("skipped: no ffprobe");
         return;
     }
-    let build =
-        tokio::process::Command::new("npm").args(["run", "--silent", "build:webrtc"]).current_dir(browser_dir()).status();
+    let build = tokio::process::Command::new("npm")
+        .args(["run", "--silent", "build:webrtc"])
+        .current_dir(browser_dir())
+        .status();
     assert!(build.await.unwrap().success(), "bundling the KVS WebRTC SDK failed");
 
     let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
@@ -111,7 +113,13 @@ async fn kvs_js_sdk_master_records_into_a_stream_with_join_storage_session() {
             .fragment_selector(
                 FragmentSelector::builder()
                     .fragment_selector_type(FragmentSelectorType::ServerTimestamp)
-                    .timestamp_range(TimestampRange::builder().start_timestamp(started).end_timestamp(ended).build().unwrap())
+                    .timestamp_range(
+                        TimestampRange::builder()
+                            .start_timestamp(started)
+                            .end_timestamp(ended)
+                            .build()
+                            .unwrap(),
+                    )
                     .build()
                     .unwrap(),
             )
@@ -134,7 +142,9 @@ async fn kvs_js_sdk_master_records_into_a_stream_with_join_storage_session() {
         .hls_fragment_selector(
             HlsFragmentSelector::builder()
                 .fragment_selector_type(HlsFragmentSelectorType::ServerTimestamp)
-                .timestamp_range(HlsTimestampRange::builder().start_timestamp(started).end_timestamp(ended).build())
+                .timestamp_range(
+                    HlsTimestampRange::builder().start_timestamp(started).end_timestamp(ended).build(),
+                )
                 .build(),
         )
         .send()
@@ -142,7 +152,8 @@ async fn kvs_js_sdk_master_records_into_a_stream_with_join_storage_session() {
         .unwrap()
         .hls_streaming_session_url
         .unwrap();
-    let url = url.replace("https://", "http://").replace(&srv.tls_addr.unwrap().to_string(), &srv.addr.to_string());
+    let url =
+        url.replace("https://", "http://").replace(&srv.tls_addr.unwrap().to_string(), &srv.addr.to_string());
     let probe = ffprobe_streams(&url);
     println!("ffprobe: {probe}");
     let streams = probe["streams"].as_array().unwrap();

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use openkvs::config::Config;
+use openkvs::app::Config;
 
 /// (key, default column) of every row of the reference table.
 fn documented() -> Vec<(String, String)> {

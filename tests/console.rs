@@ -10,9 +10,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use common::{Backend, RawResponse, TestServer, raw_request};
+use openkvs::app::Config;
 use openkvs::app::Server;
+use openkvs::auth::KeyConfig;
 use openkvs::clock::FakeClock;
-use openkvs::config::{Config, KeyConfig};
 
 const CONSOLE: &str = "x-openkvs-console: 1\r\n";
 

@@ -443,7 +443,7 @@ fn sigv4_presigned_parser_survives_hostile_input() {
 }
 
 #[test]
-fn json_decoders_survive_hostile_input() {
+fn every_operation_input_check_survives_hostile_input() {
     let mut seeds: Vec<Vec<u8>> = [
         r#"{"StreamName":"s","DeviceName":"d","MediaType":"video/h264","DataRetentionInHours":24,"Tags":{"a":"b"},"StreamStorageConfiguration":{"DefaultStorageTier":"HOT"}}"#,
         r#"{"StreamName":"s","FragmentSelector":{"FragmentSelectorType":"SERVER_TIMESTAMP","TimestampRange":{"StartTimestamp":1700000000.5,"EndTimestamp":1.7e9}},"MaxResults":100,"NextToken":"abc"}"#,
@@ -451,6 +451,17 @@ fn json_decoders_survive_hostile_input() {
         r#"{"StreamName":"s","StartSelector":{"StartSelectorType":"FRAGMENT_NUMBER","AfterFragmentNumber":"9100000000000000000000000000000000000000000000"}}"#,
         r#"{"StreamName":"s","Fragments":["1","2","3"]}"#,
         r#"{"TagKeyList":["a","b"],"ResourceARN":"arn"}"#,
+        r#"{"ResourceARN":"arn:aws:kinesisvideo:us-east-1:1:channel/c/1","Tags":[{"Key":"k","Value":"v"},{"Key":"x"}]}"#,
+        r#"{"StreamName":"s","ImageSelectorType":"PRODUCER_TIMESTAMP","StartTimestamp":1000.0,"EndTimestamp":1020.0,"Format":"JPEG","FormatConfig":{"JPEGQuality":"80"},"WidthPixels":320,"MaxResults":5,"NextToken":"eyJ0IjoxfQ=="}"#,
+        r#"{"StreamName":"s","ImageGenerationConfiguration":{"Status":"ENABLED","ImageSelectorType":"SERVER_TIMESTAMP","DestinationConfig":{"Uri":"s3://b/p","DestinationRegion":"us-east-1"},"SamplingInterval":3000,"Format":"PNG","HeightPixels":10}}"#,
+        r#"{"ChannelName":"c","ChannelType":"SINGLE_MASTER","SingleMasterConfiguration":{"MessageTtlSeconds":60},"Tags":[{"Key":"a","Value":"b"}]}"#,
+        r#"{"ChannelARN":"arn:aws:kinesisvideo:us-east-1:1:channel/c/1","SingleMasterChannelEndpointConfiguration":{"Protocols":["WSS","HTTPS"],"Role":"MASTER"},"ClientId":"v","SenderClientId":"v","MessagePayload":"b2Zm"}"#,
+        r#"{"StreamName":"s","CurrentVersion":"abc","Operation":"INCREASE_DATA_RETENTION","DataRetentionChangeInHours":1,"StreamStorageConfiguration":{"DefaultStorageTier":"WARM"}}"#,
+        r#"{"StreamName":"s","FragmentTimecodeType":"ABSOLUTE","ProducerStartTimestamp":"1700000000.0","Kind":"motion","WorkerName":"w","MaxFragments":10}"#,
+        r#"{"StreamName":"s","PlaybackMode":"ON_DEMAND","DASHFragmentSelector":{"FragmentSelectorType":"SERVER_TIMESTAMP","TimestampRange":{"StartTimestamp":1,"EndTimestamp":2}},"DisplayFragmentNumber":"ALWAYS"}"#,
+        r#"{"ChannelARN":"arn:aws:kinesisvideo:us-east-1:1:channel/c/1","MediaStorageConfiguration":{"StreamARN":"arn:aws:kinesisvideo:us-east-1:1:stream/s/1","Status":"ENABLED"}}"#,
+        r#"{"channelArn":"arn:aws:kinesisvideo:us-east-1:1:channel/c/1","clientId":"v"}"#,
+        r#"{"StreamName":"s","Expires":43200,"MaxResults":1,"NextToken":"t"}"#,
         "{\n\t\"StreamName\": \"x\"\n}",
         "",
     ]
@@ -479,6 +490,13 @@ fn json_decoders_survive_hostile_input() {
         b"\"StreamName\":",
         b"\"Tags\":{",
         b"\"MaxResults\":-1",
+        b"\"NextToken\":\"",
+        b"\"StreamARN\":\"arn:aws:kinesisvideo:us-east-1:1:stream/s/1\"",
+        b"\"FormatConfig\":{\"JPEGQuality\":\"",
+        b"\"PlaybackMode\":\"LIVE_REPLAY\"",
+        b"\"MediaStorageConfiguration\":{\"Status\":\"",
+        b"\"channelArn\":\"arn:aws:kinesisvideo:us-east-1:1:channel/c/1\"",
+        b"\"StartSelector\":{\"StartSelectorType\":\"CONTINUATION_TOKEN\"",
         b"[[[[[[[[[[[[[[[[",
     ];
     run_target("json_inputs", 5, |rng| text_input(rng, &seeds, dict), checks::json_inputs);
@@ -575,11 +593,11 @@ fn oracle(body: &[u8], mode: &str, cfg: &openkvs::ingest::IngestConfig) -> Vec<u
         }
         loop {
             match f.pull() {
-                Ok(Some(FragmentEvent::Error(e))) => errors.push(e.error_id()),
+                Ok(Some(FragmentEvent::Error(e))) => errors.push(e.error_id().id()),
                 Ok(Some(_)) => {}
                 Ok(None) => break,
                 Err(e) => {
-                    errors.push(e.error_id());
+                    errors.push(e.error_id().id());
                     return errors;
                 }
             }

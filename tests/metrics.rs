@@ -1,6 +1,9 @@
 //! `GET /metrics`, `/health` and `/ready`: a scrape after real PutMedia ingest and reads carries
 //! the ingest counters, the ACK latency histograms by type, the index commit histogram, request and
 //! byte counters per operation, store bytes and worker series, each declared with HELP and TYPE;
+//! the per-stream frames, sessions, producer-connected and last-fragment-age series, `build_info`
+//! and `process_*`; GetMedia and HLS readers counted while they read, HLS resources under their KVS
+//! names, a deleted stream's label freed;
 //! `/ready` turns 503 when the store cannot take a write; the separate `[metrics] listen` listener
 //! serves the same endpoints and nothing else; fragments that do not start on a key frame are
 //! accepted, persisted and counted (metrics and `/openkvs/describeIngestHealth`).
@@ -12,7 +15,7 @@ use std::sync::Arc;
 
 use common::producer::{PutOptions, Synth, now_ms, put_media, split_file};
 use common::{Backend, TestServer, raw_request, signed_json_post};
-use openkvs::store::faulty::{FaultSwitch, FaultyStore};
+use openkvs::archive::{FaultSwitch, FaultyStore};
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> common::RawResponse {
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
@@ -80,11 +83,37 @@ async fn scrape_after_ingest(backend: Backend) {
     assert!(v("openkvs_response_bytes_total{operation=\"ListFragments\"}") > 0.0);
     assert!(v("openkvs_request_latency_seconds_count{operation=\"ListFragments\"}") == 1.0);
     assert!(v("openkvs_store_bytes") > 0.0);
-    assert!(
-        text.contains("# HELP openkvs_put_media_incoming_bytes_total")
-            && text.contains("PutMedia.IncomingBytes")
-    );
-    assert!(text.contains("PutMedia.FragmentPersistLatency") && text.contains("ListFragments.Latency"));
+    // PutMedia.IncomingFrames (25 frames a fragment), FragmentIngestionLatency, per-stream sessions.
+    assert_eq!(v("openkvs_put_media_incoming_frames_total"), 75.0);
+    assert_eq!(v("openkvs_stream_incoming_frames_total{stream=\"cam-m\"}"), 75.0);
+    assert_eq!(v("openkvs_put_media_fragment_ingestion_latency_seconds_count"), 3.0);
+    assert_eq!(v("openkvs_stream_put_media_sessions_total{stream=\"cam-m\"}"), 1.0);
+    // The camera is gone: no producer connected, its last fragment ages.
+    assert_eq!(v("openkvs_stream_producer_connected{stream=\"cam-m\"}"), 0.0);
+    let age = v("openkvs_stream_last_fragment_age_seconds{stream=\"cam-m\"}");
+    assert!((0.0..60.0).contains(&age), "{age}");
+    assert_eq!(v("openkvs_active_readers{protocol=\"GetMedia\"}"), 0.0);
+    assert!(text.contains("openkvs_build_info{"), "{text}");
+    if std::path::Path::new("/proc/self/stat").exists() {
+        assert!(v("process_resident_memory_bytes") > 0.0 && v("process_open_fds") > 0.0);
+        assert!(v("process_start_time_seconds") > 1.0e9 && s.contains_key("process_cpu_seconds_total"));
+    }
+    for kvs in [
+        "PutMedia.IncomingBytes",
+        "PutMedia.IncomingFragments",
+        "PutMedia.IncomingFrames",
+        "PutMedia.FragmentIngestionLatency",
+        "PutMedia.FragmentPersistLatency",
+        "PutMedia.ConnectionErrors",
+        "GetMedia.OutgoingBytes",
+        "GetMedia.OutgoingFragments",
+        "GetMedia.MillisBehindNow",
+        "GetHLSMediaPlaylist.Requests",
+        "ListFragments.Latency",
+    ] {
+        assert!(text.contains(kvs), "no HELP names {kvs}");
+    }
+    assert!(text.contains("# HELP openkvs_put_media_incoming_bytes_total "));
     assert!(text.contains("openkvs_worker_lag_fragments{worker="), "worker lag series:\n{text}");
     // Every sample belongs to a declared family.
     let declared: Vec<&str> = text
@@ -137,7 +166,7 @@ async fn ready_fails_when_the_store_cannot_write(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn separate_metrics_listener_serves_only_the_operations_endpoints() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = openkvs::config::Config {
+    let mut config = openkvs::app::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
         ..Default::default()
@@ -241,7 +270,117 @@ async fn fragments_without_key_frame_are_counted(backend: Backend) {
     server.stop().await;
 }
 
+/// The reader series follow real clients: a GetMedia response (SDK) counts as an active reader of
+/// its stream while it streams, with its fragments, bytes and distance behind now; HLS requests
+/// count under their KVS resource names and their session as an active HLS reader; DeleteStream
+/// frees the stream's label (its counts move to `_other`).
+async fn reader_series_follow_get_media_and_hls(backend: Backend) {
+    use aws_sdk_kinesisvideoarchivedmedia::types::{
+        ContainerFormat, HlsFragmentSelector, HlsFragmentSelectorType, HlsPlaybackMode, HlsTimestampRange,
+    };
+    use aws_sdk_kinesisvideomedia::types::{StartSelector, StartSelectorType};
+    let server = TestServer::start(backend).await;
+    server.kvs().create_stream().stream_name("rd").data_retention_in_hours(1).send().await.unwrap();
+    let put = put_file_as_is(&server, "rd", "h264_640x360_20s_2sgop.mkv").await;
+    assert_eq!(put.timecodes("PERSISTED").len(), 10, "{:?}", put.acks);
+    let scrape = || async { samples(&String::from_utf8(get(server.addr, "/metrics").await.body).unwrap()) };
+    let poll = |key: &'static str, want: f64| {
+        let scrape = &scrape;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let s = scrape().await;
+                if s.get(key) == Some(&want) {
+                    return s;
+                }
+                assert!(std::time::Instant::now() < deadline, "{key} never reached {want}: {:?}", s.get(key));
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+
+    let media = server
+        .media()
+        .get_media()
+        .stream_name("rd")
+        .start_selector(
+            StartSelector::builder().start_selector_type(StartSelectorType::Earliest).build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let s = poll("openkvs_stream_get_media_outgoing_fragments_total{stream=\"rd\"}", 10.0).await;
+    assert_eq!(s["openkvs_active_readers{protocol=\"GetMedia\"}"], 1.0);
+    assert_eq!(s["openkvs_stream_get_media_readers{stream=\"rd\"}"], 1.0);
+    assert!(s["openkvs_stream_get_media_outgoing_bytes_total{stream=\"rd\"}"] > 100_000.0);
+    // The last fragment sent was stored a moment ago: behind now by well under a minute.
+    let behind = s["openkvs_stream_get_media_behind_now_seconds{stream=\"rd\"}"];
+    assert!((0.0..60.0).contains(&behind), "{behind}");
+    drop(media);
+    let s = poll("openkvs_active_readers{protocol=\"GetMedia\"}", 0.0).await;
+    assert!(!s.contains_key("openkvs_stream_get_media_behind_now_seconds{stream=\"rd\"}"));
+
+    let now = now_ms() as i64;
+    let url = server
+        .archived()
+        .get_hls_streaming_session_url()
+        .stream_name("rd")
+        .playback_mode(HlsPlaybackMode::OnDemand)
+        .container_format(ContainerFormat::FragmentedMp4)
+        .hls_fragment_selector(
+            HlsFragmentSelector::builder()
+                .fragment_selector_type(HlsFragmentSelectorType::ServerTimestamp)
+                .timestamp_range(
+                    HlsTimestampRange::builder()
+                        .start_timestamp(
+                            aws_sdk_kinesisvideoarchivedmedia::primitives::DateTime::from_millis(
+                                now - 600_000,
+                            ),
+                        )
+                        .end_timestamp(aws_sdk_kinesisvideoarchivedmedia::primitives::DateTime::from_millis(
+                            now + 5_000,
+                        ))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .hls_streaming_session_url
+        .unwrap();
+    let master_path = url.strip_prefix(&server.endpoint).unwrap().to_owned();
+    let master = get(server.addr, &master_path).await;
+    assert_eq!(master.status, 200);
+    let media_uri = String::from_utf8(master.body)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("getHLSMediaPlaylist.m3u8"))
+        .expect("a media playlist in the master")
+        .to_owned();
+    assert_eq!(get(server.addr, &format!("/hls/v1/{media_uri}")).await.status, 200);
+    let s = scrape().await;
+    assert_eq!(s["openkvs_requests_total{operation=\"GetHLSMasterPlaylist\"}"], 1.0);
+    assert_eq!(s["openkvs_requests_total{operation=\"GetHLSMediaPlaylist\"}"], 1.0);
+    assert_eq!(s["openkvs_requests_total{operation=\"GetHLSStreamingSessionURL\"}"], 1.0);
+    assert_eq!(s["openkvs_active_readers{protocol=\"HLS\"}"], 1.0, "one session, two requests");
+    assert_eq!(s["openkvs_active_readers{protocol=\"DASH\"}"], 0.0);
+
+    server.kvs().delete_stream().stream_arn(stream_arn(&server, "rd").await).send().await.unwrap();
+    let s = scrape().await;
+    assert!(!s.contains_key("openkvs_stream_incoming_fragments_total{stream=\"rd\"}"), "label freed");
+    assert_eq!(s["openkvs_stream_incoming_fragments_total{stream=\"_other\"}"], 10.0, "counts kept");
+    assert_eq!(s["openkvs_put_media_incoming_fragments_total"], 10.0);
+    server.stop().await;
+}
+
+async fn stream_arn(server: &TestServer, name: &str) -> String {
+    let d = server.kvs().describe_stream().stream_name(name).send().await.unwrap();
+    d.stream_info().unwrap().stream_arn().unwrap().to_owned()
+}
+
 backend_tests!(
+    reader_series_follow_get_media_and_hls,
     scrape_after_ingest,
     ready_fails_when_the_store_cannot_write,
     fragments_without_key_frame_are_counted

@@ -8,7 +8,7 @@ mod common;
 use std::process::{Output, Stdio};
 
 use common::{Backend, TestServer};
-use openkvs::config::KeyConfig;
+use openkvs::auth::KeyConfig;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 

@@ -11,9 +11,8 @@ use common::producer::{
     PutOptions, PutResult, Synth, put_media, put_media_with_head, split_file, tags_element,
 };
 use common::{Backend, TestServer};
+use openkvs::archive::{DEFAULT_SEGMENT_BYTES, FragmentStore, LocalStore};
 use openkvs::model::StreamName;
-use openkvs::store::FragmentStore;
-use openkvs::store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
 
 backend_tests!(
     fixtures_and_producer_bodies_are_acked_and_stored,
@@ -68,7 +67,7 @@ fn assert_acked(r: &PutResult, codes: &[u64]) {
 
 async fn fixtures_and_producer_bodies_are_acked_and_stored(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    let index = openkvs::index::open(&srv.config.effective_database_url()).await.unwrap();
+    let index = openkvs::archive::open_index(&srv.config.effective_database_url()).await.unwrap();
     let cases = [
         ("h264_640x360_20s_2sgop.mkv", "RELATIVE", Some(10)),
         ("h265_640x360_10s.mkv", "RELATIVE", Some(5)),
@@ -99,7 +98,7 @@ async fn fixtures_and_producer_bodies_are_acked_and_stored(backend: Backend) {
         let store = LocalStore::open(&srv.dir.path().join("fragments"), DEFAULT_SEGMENT_BYTES).unwrap();
         for (row, tc) in rows.iter().zip(&codes) {
             assert_eq!(row.cluster_timecode as u64, *tc);
-            let bytes = store.read(stream.id, &row.location).unwrap();
+            let bytes = store.read(stream.id, row.location).await.unwrap();
             assert_eq!(bytes.len() as i64, row.size_bytes);
             assert_eq!(&bytes[..4], &[0x1F, 0x43, 0xB6, 0x75], "{file}: stored bytes are a Cluster");
             assert!(row.frame_count > 0 && row.duration_ms >= 0);
@@ -133,7 +132,7 @@ async fn fragments_survive_a_restart(backend: Backend) {
     let first = put_media(srv.addr, &opts, &chunks).await;
     assert_acked(&first, &codes);
     let srv = srv.restart().await;
-    let index = openkvs::index::open(&srv.config.effective_database_url()).await.unwrap();
+    let index = openkvs::archive::open_index(&srv.config.effective_database_url()).await.unwrap();
     let stream =
         index.stream_by_name(&"us-east-1".parse_region(), &StreamName::parse("cam").unwrap()).await.unwrap();
     let rows = index.fragments_after(stream.id, None, 1000).await.unwrap();
@@ -237,7 +236,7 @@ async fn retention_zero_acks_received_only(backend: Backend) {
     .await;
     assert_eq!(r.timecodes("RECEIVED"), [base, base + 1000]);
     assert!(r.of("PERSISTED").is_empty());
-    let index = openkvs::index::open(&srv.config.effective_database_url()).await.unwrap();
+    let index = openkvs::archive::open_index(&srv.config.effective_database_url()).await.unwrap();
     let stream =
         index.stream_by_name(&"us-east-1".parse_region(), &StreamName::parse("live").unwrap()).await.unwrap();
     assert!(index.fragments_after(stream.id, None, 10).await.unwrap().is_empty());

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use aws_credential_types::Credentials;
 use common::producer::{PutOptions, Synth, now_ms, put_media};
 use common::{Backend, fresh_postgres_db, postgres_url};
+use openkvs::app::Config;
 use openkvs::app::Server;
 use openkvs::clock::FakeClock;
-use openkvs::config::Config;
 use openkvs::retention::Janitor;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -48,6 +48,7 @@ impl Running {
         use aws_sdk_kinesisvideo::config::{BehaviorVersion, Region};
         aws_sdk_kinesisvideo::Client::from_conf(
             aws_sdk_kinesisvideo::Config::builder()
+                .http_client(openkvs::producer::control::sdk_http_client())
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new("us-east-1"))
                 .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "t"))
@@ -60,6 +61,7 @@ impl Running {
         use aws_sdk_kinesisvideoarchivedmedia::config::{BehaviorVersion, Region};
         aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(
             aws_sdk_kinesisvideoarchivedmedia::Config::builder()
+                .http_client(openkvs::producer::control::sdk_http_client())
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new("us-east-1"))
                 .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "t"))

@@ -11,7 +11,7 @@
 //! - **No secret in the logs**: a tracing subscriber installed by this binary collects every log
 //!   line (debug and up, openkvs at trace) and each test asserts no configured secret appears.
 //! - **Resource exhaustion**: disk full during ingest (ENOSPC injected by
-//!   `openkvs::store::faulty`), thousands of idle connections, slow-loris heads, a stalled PutMedia
+//!   `openkvs::archive::FaultyStore`), thousands of idle connections, slow-loris heads, a stalled PutMedia
 //!   body, stalled GetMedia/HLS readers next to a producer; and (opt-in, `OPENKVS_PG_RESTART_TEST=1`
 //!   with `TEST_DATABASE_URL`) Postgres restarted under ingest.
 //!
@@ -35,9 +35,10 @@ use aws_sdk_kinesisvideoarchivedmedia::types::{
 use bytes::Bytes;
 use common::producer::{PutOptions, Synth, now_ms, put_media, split_file};
 use common::{Backend, RawResponse, TestServer, raw_request, signed_json_post};
+use openkvs::app::Config;
+use openkvs::archive::{FaultSwitch, FaultyStore};
+use openkvs::auth::KeyConfig;
 use openkvs::auth::sigv4::{AmzDate, SecretKey, SigningKey, sha256_hex};
-use openkvs::config::{Config, KeyConfig};
-use openkvs::store::faulty::{FaultSwitch, FaultyStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 backend_tests!(restricted_key_cannot_touch_other_streams, disk_full_during_ingest_then_recovery);
@@ -511,6 +512,7 @@ fn camera_key(cfg: &mut Config) {
 
 fn archived_as(srv: &TestServer, key: &str, secret: &str) -> aws_sdk_kinesisvideoarchivedmedia::Client {
     let conf = aws_sdk_kinesisvideoarchivedmedia::Config::builder()
+        .http_client(openkvs::producer::control::sdk_http_client())
         .behavior_version(aws_sdk_kinesisvideoarchivedmedia::config::BehaviorVersion::latest())
         .region(aws_sdk_kinesisvideoarchivedmedia::config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(key, secret, None, None, "test"))
@@ -522,6 +524,7 @@ fn archived_as(srv: &TestServer, key: &str, secret: &str) -> aws_sdk_kinesisvide
 
 fn media_as(srv: &TestServer, key: &str, secret: &str) -> aws_sdk_kinesisvideomedia::Client {
     let conf = aws_sdk_kinesisvideomedia::Config::builder()
+        .http_client(openkvs::producer::control::sdk_http_client())
         .behavior_version(aws_sdk_kinesisvideomedia::config::BehaviorVersion::latest())
         .region(aws_sdk_kinesisvideomedia::config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(key, secret, None, None, "test"))

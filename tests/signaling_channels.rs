@@ -13,7 +13,7 @@ use aws_sdk_kinesisvideo::types::{
     SingleMasterChannelEndpointConfiguration, SingleMasterConfiguration, Status, Tag,
 };
 use common::{Backend, TestServer};
-use openkvs::config::KeyConfig;
+use openkvs::auth::KeyConfig;
 
 backend_tests!(
     lifecycle_versions_and_deletion,

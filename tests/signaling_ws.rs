@@ -200,7 +200,7 @@ async fn held_messages_and_replacement(backend: Backend) {
 async fn errors_and_refused_upgrades(backend: Backend) {
     let srv = TestServer::start_with(backend, |c| {
         c.signaling.max_message_bytes = 4096;
-        c.auth.keys.push(openkvs::config::KeyConfig {
+        c.auth.keys.push(openkvs::auth::KeyConfig {
             access_key_id: "lobby-only".into(),
             secret_access_key: "lobby-secret".into(),
             operations: None,
@@ -258,6 +258,7 @@ async fn ice_and_alexa(backend: Backend) {
     .await;
     let (arn, wss) = channel(&srv, "alexa", 10).await;
     let conf = aws_sdk_kinesisvideosignaling::Config::builder()
+        .http_client(openkvs::producer::control::sdk_http_client())
         .behavior_version(aws_sdk_kinesisvideosignaling::config::BehaviorVersion::latest())
         .region(aws_sdk_kinesisvideosignaling::config::Region::new("us-east-1"))
         .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))

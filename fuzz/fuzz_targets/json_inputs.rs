@@ -1,5 +1,6 @@
-//! Fuzzes the JSON request decoder `parse_json_body` into a spread of operation input types; every
-//! failure must be `SerializationException`.
+//! Fuzzes every operation's input check (`Operation::check_input`: the JSON body deserialised into
+//! the operation's input type, then validated): no panic, and only the serialization or validation
+//! error codes.
 //!
 //! Input: the request body.
 //! The checks live in `fuzz/checks.rs`, shared with the stable property tests

@@ -1,6 +1,7 @@
-//! Resolving the "ChannelName or ChannelARN" inputs of the signaling-channel operations into a
-//! channel the caller may touch, mapping index errors to the channel wording of the AWS errors,
-//! and shaping a channel as the wire's `ChannelInfo`.
+//! Resolving the "ChannelName or ChannelARN" inputs of the signaling-channel operations (and the
+//! `ChannelARN` of the signaling data plane and WebSocket) into a channel the caller may touch,
+//! mapping index errors to the channel wording of the AWS errors, and shaping a channel as the
+//! wire's `ChannelInfo`.
 //!
 //! Key policies: a key's `streams` globs apply to channel names too (one namespace of globs for
 //! every named resource), checked on the requested name *before* the lookup, so a restricted key
@@ -9,10 +10,11 @@
 use serde::Serialize;
 
 use super::AppState;
-use super::aws::{AwsError, AwsErrorCode, Operation, epoch_seconds};
+use super::aws::{AwsError, AwsErrorCode, EpochSeconds, Operation};
+use super::streams::authorize_name;
+use crate::archive::IndexError;
 use crate::auth::Caller;
-use crate::index::IndexError;
-use crate::model::{ResourceArn, ResourceKind, SignalingChannel, StreamName};
+use crate::model::{ResourceArn, ResourceKind, SignalingChannel, StreamName, ValidationError};
 
 /// How the input named the channel.
 #[derive(Debug, Clone)]
@@ -59,18 +61,7 @@ impl ChannelRef {
 /// Checks that the caller's key may call `op` on the channel named `name` (the key's `streams`
 /// globs).
 pub fn authorize_channel(caller: &Caller, op: Operation, name: &StreamName) -> Result<(), AwsError> {
-    if caller.policy.allows_stream(name.as_str()) {
-        Ok(())
-    } else {
-        Err(AwsError::new(
-            op.denied_code(),
-            format!(
-                "User {} is not authorized to perform {} on this signaling channel.",
-                caller.access_key_id,
-                op.name()
-            ),
-        ))
-    }
+    authorize_name(caller, op, name, "signaling channel")
 }
 
 /// The AWS error for an index failure on a channel: a missing channel and a stale version are
@@ -95,8 +86,41 @@ pub async fn resolve_channel(
 ) -> Result<SignalingChannel, AwsError> {
     authorize_channel(caller, op, channel.name())?;
     let found = match channel {
-        ChannelRef::Name(n) => state.index.channel_by_name(&caller.region, n).await,
-        ChannelRef::Arn(a) => state.index.channel_by_arn(a).await,
+        ChannelRef::Name(n) => state.archive.channel_by_name(&caller.region, n).await,
+        ChannelRef::Arn(a) => state.archive.channel_by_arn(a).await,
+    };
+    found.map_err(channel_error)
+}
+
+impl ChannelRef {
+    /// Validates the `ChannelARN` of a signaling request (ICE config, Alexa offer, WebSocket
+    /// upgrade): present, not empty, and naming a channel; `member` names it in the error.
+    pub fn signaling_arn(arn: Option<&str>, member: &str) -> Result<Self, AwsError> {
+        let arn = arn.filter(|a| !a.is_empty()).ok_or_else(|| ValidationError::null(member))?;
+        Self::from_arn(arn)
+    }
+}
+
+/// Resolves the channel of a signaling request, whose authorization is by IAM-style action name
+/// (`GetIceServerConfig`, `ConnectAsMaster`…) rather than by [`Operation`]: the key's name globs
+/// are checked first (a refusal is `denied`), then the channel is looked up with the channel
+/// error wording.
+pub async fn resolve_signaling_channel(
+    state: &AppState,
+    caller: &Caller,
+    channel: &ChannelRef,
+    denied: AwsErrorCode,
+    action: &str,
+) -> Result<SignalingChannel, AwsError> {
+    if !caller.policy.allows_stream(channel.name().as_str()) {
+        return Err(AwsError::new(
+            denied,
+            format!("User {} is not authorized to perform {action} on this channel.", caller.access_key_id),
+        ));
+    }
+    let found = match channel {
+        ChannelRef::Arn(a) => state.archive.channel_by_arn(a).await,
+        ChannelRef::Name(n) => state.archive.channel_by_name(&caller.region, n).await,
     };
     found.map_err(channel_error)
 }
@@ -110,16 +134,17 @@ pub struct ChannelInfo {
     channel_arn: String,
     channel_type: &'static str,
     channel_status: &'static str,
-    creation_time: serde_json::Value,
+    creation_time: EpochSeconds,
     single_master_configuration: SingleMasterConfiguration,
     version: String,
 }
 
-/// `SingleMasterConfiguration`.
+/// `SingleMasterConfiguration` as outputs carry it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct SingleMasterConfiguration {
-    message_ttl_seconds: u32,
+pub struct SingleMasterConfiguration {
+    /// `MessageTtlSeconds`.
+    pub message_ttl_seconds: u32,
 }
 
 impl ChannelInfo {
@@ -130,7 +155,7 @@ impl ChannelInfo {
             channel_arn: c.arn.to_string(),
             channel_type: c.channel_type.as_str(),
             channel_status: c.status.as_str(),
-            creation_time: epoch_seconds(c.created_at_ms),
+            creation_time: EpochSeconds(c.created_at_ms),
             single_master_configuration: SingleMasterConfiguration {
                 message_ttl_seconds: c.message_ttl_seconds,
             },

@@ -2,7 +2,8 @@
 //! `GET /health` (the process answers) and `GET /ready` (the index answers and the store takes a
 //! write; 503 otherwise), none of them signed; plus [`record_request`], the layer that counts every
 //! AWS operation's requests, error statuses, latency to the response head and response body bytes
-//! (and HLS/DASH session resources as `HLS`/`DASH`), into [`crate::metrics::Metrics`].
+//! (HLS/DASH session resources under their KVS names, e.g. `GetHLSMediaPlaylist`, and their
+//! sessions as active readers), into [`crate::metrics::Metrics`].
 //!
 //! This file owns only the HTTP side: what is counted and how it is rendered live in
 //! `crate::metrics`, which knows no HTTP. Scrapes read worker lag with a time bound, so a slow index
@@ -10,7 +11,6 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ use http_body::{Frame, SizeHint};
 
 use super::AppState;
 use super::aws::Operation;
-use crate::metrics::{OperationMetrics, ScrapeInputs, WorkerLag};
+use crate::metrics::{CONTENT_TYPE, OperationMetrics, ReaderProtocol, ScrapeInputs, WorkerLag};
 
 /// How long a scrape waits for the workers' lag (index queries) before leaving it out.
 pub const WORKER_LAG_TIMEOUT: Duration = Duration::from_secs(2);
@@ -68,9 +68,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
             None
         }
     };
-    let inputs = ScrapeInputs { store_bytes: state.ingest.store().bytes_stored(), workers };
+    let inputs = ScrapeInputs { store_bytes: state.archive.bytes_stored(), workers };
     let text = state.metrics.render(&inputs);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
 }
 
 async fn health() -> Response {
@@ -78,56 +78,80 @@ async fn health() -> Response {
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    let index = match tokio::time::timeout(READY_CHECK_TIMEOUT, state.index.ping()).await {
+    let index = match tokio::time::timeout(READY_CHECK_TIMEOUT, state.archive.ping()).await {
         Ok(Ok(())) => "ok".to_owned(),
         Ok(Err(e)) => format!("unreachable: {e}"),
         Err(_) => format!("no answer within {READY_CHECK_TIMEOUT:?}"),
     };
-    let store = state.ingest.store().clone();
-    let check = tokio::task::spawn_blocking(move || store.check_writable());
-    let store = match tokio::time::timeout(READY_CHECK_TIMEOUT, check).await {
-        Ok(Ok(Ok(()))) => "ok".to_owned(),
-        Ok(Ok(Err(e))) => format!("not writable: {e}"),
-        Ok(Err(e)) => format!("check failed: {e}"),
+    let store = match tokio::time::timeout(READY_CHECK_TIMEOUT, state.archive.check_store_writable()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => format!("not writable: {e}"),
         Err(_) => format!("no answer within {READY_CHECK_TIMEOUT:?}"),
     };
     let status =
         if index == "ok" && store == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(serde_json::json!({ "index": index, "store": store }))).into_response()
+    (status, axum::Json(Readiness { index, store })).into_response()
 }
 
-/// The metrics name of a request path: its AWS operation, `HLS`/`DASH` for session resources,
-/// `None` for anything else (console assets, the metrics endpoints themselves, unknown paths).
-fn operation_name(path: &str) -> Option<&'static str> {
-    if let Some(op) = Operation::from_path(path) {
-        return Some(op.name());
+/// The `/ready` body: each dependency's state, `ok` or why not.
+#[derive(serde::Serialize)]
+struct Readiness {
+    index: String,
+    store: String,
+}
+
+/// The metrics name of a request: its AWS operation (the request extension the request context
+/// inserts), or for an HLS/DASH session resource the KVS operation name of that resource
+/// (`GetHLSMasterPlaylist`, `GetHLSMediaPlaylist`, `GetMP4InitFragment`, `GetMP4MediaFragment`,
+/// `GetTSFragment`, `GetDASHManifest`) and its protocol; `None` for anything else (console assets,
+/// the metrics endpoints themselves, unknown paths).
+fn operation_name(req: &Request) -> Option<(&'static str, Option<ReaderProtocol>)> {
+    if let Some(op) = req.extensions().get::<Operation>() {
+        return Some((op.name(), None));
     }
-    if path.starts_with("/hls/") {
-        Some("HLS")
-    } else if path.starts_with("/dash/") {
-        Some("DASH")
+    session_resource_name(req.uri().path()).map(|(name, protocol)| (name, Some(protocol)))
+}
+
+/// The KVS operation name and protocol of an HLS/DASH session resource path.
+fn session_resource_name(path: &str) -> Option<(&'static str, ReaderProtocol)> {
+    let (protocol, resource) = if let Some(r) = path.strip_prefix("/hls/v1/") {
+        (ReaderProtocol::Hls, r)
+    } else if let Some(r) = path.strip_prefix("/dash/v1/") {
+        (ReaderProtocol::Dash, r)
     } else {
-        None
-    }
+        return None;
+    };
+    let name = match (protocol, resource) {
+        (ReaderProtocol::Hls, "getHLSMasterPlaylist.m3u8") => "GetHLSMasterPlaylist",
+        (ReaderProtocol::Hls, "getHLSMediaPlaylist.m3u8") => "GetHLSMediaPlaylist",
+        (ReaderProtocol::Hls, "getTSFragment.ts") => "GetTSFragment",
+        (ReaderProtocol::Dash, "getDASHManifest.mpd") => "GetDASHManifest",
+        (_, "getMP4InitFragment.mp4") => "GetMP4InitFragment",
+        (_, "getMP4MediaFragment.mp4") => "GetMP4MediaFragment",
+        _ => return None,
+    };
+    Some((name, protocol))
+}
+
+/// The `SessionToken` query parameter (left encoded: it only identifies the session).
+fn session_token(query: Option<&str>) -> Option<&str> {
+    query?.split('&').find_map(|p| p.strip_prefix("SessionToken=")).filter(|t| !t.is_empty())
 }
 
 /// Counts the request under its operation: requests, 4xx/5xx, latency to the response head, and
-/// the response body's bytes as they are sent.
+/// the response body's bytes as they are sent; an HLS/DASH request marks its session active.
 pub async fn record_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(name) = operation_name(req.uri().path()) else {
+    let Some((name, session)) = operation_name(&req) else {
         return next.run(req).await;
     };
+    if let (Some(protocol), Some(token)) = (session, session_token(req.uri().query())) {
+        state.metrics.session_request(protocol, token);
+    }
     let op = state.metrics.operation(name);
     let started = Instant::now();
     let resp = next.run(req).await;
-    op.latency.observe(started.elapsed());
-    op.requests.fetch_add(1, Ordering::Relaxed);
     let status = resp.status();
-    if status.is_client_error() {
-        op.client_errors.fetch_add(1, Ordering::Relaxed);
-    } else if status.is_server_error() {
-        op.server_errors.fetch_add(1, Ordering::Relaxed);
-    }
+    op.answered(status.as_u16(), started.elapsed());
     if name == "PutMedia" && (status.is_client_error() || status.is_server_error()) {
         state.metrics.put_media_refused();
     }
@@ -155,7 +179,7 @@ impl http_body::Body for CountingBody {
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
-            this.op.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
+            this.op.bytes_sent(data.len() as u64);
         }
         polled
     }
@@ -166,5 +190,47 @@ impl http_body::Body for CountingBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_resources_carry_their_kvs_operation_names() {
+        let mut req = Request::new(axum::body::Body::empty());
+        req.extensions_mut().insert(Operation::ListFragments);
+        assert_eq!(operation_name(&req), Some(("ListFragments", None)));
+        let hls = ReaderProtocol::Hls;
+        assert_eq!(
+            session_resource_name("/hls/v1/getHLSMasterPlaylist.m3u8"),
+            Some(("GetHLSMasterPlaylist", hls))
+        );
+        assert_eq!(
+            session_resource_name("/hls/v1/getHLSMediaPlaylist.m3u8"),
+            Some(("GetHLSMediaPlaylist", hls))
+        );
+        assert_eq!(
+            session_resource_name("/hls/v1/getMP4InitFragment.mp4"),
+            Some(("GetMP4InitFragment", hls))
+        );
+        assert_eq!(
+            session_resource_name("/hls/v1/getMP4MediaFragment.mp4"),
+            Some(("GetMP4MediaFragment", hls))
+        );
+        assert_eq!(session_resource_name("/hls/v1/getTSFragment.ts"), Some(("GetTSFragment", hls)));
+        let dash = ReaderProtocol::Dash;
+        assert_eq!(session_resource_name("/dash/v1/getDASHManifest.mpd"), Some(("GetDASHManifest", dash)));
+        assert_eq!(
+            session_resource_name("/dash/v1/getMP4MediaFragment.mp4"),
+            Some(("GetMP4MediaFragment", dash))
+        );
+        assert_eq!(session_resource_name("/dash/v1/getTSFragment.ts"), None);
+        assert_eq!(session_resource_name("/hls/v1/nope"), None);
+        assert_eq!(session_resource_name("/metrics"), None);
+        assert_eq!(session_token(Some("TrackNumber=1&SessionToken=abc~")), Some("abc~"));
+        assert_eq!(session_token(Some("SessionToken=")), None);
+        assert_eq!(session_token(None), None);
     }
 }

@@ -1,52 +1,139 @@
 //! The HTTP edge: the ONLY layer that knows axum, HTTP headers, JSON casing and AWS error codes.
 //!
-//! - [`aws`]: error table, operation enum, JSON extraction, request ids, SigV4 layer.
-//! - [`streams`]: resolving StreamName/StreamARN inputs and shaping `StreamInfo`.
-//! - [`channels`]: resolving ChannelName/ChannelARN inputs and shaping `ChannelInfo`.
-//! - [`control`]: the `kinesisvideo` control plane, one file per operation.
-//! - [`media`]: the `kinesis-video-media` data plane (PutMedia, GetMedia).
-//! - [`archived`]: the `kinesis-video-archived-media` data plane (ListFragments, …, session URLs,
-//!   GetClip).
+//! This file is the route table: the operation families and their handler files, and
+//! [`operations!`](aws::operation) binding each operation's path to its [`Operation`], its
+//! authentication and its handler. A new operation is its handler file (input and output shapes,
+//! validation, handler) plus one `pub mod` line and one table line here.
+//!
+//! - [`aws`]: the error table, the route table's macro, the generic layer that reads, validates
+//!   and answers typed inputs and outputs (`aws::call`), JSON and timestamps, the `NextToken` codec,
+//!   the request context and the authentication layer.
+//! - [`route`]: what a request is (operation, session resource, signaling socket, console, public
+//!   endpoint), resolved once per request; any other path is refused.
+//! - [`streams`], [`channels`], [`tagging`]: resolving StreamName/StreamARN, ChannelName/ChannelARN
+//!   and tagged ResourceARN inputs, and shaping `StreamInfo` / `ChannelInfo`.
+//! - [`control`], [`media`], [`archived`], [`signaling`], [`webrtc_storage`], [`analysis`],
+//!   [`webrtc`]: the operation families, one file per operation.
 //! - [`session_resources`]: the HLS/DASH session resources (`/hls/v1/…`, `/dash/v1/…`), authorized
-//!   by their SessionToken instead of SigV4.
-//! - [`signaling`]: `kinesis-video-signaling` (ICE servers, Alexa offers) and the signaling
-//!   WebSocket (`GET /`, presigned).
+//!   by their SessionToken instead of SigV4; the WHEP resources (`/whep/v1/…`) are
+//!   [`webrtc::whep_resource`], authorized the same way.
 //! - [`cors`]: CORS headers and preflights for browsers.
-//! - [`webrtc`]: WHEP live view (`GetWHEPStreamingSessionURL`, `/whep/v1/…` resources).
-//! - [`analysis`]: openkvs's own analysis API (analyzer events, worker status, pause/resume).
 //! - [`metrics`]: `/metrics` (Prometheus), `/health`, `/ready`, and the layer that counts requests,
 //!   latency and response bytes per operation.
 //! - [`console`]: the web console (embedded page at `/`, sign-in sessions, and the session-cookie
-//!   authorization the SigV4 layer accepts for the console's own calls).
+//!   authorization the authentication layer accepts for the console's own calls).
+//! - [`listener`]: where a request came in, and the base URLs clients are given.
 //!
 //! [`router`] assembles them with the middleware stack (outermost first): CORS → request context
-//! (id, span, error log) → SigV4 authentication (operation paths only) → the handler. Lower layers receive domain values,
-//! never HTTP types.
+//! (route, id, span, error log; unknown paths refused) → metrics → authentication (by route; fails
+//! closed) → the handler. Lower layers receive domain values, never HTTP types.
 
-pub mod analysis;
-pub mod archived;
+/// The `kinesisvideo` control plane: streams, signaling channels, tags, and the image-generation,
+/// notification, storage and mapped-resource configurations.
+pub mod control {
+    pub mod create_signaling_channel;
+    pub mod create_stream;
+    pub mod delete_signaling_channel;
+    pub mod delete_stream;
+    pub mod describe_image_generation_configuration;
+    pub mod describe_mapped_resource_configuration;
+    pub mod describe_media_storage_configuration;
+    pub mod describe_notification_configuration;
+    pub mod describe_signaling_channel;
+    pub mod describe_stream;
+    pub mod describe_stream_storage_configuration;
+    pub mod get_data_endpoint;
+    pub mod get_signaling_channel_endpoint;
+    pub mod list_signaling_channels;
+    pub mod list_streams;
+    pub mod list_tags_for_resource;
+    pub mod list_tags_for_stream;
+    pub mod tag_resource;
+    pub mod tag_stream;
+    pub mod untag_resource;
+    pub mod untag_stream;
+    pub mod update_data_retention;
+    pub mod update_image_generation_configuration;
+    pub mod update_media_storage_configuration;
+    pub mod update_notification_configuration;
+    pub mod update_signaling_channel;
+    pub mod update_stream;
+    pub mod update_stream_storage_configuration;
+}
+
+/// The `kinesis-video-media` data plane: PutMedia (ingest) and GetMedia.
+pub mod media {
+    pub mod get_media;
+    pub mod put_media;
+}
+
+/// The `kinesis-video-archived-media` data plane: ListFragments, GetMediaForFragmentList,
+/// GetHLSStreamingSessionURL, GetDASHStreamingSessionURL, GetClip and GetImages (the HLS/DASH
+/// session resources themselves are [`session_resources`](super::session_resources)).
+pub mod archived {
+    pub mod get_clip;
+    pub mod get_dash_streaming_session_url;
+    pub mod get_hls_streaming_session_url;
+    pub mod get_images;
+    pub mod get_media_for_fragment_list;
+    pub mod list_fragments;
+}
+
+/// The `kinesis-video-signaling` data plane: GetIceServerConfig and SendAlexaOfferToMaster, and
+/// the signaling WebSocket (`GET /` with a presigned URL, not an operation of the table). Routing
+/// and message rules live in `crate::signaling`; this layer turns requests and frames into calls
+/// to it.
+pub mod signaling {
+    pub mod get_ice_server_config;
+    pub mod send_alexa_offer_to_master;
+    pub mod websocket;
+}
+
+/// The `kinesis-video-webrtc-storage` data plane (rest-json, camelCase members): the master of a
+/// channel with an ENABLED media storage configuration asks openkvs to join its WebRTC session as
+/// the storage peer. The WebRTC work itself is `crate::webrtc`.
+pub mod webrtc_storage {
+    pub mod join_storage_session;
+}
+
+/// openkvs's own analysis API (outside the AWS surface, documented in
+/// `docs/openapi/analysis.yaml`): analyzer events per stream and time range, worker status and
+/// lag, pausing and resuming a worker, and a stream's ingest health. Same conventions as the AWS
+/// operations: `POST` with a JSON body, SigV4-signed (service `kinesisvideo`), PascalCase members,
+/// AWS-shaped errors, key policies by operation name and stream glob.
+pub mod analysis {
+    pub mod describe_ingest_health;
+    pub mod describe_workers;
+    pub mod list_analyzer_events;
+    pub mod pause_worker;
+    pub mod resume_worker;
+}
+
 pub mod aws;
 pub mod channels;
 pub mod console;
-pub mod control;
 pub mod cors;
-pub mod media;
+pub mod listener;
 pub mod metrics;
+pub mod route;
 pub mod session_resources;
-pub mod signaling;
 pub mod streams;
+pub mod tagging;
 pub mod webrtc;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Response;
 
+pub use listener::{ListenerInfo, RemoteAddr, public_base_url, without_default_port};
+
+use crate::archive::Archive;
 use crate::auth::KeyStore;
 use crate::auth::sigv4::Verifier;
 use crate::clock::Clock;
-use crate::index::Index;
 use crate::ingest::Ingest;
 use crate::playback::Playback;
 
@@ -65,8 +152,8 @@ pub struct ApiSettings {
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The metadata index.
-    pub index: Arc<dyn Index>,
+    /// Stored fragments and their metadata (streams, channels, configurations): the archive.
+    pub archive: Arc<Archive>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Access keys and policies.
@@ -75,7 +162,7 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     /// Settings from the configuration.
     pub settings: Arc<ApiSettings>,
-    /// PutMedia ingest (sessions, persister, fragment store).
+    /// PutMedia ingest (sessions, live feed).
     pub ingest: Arc<Ingest>,
     /// GetMedia and friends.
     pub playback: Arc<Playback>,
@@ -91,98 +178,105 @@ pub struct AppState {
     pub webrtc: Option<Arc<crate::webrtc::WebRtc>>,
 }
 
-/// Which listener a request arrived on; inserted into every request by the server's accept loop.
-#[derive(Debug, Clone)]
-pub struct ListenerInfo {
-    /// `http` or `https`.
-    pub scheme: &'static str,
-    /// The listener's bound address.
-    pub local_addr: SocketAddr,
+aws::operation::operations! {
+    // kinesisvideo control plane
+    CreateStream => "/createStream", SigV4Json, NotAuthorizedException, control::create_stream::handle;
+    DescribeStream => "/describeStream", SigV4Json, NotAuthorizedException, control::describe_stream::handle;
+    ListStreams => "/listStreams", SigV4Json, NotAuthorizedException, control::list_streams::handle;
+    DeleteStream => "/deleteStream", SigV4Json, NotAuthorizedException, control::delete_stream::handle;
+    UpdateStream => "/updateStream", SigV4Json, NotAuthorizedException, control::update_stream::handle;
+    UpdateDataRetention => "/updateDataRetention", SigV4Json, NotAuthorizedException,
+        control::update_data_retention::handle;
+    GetDataEndpoint => "/getDataEndpoint", SigV4Json, NotAuthorizedException,
+        control::get_data_endpoint::handle;
+    TagStream => "/tagStream", SigV4Json, NotAuthorizedException, control::tag_stream::handle;
+    UntagStream => "/untagStream", SigV4Json, NotAuthorizedException, control::untag_stream::handle;
+    ListTagsForStream => "/listTagsForStream", SigV4Json, NotAuthorizedException,
+        control::list_tags_for_stream::handle;
+    TagResource => "/TagResource", SigV4Json, AccessDeniedException, control::tag_resource::handle;
+    UntagResource => "/UntagResource", SigV4Json, AccessDeniedException, control::untag_resource::handle;
+    ListTagsForResource => "/ListTagsForResource", SigV4Json, AccessDeniedException,
+        control::list_tags_for_resource::handle;
+    DescribeStreamStorageConfiguration => "/describeStreamStorageConfiguration",
+        SigV4Json, AccessDeniedException,
+        control::describe_stream_storage_configuration::handle;
+    UpdateStreamStorageConfiguration => "/updateStreamStorageConfiguration", SigV4Json, AccessDeniedException,
+        control::update_stream_storage_configuration::handle;
+    DescribeMappedResourceConfiguration => "/describeMappedResourceConfiguration",
+        SigV4Json, AccessDeniedException,
+        control::describe_mapped_resource_configuration::handle;
+    CreateSignalingChannel => "/createSignalingChannel", SigV4Json, AccessDeniedException,
+        control::create_signaling_channel::handle;
+    DescribeSignalingChannel => "/describeSignalingChannel", SigV4Json, AccessDeniedException,
+        control::describe_signaling_channel::handle;
+    ListSignalingChannels => "/listSignalingChannels", SigV4Json, AccessDeniedException,
+        control::list_signaling_channels::handle;
+    UpdateSignalingChannel => "/updateSignalingChannel", SigV4Json, AccessDeniedException,
+        control::update_signaling_channel::handle;
+    DeleteSignalingChannel => "/deleteSignalingChannel", SigV4Json, AccessDeniedException,
+        control::delete_signaling_channel::handle;
+    GetSignalingChannelEndpoint => "/getSignalingChannelEndpoint", SigV4Json, AccessDeniedException,
+        control::get_signaling_channel_endpoint::handle;
+    DescribeImageGenerationConfiguration => "/describeImageGenerationConfiguration",
+        SigV4Json, AccessDeniedException,
+        control::describe_image_generation_configuration::handle;
+    UpdateImageGenerationConfiguration => "/updateImageGenerationConfiguration",
+        SigV4Json, AccessDeniedException,
+        control::update_image_generation_configuration::handle;
+    DescribeNotificationConfiguration => "/describeNotificationConfiguration",
+        SigV4Json, AccessDeniedException,
+        control::describe_notification_configuration::handle;
+    UpdateNotificationConfiguration => "/updateNotificationConfiguration", SigV4Json, AccessDeniedException,
+        control::update_notification_configuration::handle;
+    UpdateMediaStorageConfiguration => "/updateMediaStorageConfiguration", SigV4Json, AccessDeniedException,
+        control::update_media_storage_configuration::handle;
+    DescribeMediaStorageConfiguration => "/describeMediaStorageConfiguration",
+        SigV4Json, AccessDeniedException,
+        control::describe_media_storage_configuration::handle;
+    // kinesis-video-media
+    PutMedia => "/putMedia", SigV4Streaming, NotAuthorizedException, media::put_media::handle;
+    GetMedia => "/getMedia", SigV4Json, NotAuthorizedException, media::get_media::handle;
+    // kinesis-video-archived-media
+    ListFragments => "/listFragments", SigV4Json, NotAuthorizedException, archived::list_fragments::handle;
+    GetMediaForFragmentList => "/getMediaForFragmentList", SigV4Json, NotAuthorizedException,
+        archived::get_media_for_fragment_list::handle;
+    GetHLSStreamingSessionURL => "/getHLSStreamingSessionURL", SigV4Json, NotAuthorizedException,
+        archived::get_hls_streaming_session_url::handle;
+    GetDASHStreamingSessionURL => "/getDASHStreamingSessionURL", SigV4Json, NotAuthorizedException,
+        archived::get_dash_streaming_session_url::handle;
+    GetClip => "/getClip", SigV4Json, NotAuthorizedException, archived::get_clip::handle;
+    GetImages => "/getImages", SigV4Json, NotAuthorizedException, archived::get_images::handle;
+    // kinesis-video-signaling (the signaling WebSocket itself is `GET /`, authorized by a
+    // presigned URL as ConnectAsMaster / ConnectAsViewer: see `route` and `signaling::websocket`)
+    GetIceServerConfig => "/v1/get-ice-server-config", SigV4Json, NotAuthorizedException,
+        signaling::get_ice_server_config::handle;
+    SendAlexaOfferToMaster => "/v1/send-alexa-offer-to-master", SigV4Json, NotAuthorizedException,
+        signaling::send_alexa_offer_to_master::handle;
+    // kinesis-video-webrtc-storage
+    JoinStorageSession => "/joinStorageSession", SigV4Json, AccessDeniedException,
+        webrtc_storage::join_storage_session::handle;
+    // openkvs's own analysis API (docs/openapi/analysis.yaml)
+    ListAnalyzerEvents => "/openkvs/listAnalyzerEvents", SigV4Json, AccessDeniedException,
+        analysis::list_analyzer_events::handle;
+    DescribeWorkers => "/openkvs/describeWorkers", SigV4Json, AccessDeniedException,
+        analysis::describe_workers::handle;
+    PauseWorker => "/openkvs/pauseWorker", SigV4Json, AccessDeniedException, analysis::pause_worker::handle;
+    ResumeWorker => "/openkvs/resumeWorker", SigV4Json, AccessDeniedException,
+        analysis::resume_worker::handle;
+    DescribeIngestHealth => "/openkvs/describeIngestHealth", SigV4Json, AccessDeniedException,
+        analysis::describe_ingest_health::handle;
+    // openkvs's WebRTC live view (docs/openapi/webrtc.yaml)
+    GetWHEPStreamingSessionURL => "/openkvs/getWHEPStreamingSessionURL", SigV4Json, NotAuthorizedException,
+        webrtc::get_whep_streaming_session_url::handle;
 }
 
-/// The client's address (the TCP peer) of the connection a request arrived on; inserted into
-/// every request by the server's accept loop, for logs.
-#[derive(Debug, Clone, Copy)]
-pub struct RemoteAddr(pub SocketAddr);
-
-impl ListenerInfo {
-    /// The base URL of this listener as a client should use it: the listener's own IP, or (for a
-    /// wildcard address) the host the client sent, with the listener's port unless it is the
-    /// scheme's default (see [`without_default_port`]).
-    pub fn base_url(&self, host_header: Option<&str>) -> String {
-        let port = self.local_addr.port();
-        let ip = self.local_addr.ip();
-        let host = if ip.is_unspecified() {
-            match host_header.map(strip_port).filter(|h| !h.is_empty()) {
-                Some(h) => h.to_owned(),
-                None => "127.0.0.1".to_owned(),
-            }
-        } else if ip.is_ipv6() {
-            format!("[{ip}]")
-        } else {
-            ip.to_string()
-        };
-        without_default_port(&format!("{}://{}:{}", self.scheme, host, port))
-    }
-}
-
-/// `scheme://host[:port]` without `:port` when it is the scheme's default (443 for `https`/`wss`,
-/// 80 for `http`/`ws`), the way AWS writes every endpoint it hands out. Clients rely on that: the
-/// KVS WebRTC C SDK ends the host name at the first `:` after the scheme and always connects to
-/// 443, so `https://h:443` fails there before any request. Other ports and URLs are unchanged.
-pub fn without_default_port(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let default = match scheme {
-        "https" | "wss" => "443",
-        "http" | "ws" => "80",
-        _ => return url.to_owned(),
-    };
-    match rest.rsplit_once(':') {
-        Some((host, port)) if port == default && (!host.contains(':') || host.ends_with(']')) => {
-            format!("{scheme}://{host}")
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// The base URL clients should use for data endpoints and session URLs: the configured
-/// `public_url`, else the listener the request arrived on (with the host the client used for a
-/// wildcard listener), without the scheme's default port. Shared by GetDataEndpoint and the
-/// HLS/DASH session URLs.
-pub fn public_base_url(
-    settings: &ApiSettings,
-    listener: &ListenerInfo,
-    headers: &axum::http::HeaderMap,
-) -> String {
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
-    match &settings.public_url {
-        Some(u) => without_default_port(u.trim_end_matches('/')),
-        None => listener.base_url(host),
-    }
-}
-
-/// The host part of a `Host` header value (`h`, `h:port`, `[v6]`, `[v6]:port`).
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        match host.find(']') {
-            Some(end) => &host[..=end],
-            None => host,
-        }
-    } else {
-        host.split(':').next().unwrap_or(host)
-    }
-}
-
-/// The complete application router.
+/// The complete application router: the operations of the table, then the routes of the other
+/// kinds of [`route::Route`], under the middleware stack.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(control::router())
-        .merge(media::router())
-        .merge(archived::router())
+        .merge(Operation::routes())
         .merge(session_resources::router())
-        .merge(signaling::router())
-        .merge(analysis::router())
-        .merge(webrtc::router())
+        .merge(webrtc::whep_resource::router())
         .merge(console::router())
         .merge(metrics::routes())
         .route("/", axum::routing::get(serve_root))
@@ -194,63 +288,30 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /` is shared: with `X-Amz-ChannelARN` in the query it is the signaling WebSocket (as the
-/// KVS WebRTC SDKs open it), otherwise the web console's page.
-async fn serve_root(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: axum::extract::Request,
-) -> axum::response::Response {
-    let is_signaling = req.uri().query().is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case("X-Amz-ChannelARN")))
-    });
-    if is_signaling {
-        signaling::websocket::handle(axum::extract::State(state), req).await
+/// `GET /` is shared: the signaling WebSocket (as the KVS WebRTC SDKs open it, with
+/// `X-Amz-ChannelARN` in the query) or the web console's page, as the request context resolved it.
+async fn serve_root(State(state): State<AppState>, req: Request) -> Response {
+    if req.extensions().get::<route::Route>() == Some(&route::Route::SignalingSocket) {
+        signaling::websocket::handle(State(state), req).await
     } else {
         let headers = req.headers().clone();
-        console::assets::index(axum::extract::State(state), headers).await
+        console::assets::index(State(state), headers).await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]
-    fn base_url_adds_the_port_back() {
-        let any = ListenerInfo { scheme: "https", local_addr: "0.0.0.0:8443".parse().unwrap() };
-        assert_eq!(any.base_url(Some("127.0.0.1")), "https://127.0.0.1:8443");
-        assert_eq!(any.base_url(Some("cam.example:9")), "https://cam.example:8443");
-        assert_eq!(any.base_url(None), "https://127.0.0.1:8443");
-        let lo = ListenerInfo { scheme: "http", local_addr: "127.0.0.1:4567".parse().unwrap() };
-        assert_eq!(lo.base_url(Some("localhost")), "http://127.0.0.1:4567");
-        let v6 = ListenerInfo { scheme: "http", local_addr: "[::1]:1".parse().unwrap() };
-        assert_eq!(v6.base_url(None), "http://[::1]:1");
-    }
-
-    #[test]
-    fn default_ports_are_left_out() {
-        let tls = ListenerInfo { scheme: "https", local_addr: "0.0.0.0:443".parse().unwrap() };
-        assert_eq!(tls.base_url(Some("kvs.example:443")), "https://kvs.example");
-        let lo = ListenerInfo { scheme: "https", local_addr: "127.0.0.1:443".parse().unwrap() };
-        assert_eq!(lo.base_url(None), "https://127.0.0.1");
-        let plain = ListenerInfo { scheme: "http", local_addr: "[::1]:80".parse().unwrap() };
-        assert_eq!(plain.base_url(None), "http://[::1]");
-        let odd = ListenerInfo { scheme: "http", local_addr: "127.0.0.1:443".parse().unwrap() };
-        assert_eq!(odd.base_url(None), "http://127.0.0.1:443");
-        for (url, want) in [
-            ("https://h:443", "https://h"),
-            ("wss://h:443", "wss://h"),
-            ("ws://h:80", "ws://h"),
-            ("http://10.0.0.5:80", "http://10.0.0.5"),
-            ("https://h:8443", "https://h:8443"),
-            ("https://h:4430", "https://h:4430"),
-            ("http://h:443", "http://h:443"),
-            ("https://[::1]:443", "https://[::1]"),
-            ("https://h", "https://h"),
-            ("https://[::1]", "https://[::1]"),
-        ] {
-            assert_eq!(without_default_port(url), want, "{url}");
+    fn the_table_binds_each_path_to_one_operation() {
+        let paths: BTreeSet<&str> = Operation::ALL.iter().map(|op| op.path()).collect();
+        assert_eq!(paths.len(), Operation::ALL.len(), "paths are unique");
+        for op in Operation::ALL {
+            assert_eq!(Operation::from_path(op.path()), Some(*op));
         }
+        assert_eq!(Operation::from_path("/tagResource"), None, "resource tagging paths are capitalised");
     }
 }

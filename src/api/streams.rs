@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::AppState;
-use super::aws::{AwsError, AwsErrorCode, Operation, epoch_seconds};
+use super::aws::{AwsError, AwsErrorCode, EpochSeconds, Operation};
 use crate::auth::Caller;
 use crate::model::{ResourceArn, ResourceKind, Stream, StreamName};
 
@@ -46,6 +46,12 @@ impl StreamRef {
         }
     }
 
+    /// [`Self::from_pair`] for the `StreamName`/`StreamARN` members of most inputs, whose ARN
+    /// errors are `InvalidArgumentException`.
+    pub fn from_input(name: Option<&str>, arn: Option<&str>) -> Result<Self, AwsError> {
+        Self::from_pair(name, arn, AwsErrorCode::InvalidArgumentException)
+    }
+
     /// The stream name this reference names.
     pub fn name(&self) -> &StreamName {
         match self {
@@ -57,18 +63,19 @@ impl StreamRef {
 
 /// Checks that the caller's key may call `op` on the stream named `name`.
 pub fn authorize_stream(caller: &Caller, op: Operation, name: &StreamName) -> Result<(), AwsError> {
+    authorize_name(caller, op, name, "stream")
+}
+
+/// Checks a named resource (`what`: "stream", "signaling channel") against the key's name globs,
+/// which apply to streams and channels alike; a refusal is the operation's denied code.
+pub fn authorize_name(caller: &Caller, op: Operation, name: &StreamName, what: &str) -> Result<(), AwsError> {
     if caller.policy.allows_stream(name.as_str()) {
-        Ok(())
-    } else {
-        Err(AwsError::new(
-            op.denied_code(),
-            format!(
-                "User {} is not authorized to perform {} on this stream.",
-                caller.access_key_id,
-                op.name()
-            ),
-        ))
+        return Ok(());
     }
+    Err(AwsError::new(
+        op.denied_code(),
+        format!("User {} is not authorized to perform {} on this {what}.", caller.access_key_id, op.name()),
+    ))
 }
 
 /// Authorizes and looks up the referenced stream; a missing stream is `ResourceNotFoundException`.
@@ -80,8 +87,8 @@ pub async fn resolve(
 ) -> Result<Stream, AwsError> {
     authorize_stream(caller, op, stream.name())?;
     let found = match stream {
-        StreamRef::Name(n) => state.index.stream_by_name(&caller.region, n).await,
-        StreamRef::Arn(a) => state.index.stream_by_arn(a).await,
+        StreamRef::Name(n) => state.archive.stream_by_name(&caller.region, n).await,
+        StreamRef::Arn(a) => state.archive.stream_by_arn(a).await,
     };
     // IndexError::NotFound maps to ResourceNotFoundException for a stream.
     Ok(found?)
@@ -101,7 +108,7 @@ pub struct StreamInfo {
     kms_key_id: String,
     version: String,
     status: &'static str,
-    creation_time: serde_json::Value,
+    creation_time: EpochSeconds,
     data_retention_in_hours: u32,
 }
 
@@ -116,7 +123,7 @@ impl StreamInfo {
             kms_key_id: s.kms_key_id.clone().unwrap_or_else(|| default_kms_key(s)),
             version: s.version.as_str().to_owned(),
             status: s.status.as_str(),
-            creation_time: epoch_seconds(s.created_at_ms),
+            creation_time: EpochSeconds(s.created_at_ms),
             data_retention_in_hours: s.retention.hours(),
         }
     }

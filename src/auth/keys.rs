@@ -1,5 +1,7 @@
 //! Configured access keys and what each may do.
 //!
+//! Owns the `[auth]` configuration section ([`AuthConfig`], [`AuthMode`], [`KeyConfig`] and the
+//! development key shipped in `config/openkvs.toml`).
 //! [`KeyStore`] holds the `[[auth.keys]]` entries (secrets wrapped so they never print) and answers
 //! the verifier's one question: the secret for an access key id. [`KeyPolicy`] restricts a key to
 //! named operations and to stream and signaling-channel names matching globs (`*`, `?`; one set of
@@ -9,9 +11,78 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::sigv4::{CredentialLookup, SecretKey};
-use crate::config::{AuthMode, KeyConfig};
 use crate::model::Region;
 use crate::model::glob_match;
+
+/// The development access key id shipped in `config/openkvs.toml`.
+pub const DEV_ACCESS_KEY_ID: &str = "openkvs";
+/// The development secret shipped in `config/openkvs.toml`.
+pub const DEV_SECRET_ACCESS_KEY: &str = "openkvs-secret";
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// SigV4 signatures are verified against `[[auth.keys]]` (the default).
+    #[default]
+    Keys,
+    /// Any well-formed SigV4 signature is accepted, whatever the key (local tests, like LocalStack).
+    Open,
+}
+
+impl AuthMode {
+    /// The name used in logs and the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Keys => "keys",
+            AuthMode::Open => "open",
+        }
+    }
+}
+
+/// One access key and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// The access key id (`AWS_ACCESS_KEY_ID` on the client).
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// Operations the key may call (e.g. `["PutMedia", "DescribeStream"]`); absent = all.
+    #[serde(default)]
+    pub operations: Option<Vec<String>>,
+    /// Stream-name globs the key may touch (`*` and `?` wildcards, e.g. `["cam-*"]`); absent = all.
+    /// The same globs apply to signaling-channel names.
+    #[serde(default)]
+    pub streams: Option<Vec<String>>,
+}
+
+/// `[auth]`: authentication settings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `keys` (verify signatures) or `open` (accept any well-formed signature).
+    pub mode: AuthMode,
+    /// Allowed clock skew between a request's `X-Amz-Date` and the server, seconds (AWS: 900).
+    pub max_skew_secs: i64,
+    /// Access keys.
+    pub keys: Vec<KeyConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Keys,
+            max_skew_secs: 900,
+            keys: vec![KeyConfig {
+                access_key_id: DEV_ACCESS_KEY_ID.to_owned(),
+                secret_access_key: DEV_SECRET_ACCESS_KEY.to_owned(),
+                operations: None,
+                streams: None,
+            }],
+        }
+    }
+}
 
 /// What one key may do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,8 +1,9 @@
 //! Authentication and authorization, free of HTTP types.
 //!
 //! - [`sigv4`]: pure AWS Signature Version 4 verification (header and presigned-query forms).
-//! - [`keys`]: the configured access keys ([`keys::KeyStore`], the credential lookup the verifier
-//!   uses) and their per-key policies (allowed operations, stream-name globs).
+//! - [`keys`]: the `[auth]` configuration section ([`AuthConfig`]), the configured access keys
+//!   ([`keys::KeyStore`], the credential lookup the verifier uses) and their per-key policies
+//!   (allowed operations, stream-name globs).
 //! - [`session_token`]: HMAC-sealed tokens of HLS/DASH session URLs.
 //! - [`console_session`]: the web console's sign-in sessions (in memory, clock passed in).
 //!
@@ -14,4 +15,6 @@ pub mod keys;
 pub mod session_token;
 pub mod sigv4;
 
-pub use keys::{Caller, KeyPolicy, KeyStore};
+pub use keys::{
+    AuthConfig, AuthMode, Caller, DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY, KeyConfig, KeyPolicy, KeyStore,
+};

@@ -5,18 +5,17 @@
 //!   learns about deleted streams so their sessions end with ErrorId 4008.
 //! - [`session`] runs one PutMedia body through the pure fragmenter (`media::fragment`) and turns
 //!   its events into [`Ack`]s; its doc states when each ACK is sent relative to fsync and commit.
-//! - [`persister`] is the group commit shared by every session.
+//!   Complete fragments go to the [`Archive`] (its group-commit persister makes them durable).
 //! - [`numbers`] issues fragment numbers.
 //! - [`live`] is the frame-level live feed that GetMedia tails subscribe to.
-//! - [`persisted`] is the feed of committed fragments that analysis workers subscribe to.
 //!
 //! This layer never imports axum/hyper/http: it takes a `Stream` of `Bytes` and returns a channel
-//! of domain ACK events; `api::media::put_media` owns the wire format.
+//! of domain ACK events; `api::media::put_media` owns the wire format. It reaches stored fragments
+//! only through the archive, and hands nobody else the archive: playback, retention and workers
+//! get their own handle from `app`.
 
 pub mod live;
 pub mod numbers;
-pub mod persisted;
-pub mod persister;
 pub mod session;
 
 use std::collections::HashMap;
@@ -28,16 +27,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use crate::archive::{Archive, IndexError};
 use crate::clock::Clock;
-use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::model::FragmentNumber;
-use crate::store::FragmentStore;
 
 pub use live::{LiveEvent, LiveHub};
 pub use numbers::FragmentNumbers;
-pub use persisted::PersistedFeed;
-pub use persister::{PersistOutcome, Persister};
 pub use session::{Ack, AckKind, SessionParams};
 
 /// What to do when a second PutMedia arrives for a stream that already has one.
@@ -139,45 +135,44 @@ impl Drop for SessionSlot {
 /// The ingest service.
 #[derive(Debug)]
 pub struct Ingest {
-    index: Arc<dyn Index>,
-    store: Arc<dyn FragmentStore>,
-    persister: Persister,
+    archive: Arc<Archive>,
     numbers: FragmentNumbers,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
     active: Mutex<HashMap<i64, ActiveSession>>,
     next_id: AtomicU64,
     live: LiveHub,
-    persisted: PersistedFeed,
     metrics: Arc<Metrics>,
     shutting_down: std::sync::atomic::AtomicBool,
 }
 
 impl Ingest {
-    /// Builds the service and starts its persister.
+    /// Builds the service over the archive, and subscribes it to the archive's stream deletions
+    /// (a deleted stream's session ends with ErrorId 4008).
     pub fn new(
-        index: Arc<dyn Index>,
-        store: Arc<dyn FragmentStore>,
+        archive: Arc<Archive>,
         clock: Arc<dyn Clock>,
         config: IngestConfig,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
-        let persisted = PersistedFeed::default();
-        let persister = Persister::start(store.clone(), index.clone(), persisted.clone(), metrics.clone());
-        Arc::new(Self {
-            index,
-            store,
-            persister,
+        let ingest = Arc::new(Self {
+            archive: archive.clone(),
             numbers: FragmentNumbers::default(),
             clock,
             config,
             active: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             live: LiveHub::default(),
-            persisted,
             metrics,
             shutting_down: std::sync::atomic::AtomicBool::new(false),
-        })
+        });
+        let weak = Arc::downgrade(&ingest);
+        archive.on_stream_deleted(move |stream_id| {
+            if let Some(ingest) = weak.upgrade() {
+                ingest.stream_deleted(stream_id);
+            }
+        });
+        ingest
     }
 
     /// Records `MediaType` for a stream created without one, from the tracks its PutMedia
@@ -194,13 +189,13 @@ impl Ingest {
         else {
             return;
         };
-        let (index, id, name) = (self.index.clone(), stream.id, stream.name.clone());
+        let (archive, id, name) = (self.archive.clone(), stream.id, stream.name.clone());
         tokio::spawn(async move {
-            match index.fill_media_type(id, &media_type).await {
+            match archive.fill_media_type(id, &media_type).await {
                 Ok(true) => {
                     tracing::info!(stream = %name, "MediaType set to {media_type} from the ingested tracks")
                 }
-                Ok(false) | Err(crate::index::IndexError::NotFound) => {}
+                Ok(false) | Err(IndexError::NotFound) => {}
                 Err(e) => tracing::warn!(stream = %name, "recording MediaType {media_type} failed: {e}"),
             }
         });
@@ -211,48 +206,14 @@ impl Ingest {
         &self.metrics
     }
 
-    /// Waits until the persister holds no job (every fragment handed to it is answered), at most
-    /// `deadline`; returns whether it drained. Part of graceful shutdown, after sessions ended.
-    pub async fn flush_persister(&self, deadline: Duration) -> bool {
-        self.persister.flush(deadline).await
-    }
-
-    /// Holds the persister between batches: while the guard lives, no fragment is between "bytes
-    /// appended to the store" and "row committed or refused", so every segment file's content is
-    /// exactly what the index references plus garbage. The retention janitor reclaims files under
-    /// it (design/0010-retention.md).
-    pub async fn pause_persisting(&self) -> tokio::sync::OwnedMutexGuard<()> {
-        self.persister.pause().await
-    }
-
     /// The configuration.
     pub fn config(&self) -> &IngestConfig {
         &self.config
     }
 
-    /// The fragment store.
-    pub fn store(&self) -> &Arc<dyn FragmentStore> {
-        &self.store
-    }
-
-    /// The index.
-    pub fn index(&self) -> &Arc<dyn Index> {
-        &self.index
-    }
-
-    /// The clock.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
     /// The live feed.
     pub fn live(&self) -> &LiveHub {
         &self.live
-    }
-
-    /// The feed of committed fragments.
-    pub fn persisted(&self) -> &PersistedFeed {
-        &self.persisted
     }
 
     /// Whether a PutMedia session is running for the stream.
@@ -281,13 +242,15 @@ impl Ingest {
         Ok(SessionSlot { ingest: self.clone(), stream_id, id, stop: rx })
     }
 
-    /// Ends the session of a deleted stream (ErrorId 4008) and forgets its numbering.
-    pub fn stream_deleted(&self, stream_id: i64) {
+    /// Ends the session of a deleted stream (ErrorId 4008) and forgets its numbering; the archive
+    /// calls it right after the stream's rows are gone.
+    fn stream_deleted(&self, stream_id: i64) {
         if let Some(s) = self.active.lock().unwrap_or_else(|p| p.into_inner()).get(&stream_id) {
             let _ = s.stop.send(Some(StopReason::StreamDeleted));
         }
         self.numbers.forget(stream_id);
         self.live.publish(stream_id, LiveEvent::StreamDeleted);
+        self.metrics.forget_stream(stream_id);
     }
 
     /// Asks every running session to finish its current fragment and stop (sessions registered
@@ -306,7 +269,7 @@ impl Ingest {
 
     /// Seeds fragment numbering of a stream from the index (once per session).
     async fn seed_numbers(&self, stream_id: i64) {
-        let last: Option<FragmentNumber> = self.index.last_fragment_number(stream_id).await.ok().flatten();
+        let last: Option<FragmentNumber> = self.archive.last_fragment_number(stream_id).await.ok().flatten();
         self.numbers.seed(stream_id, last.as_ref());
     }
 }

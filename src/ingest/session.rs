@@ -6,11 +6,11 @@
 //! - **BUFFERING** when a fragment's Cluster Timecode has been parsed (its first bytes are in); the
 //!   fragment number is issued here and the server timestamp is taken here.
 //! - **RECEIVED** when the fragment is complete and valid (next Cluster, end-of-fragment tag, new
-//!   EBML header, or end of body). With retention > 0 the fragment is then handed to the
-//!   [`Persister`](super::Persister); with retention 0 nothing is archived and RECEIVED is the last
-//!   ACK (the producer SDK treats RECEIVED as final for such streams).
-//! - **PERSISTED** only when the persister reports the bytes fsynced AND the index row committed.
-//!   PERSISTED ACKs come in fragment order.
+//!   EBML header, or end of body). With retention > 0 the fragment is then appended to the
+//!   [`Archive`](crate::archive::Archive); with retention 0 nothing is archived and RECEIVED is the
+//!   last ACK (the producer SDK treats RECEIVED as final for such streams).
+//! - **PERSISTED** only when the archive's receipt reports the bytes synced AND the index row
+//!   committed. PERSISTED ACKs come in fragment order.
 //! - **ERROR** with the KVS ErrorId: fragment-level errors from the fragmenter (the session goes on
 //!   unless the error is fatal), 4000 when reading the body fails mid-fragment, 4008 when the stream
 //!   is deleted, 5001 when the store fails, 5000 for index or internal failures. After a fatal
@@ -22,6 +22,11 @@
 //! reading like any other stop: fragments already handed over still get their PERSISTED ACK before
 //! the response ends. A fragment not complete by then is dropped, never RECEIVED.
 //!
+//! The unit tests at the end drive [`run`] without HTTP, on an in-memory index and a store with
+//! fault injection: the ACK order, and every ErrorId the session itself sends (4000, 4008, 5000,
+//! 5001; the fragmenter's own are exercised in `tests/media`), and IDLE.
+
+//!
 //! Metrics (`crate::metrics`): body bytes, fragments received/persisted, ERROR ACKs by ErrorId,
 //! fragments whose video track does not start on a key frame (accepted, as KVS does, but counted,
 //! stored as the fragment's `key_frame` flag, and logged at the first one of each session), and
@@ -29,8 +34,8 @@
 //!
 //! A producer that disconnects mid-fragment loses only that incomplete fragment (it was never
 //! RECEIVED); fragments already handed over are still persisted. The only I/O per fragment is the
-//! persister's (batched); per session there is one index read (fragment-number floor) and one write
-//! per header set. No database round trip per frame.
+//! archive's persister (batched); per session there is one index read (fragment-number floor) and
+//! one write per header set. No database round trip per frame.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -39,12 +44,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::stream::{FuturesOrdered, Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use super::persister::{PersistJob, PersistOutcome};
 use super::{Ingest, LiveEvent, SessionSlot, StopReason};
-use crate::index::IndexError;
+use crate::archive::{IndexError, PersistOutcome};
 use crate::media::ebml::writer::EbmlWriter;
+use crate::media::error_id::ErrorId;
 use crate::media::fragment::{
     Fragment, FragmentEvent, Fragmenter, FragmenterConfig, HeaderSet, TimecodeType,
     parse_producer_start_timestamp,
@@ -62,13 +67,8 @@ pub enum AckKind {
     Received,
     /// The fragment is durable and indexed.
     Persisted,
-    /// A fragment or the session failed.
-    Error {
-        /// KVS ErrorId.
-        error_id: u32,
-        /// The producer SDK's name for it (informational).
-        error_code: &'static str,
-    },
+    /// A fragment or the session failed, with its KVS ErrorId.
+    Error(ErrorId),
     /// The session is alive but no data is arriving.
     Idle,
 }
@@ -89,17 +89,8 @@ impl Ack {
         Self { kind: AckKind::Idle, fragment_timecode: None, fragment_number: None }
     }
 
-    fn error(
-        error_id: u32,
-        error_code: &'static str,
-        timecode: Option<u64>,
-        number: Option<FragmentNumber>,
-    ) -> Self {
-        Self {
-            kind: AckKind::Error { error_id, error_code },
-            fragment_timecode: timecode,
-            fragment_number: number,
-        }
+    fn error(error_id: ErrorId, timecode: Option<u64>, number: Option<FragmentNumber>) -> Self {
+        Self { kind: AckKind::Error(error_id), fragment_timecode: timecode, fragment_number: number }
     }
 }
 
@@ -228,7 +219,7 @@ impl Session {
             ..FragmenterConfig::default()
         });
         let metrics = ingest.metrics().clone();
-        let stream_metrics = metrics.stream_ingest(params.stream.name.as_str());
+        let stream_metrics = metrics.stream_ingest(params.stream.id, params.stream.name.as_str());
         let connection = metrics.put_media_started();
         Self {
             ingest,
@@ -261,11 +252,11 @@ impl Session {
     }
 
     async fn send(&mut self, ack: Ack) {
-        if let AckKind::Error { error_id, error_code } = ack.kind {
-            self.ingest.metrics().ack_error(error_id);
+        if let AckKind::Error(error_id) = ack.kind {
+            self.ingest.metrics().ack_error(error_id.id());
             self.tally.errors += 1;
             if self.stop_reading {
-                self.tally.ended(format!("error {error_id} {error_code}"));
+                self.tally.ended(format!("error {} {}", error_id.id(), error_id.name()));
             }
         }
         if !self.acks_closed && self.acks.send(ack).await.is_err() {
@@ -319,7 +310,7 @@ impl Session {
                             tracing::info!(stream = %self.stream.name, "PutMedia body read failed: {e}");
                             self.tally.ended(format!("connection lost: {e}"));
                             if let Some(cur) = self.current.take() {
-                                let ack = Ack::error(4000, "STREAM_READ_ERROR", Some(cur.timecode), Some(cur.number));
+                                let ack = Ack::error(ErrorId::StreamReadError, Some(cur.timecode), Some(cur.number));
                                 self.send(ack).await;
                             }
                             body_done = true;
@@ -361,8 +352,7 @@ impl Session {
             Some(StopReason::StreamDeleted) => {
                 let cur = self.current.take();
                 let ack = Ack::error(
-                    4008,
-                    "STREAM_NOT_ACTIVE",
+                    ErrorId::StreamNotActive,
                     cur.as_ref().map(|c| c.timecode),
                     cur.map(|c| c.number),
                 );
@@ -395,15 +385,15 @@ impl Session {
             }
             PersistOutcome::StreamGone => {
                 self.stop_reading = true;
-                Ack::error(4008, "STREAM_NOT_ACTIVE", Some(timecode), Some(number))
+                Ack::error(ErrorId::StreamNotActive, Some(timecode), Some(number))
             }
             PersistOutcome::StoreFailed(e) => {
                 tracing::error!(stream = %self.stream.name, "storing fragment {number} failed: {e}");
-                Ack::error(5001, "FRAGMENT_ARCHIVAL_ERROR", Some(timecode), Some(number))
+                Ack::error(ErrorId::FragmentArchivalError, Some(timecode), Some(number))
             }
             PersistOutcome::IndexFailed(e) => {
                 tracing::error!(stream = %self.stream.name, "indexing fragment {number} failed: {e}");
-                Ack::error(5000, "ACK_INTERNAL_ERROR", Some(timecode), Some(number))
+                Ack::error(ErrorId::AckInternalError, Some(timecode), Some(number))
             }
         };
         self.send(ack).await;
@@ -429,6 +419,7 @@ impl Session {
                     }
                 }
                 FragmentEvent::FragmentStarted { cluster_timecode, .. } => {
+                    self.ingest.metrics().fragment_started(&self.stream_metrics);
                     let now = self.ingest.clock.now_millis();
                     let number = self.ingest.numbers.next(self.stream.id, now);
                     let live = self.ingest.live.has_subscribers(self.stream.id);
@@ -481,7 +472,7 @@ impl Session {
                         // Before the ACK, so the disconnect log line names this error as the reason.
                         self.stop_reading = true;
                     }
-                    self.send(Ack::error(err.error_id(), err.kind.error_code(), timecode, number)).await;
+                    self.send(Ack::error(err.error_id(), timecode, number)).await;
                     if err.fatal {
                         return;
                     }
@@ -509,15 +500,15 @@ impl Session {
         self.timecode_scale_ns = headers.timecode_scale_ns;
         let sha = hex::encode(Sha256::digest(&bytes));
         let now = self.ingest.clock.now_millis();
-        match self.ingest.index.put_track_header(self.stream.id, &sha, &bytes, now).await {
+        match self.ingest.archive.put_track_header(self.stream.id, &sha, &bytes, now).await {
             Ok(id) => {
                 self.header_id = Some(id);
                 Ok(())
             }
-            Err(IndexError::NotFound) => Err(Ack::error(4008, "STREAM_NOT_ACTIVE", None, None)),
+            Err(IndexError::NotFound) => Err(Ack::error(ErrorId::StreamNotActive, None, None)),
             Err(e) => {
                 tracing::error!(stream = %self.stream.name, "storing track headers failed: {e}");
-                Err(Ack::error(5000, "ACK_INTERNAL_ERROR", None, None))
+                Err(Ack::error(ErrorId::AckInternalError, None, None))
             }
         }
     }
@@ -543,6 +534,7 @@ impl Session {
         };
         self.send(received).await;
         self.ingest.metrics().fragment_received(&self.stream_metrics);
+        self.ingest.metrics().frames_received(&self.stream_metrics, fragment.frame_count);
         self.tally.received += 1;
         let video_key_frame = fragment.video_starts_with_keyframe();
         if video_key_frame == Some(false) {
@@ -553,7 +545,7 @@ impl Session {
             return;
         }
         let Some(header_id) = self.header_id else {
-            self.send(Ack::error(5000, "ACK_INTERNAL_ERROR", Some(cur.timecode), Some(cur.number))).await;
+            self.send(Ack::error(ErrorId::AckInternalError, Some(cur.timecode), Some(cur.number))).await;
             return;
         };
         let mut parts = Vec::with_capacity(fragment.payload.len() + 1);
@@ -574,18 +566,12 @@ impl Session {
             frame_count: fragment.frame_count as i64,
             metadata: fragment.metadata.clone(),
         };
-        let (done_tx, done_rx) = oneshot::channel();
-        let job = PersistJob { record, parts, done: done_tx };
-        if self.ingest.persister.submit(job).await.is_err() {
-            self.send(Ack::error(5000, "ACK_INTERNAL_ERROR", Some(cur.timecode), Some(cur.number))).await;
+        let Ok(receipt) = self.ingest.archive.append(record, parts).await else {
+            self.send(Ack::error(ErrorId::AckInternalError, Some(cur.timecode), Some(cur.number))).await;
             return;
-        }
+        };
         let (timecode, number) = (cur.timecode, cur.number);
-        self.pending.push_back(Box::pin(async move {
-            let outcome =
-                done_rx.await.unwrap_or_else(|_| PersistOutcome::IndexFailed("persister stopped".into()));
-            (timecode, number, completed_at, outcome)
-        }));
+        self.pending.push_back(Box::pin(async move { (timecode, number, completed_at, receipt.await) }));
     }
 }
 
@@ -640,4 +626,338 @@ where
     E: std::fmt::Display,
 {
     Box::pin(s.map(|r| r.map_err(|e| e.to_string())))
+}
+
+/// The session without HTTP: an in-memory index, a local store behind a fault switch, and a body
+/// fed chunk by chunk. Each test checks the ACKs one producer would read.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tokio::sync::mpsc;
+
+    use super::{Ack, AckKind, SessionParams, run};
+    use crate::archive::{
+        self, Archive, ArchiveConfig, DEFAULT_SEGMENT_BYTES, FaultSwitch, FaultyStore, NewStream,
+    };
+    use crate::clock::SystemClock;
+    use crate::ingest::{Ingest, IngestConfig};
+    use crate::media::fragment::TimecodeType;
+    use crate::metrics::Metrics;
+    use crate::model::{
+        AccountId, DataRetention, FragmentNumber, Region, ResourceArn, StorageTier, Stream, StreamName,
+        TagSet, VersionToken,
+    };
+
+    /// `tests/fixtures/h264_static_640x360_10s.mkv`: 5 Clusters of 2 s (9 KB).
+    const FIXTURE: &str = "tests/fixtures/h264_static_640x360_10s.mkv";
+    /// Where its Clusters start.
+    const CLUSTERS: [usize; 5] = [513, 2733, 4314, 5895, 7476];
+    /// No test waits longer than this for an ACK.
+    const DEADLINE: Duration = Duration::from_secs(20);
+
+    fn fixture() -> Bytes {
+        Bytes::from(std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE)).unwrap())
+    }
+
+    struct Harness {
+        archive: Arc<Archive>,
+        ingest: Arc<Ingest>,
+        store_fault: FaultSwitch,
+        stream: Stream,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Harness {
+        async fn new(config: IngestConfig) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let store_fault = FaultSwitch::new();
+            let switch = store_fault.clone();
+            let archive_config = ArchiveConfig {
+                database_url: "sqlite::memory:".to_owned(),
+                store_root: dir.path().join("fragments"),
+                segment_bytes: DEFAULT_SEGMENT_BYTES,
+            };
+            let metrics = Metrics::new();
+            let archive = archive::open(&archive_config, metrics.clone(), move |inner| {
+                Arc::new(FaultyStore::new(inner, switch))
+            })
+            .await
+            .unwrap();
+            let ingest = Ingest::new(archive.clone(), Arc::new(SystemClock), config, metrics);
+            let region = Region::parse("us-east-1").unwrap();
+            let name = StreamName::parse("cam").unwrap();
+            let stream = archive
+                .create_stream(NewStream {
+                    arn: ResourceArn::stream(&region, &AccountId::default(), &name, 1),
+                    device_name: None,
+                    media_type: None,
+                    kms_key_id: None,
+                    retention: DataRetention::from_hours(24).unwrap(),
+                    storage_tier: StorageTier::Hot,
+                    version: VersionToken::generate(),
+                    tags: TagSet::default(),
+                })
+                .await
+                .unwrap();
+            Self { archive, ingest, store_fault, stream, _dir: dir }
+        }
+
+        /// Starts a session; the body is what is sent on the returned sender (ended by dropping it).
+        fn start(&self) -> (mpsc::Sender<Result<Bytes, String>>, mpsc::Receiver<Ack>) {
+            let slot = self.ingest.register(self.stream.id).unwrap();
+            let (tx, rx) = mpsc::channel(16);
+            let body =
+                futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+            let params = SessionParams {
+                stream: self.stream.clone(),
+                timecode_type: TimecodeType::Relative,
+                producer_start_timestamp: Some("1700000000.000".to_owned()),
+                remote: None,
+            };
+            (tx, run(self.ingest.clone(), slot, params, Box::pin(body)))
+        }
+
+        async fn indexed_numbers(&self) -> Vec<FragmentNumber> {
+            self.archive
+                .fragments_after(self.stream.id, None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|f| f.number)
+                .collect()
+        }
+    }
+
+    /// The next ACK (`None`: the session ended).
+    async fn next(acks: &mut mpsc::Receiver<Ack>) -> Option<Ack> {
+        tokio::time::timeout(DEADLINE, acks.recv()).await.expect("an ACK or the end within the deadline")
+    }
+
+    /// Every ACK until the session ends.
+    async fn rest(acks: &mut mpsc::Receiver<Ack>) -> Vec<Ack> {
+        let mut out = Vec::new();
+        while let Some(a) = next(acks).await {
+            out.push(a);
+        }
+        out
+    }
+
+    /// Reads ACKs until one satisfies `want`; returns all read.
+    async fn until(acks: &mut mpsc::Receiver<Ack>, want: impl Fn(&Ack) -> bool) -> Vec<Ack> {
+        let mut out = Vec::new();
+        loop {
+            let a = next(acks).await.expect("the session ended before the expected ACK");
+            let done = want(&a);
+            out.push(a);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    /// The kinds of the ACKs about each fragment, in the order fragments started (by number).
+    fn per_fragment(acks: &[Ack]) -> Vec<(FragmentNumber, Vec<String>)> {
+        let mut out: Vec<(FragmentNumber, Vec<String>)> = Vec::new();
+        for a in acks {
+            let Some(n) = &a.fragment_number else { continue };
+            let kind = match &a.kind {
+                AckKind::Buffering => "BUFFERING".to_owned(),
+                AckKind::Received => "RECEIVED".to_owned(),
+                AckKind::Persisted => "PERSISTED".to_owned(),
+                AckKind::Error(e) => format!("ERROR {}", e.id()),
+                AckKind::Idle => "IDLE".to_owned(),
+            };
+            match out.iter_mut().find(|(m, _)| m == n) {
+                Some((_, kinds)) => kinds.push(kind),
+                None => out.push((n.clone(), vec![kind])),
+            }
+        }
+        out
+    }
+
+    fn kinds(per: &[(FragmentNumber, Vec<String>)]) -> Vec<Vec<&str>> {
+        per.iter().map(|(_, k)| k.iter().map(String::as_str).collect()).collect()
+    }
+
+    fn error_ids(acks: &[Ack]) -> Vec<u32> {
+        acks.iter()
+            .filter_map(|a| match a.kind {
+                AckKind::Error(e) => Some(e.id()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn is_persisted(a: &Ack) -> bool {
+        a.kind == AckKind::Persisted
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_fragment_is_buffering_then_received_then_persisted_in_order() {
+        let h = Harness::new(IngestConfig::default()).await;
+        let (body, mut acks) = h.start();
+        let bytes = fixture();
+        // Cut anywhere (here: mid-Cluster) the body parses the same.
+        body.send(Ok(bytes.slice(..3000))).await.unwrap();
+        body.send(Ok(bytes.slice(3000..))).await.unwrap();
+        drop(body);
+        let all = rest(&mut acks).await;
+        let per = per_fragment(&all);
+        assert_eq!(kinds(&per), vec![vec!["BUFFERING", "RECEIVED", "PERSISTED"]; 5]);
+        let numbers: Vec<FragmentNumber> = per.iter().map(|(n, _)| n.clone()).collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "numbers increase");
+        let timecodes: Vec<u64> =
+            all.iter().filter(|a| is_persisted(a)).filter_map(|a| a.fragment_timecode).collect();
+        assert!(timecodes.windows(2).all(|w| w[0] < w[1]), "PERSISTED in fragment order: {timecodes:?}");
+        assert!(error_ids(&all).is_empty());
+        assert_eq!(h.indexed_numbers().await, numbers, "every PERSISTED fragment is indexed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_body_that_breaks_mid_fragment_is_4000_for_that_fragment_only() {
+        let h = Harness::new(IngestConfig::default()).await;
+        let (body, mut acks) = h.start();
+        // The first Cluster whole, the second one started.
+        body.send(Ok(fixture().slice(..CLUSTERS[1] + 300))).await.unwrap();
+        body.send(Err("connection reset by peer".to_owned())).await.unwrap();
+        let all = rest(&mut acks).await;
+        let per = per_fragment(&all);
+        assert_eq!(
+            kinds(&per),
+            [vec!["BUFFERING", "RECEIVED", "PERSISTED"], vec!["BUFFERING", "ERROR 4000"]]
+        );
+        assert_eq!(h.indexed_numbers().await, [per[0].0.clone()]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fragmenter_errors_reject_their_fragment_and_the_session_goes_on() {
+        // 4001: only the first Cluster (the key frame's, 2.2 KB) is over 2000 bytes.
+        let h = Harness::new(IngestConfig { max_fragment_bytes: 2000, ..IngestConfig::default() }).await;
+        let (body, mut acks) = h.start();
+        body.send(Ok(fixture())).await.unwrap();
+        drop(body);
+        let per = per_fragment(&rest(&mut acks).await);
+        let mut expected = vec![vec!["BUFFERING", "ERROR 4001"]];
+        expected.extend(vec![vec!["BUFFERING", "RECEIVED", "PERSISTED"]; 4]);
+        assert_eq!(kinds(&per), expected);
+
+        // 4002: every 2 s fragment is longer than 1 s.
+        let h =
+            Harness::new(IngestConfig { max_fragment_duration_ms: 1000, ..IngestConfig::default() }).await;
+        let (body, mut acks) = h.start();
+        body.send(Ok(fixture())).await.unwrap();
+        drop(body);
+        let all = rest(&mut acks).await;
+        assert_eq!(error_ids(&all), [4002; 5]);
+        assert!(!all.iter().any(|a| matches!(a.kind, AckKind::Received | AckKind::Persisted)));
+        assert!(h.indexed_numbers().await.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_body_that_is_not_matroska_is_4006_and_ends_the_session() {
+        let h = Harness::new(IngestConfig::default()).await;
+        let (body, mut acks) = h.start();
+        body.send(Ok(Bytes::from_static(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n"))).await.unwrap();
+        // The body stays open: the session ends by itself after the fatal error.
+        let all = rest(&mut acks).await;
+        assert_eq!(error_ids(&all), [4006]);
+        assert!(all.iter().all(|a| a.fragment_number.is_none()));
+        drop(body);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deleting_the_stream_ends_the_session_with_4008() {
+        let h = Harness::new(IngestConfig::default()).await;
+        let (body, mut acks) = h.start();
+        // Two Clusters whole, the third started: fragment 3 is in progress.
+        body.send(Ok(fixture().slice(..CLUSTERS[2] + 300))).await.unwrap();
+        let mut all =
+            until(&mut acks, |a| a.kind == AckKind::Buffering && a.fragment_timecode > Some(2000)).await;
+        h.archive.delete_stream(h.stream.id, None).await.unwrap();
+        all.extend(rest(&mut acks).await);
+        let per = per_fragment(&all);
+        assert_eq!(per.len(), 3);
+        assert_eq!(per[2].1.first().map(String::as_str), Some("BUFFERING"));
+        assert_eq!(per[2].1.last().map(String::as_str), Some("ERROR 4008"), "{per:?}");
+        assert!(h.indexed_numbers().await.is_empty(), "the rows went with the stream");
+        drop(body);
+
+        // A stream deleted before its session's first header set: 4008 at once.
+        let h = Harness::new(IngestConfig::default()).await;
+        h.archive.delete_stream(h.stream.id, None).await.unwrap();
+        let (body, mut acks) = h.start();
+        body.send(Ok(fixture())).await.unwrap();
+        let all = rest(&mut acks).await;
+        assert_eq!(error_ids(&all), [4008]);
+        assert!(!all.iter().any(|a| a.kind == AckKind::Buffering));
+        drop(body);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_that_cannot_write_is_5001_per_fragment() {
+        let h = Harness::new(IngestConfig::default()).await;
+        h.store_fault.set(true);
+        let (body, mut acks) = h.start();
+        body.send(Ok(fixture())).await.unwrap();
+        drop(body);
+        let per = per_fragment(&rest(&mut acks).await);
+        assert_eq!(kinds(&per), vec![vec!["BUFFERING", "RECEIVED", "ERROR 5001"]; 5]);
+        assert!(h.store_fault.injected() > 0);
+        assert!(h.indexed_numbers().await.is_empty(), "nothing unsynced is indexed");
+
+        // Space again: the next session persists.
+        h.store_fault.set(false);
+        let (body, mut acks) = h.start();
+        body.send(Ok(fixture())).await.unwrap();
+        drop(body);
+        let per = per_fragment(&rest(&mut acks).await);
+        assert_eq!(kinds(&per), vec![vec!["BUFFERING", "RECEIVED", "PERSISTED"]; 5]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_index_that_fails_is_5000() {
+        // The commit fails: fragments after the index went away are RECEIVED, then ERROR 5000.
+        let h = Harness::new(IngestConfig::default()).await;
+        let (body, mut acks) = h.start();
+        body.send(Ok(fixture().slice(..CLUSTERS[1] + 300))).await.unwrap();
+        let mut all = until(&mut acks, is_persisted).await;
+        h.archive.close().await;
+        body.send(Ok(fixture().slice(CLUSTERS[1] + 300..))).await.unwrap();
+        drop(body);
+        all.extend(rest(&mut acks).await);
+        let mut expected = vec![vec!["BUFFERING", "RECEIVED", "PERSISTED"]];
+        expected.extend(vec![vec!["BUFFERING", "RECEIVED", "ERROR 5000"]; 4]);
+        assert_eq!(kinds(&per_fragment(&all)), expected);
+
+        // The header set cannot be stored: 5000 before any fragment, and the session ends.
+        let h = Harness::new(IngestConfig::default()).await;
+        h.archive.close().await;
+        let (body, mut acks) = h.start();
+        body.send(Ok(fixture())).await.unwrap();
+        let all = rest(&mut acks).await;
+        assert_eq!(error_ids(&all), [5000]);
+        assert!(!all.iter().any(|a| a.kind == AckKind::Buffering));
+        drop(body);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_producer_gets_idle_acks_then_the_session_times_out() {
+        let config =
+            IngestConfig { idle_ack_interval_ms: 10, idle_timeout_secs: 1, ..IngestConfig::default() };
+        let h = Harness::new(config).await;
+        let (body, mut acks) = h.start();
+        body.send(Ok(fixture().slice(..CLUSTERS[1] + 300))).await.unwrap();
+        // The body stays open and silent.
+        let all = rest(&mut acks).await;
+        let idle: Vec<&Ack> = all.iter().filter(|a| a.kind == AckKind::Idle).collect();
+        assert!(idle.len() >= 2, "{all:?}");
+        assert!(idle.iter().all(|a| a.fragment_number.is_none() && a.fragment_timecode.is_none()));
+        let first_idle = all.iter().position(|a| a.kind == AckKind::Idle).unwrap();
+        assert!(all[first_idle..].iter().all(|a| a.kind == AckKind::Idle), "only IDLE once data stopped");
+        assert!(error_ids(&all).is_empty());
+        drop(body);
+    }
 }

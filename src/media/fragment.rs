@@ -63,6 +63,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::media::error_id::ErrorId;
 use crate::media::mkv::demux::{DemuxLimits, Frame, MkvDemuxer, MkvEvent};
 use crate::media::mkv::error::{ElementPath, MkvError, MkvErrorKind};
 use crate::media::mkv::ids;
@@ -321,32 +322,17 @@ pub enum FragmentErrorKind {
 
 impl FragmentErrorKind {
     /// The KVS PutMedia ErrorId.
-    pub fn error_id(&self) -> u32 {
+    pub fn error_id(&self) -> ErrorId {
         match self {
-            FragmentErrorKind::FragmentTooLarge { .. } => 4001,
-            FragmentErrorKind::FragmentTooLong { .. } => 4002,
-            FragmentErrorKind::TimecodeNotMonotonic { .. } => 4004,
-            FragmentErrorKind::InvalidMkv(_) => 4006,
-            FragmentErrorKind::InvalidProducerTimestamp(_) => 4007,
-            FragmentErrorKind::TooManyMetadataTags { .. } => 4009,
-            FragmentErrorKind::UnknownTrack { .. } => 4010,
-            FragmentErrorKind::FramesMissingForTrack { .. } => 4011,
-            FragmentErrorKind::TooManyTracks { .. } => 4012,
-        }
-    }
-
-    /// The producer SDK's name for the ErrorId (PIC `SERVICE_CALL_RESULT_*`), informational.
-    pub fn error_code(&self) -> &'static str {
-        match self {
-            FragmentErrorKind::FragmentTooLarge { .. } => "FRAGMENT_SIZE_REACHED",
-            FragmentErrorKind::FragmentTooLong { .. } => "FRAGMENT_DURATION_REACHED",
-            FragmentErrorKind::TimecodeNotMonotonic { .. } => "FRAGMENT_TIMECODE_NOT_MONOTONIC",
-            FragmentErrorKind::InvalidMkv(_) => "INVALID_MKV_DATA",
-            FragmentErrorKind::InvalidProducerTimestamp(_) => "INVALID_PRODUCER_TIMESTAMP",
-            FragmentErrorKind::TooManyMetadataTags { .. } => "FRAGMENT_METADATA_LIMIT_REACHED",
-            FragmentErrorKind::UnknownTrack { .. } => "TRACK_NUMBER_MISMATCH",
-            FragmentErrorKind::FramesMissingForTrack { .. } => "FRAMES_MISSING_FOR_TRACK",
-            FragmentErrorKind::TooManyTracks { .. } => "MORE_THAN_ALLOWED_TRACKS_FOUND",
+            FragmentErrorKind::FragmentTooLarge { .. } => ErrorId::FragmentSizeReached,
+            FragmentErrorKind::FragmentTooLong { .. } => ErrorId::FragmentDurationReached,
+            FragmentErrorKind::TimecodeNotMonotonic { .. } => ErrorId::FragmentTimecodeNotMonotonic,
+            FragmentErrorKind::InvalidMkv(_) => ErrorId::InvalidMkvData,
+            FragmentErrorKind::InvalidProducerTimestamp(_) => ErrorId::InvalidProducerTimestamp,
+            FragmentErrorKind::TooManyMetadataTags { .. } => ErrorId::FragmentMetadataLimitReached,
+            FragmentErrorKind::UnknownTrack { .. } => ErrorId::TrackNumberMismatch,
+            FragmentErrorKind::FramesMissingForTrack { .. } => ErrorId::FramesMissingForTrack,
+            FragmentErrorKind::TooManyTracks { .. } => ErrorId::MoreThanAllowedTracksFound,
         }
     }
 
@@ -407,14 +393,14 @@ pub struct FragmentError {
 
 impl FragmentError {
     /// The KVS PutMedia ErrorId.
-    pub fn error_id(&self) -> u32 {
+    pub fn error_id(&self) -> ErrorId {
         self.kind.error_id()
     }
 }
 
 impl std::fmt::Display for FragmentError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PutMedia error {} ({})", self.error_id(), self.kind.error_code())?;
+        write!(f, "PutMedia error {} ({})", self.error_id().id(), self.error_id().name())?;
         if let Some(tc) = self.cluster_timecode {
             write!(f, " for fragment timecode {tc}")?;
         }
@@ -1057,9 +1043,9 @@ mod tests {
             (FragmentErrorKind::TooManyTracks { count: 4, limit: 3 }, 4012, true),
         ];
         for (kind, id, fatal) in cases {
-            assert_eq!(kind.error_id(), id);
+            assert_eq!(kind.error_id().id(), id);
             assert_eq!(kind.is_fatal(), fatal, "{id}");
-            assert!(!kind.error_code().is_empty());
+            assert!(!kind.error_id().name().is_empty());
             let err = FragmentError { cluster_timecode: Some(5), kind, fatal };
             assert!(err.to_string().contains(&id.to_string()));
         }

@@ -5,7 +5,8 @@
 //!   `finish` / `check_invariants`), TrackEntry and Tags parsing, KVS tag building.
 //! * [`annexb`]: H.264 between length-prefixed (Matroska) and Annex B (RTP packetizer) form.
 //! * [`fragment`]: the KVS fragmenter ([`fragment::Fragmenter`]) on top of the demuxer: one Cluster
-//!   is one fragment; fragment boundaries, metadata, timestamps and the PutMedia ErrorIds.
+//!   is one fragment; fragment boundaries, metadata, timestamps and which ErrorId a rejection is.
+//! * [`error_id`]: the one table of PutMedia ErrorIds ([`error_id::ErrorId`]) and their names.
 //!
 //! Nothing here does I/O, spawns threads, reads clocks or imports from the rest of the crate. No
 //! input can make it panic, loop forever or allocate more than the configured limits; frame data
@@ -15,6 +16,7 @@ pub mod annexb;
 pub mod codec;
 pub mod dash;
 pub mod ebml;
+pub mod error_id;
 pub mod fmp4;
 pub mod fragment;
 pub mod hls;

@@ -8,25 +8,9 @@
 //! the wire, images or delivery: what a destination URI means to openkvs is the workers' business
 //! (design/0009-analysis.md, "Destinations").
 
+use std::collections::BTreeMap;
+
 use super::{FragmentNumber, Region, ValidationError, check_len};
-
-fn enum_error(member: &str, value: &str, allowed: &str) -> ValidationError {
-    ValidationError::new(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [{allowed}]"
-    ))
-}
-
-fn range_error(member: &str, value: i64, min: i64, max: i64) -> ValidationError {
-    ValidationError::new(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must have value between {min} and {max}"
-    ))
-}
-
-fn pattern_error(member: &str, pattern: &str) -> ValidationError {
-    ValidationError::new(format!(
-        "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
-    ))
-}
 
 /// `ConfigurationStatus`: whether a configuration is in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +41,7 @@ impl ConfigurationStatus {
 
     /// Validates a client-supplied status; `member` names the JSON member in the error.
     pub fn parse_member(s: &str, member: &str) -> Result<Self, ValidationError> {
-        Self::parse(s).ok_or_else(|| enum_error(member, s, "ENABLED, DISABLED"))
+        Self::parse(s).ok_or_else(|| ValidationError::enum_value(member, s, &["ENABLED", "DISABLED"]))
     }
 }
 
@@ -90,7 +74,9 @@ impl ImageSelectorType {
 
     /// Validates a client-supplied selector; `member` names the JSON member in the error.
     pub fn parse_member(s: &str, member: &str) -> Result<Self, ValidationError> {
-        Self::parse(s).ok_or_else(|| enum_error(member, s, "SERVER_TIMESTAMP, PRODUCER_TIMESTAMP"))
+        Self::parse(s).ok_or_else(|| {
+            ValidationError::enum_value(member, s, &["SERVER_TIMESTAMP", "PRODUCER_TIMESTAMP"])
+        })
     }
 }
 
@@ -123,7 +109,7 @@ impl ImageFormat {
 
     /// Validates a client-supplied format; `member` names the JSON member in the error.
     pub fn parse_member(s: &str, member: &str) -> Result<Self, ValidationError> {
-        Self::parse(s).ok_or_else(|| enum_error(member, s, "JPEG, PNG"))
+        Self::parse(s).ok_or_else(|| ValidationError::enum_value(member, s, &["JPEG", "PNG"]))
     }
 }
 
@@ -140,7 +126,7 @@ impl DestinationUri {
     pub fn parse_member(value: &str, member: &str) -> Result<Self, ValidationError> {
         check_len(member, value, 1, 255)?;
         if !matches_destination_pattern(value) {
-            return Err(pattern_error(member, Self::PATTERN));
+            return Err(ValidationError::pattern(member, Self::PATTERN));
         }
         Ok(Self(value.to_owned()))
     }
@@ -212,7 +198,7 @@ impl ImageGenerationConfig {
     /// Largest `HeightPixels`.
     pub const MAX_HEIGHT_PIXELS: u32 = 2160;
     /// `JPEGQuality` when none is given (the model documentation).
-    pub const DEFAULT_JPEG_QUALITY: u8 = 80;
+    pub const DEFAULT_JPEG_QUALITY: u8 = JpegQuality::DEFAULT.0;
 
     /// Whether images are to be generated.
     pub fn is_enabled(&self) -> bool {
@@ -235,7 +221,7 @@ impl ImageGenerationConfig {
             && last.len() == 1
             && last.bytes().all(|b| b.is_ascii_digit());
         if !shaped {
-            return Err(pattern_error(member, "^[a-z]+(-[a-z]+)?-[a-z]+-[0-9]$"));
+            return Err(ValidationError::pattern(member, "^[a-z]+(-[a-z]+)?-[a-z]+-[0-9]$"));
         }
         Region::parse(value)
     }
@@ -245,26 +231,15 @@ impl ImageGenerationConfig {
         let (min, max) =
             (i64::from(Self::MIN_SAMPLING_INTERVAL_MS), i64::from(Self::MAX_SAMPLING_INTERVAL_MS));
         if !(min..=max).contains(&ms) {
-            return Err(range_error(member, ms, min, max));
+            return Err(ValidationError::range(member, ms, min, max));
         }
         Ok(ms as u32)
-    }
-
-    /// Validates a client-supplied `JPEGQuality`: the model carries it as a string
-    /// (`^[a-zA-Z_0-9]+`, 0..=256 characters) whose documented values are the integers 1..=100.
-    pub fn jpeg_quality(value: &str, member: &str) -> Result<u8, ValidationError> {
-        match value.parse::<u8>() {
-            Ok(q @ 1..=100) if value.bytes().all(|b| b.is_ascii_digit()) => Ok(q),
-            _ => Err(ValidationError::new(format!(
-                "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must be an integer between 1 and 100"
-            ))),
-        }
     }
 
     /// Validates a client-supplied `WidthPixels`.
     pub fn width_pixels(v: i64, member: &str) -> Result<u32, ValidationError> {
         if !(1..=i64::from(Self::MAX_WIDTH_PIXELS)).contains(&v) {
-            return Err(range_error(member, v, 1, i64::from(Self::MAX_WIDTH_PIXELS)));
+            return Err(ValidationError::range(member, v, 1, i64::from(Self::MAX_WIDTH_PIXELS)));
         }
         Ok(v as u32)
     }
@@ -272,9 +247,49 @@ impl ImageGenerationConfig {
     /// Validates a client-supplied `HeightPixels`.
     pub fn height_pixels(v: i64, member: &str) -> Result<u32, ValidationError> {
         if !(1..=i64::from(Self::MAX_HEIGHT_PIXELS)).contains(&v) {
-            return Err(range_error(member, v, 1, i64::from(Self::MAX_HEIGHT_PIXELS)));
+            return Err(ValidationError::range(member, v, 1, i64::from(Self::MAX_HEIGHT_PIXELS)));
         }
         Ok(v as u32)
+    }
+}
+
+/// `FormatConfig.JPEGQuality`, the JPEG quality of generated images (ImageGenerationConfiguration
+/// and GetImages carry the same `FormatConfig` shape). The one JPEG-quality rule: `FormatConfig`
+/// is a one-entry map whose only key is `JPEGQuality`; the model carries the value as a string
+/// (`^[a-zA-Z_0-9]+`) whose documented values are the integers 1..=100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JpegQuality(u8);
+
+impl JpegQuality {
+    /// The quality when none is given (the model documentation).
+    pub const DEFAULT: JpegQuality = JpegQuality(80);
+
+    /// Validates a client-supplied `FormatConfig` map; `member` names it in the error.
+    pub fn from_format_config(map: &BTreeMap<String, String>, member: &str) -> Result<Self, ValidationError> {
+        let mut entries = map.iter();
+        let (Some((key, value)), None) = (entries.next(), entries.next()) else {
+            return Err(ValidationError::length(member, 1, 1));
+        };
+        if key != "JPEGQuality" {
+            return Err(ValidationError::constraint(
+                Some(key),
+                member,
+                "Map keys must satisfy constraint: [Member must satisfy enum value set: [JPEGQuality]]",
+            ));
+        }
+        match value.parse::<u8>() {
+            Ok(q @ 1..=100) if value.bytes().all(|b| b.is_ascii_digit()) => Ok(Self(q)),
+            _ => Err(ValidationError::constraint(
+                Some(value),
+                &format!("{member}.JPEGQuality"),
+                "Member must be an integer between 1 and 100",
+            )),
+        }
+    }
+
+    /// The quality, 1..=100.
+    pub fn get(self) -> u8 {
+        self.0
     }
 }
 
@@ -407,10 +422,13 @@ mod tests {
         assert!(ImageGenerationConfig::sampling_interval(199, "s").is_err());
         assert_eq!(ImageGenerationConfig::sampling_interval(200, "s").unwrap(), 200);
         assert!(ImageGenerationConfig::sampling_interval(i64::from(i32::MAX) + 1, "s").is_err());
-        assert_eq!(ImageGenerationConfig::jpeg_quality("100", "q").unwrap(), 100);
+        let config = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        assert_eq!(JpegQuality::from_format_config(&config("JPEGQuality", "100"), "f").unwrap().get(), 100);
         for bad in ["0", "101", "abc", "+5", "", "80.0"] {
-            assert!(ImageGenerationConfig::jpeg_quality(bad, "q").is_err(), "{bad}");
+            assert!(JpegQuality::from_format_config(&config("JPEGQuality", bad), "f").is_err(), "{bad}");
         }
+        assert!(JpegQuality::from_format_config(&config("Quality", "5"), "f").is_err());
+        assert!(JpegQuality::from_format_config(&BTreeMap::new(), "f").is_err());
         assert!(ImageGenerationConfig::width_pixels(3841, "w").is_err());
         assert!(ImageGenerationConfig::height_pixels(0, "h").is_err());
         assert_eq!(ImageGenerationConfig::height_pixels(2160, "h").unwrap(), 2160);

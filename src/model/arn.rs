@@ -42,6 +42,9 @@ pub struct ResourceArn {
 }
 
 impl ResourceArn {
+    /// The model's `ResourceARN` pattern.
+    pub const PATTERN: &str = "arn:[a-z\\d-]+:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+";
+
     /// The ARN of a stream created at `creation_millis`.
     pub fn stream(region: &Region, account: &AccountId, name: &StreamName, creation_millis: i64) -> Self {
         Self {
@@ -61,11 +64,7 @@ impl ResourceArn {
 
     /// Parses an ARN; `member` names the JSON member in the error message.
     pub fn parse_member(value: &str, member: &str) -> Result<Self, ValidationError> {
-        let bad = || {
-            ValidationError::new(format!(
-                "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:[a-z\\d-]+:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+"
-            ))
-        };
+        let bad = || ValidationError::pattern(member, Self::PATTERN);
         if value.is_empty() || value.len() > 1024 {
             return Err(bad());
         }

@@ -3,7 +3,7 @@
 //! as `ChannelInfo`, and the signaling hub reads its id and TTL. Nothing here touches storage, the
 //! wire or live connections.
 
-use super::{ResourceArn, StreamName, StreamStatus, ValidationError, VersionToken};
+use super::{ResourceArn, StreamName, StreamStatus, ValidationError, VersionToken, check_range};
 
 /// `ChannelType`. The model lists `FULL_MESH`, but its documentation says `SINGLE_MASTER` is the
 /// only supported type, so [`ChannelType::parse_supported`] refuses `FULL_MESH` as AWS does.
@@ -41,9 +41,7 @@ impl ChannelType {
             Some(ChannelType::FullMesh) => Err(ValidationError::new(
                 "ChannelType FULL_MESH is not supported; SINGLE_MASTER is the only supported channel type.",
             )),
-            None => Err(ValidationError::new(format!(
-                "1 validation error detected: Value '{s}' at 'channelType' failed to satisfy constraint: Member must satisfy enum value set: [SINGLE_MASTER, FULL_MESH]"
-            ))),
+            None => Err(ValidationError::enum_value("channelType", s, &["SINGLE_MASTER", "FULL_MESH"])),
         }
     }
 }
@@ -81,15 +79,8 @@ impl SignalingChannel {
 
     /// Validates a client-supplied `MessageTtlSeconds` (5..=120).
     pub fn message_ttl(seconds: i64) -> Result<u32, ValidationError> {
-        let range = i64::from(Self::MIN_MESSAGE_TTL_SECONDS)..=i64::from(Self::MAX_MESSAGE_TTL_SECONDS);
-        if !range.contains(&seconds) {
-            return Err(ValidationError::new(format!(
-                "1 validation error detected: Value '{seconds}' at 'singleMasterConfiguration.messageTtlSeconds' failed to satisfy constraint: Member must have value between {} and {}",
-                Self::MIN_MESSAGE_TTL_SECONDS,
-                Self::MAX_MESSAGE_TTL_SECONDS
-            )));
-        }
-        Ok(seconds as u32)
+        let (min, max) = (i64::from(Self::MIN_MESSAGE_TTL_SECONDS), i64::from(Self::MAX_MESSAGE_TTL_SECONDS));
+        Ok(check_range("singleMasterConfiguration.messageTtlSeconds", seconds, min, max)? as u32)
     }
 }
 

@@ -9,12 +9,6 @@ use rand::distr::Alphanumeric;
 
 use super::{ValidationError, check_len};
 
-fn pattern_error(member: &str, pattern: &str) -> ValidationError {
-    ValidationError::new(format!(
-        "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
-    ))
-}
-
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
 }
@@ -28,7 +22,7 @@ impl StreamName {
     pub fn parse_member(value: &str, member: &str) -> Result<Self, ValidationError> {
         check_len(member, value, 1, 256)?;
         if !value.chars().all(is_name_char) {
-            return Err(pattern_error(member, "[a-zA-Z0-9_.-]+"));
+            return Err(ValidationError::pattern(member, "[a-zA-Z0-9_.-]+"));
         }
         Ok(Self(value.to_owned()))
     }
@@ -59,7 +53,7 @@ impl DeviceName {
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
         check_len("deviceName", value, 1, 128)?;
         if !value.chars().all(is_name_char) {
-            return Err(pattern_error("deviceName", "[a-zA-Z0-9_.-]+"));
+            return Err(ValidationError::pattern("deviceName", "[a-zA-Z0-9_.-]+"));
         }
         Ok(Self(value.to_owned()))
     }
@@ -92,7 +86,10 @@ impl MediaType {
             None => false,
         });
         if !ok {
-            return Err(pattern_error("mediaType", r"[\w\-\.\+]+/[\w\-\.\+]+(,[\w\-\.\+]+/[\w\-\.\+]+)*"));
+            return Err(ValidationError::pattern(
+                "mediaType",
+                r"[\w\-\.\+]+/[\w\-\.\+]+(,[\w\-\.\+]+/[\w\-\.\+]+)*",
+            ));
         }
         Ok(Self(value.to_owned()))
     }
@@ -179,7 +176,7 @@ impl VersionToken {
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
         check_len("currentVersion", value, 1, 64)?;
         if !value.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(pattern_error("currentVersion", "[a-zA-Z0-9]+"));
+            return Err(ValidationError::pattern("currentVersion", "[a-zA-Z0-9]+"));
         }
         Ok(Self(value.to_owned()))
     }

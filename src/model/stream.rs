@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ResourceArn, StreamName, ValidationError, VersionToken, check_len};
+use super::{ResourceArn, StreamName, ValidationError, VersionToken, check_len, check_range};
 
 /// Lifecycle status as KVS reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,13 +79,7 @@ impl DataRetention {
 
     /// Validates an hour count.
     pub fn from_hours(hours: i64) -> Result<Self, ValidationError> {
-        if !(0..=Self::MAX_HOURS).contains(&hours) {
-            return Err(ValidationError::new(format!(
-                "1 validation error detected: Value '{hours}' at 'dataRetentionInHours' failed to satisfy constraint: Member must have value between 0 and {}",
-                Self::MAX_HOURS
-            )));
-        }
-        Ok(Self(hours as u32))
+        Ok(Self(check_range("dataRetentionInHours", hours, 0, Self::MAX_HOURS)? as u32))
     }
 
     /// Hours.
@@ -108,6 +102,14 @@ impl TagKey {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
         check_len("tagKey", s, 1, 128)?;
         Ok(Self(s.to_owned()))
+    }
+
+    /// Validates a `TagKeyList` (UntagStream, UntagResource): 1..=50 keys, each a valid key.
+    pub fn check_list(keys: &[String]) -> Result<(), ValidationError> {
+        if keys.is_empty() || keys.len() > TagSet::MAX {
+            return Err(ValidationError::length("tagKeyList", 1, TagSet::MAX));
+        }
+        keys.iter().try_for_each(|k| Self::parse(k).map(drop))
     }
 
     /// The key.
@@ -153,13 +155,17 @@ impl TagSet {
             out.insert(k.0, v.0);
         }
         if required && out.is_empty() {
-            return Err(ValidationError::new(
-                "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            return Err(ValidationError::constraint(
+                None,
+                "tags",
+                "Member must have length greater than or equal to 1",
             ));
         }
         if out.len() > Self::MAX {
-            return Err(ValidationError::new(
-                "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50",
+            return Err(ValidationError::constraint(
+                None,
+                "tags",
+                "Member must have length less than or equal to 50",
             ));
         }
         Ok(Self(out))

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 
 use super::{Playback, PlaybackError};
-use crate::index::TimestampKind;
+use crate::archive::TimestampKind;
 use crate::media::codec::{PlayableTrack, Sample, TrackRun};
 use crate::media::fmp4;
 use crate::model::Stream;
@@ -49,7 +49,7 @@ impl Playback {
         }
         let max = self.config.max_clip_fragments.max(1);
         let fragments =
-            self.ingest.index().fragments_in_range(stream.id, kind, start_ms, end_ms, None, max + 1).await?;
+            self.archive.fragments_in_range(stream.id, kind, start_ms, end_ms, None, max + 1).await?;
         if fragments.is_empty() {
             return Err(PlaybackError::NoFragments(
                 "No fragments found in the stream for the given time range.".into(),

@@ -18,14 +18,13 @@ impl Playback {
     pub async fn dash_manifest(&self, c: &SessionClaims, token: &str) -> Result<String, PlaybackError> {
         let window = self.session_window(c).await?;
         let summary_window = if window.fragments.is_empty() {
-            let last =
-                self.ingest.index().latest_fragments(c.stream_id, c.timestamp_kind(), i64::MIN, 1).await?;
+            let last = self.archive.latest_fragments(c.stream_id, c.timestamp_kind(), i64::MIN, 1).await?;
             SessionWindow { fragments: last, first_index: 0, complete: false }
         } else {
             window.clone()
         };
         let s = self.media_summary(&summary_window).await?;
-        let now = self.ingest.clock().now_millis();
+        let now = self.clock.now_millis();
         Ok(manifest_text(c, token, &window, &s, now))
     }
 }

@@ -24,11 +24,11 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::{Playback, ReaderSlot};
-use crate::index::{IndexError, TimestampKind};
+use crate::archive::{IndexError, ReadError, TimestampKind};
 use crate::ingest::LiveEvent;
 use crate::media::mkv::kvs_chunk::{live_cluster_start, seconds_text, simple_block_header, tag_names, tags};
+use crate::metrics::GetMediaStreamMetrics;
 use crate::model::{FragmentNumber, FragmentRecord, Stream};
-use crate::store::StoreError;
 
 /// Where a GetMedia response starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,8 @@ impl Playback {
         let slot = self.reader_slot(stream.id).ok_or(GetMediaError::ConnectionLimit)?;
         let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
         let mut reader = Reader::new(self.clone(), stream, tx);
+        reader.metrics =
+            Some(self.ingest.metrics().get_media_reader(reader.stream.id, reader.stream.name.as_str()));
         tokio::spawn(async move {
             let _slot: ReaderSlot = slot;
             if let Err(e) = reader.run(selector).await {
@@ -94,7 +96,7 @@ impl Playback {
     ) -> Result<mpsc::Receiver<Bytes>, GetMediaError> {
         let mut records = Vec::with_capacity(numbers.len());
         for n in &numbers {
-            match self.ingest.index().fragment(stream.id, n).await {
+            match self.archive.fragment(stream.id, n).await {
                 Ok(r) => records.push(r),
                 Err(IndexError::NotFound) => return Err(GetMediaError::FragmentNotFound(n.to_string())),
                 Err(e) => return Err(e.into()),
@@ -147,21 +149,28 @@ struct Reader {
     headers: HashMap<i64, Bytes>,
     /// The last fragment fully sent.
     last: Option<FragmentNumber>,
+    /// GetMedia's per-stream series (GetMediaForFragmentList has none).
+    metrics: Option<GetMediaStreamMetrics>,
 }
 
 impl Reader {
     fn new(playback: Arc<Playback>, stream: Stream, tx: mpsc::Sender<Bytes>) -> Self {
-        Self { playback, stream, tx, headers: HashMap::new(), last: None }
+        Self { playback, stream, tx, headers: HashMap::new(), last: None, metrics: None }
     }
 
     async fn send(&self, b: Bytes) -> Result<(), Stop> {
-        self.tx.send(b).await.map_err(|_| Stop::ClientGone)
+        let n = b.len() as u64;
+        self.tx.send(b).await.map_err(|_| Stop::ClientGone)?;
+        if let Some(m) = &self.metrics {
+            m.bytes_sent(n);
+        }
+        Ok(())
     }
 
     async fn run(&mut self, selector: StartSelector) -> Result<(), Stop> {
         let ingest = self.playback.ingest.clone();
         let mut live = ingest.live().subscribe(self.stream.id);
-        let index = ingest.index().clone();
+        let index = self.playback.archive.clone();
         match selector {
             StartSelector::Now => {
                 self.last = index.last_fragment_number(self.stream.id).await?;
@@ -251,6 +260,9 @@ impl Reader {
                                 (tag_names::CONTINUATION_TOKEN, number.as_str()),
                             ]))
                             .await?;
+                            if let Some(m) = &self.metrics {
+                                m.fragment_sent(0);
+                            }
                             self.last = Some(number.clone());
                         } else {
                             self.send(tags(&[(tag_names::ERROR_CODE, "FRAGMENT_REJECTED")])).await?;
@@ -269,7 +281,7 @@ impl Reader {
 
     /// Sends every indexed fragment after `self.last`.
     async fn catch_up(&mut self) -> Result<(), Stop> {
-        let index = self.playback.ingest.index().clone();
+        let index = self.playback.archive.clone();
         loop {
             let page = index.fragments_after(self.stream.id, self.last.as_ref(), PAGE).await?;
             if page.is_empty() {
@@ -285,7 +297,7 @@ impl Reader {
         if let Some(h) = self.headers.get(&id) {
             return Ok(h.clone());
         }
-        let bytes = Bytes::from(self.playback.ingest.index().track_header(self.stream.id, id).await?);
+        let bytes = Bytes::from(self.playback.archive.track_header(self.stream.id, id).await?);
         self.headers.insert(id, bytes.clone());
         Ok(bytes)
     }
@@ -293,24 +305,19 @@ impl Reader {
     /// Sends one stored fragment as a chunk; on unreadable bytes sends KVS error tags and stops.
     async fn send_stored(&mut self, f: &FragmentRecord) -> Result<(), Stop> {
         let header = self.header(f.header_id).await?;
-        let store = self.playback.ingest.store().clone();
-        let (stream_id, location) = (f.stream_id, f.location);
-        let cluster = tokio::task::spawn_blocking(move || store.read(stream_id, &location))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Io(std::io::Error::other(e))));
-        let cluster = match cluster {
+        let cluster = match self.playback.archive.read_fragment(f).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(stream = %self.stream.name, "fragment {} unreadable: {e}", f.number);
                 let (code, id) = match e {
-                    StoreError::NotFound => ("FRAGMENT_NOT_FOUND", "4000"),
-                    StoreError::Io(_) => ("INTERNAL_ERROR", "5000"),
+                    ReadError::Missing => ("FRAGMENT_NOT_FOUND", "4000"),
+                    ReadError::Failed(_) => ("INTERNAL_ERROR", "5000"),
                 };
                 self.send(tags(&[(tag_names::ERROR_CODE, code), (tag_names::ERROR_ID, id)])).await?;
                 return Err(Stop::Store);
             }
         };
-        let now = self.playback.ingest.clock().now_millis();
+        let now = self.playback.clock.now_millis();
         let behind = (now - f.server_ts_ms).max(0).to_string();
         let mut prefix = Vec::with_capacity(header.len() + 256);
         prefix.extend_from_slice(&header);
@@ -326,6 +333,9 @@ impl Reader {
             (tag_names::CONTINUATION_TOKEN, f.number.as_str()),
         ]))
         .await?;
+        if let Some(m) = &self.metrics {
+            m.fragment_sent(now - f.server_ts_ms);
+        }
         self.last = Some(f.number.clone());
         Ok(())
     }

@@ -90,8 +90,7 @@ impl Playback {
         let window = self.session_window(c).await?;
         let window = if window.fragments.is_empty() {
             // A LIVE session whose window is momentarily empty still describes the stream.
-            let last =
-                self.ingest.index().latest_fragments(c.stream_id, c.timestamp_kind(), i64::MIN, 1).await?;
+            let last = self.archive.latest_fragments(c.stream_id, c.timestamp_kind(), i64::MIN, 1).await?;
             SessionWindow { fragments: last, first_index: 0, complete: false }
         } else {
             window

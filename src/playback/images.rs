@@ -15,10 +15,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::{Playback, PlaybackError};
+use crate::archive::{IndexError, ReadError, TimestampKind};
 use crate::imaging::{ImageFormat, ImagingError, Picture, StoredFragment, encode, pictures_at, target_size};
-use crate::index::{IndexError, TimestampKind};
 use crate::model::{FragmentRecord, Stream};
-use crate::store::StoreError;
 
 /// Longest range between StartTimestamp and EndTimestamp (AWS: 300 s).
 pub const MAX_RANGE_MS: i64 = 300_000;
@@ -165,7 +164,7 @@ impl Playback {
         kind: TimestampKind,
         times: &[i64],
     ) -> Result<Vec<DecodeUnit>, PlaybackError> {
-        let index = self.ingest.index();
+        let index = &self.archive;
         let mut units: Vec<DecodeUnit> = Vec::new();
         let mut last: Option<FragmentRecord> = None;
         for &t in times {
@@ -196,8 +195,7 @@ impl Playback {
     ) -> Result<Vec<FragmentRecord>, PlaybackError> {
         let start = start_of(f, kind);
         let before = self
-            .ingest
-            .index()
+            .archive
             .fragments_in_range(f.stream_id, kind, start - KEY_FRAME_LOOKBACK_MS, start, None, 1000)
             .await?;
         let before: Vec<FragmentRecord> =
@@ -217,7 +215,7 @@ impl Playback {
         let covering = unit.fragments.len() - 1;
         let mut stored = Vec::with_capacity(unit.fragments.len());
         for (i, f) in unit.fragments.iter().enumerate() {
-            let header = match self.ingest.index().track_header(f.stream_id, f.header_id).await {
+            let header = match self.archive.track_header(f.stream_id, f.header_id).await {
                 Ok(h) => Bytes::from(h),
                 Err(IndexError::NotFound) => {
                     tracing::warn!(stream = %stream.name, "fragment {}: its track header set is missing", f.number);
@@ -225,12 +223,7 @@ impl Playback {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let store = self.ingest.store().clone();
-            let (stream_id, location) = (f.stream_id, f.location);
-            let cluster = tokio::task::spawn_blocking(move || store.read(stream_id, &location))
-                .await
-                .map_err(|e| PlaybackError::Internal(e.to_string()))?;
-            match cluster {
+            match self.archive.read_fragment(f).await {
                 Ok(cluster) => stored.push(StoredFragment {
                     header,
                     cluster,
@@ -239,9 +232,9 @@ impl Playback {
                 }),
                 // Gone (retention) since the index said it was there: a lead-in only costs the
                 // GOP its start, the covering fragment means there is no media any more.
-                Err(StoreError::NotFound) if i < covering => {}
-                Err(StoreError::NotFound) => return Ok(all(ImageContent::NoMedia)),
-                Err(StoreError::Io(e)) => {
+                Err(ReadError::Missing) if i < covering => {}
+                Err(ReadError::Missing) => return Ok(all(ImageContent::NoMedia)),
+                Err(ReadError::Failed(e)) => {
                     return Err(PlaybackError::Internal(format!("reading fragment {}: {e}", f.number)));
                 }
             }

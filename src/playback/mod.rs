@@ -5,9 +5,9 @@
 //! GetClip (`clip`: progressive MP4) and GetImages (`images`: pictures decoded by `imaging`).
 //!
 //! This layer knows nothing of HTTP: it takes domain values (a stream, a start position, fragment
-//! numbers) and returns channels of `Bytes`. It reads the index and the store and subscribes to the
-//! ingest live feed; it never blocks ingest (live events come through a bounded broadcast, and a
-//! reader that lags catches up from the store).
+//! numbers) and returns channels of `Bytes`. It lists and reads fragments through the
+//! [`Archive`] and subscribes to the ingest live feed; it never blocks ingest (live events come
+//! through a bounded broadcast, and a reader that lags catches up from the archive).
 
 pub mod clip;
 pub mod dash;
@@ -22,8 +22,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
+use crate::archive::{Archive, IndexError};
 use crate::auth::session_token::SessionTokenKey;
-use crate::index::IndexError;
+use crate::clock::Clock;
 use crate::ingest::Ingest;
 use crate::media::codec::CodecError;
 use crate::media::samples::SamplesError;
@@ -63,7 +64,10 @@ impl Default for PlaybackConfig {
 /// The playback service.
 #[derive(Debug)]
 pub struct Playback {
+    archive: Arc<Archive>,
+    /// For the live feed and whether a producer is connected.
     ingest: Arc<Ingest>,
+    clock: Arc<dyn Clock>,
     config: PlaybackConfig,
     token_key: SessionTokenKey,
     readers: Mutex<HashMap<i64, usize>>,
@@ -133,9 +137,15 @@ impl Drop for ReaderSlot {
 }
 
 impl Playback {
-    /// Builds the service on top of ingest (for its index, store, clock and live feed).
-    pub fn new(ingest: Arc<Ingest>, config: PlaybackConfig, token_key: SessionTokenKey) -> Arc<Self> {
-        Arc::new(Self { ingest, config, token_key, readers: Mutex::new(HashMap::new()) })
+    /// Builds the service: fragments come from `archive`, live frames from `ingest`.
+    pub fn new(
+        archive: Arc<Archive>,
+        ingest: Arc<Ingest>,
+        clock: Arc<dyn Clock>,
+        config: PlaybackConfig,
+        token_key: SessionTokenKey,
+    ) -> Arc<Self> {
+        Arc::new(Self { archive, ingest, clock, config, token_key, readers: Mutex::new(HashMap::new()) })
     }
 
     /// Takes a reader slot of `stream_id`, or `None` when the stream has its maximum.

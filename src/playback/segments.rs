@@ -9,17 +9,17 @@ use bytes::Bytes;
 
 use super::session::SessionClaims;
 use super::{Playback, PlaybackError};
+use crate::archive::ReadError;
 use crate::media::codec::{PlayableTrack, TrackRun};
 use crate::media::samples::{FragmentMedia, fragment_media, header_tracks};
 use crate::media::{fmp4, mpegts};
 use crate::model::FragmentRecord;
-use crate::store::StoreError;
 
 impl Playback {
     /// The stored header set `header_id` of the session's stream.
     pub async fn header_bytes(&self, stream_id: i64, header_id: i64) -> Result<Bytes, PlaybackError> {
-        self.ingest.index().track_header(stream_id, header_id).await.map(Bytes::from).map_err(|e| match e {
-            crate::index::IndexError::NotFound => PlaybackError::FragmentNotInSession,
+        self.archive.track_header(stream_id, header_id).await.map(Bytes::from).map_err(|e| match e {
+            crate::archive::IndexError::NotFound => PlaybackError::FragmentNotInSession,
             other => PlaybackError::Index(other),
         })
     }
@@ -37,15 +37,10 @@ impl Playback {
     /// Reads a fragment's bytes from the store and demuxes them into samples.
     pub async fn fragment_media(&self, f: &FragmentRecord) -> Result<FragmentMedia, PlaybackError> {
         let header = self.header_bytes(f.stream_id, f.header_id).await?;
-        let store = self.ingest.store().clone();
-        let (stream_id, location) = (f.stream_id, f.location);
-        let cluster = tokio::task::spawn_blocking(move || store.read(stream_id, &location))
-            .await
-            .map_err(|e| PlaybackError::Internal(e.to_string()))?
-            .map_err(|e| match e {
-                StoreError::NotFound => PlaybackError::FragmentNotInSession,
-                StoreError::Io(e) => PlaybackError::Internal(format!("reading fragment {}: {e}", f.number)),
-            })?;
+        let cluster = self.archive.read_fragment(f).await.map_err(|e| match e {
+            ReadError::Missing => PlaybackError::FragmentNotInSession,
+            ReadError::Failed(e) => PlaybackError::Internal(format!("reading fragment {}: {e}", f.number)),
+        })?;
         let start = f.producer_ts_ms;
         tokio::task::spawn_blocking(move || fragment_media(&header, cluster, start))
             .await

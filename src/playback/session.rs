@@ -19,8 +19,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Playback, PlaybackError};
+use crate::archive::TimestampKind;
 use crate::auth::session_token::SessionTokenKey;
-use crate::index::TimestampKind;
 use crate::model::{FragmentNumber, FragmentRecord, Stream};
 
 /// What the session URL serves.
@@ -196,7 +196,7 @@ impl Playback {
         if !stream.retention.is_persistent() {
             return Err(PlaybackError::NoDataRetention);
         }
-        let now = self.ingest.clock().now_millis();
+        let now = self.clock.now_millis();
         let kind = if req.producer_timestamps { TimestampKind::Producer } else { TimestampKind::Server };
         let max_results = req.max_results.unwrap_or(match req.mode {
             PlaybackMode::OnDemand => 1000,
@@ -223,7 +223,7 @@ impl Playback {
             created_ms: now,
             expires_ms: now + req.expires_secs * 1000,
         };
-        let index = self.ingest.index();
+        let index = &self.archive;
         match req.mode {
             PlaybackMode::Live => {
                 let newest = index
@@ -255,12 +255,12 @@ impl Playback {
     /// Opens and checks a session token: forged or malformed → `InvalidToken`, past its expiry
     /// → `ExpiredToken`, of the other kind (HLS vs DASH) → `InvalidToken`.
     pub fn open_session(&self, token: &str, kind: SessionKind) -> Result<SessionClaims, PlaybackError> {
-        open_claims(&self.token_key, token, kind, self.ingest.clock().now_millis())
+        open_claims(&self.token_key, token, kind, self.clock.now_millis())
     }
 
     /// The fragments the session shows now.
     pub async fn session_window(&self, c: &SessionClaims) -> Result<SessionWindow, PlaybackError> {
-        let index = self.ingest.index();
+        let index = &self.archive;
         let kind = c.timestamp_kind();
         let end = c.end_ms.unwrap_or(i64::MAX);
         let max = c.max_results.max(1) as usize;
@@ -318,7 +318,7 @@ impl Playback {
                 Ok(SessionWindow { fragments: out, first_index, complete: false })
             }
             PlaybackMode::LiveReplay => {
-                let now = self.ingest.clock().now_millis();
+                let now = self.clock.now_millis();
                 let elapsed = now - c.created_ms;
                 let mut visible: std::collections::VecDeque<FragmentRecord> = Default::default();
                 let (mut total, mut shown_ms) = (0u64, 0i64);
@@ -377,8 +377,8 @@ impl Playback {
         c: &SessionClaims,
         number: &FragmentNumber,
     ) -> Result<FragmentRecord, PlaybackError> {
-        let f = self.ingest.index().fragment(c.stream_id, number).await.map_err(|e| match e {
-            crate::index::IndexError::NotFound => PlaybackError::FragmentNotInSession,
+        let f = self.archive.fragment(c.stream_id, number).await.map_err(|e| match e {
+            crate::archive::IndexError::NotFound => PlaybackError::FragmentNotInSession,
             other => PlaybackError::Index(other),
         })?;
         if !c.covers(&f) {
@@ -395,8 +395,7 @@ impl Playback {
         producer_ms: i64,
     ) -> Result<FragmentRecord, PlaybackError> {
         let found = self
-            .ingest
-            .index()
+            .archive
             .fragments_in_range(c.stream_id, TimestampKind::Producer, producer_ms, producer_ms, None, 100)
             .await?;
         found.into_iter().rev().find(|f| c.covers(f)).ok_or(PlaybackError::FragmentNotInSession)

@@ -77,6 +77,16 @@ pub struct ResolvedStream {
     pub created: bool,
 }
 
+/// A new HTTP client for the AWS SDK clients (the control plane and the credential chain's STS,
+/// SSO and IMDS calls): hyper + rustls with the ring provider, like every other TLS connection of
+/// the crate, trusting the system's roots. The SDK's own default client would build aws-lc-sys (a
+/// C/CMake library) for a second copy of the same cryptography. Each runtime should build its own
+/// (the client's connection pool lives on the runtime that uses it).
+pub fn sdk_http_client() -> aws_sdk_kinesisvideo::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
 impl ControlPlane {
     /// Loads the AWS configuration chain. `endpoint` overrides the control-plane URL (like
     /// `AWS_ENDPOINT_URL`); `region` overrides the chain's region. With an endpoint and no region
@@ -88,7 +98,8 @@ impl ControlPlane {
     /// and a long warning per attempt. Credentials keep the whole chain (environment and profile
     /// come first, so IMDS is only asked when neither has a key).
     pub async fn load(endpoint: Option<&str>, region: Option<&str>) -> Result<Self, ControlError> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(sdk_http_client());
         if let Some(r) = region {
             loader = loader.region(Region::new(r.to_owned()));
         } else if endpoint.is_some() {

@@ -1,6 +1,7 @@
 //! The PutMedia producer: a client that streams Matroska to any KVS endpoint (openkvs or AWS) the
-//! way the KVS C producer does. It backs `openkvs put` and `openkvs bench ingest`, and the read-side
-//! load generators `openkvs bench getmedia` and `openkvs bench hls`.
+//! way the KVS C producer does. It backs `openkvs put`; the load generators beside it
+//! (`crate::bench`: `openkvs bench ingest|getmedia|hls`) reuse its control plane, body, session and
+//! report.
 //!
 //! - [`control`] resolves a stream on the control plane with the official SDK and the standard
 //!   AWS credential chain: DescribeStream, CreateStream, GetDataEndpoint.
@@ -14,21 +15,15 @@
 //! - [`session`] is the reusable core: one full-duplex PutMedia request from an already-resolved
 //!   data endpoint, credentials and a stream of pieces to per-fragment timings.
 //! - [`report`] computes latency percentiles and formats progress and summaries.
-//! - [`put`] and [`bench`] are the two commands; [`sample`] writes the embedded sample video
-//!   (`openkvs sample`) that `put` can send.
-//! - [`data_client`] is a keep-alive connection for signed JSON POSTs and session-resource GETs on
-//!   a data endpoint; [`bench_getmedia`] and [`bench_hls`] are the read-side benches built on it.
+//! - [`put`] is the command; [`sample`] writes the embedded sample video (`openkvs sample`) that
+//!   `put` can send.
 //!
 //! This module is a client: it may use hyper and rustls, never axum, and imports only `media`
 //! and `outbound` (its connections) from the rest of the crate.
 
 pub mod acks;
-pub mod bench;
-pub mod bench_getmedia;
-pub mod bench_hls;
 pub mod body;
 pub mod control;
-pub mod data_client;
 pub mod input;
 pub mod put;
 pub mod report;

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use str0m::format::Codec;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
@@ -455,7 +455,11 @@ impl Driver {
                         if let Some(link) = &p.storage {
                             let lost = !d.contiguous && d.params.spec().codec == Codec::H264;
                             let media = ReceivedMedia {
-                                kind: if d.params.spec().codec.is_audio() { MediaKind::Audio } else { MediaKind::Video },
+                                kind: if d.params.spec().codec.is_audio() {
+                                    MediaKind::Audio
+                                } else {
+                                    MediaKind::Video
+                                },
                                 time: d.time,
                                 contiguous: d.contiguous,
                                 data: d.data,

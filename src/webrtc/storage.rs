@@ -178,8 +178,13 @@ impl WebRtc {
         api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
         let (offer, pending) = api.apply().ok_or_else(|| WebRtcError::BadOffer("no offer".into()))?;
         let (media_tx, mut media_rx) = mpsc::channel::<ReceivedMedia>(512);
-        self.add_session(DriverInput::AddStorage { id: id.clone(), rtc: Box::new(rtc), video_mid, media: media_tx })
-            .await?;
+        self.add_session(DriverInput::AddStorage {
+            id: id.clone(),
+            rtc: Box::new(rtc),
+            video_mid,
+            media: media_tx,
+        })
+        .await?;
         let _close = CloseOnDrop { webrtc: self, id: id.clone() };
         let offer_msg = Inbound {
             action: "SDP_OFFER".into(),
@@ -266,7 +271,9 @@ async fn start_ingest(
         match ingest.register(stream.id) {
             Ok(slot) => break slot,
             Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(_) => return Err(WebRtcError::BadOffer("the stream is being written by another producer".into())),
+            Err(_) => {
+                return Err(WebRtcError::BadOffer("the stream is being written by another producer".into()));
+            }
         }
     };
     let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(256);
@@ -293,8 +300,8 @@ async fn start_ingest(
                         "WebRTC recording: first fragment persisted after JoinStorageSession"
                     );
                 }
-                AckKind::Error { error_id, error_code } => {
-                    tracing::warn!(stream = %name, "WebRTC recording: ingest error {error_id} {error_code}");
+                AckKind::Error(error) => {
+                    tracing::warn!(stream = %name, error = error.name(), "WebRTC recording: ingest error");
                 }
                 _ => {}
             }

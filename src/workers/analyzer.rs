@@ -15,9 +15,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::index::Index;
+use crate::archive::Archive;
 use crate::model::{FragmentRecord, ImageGenerationConfig, NotificationConfig, Stream, TagSet};
-use crate::store::FragmentStore;
 
 /// The stream a fragment belongs to, as analyzers see it.
 #[derive(Debug, Clone)]
@@ -35,23 +34,20 @@ pub struct StreamInfo {
 /// Reads a fragment's stored bytes and its track header.
 #[derive(Debug, Clone)]
 pub struct MediaSource {
-    pub(crate) index: Arc<dyn Index>,
-    pub(crate) store: Arc<dyn FragmentStore>,
+    archive: Arc<Archive>,
 }
 
 impl MediaSource {
-    /// Builds a source over an index and a store.
-    pub fn new(index: Arc<dyn Index>, store: Arc<dyn FragmentStore>) -> Self {
-        Self { index, store }
+    /// Builds a source over the archive.
+    pub fn new(archive: Arc<Archive>) -> Self {
+        Self { archive }
     }
 
-    /// The stored Cluster of a fragment (read on a blocking thread).
+    /// The stored Cluster of a fragment.
     pub async fn cluster(&self, record: &FragmentRecord) -> Result<Bytes, AnalyzerError> {
-        let store = self.store.clone();
-        let (stream_id, location) = (record.stream_id, record.location);
-        tokio::task::spawn_blocking(move || store.read(stream_id, &location))
+        self.archive
+            .read_fragment(record)
             .await
-            .map_err(|e| AnalyzerError::Media(e.to_string()))?
             .map_err(|e| AnalyzerError::Media(format!("cannot read fragment: {e}")))
     }
 
@@ -71,7 +67,7 @@ impl MediaSource {
 
     /// The EBML header + Segment + Info + Tracks the fragment was sent under.
     pub async fn track_header(&self, record: &FragmentRecord) -> Result<Bytes, AnalyzerError> {
-        self.index
+        self.archive
             .track_header(record.stream_id, record.header_id)
             .await
             .map(Bytes::from)

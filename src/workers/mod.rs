@@ -11,7 +11,7 @@
 //! - [`builtin`]: key-frame images, motion detection, and the JetStream "fragment persisted"
 //!   publisher.
 //!
-//! [`Workers`] owns the dispatcher: it subscribes to ingest's [`PersistedFeed`] and offers each
+//! [`Workers`] owns the dispatcher: it subscribes to the archive's [`PersistedFeed`] and offers each
 //! record to every running worker's shard queue with `try_send`, so ingest never waits on
 //! analysis; a full queue or a lagging feed only marks streams for a catch-up read of the index.
 //! This layer never imports axum/http: the admin API in `api` calls [`Workers::status`],
@@ -33,10 +33,8 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc::error::TrySendError;
 
+use crate::archive::{Archive, IndexError, PersistedFeed};
 use crate::clock::Clock;
-use crate::index::{Index, IndexError};
-use crate::ingest::PersistedFeed;
-use crate::store::FragmentStore;
 
 pub use analyzer::{
     AnalysisOutput, Analyzer, AnalyzerError, EventDraft, FragmentInput, MediaSource, StreamInfo,
@@ -177,7 +175,7 @@ pub struct WorkerStatus {
 #[derive(Debug)]
 pub struct Workers {
     slots: Vec<WorkerSlot>,
-    index: Arc<dyn Index>,
+    archive: Arc<Archive>,
     streams: Arc<StreamDirectory>,
     dispatcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -185,10 +183,8 @@ pub struct Workers {
 /// Everything the workers need from the server.
 #[derive(Debug, Clone)]
 pub struct WorkerEnv {
-    /// The index.
-    pub index: Arc<dyn Index>,
-    /// The fragment store.
-    pub store: Arc<dyn FragmentStore>,
+    /// The archive (stream information, cursors, events, fragments and their bytes).
+    pub archive: Arc<Archive>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Where analyzers write artifacts (`<data-dir>/analysis`).
@@ -236,19 +232,19 @@ impl Workers {
         config: WorkersConfig,
     ) -> Arc<Self> {
         let streams = Arc::new(StreamDirectory::new(
-            env.index.clone(),
+            env.archive.clone(),
             Duration::from_millis(config.stream_info_ttl_ms),
         ));
         let notifier =
             Notifier::start(config.notifications.clone(), env.webhook_key.clone(), env.clock.clone());
-        let media = MediaSource::new(env.index.clone(), env.store.clone());
+        let media = MediaSource::new(env.archive.clone());
         let slots: Vec<WorkerSlot> = specs
             .into_iter()
             .map(|spec| WorkerSlot {
                 core: Arc::new(WorkerCore {
                     analyzer: spec.analyzer,
                     globs: spec.streams,
-                    index: env.index.clone(),
+                    archive: env.archive.clone(),
                     media: media.clone(),
                     streams: streams.clone(),
                     notifier: notifier.clone(),
@@ -264,7 +260,7 @@ impl Workers {
         // missed.
         let rx = feed.subscribe();
         let workers =
-            Arc::new(Self { slots, index: env.index.clone(), streams, dispatcher: Mutex::new(None) });
+            Arc::new(Self { slots, archive: env.archive.clone(), streams, dispatcher: Mutex::new(None) });
         if config.enabled {
             for slot in &workers.slots {
                 slot.start();
@@ -322,13 +318,15 @@ impl Workers {
             let core = &slot.core;
             let name = core.analyzer.name();
             let mut lag = Vec::new();
-            for cursor in self.index.worker_cursors(name).await? {
+            for cursor in self.archive.worker_cursors(name).await? {
                 let Ok(Some(info)) = self.streams.get(cursor.stream_id).await else { continue };
-                let behind =
-                    self.index.fragments_after(cursor.stream_id, Some(&cursor.fragment_number), 1000).await?;
+                let behind = self
+                    .archive
+                    .fragments_after(cursor.stream_id, Some(&cursor.fragment_number), 1000)
+                    .await?;
                 let ms_behind = match (
                     behind.last(),
-                    self.index.fragment(cursor.stream_id, &cursor.fragment_number).await,
+                    self.archive.fragment(cursor.stream_id, &cursor.fragment_number).await,
                 ) {
                     (Some(newest), Ok(at)) => newest.server_ts_ms - at.server_ts_ms,
                     _ => 0,

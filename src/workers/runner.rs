@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::archive::{Archive, IndexError, TimestampKind};
 use crate::clock::Clock;
-use crate::index::{Index, IndexError, TimestampKind};
 use crate::model::{FragmentNumber, FragmentRecord, NewAnalyzerEvent};
 
 use super::WorkersConfig;
@@ -67,7 +67,7 @@ pub(crate) struct ShardSignals {
 pub(crate) struct WorkerCore {
     pub analyzer: Arc<dyn Analyzer>,
     pub globs: Vec<String>,
-    pub index: Arc<dyn Index>,
+    pub archive: Arc<Archive>,
     pub media: MediaSource,
     pub streams: Arc<StreamDirectory>,
     pub notifier: Notifier,
@@ -166,7 +166,7 @@ impl Shard {
 
     /// Catches up every stream this shard owns (start, resume, feed lag).
     async fn discover(&mut self) {
-        let ids = match self.core.index.stream_ids().await {
+        let ids = match self.core.archive.stream_ids().await {
             Ok(ids) => ids,
             Err(e) => {
                 tracing::warn!(worker = self.core.analyzer.name(), "cannot list streams: {e}");
@@ -277,7 +277,7 @@ impl Shard {
         if self.states.get(&id).is_some_and(|s| s.loaded) {
             return Ok(());
         }
-        let cursor = self.core.index.worker_cursor(self.core.analyzer.name(), id).await?;
+        let cursor = self.core.archive.worker_cursor(self.core.analyzer.name(), id).await?;
         let state = self.states.entry(id).or_default();
         state.cursor = cursor;
         state.loaded = true;
@@ -290,15 +290,16 @@ impl Shard {
         cursor: Option<&FragmentNumber>,
     ) -> Result<Vec<FragmentRecord>, IndexError> {
         match cursor {
-            Some(c) => self.core.index.fragments_after(id, Some(c), CATCH_UP_BATCH).await,
+            Some(c) => self.core.archive.fragments_after(id, Some(c), CATCH_UP_BATCH).await,
             None => {
                 // No cursor yet: start with the fragments of the last `backfill_secs`.
                 let since = self.core.clock.now_millis() - (self.core.config.backfill_secs as i64) * 1000;
-                let Some(first) = self.core.index.fragment_at(id, TimestampKind::Server, since).await? else {
+                let Some(first) = self.core.archive.fragment_at(id, TimestampKind::Server, since).await?
+                else {
                     return Ok(Vec::new());
                 };
                 let mut rest =
-                    self.core.index.fragments_after(id, Some(&first.number), CATCH_UP_BATCH - 1).await?;
+                    self.core.archive.fragments_after(id, Some(&first.number), CATCH_UP_BATCH - 1).await?;
                 rest.insert(0, first);
                 Ok(rest)
             }
@@ -308,7 +309,7 @@ impl Shard {
     async fn advance(&mut self, id: i64, record: &FragmentRecord) {
         let now = self.core.clock.now_millis();
         let name = self.core.analyzer.name();
-        match self.core.index.set_worker_cursor(name, id, &record.number, now).await {
+        match self.core.archive.set_worker_cursor(name, id, &record.number, now).await {
             Ok(()) | Err(IndexError::NotFound) => {}
             Err(e) => tracing::warn!(worker = name, stream_id = id, "cursor write failed: {e}"),
         }
@@ -405,7 +406,7 @@ impl Shard {
                 detail: e.detail,
             })
             .collect();
-        match self.core.index.insert_analyzer_events(&rows, now).await {
+        match self.core.archive.insert_analyzer_events(&rows, now).await {
             Ok(_) => {
                 self.core.counters.events.fetch_add(rows.len() as u64, Ordering::Relaxed);
                 self.core.notifier.deliver(info, rows);

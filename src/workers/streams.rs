@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::index::{Index, IndexError};
+use crate::archive::{Archive, IndexError};
 use crate::model::glob_match;
 
 use super::analyzer::{Analyzer, StreamInfo};
@@ -26,15 +26,15 @@ type CacheEntry = (Instant, Option<Arc<StreamInfo>>);
 /// A cache of stream information for the workers.
 #[derive(Debug)]
 pub struct StreamDirectory {
-    index: Arc<dyn Index>,
+    archive: Arc<Archive>,
     ttl: Duration,
     cache: Mutex<HashMap<i64, CacheEntry>>,
 }
 
 impl StreamDirectory {
     /// A directory over `index` whose entries live `ttl`.
-    pub fn new(index: Arc<dyn Index>, ttl: Duration) -> Self {
-        Self { index, ttl, cache: Mutex::new(HashMap::new()) }
+    pub fn new(archive: Arc<Archive>, ttl: Duration) -> Self {
+        Self { archive, ttl, cache: Mutex::new(HashMap::new()) }
     }
 
     /// How long an entry is trusted.
@@ -63,14 +63,14 @@ impl StreamDirectory {
     }
 
     async fn load(&self, stream_id: i64) -> Result<Option<Arc<StreamInfo>>, IndexError> {
-        let stream = match self.index.stream_by_id(stream_id).await {
+        let stream = match self.archive.stream_by_id(stream_id).await {
             Ok(s) => s,
             Err(IndexError::NotFound) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let tags = self.index.stream_tags(stream_id).await?;
-        let image_generation = self.index.image_generation_config(stream_id).await?;
-        let notification = self.index.notification_config(stream_id).await?;
+        let tags = self.archive.stream_tags(stream_id).await?;
+        let image_generation = self.archive.image_generation_config(stream_id).await?;
+        let notification = self.archive.notification_config(stream_id).await?;
         Ok(Some(Arc::new(StreamInfo { stream, tags, image_generation, notification })))
     }
 }

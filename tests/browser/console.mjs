@@ -304,7 +304,15 @@ async function main() {
 
   // Click the timeline (inside the recording) to replay from there.
   await page.locator('.timeline-card').scrollIntoViewIfNeeded();
-  const again = await page.locator('.tl-track rect.frag').first().boundingBox();
+  // The timeline keeps redrawing as fragments arrive and its window slides: take the first
+  // fragment that is on screen now (under load the oldest may have slid out of view).
+  const again = await until('a fragment on the timeline', 15000, async () => {
+    for (const rect of await page.locator('.tl-track rect.frag').all()) {
+      const box = await rect.boundingBox();
+      if (box && box.width > 2) return box;
+    }
+    return null;
+  });
   await page.mouse.click(again.x + Math.min(20, again.width / 2), again.y + again.height / 2);
   await until('replay playing', 30000, async () => {
     const st = await video.evaluate((v) => ({ t: v.currentTime, paused: v.paused, mode: v.closest('.player').dataset.mode, phase: v.closest('.player').dataset.phase }));

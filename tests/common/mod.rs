@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use aws_sdk_kinesisvideo::config::{BehaviorVersion, Credentials, Region};
+use openkvs::app::Config;
 use openkvs::app::Server;
+use openkvs::archive::FragmentStore;
 use openkvs::clock::SystemClock;
-use openkvs::config::Config;
-use openkvs::store::FragmentStore;
 use sqlx::Connection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -145,7 +145,7 @@ impl TestServer {
     }
 
     /// As [`TestServer::start_with`], wrapping the fragment store (fault injection, see
-    /// `openkvs::store::faulty`). A later [`TestServer::restart`] uses the plain store.
+    /// `openkvs::archive::FaultyStore`). A later [`TestServer::restart`] uses the plain store.
     pub async fn start_with_store(
         backend: Backend,
         tweak: impl FnOnce(&mut Config),
@@ -252,6 +252,7 @@ impl TestServer {
     /// A `kinesis-video-media` client (GetMedia) at this server with the development key.
     pub fn media(&self) -> aws_sdk_kinesisvideomedia::Client {
         let conf = aws_sdk_kinesisvideomedia::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(aws_sdk_kinesisvideomedia::config::BehaviorVersion::latest())
             .region(aws_sdk_kinesisvideomedia::config::Region::new("us-east-1"))
             .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
@@ -269,6 +270,7 @@ impl TestServer {
     /// The control-plane client configuration builder, for further tweaks.
     pub fn kvs_config(&self, key: &str, secret: &str, region: &str) -> aws_sdk_kinesisvideo::config::Builder {
         aws_sdk_kinesisvideo::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .credentials_provider(Credentials::new(key, secret, None, None, "test"))
@@ -290,6 +292,7 @@ impl Drop for TestServer {
 pub fn kvs_client(endpoint: &str) -> aws_sdk_kinesisvideo::Client {
     aws_sdk_kinesisvideo::Client::from_conf(
         aws_sdk_kinesisvideo::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))
@@ -305,6 +308,7 @@ pub fn archived_client(endpoint: &str) -> aws_sdk_kinesisvideoarchivedmedia::Cli
     use aws_sdk_kinesisvideoarchivedmedia::config as c;
     aws_sdk_kinesisvideoarchivedmedia::Client::from_conf(
         c::Config::builder()
+            .http_client(openkvs::producer::control::sdk_http_client())
             .behavior_version(c::BehaviorVersion::latest())
             .region(c::Region::new("us-east-1"))
             .credentials_provider(Credentials::new("openkvs", "openkvs-secret", None, None, "test"))

@@ -115,7 +115,7 @@ fn e4006_invalid_mkv_is_fatal() {
     assert!(e.fatal);
     assert_eq!(e.cluster_timecode, Some(1000));
     let fatal = run.fatal.as_ref().expect("pull returns Err after a fatal error");
-    assert_eq!(fatal.error_id(), 4006);
+    assert_eq!(fatal.error_id().id(), 4006);
     match &fatal.kind {
         FragmentErrorKind::InvalidMkv(m) => {
             assert_eq!(m.kind, MkvErrorKind::Invalid("invalid block track number"));
@@ -164,7 +164,7 @@ fn e4007_relative_without_producer_start_is_fatal() {
     assert_eq!(run.error_ids(), vec![4007]);
     assert!(run.errors()[0].fatal);
     assert_eq!(run.errors()[0].cluster_timecode, Some(0));
-    assert_eq!(run.fatal.as_ref().unwrap().error_id(), 4007);
+    assert_eq!(run.fatal.as_ref().unwrap().error_id().id(), 4007);
     assert!(run.completed().is_empty());
 }
 
@@ -269,12 +269,12 @@ fn random_garbage_is_4006_at_once() {
         let ev = f.pull().expect("first pull reports the error as an event");
         match ev {
             Some(FragmentEvent::Error(e)) => {
-                assert_eq!(e.error_id(), 4006);
+                assert_eq!(e.error_id().id(), 4006);
                 assert!(e.fatal);
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(f.pull().unwrap_err().error_id(), 4006);
+        assert_eq!(f.pull().unwrap_err().error_id().id(), 4006);
         f.check_invariants();
         assert_eq!(f.buffered_len(), 0);
     }

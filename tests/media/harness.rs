@@ -149,7 +149,7 @@ impl Run {
     }
 
     pub fn error_ids(&self) -> Vec<u32> {
-        self.errors().iter().map(|e| e.error_id()).collect()
+        self.errors().iter().map(|e| e.error_id().id()).collect()
     }
 }
 

@@ -5,66 +5,78 @@
 //! `openkvs_stream_fragments_without_key_frame_total`) before viewers report stutter. Only archived
 //! fragments are in the index: a stream without retention reports none.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, epoch_seconds};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::index::TimestampKind;
-
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::DescribeIngestHealth;
+use crate::api::aws::{AwsError, Call, EpochSeconds, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::archive::TimestampKind;
+use crate::model::check_range;
 
 /// `DescribeIngestHealth` input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct Input {
+pub struct DescribeIngestHealthInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     max_fragments: Option<i64>,
 }
 
+impl OperationInput for DescribeIngestHealthInput {
+    /// The stream and how many of its newest fragments to examine.
+    type Valid = (StreamRef, u32);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let max = check_range("maxFragments", self.max_fragments.unwrap_or(1000), 1, 1000)?;
+        Ok((stream, max as u32))
+    }
+}
+
+/// `DescribeIngestHealth` output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeIngestHealthOutput {
+    stream_name: String,
+    #[serde(rename = "StreamARN")]
+    stream_arn: String,
+    fragments_examined: usize,
+    fragments_without_key_frame: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oldest_server_timestamp: Option<EpochSeconds>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_fragment_without_key_frame: Option<FragmentWithoutKeyFrame>,
+}
+
+/// The newest fragment that does not start with a key frame.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FragmentWithoutKeyFrame {
+    fragment_number: String,
+    producer_timestamp: EpochSeconds,
+    server_timestamp: EpochSeconds,
+}
+
 /// Describes the stream's recent fragments.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let max = input.max_fragments.unwrap_or(1000);
-    if !(1..=1000).contains(&max) {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{max}' at 'maxFragments' failed to satisfy constraint: Member must have value between 1 and 1000"
-        )));
-    }
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
+    call: Call,
+    Valid((stream, max)): Valid<DescribeIngestHealthInput>,
+) -> Result<DescribeIngestHealthOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&stream).await?;
     let newest_first =
-        state.index.latest_fragments(stream.id, TimestampKind::Server, i64::MIN, max as u32).await?;
+        state.archive.latest_fragments(stream.id, TimestampKind::Server, i64::MIN, max).await?;
     let without: Vec<_> = newest_first.iter().filter(|f| !f.key_frame).collect();
-    let mut out = json!({
-        "StreamName": stream.name.as_str(),
-        "StreamARN": stream.arn.to_string(),
-        "FragmentsExamined": newest_first.len(),
-        "FragmentsWithoutKeyFrame": without.len(),
-    });
-    if let Some(oldest) = newest_first.last() {
-        out["OldestServerTimestamp"] = json!(epoch_seconds(oldest.server_ts_ms));
-    }
-    if let Some(f) = without.first() {
-        out["LastFragmentWithoutKeyFrame"] = json!({
-            "FragmentNumber": f.number.as_str(),
-            "ProducerTimestamp": epoch_seconds(f.producer_ts_ms),
-            "ServerTimestamp": epoch_seconds(f.server_ts_ms),
-        });
-    }
-    Ok(Json(out))
+    Ok(DescribeIngestHealthOutput {
+        stream_name: stream.name.to_string(),
+        stream_arn: stream.arn.to_string(),
+        fragments_examined: newest_first.len(),
+        fragments_without_key_frame: without.len(),
+        oldest_server_timestamp: newest_first.last().map(|f| EpochSeconds(f.server_ts_ms)),
+        last_fragment_without_key_frame: without.first().map(|f| FragmentWithoutKeyFrame {
+            fragment_number: f.number.as_str().to_owned(),
+            producer_timestamp: EpochSeconds(f.producer_ts_ms),
+            server_timestamp: EpochSeconds(f.server_ts_ms),
+        }),
+    })
 }

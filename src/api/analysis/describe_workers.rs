@@ -2,33 +2,94 @@
 //! counters and, per stream it has a cursor on, how far behind the newest fragment it is. Streams
 //! outside the caller's key policy are left out.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, epoch_seconds};
-use crate::auth::Caller;
-
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::DescribeWorkers;
+use crate::api::aws::{AwsError, AwsErrorCode, Call, EpochSeconds, OperationInput, Valid};
+use crate::workers::{StreamLag, WorkerStatus};
 
 /// `DescribeWorkers` input (optionally one worker).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct Input {
+pub struct DescribeWorkersInput {
     worker_name: Option<String>,
+}
+
+impl OperationInput for DescribeWorkersInput {
+    type Valid = Option<String>;
+
+    fn validate(self) -> Result<Option<String>, AwsError> {
+        Ok(self.worker_name)
+    }
+}
+
+/// `DescribeWorkers` output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeWorkersOutput {
+    workers: Vec<Worker>,
+}
+
+/// One worker.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Worker {
+    worker_name: String,
+    status: &'static str,
+    stream_name_patterns: Vec<String>,
+    fragments_processed: u64,
+    fragments_failed: u64,
+    panics: u64,
+    events_recorded: u64,
+    queue_overflows: u64,
+    streams: Vec<WorkerStream>,
+}
+
+/// How far a worker is behind in one stream.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WorkerStream {
+    stream_name: String,
+    last_fragment_number: String,
+    cursor_updated_timestamp: EpochSeconds,
+    fragments_behind: u64,
+    millis_behind: i64,
+}
+
+impl Worker {
+    fn from_status(s: WorkerStatus, streams: Vec<WorkerStream>) -> Self {
+        Self {
+            worker_name: s.name,
+            status: if s.running { "RUNNING" } else { "PAUSED" },
+            stream_name_patterns: s.streams,
+            fragments_processed: s.processed,
+            fragments_failed: s.failed,
+            panics: s.panics,
+            events_recorded: s.events,
+            queue_overflows: s.overflows,
+            streams,
+        }
+    }
+}
+
+impl From<StreamLag> for WorkerStream {
+    fn from(l: StreamLag) -> Self {
+        Self {
+            stream_name: l.stream_name,
+            last_fragment_number: l.cursor,
+            cursor_updated_timestamp: EpochSeconds(l.updated_at_ms),
+            fragments_behind: l.fragments_behind,
+            millis_behind: l.ms_behind,
+        }
+    }
 }
 
 /// Describes workers.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let statuses = state.workers.status().await?;
-    if let Some(name) = &input.worker_name
+    call: Call,
+    Valid(worker_name): Valid<DescribeWorkersInput>,
+) -> Result<DescribeWorkersOutput, AwsError> {
+    let statuses = call.state.workers.status().await?;
+    if let Some(name) = &worker_name
         && !statuses.iter().any(|s| &s.name == name)
     {
         return Err(AwsError::new(
@@ -36,36 +97,19 @@ pub async fn handle(
             format!("No worker named {name}."),
         ));
     }
-    let workers: Vec<Value> = statuses
+    let policy = &call.caller.policy;
+    let workers = statuses
         .into_iter()
-        .filter(|s| input.worker_name.as_ref().is_none_or(|n| *n == s.name))
-        .map(|s| {
-            let lag: Vec<Value> = s
-                .lag
-                .iter()
-                .filter(|l| caller.policy.allows_stream(&l.stream_name))
-                .map(|l| {
-                    json!({
-                        "StreamName": l.stream_name,
-                        "LastFragmentNumber": l.cursor,
-                        "CursorUpdatedTimestamp": epoch_seconds(l.updated_at_ms),
-                        "FragmentsBehind": l.fragments_behind,
-                        "MillisBehind": l.ms_behind,
-                    })
-                })
+        .filter(|s| worker_name.as_ref().is_none_or(|n| *n == s.name))
+        .map(|mut s| {
+            let lag = std::mem::take(&mut s.lag);
+            let streams = lag
+                .into_iter()
+                .filter(|l| policy.allows_stream(&l.stream_name))
+                .map(WorkerStream::from)
                 .collect();
-            json!({
-                "WorkerName": s.name,
-                "Status": if s.running { "RUNNING" } else { "PAUSED" },
-                "StreamNamePatterns": s.streams,
-                "FragmentsProcessed": s.processed,
-                "FragmentsFailed": s.failed,
-                "Panics": s.panics,
-                "EventsRecorded": s.events,
-                "QueueOverflows": s.overflows,
-                "Streams": lag,
-            })
+            Worker::from_status(s, streams)
         })
         .collect();
-    Ok(Json(json!({ "Workers": workers })))
+    Ok(DescribeWorkersOutput { workers })
 }

@@ -2,26 +2,16 @@
 //! time, optionally of one `Kind`; `MaxResults` 1..=1000 (default 100) with an opaque `NextToken`
 //! (a keyset position: every page is one index range query).
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, epoch_seconds, millis_from_epoch_seconds};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::model::AnalyzerEvent;
-
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::ListAnalyzerEvents;
+use crate::api::aws::{AwsError, Call, EpochSeconds, OperationInput, Valid, page_token, timestamp_millis};
+use crate::api::streams::StreamRef;
+use crate::model::{AnalyzerEvent, check_len, check_range};
 
 /// `ListAnalyzerEvents` input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct Input {
+pub struct ListAnalyzerEventsInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -32,75 +22,108 @@ pub struct Input {
     next_token: Option<String>,
 }
 
-fn timestamp(v: Option<f64>, default: i64, member: &str) -> Result<i64, AwsError> {
-    match v {
-        None => Ok(default),
-        Some(s) => millis_from_epoch_seconds(s)
-            .ok_or_else(|| AwsError::invalid_argument(format!("{member} is not a valid timestamp."))),
+/// The paging position inside a NextToken: producer time and id of the last event returned.
+#[derive(Debug, Serialize, Deserialize)]
+struct Position {
+    t: i64,
+    i: i64,
+}
+
+/// A validated ListAnalyzerEvents request.
+#[derive(Debug)]
+pub struct ListAnalyzerEventsRequest {
+    stream: StreamRef,
+    limit: u32,
+    from: i64,
+    to: i64,
+    kind: Option<String>,
+    after: Option<(i64, i64)>,
+}
+
+impl OperationInput for ListAnalyzerEventsInput {
+    type Valid = ListAnalyzerEventsRequest;
+
+    fn validate(self) -> Result<ListAnalyzerEventsRequest, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let limit = check_range("maxResults", self.max_results.unwrap_or(100), 1, 1000)? as u32;
+        let from =
+            self.start_timestamp.map(|s| timestamp_millis(s, "StartTimestamp")).transpose()?.unwrap_or(0);
+        let to =
+            self.end_timestamp.map(|s| timestamp_millis(s, "EndTimestamp")).transpose()?.unwrap_or(i64::MAX);
+        if from > to {
+            return Err(AwsError::invalid_argument("The StartTimestamp must not be after the EndTimestamp."));
+        }
+        if let Some(k) = &self.kind {
+            check_len("kind", k, 1, 64)?;
+        }
+        let after = self
+            .next_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| page_token::decode::<Position>(t).map(|p| (p.t, p.i)))
+            .transpose()?;
+        Ok(ListAnalyzerEventsRequest { stream, limit, from, to, kind: self.kind, after })
     }
 }
 
-fn decode_token(s: &str) -> Result<(i64, i64), AwsError> {
-    let bad = || AwsError::invalid_argument("The NextToken is not valid.");
-    let raw = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let (ts, id) = text.split_once(':').ok_or_else(bad)?;
-    Ok((ts.parse().map_err(|_| bad())?, id.parse().map_err(|_| bad())?))
+/// `ListAnalyzerEvents` output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListAnalyzerEventsOutput {
+    events: Vec<Event>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
 }
 
-/// One event as the wire shows it.
-pub fn event_json(e: &AnalyzerEvent) -> Value {
-    json!({
-        "EventId": e.id,
-        "Worker": e.worker,
-        "Kind": e.kind,
-        "FragmentNumber": e.fragment_number.as_ref().map(|n| n.as_str().to_owned()),
-        "ProducerTimestamp": epoch_seconds(e.producer_ts_ms),
-        "ServerTimestamp": epoch_seconds(e.server_ts_ms),
-        "EndTimestamp": e.end_ts_ms.map(epoch_seconds),
-        "Score": e.score,
-        "Detail": e.detail,
-    })
+/// One event (docs/openapi/analysis.yaml `AnalyzerEvent`): nullable members are `null`, not left
+/// out.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Event {
+    event_id: i64,
+    worker: String,
+    kind: String,
+    fragment_number: Option<String>,
+    producer_timestamp: EpochSeconds,
+    server_timestamp: EpochSeconds,
+    end_timestamp: Option<EpochSeconds>,
+    score: Option<f64>,
+    detail: serde_json::Value,
+}
+
+impl Event {
+    fn from_event(e: AnalyzerEvent) -> Self {
+        Self {
+            event_id: e.id,
+            worker: e.worker,
+            kind: e.kind,
+            fragment_number: e.fragment_number.map(|n| n.as_str().to_owned()),
+            producer_timestamp: EpochSeconds(e.producer_ts_ms),
+            server_timestamp: EpochSeconds(e.server_ts_ms),
+            end_timestamp: e.end_ts_ms.map(EpochSeconds),
+            score: e.score,
+            detail: e.detail,
+        }
+    }
 }
 
 /// Lists events.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let max = input.max_results.unwrap_or(100);
-    if !(1..=1000).contains(&max) {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 1000"
-        )));
-    }
-    let from = timestamp(input.start_timestamp, 0, "StartTimestamp")?;
-    let to = timestamp(input.end_timestamp, i64::MAX, "EndTimestamp")?;
-    if from > to {
-        return Err(AwsError::invalid_argument("The StartTimestamp must not be after the EndTimestamp."));
-    }
-    if let Some(k) = &input.kind
-        && (k.is_empty() || k.len() > 64)
-    {
-        return Err(AwsError::invalid_argument("Kind must have length between 1 and 64."));
-    }
-    let after = input.next_token.as_deref().filter(|t| !t.is_empty()).map(decode_token).transpose()?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    let limit = max as u32;
-    let mut rows =
-        state.index.analyzer_events(stream.id, from, to, input.kind.as_deref(), after, limit + 1).await?;
+    call: Call,
+    Valid(req): Valid<ListAnalyzerEventsInput>,
+) -> Result<ListAnalyzerEventsOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&req.stream).await?;
+    let limit = req.limit;
+    let mut rows = state
+        .archive
+        .analyzer_events(stream.id, req.from, req.to, req.kind.as_deref(), req.after, limit + 1)
+        .await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let mut out = json!({ "Events": rows.iter().map(event_json).collect::<Vec<_>>() });
-    if more && let Some(last) = rows.last() {
-        out["NextToken"] =
-            Value::String(URL_SAFE_NO_PAD.encode(format!("{}:{}", last.producer_ts_ms, last.id)));
-    }
-    Ok(Json(out))
+    let next_token = match (more, rows.last()) {
+        (true, Some(last)) => Some(page_token::encode(&Position { t: last.producer_ts_ms, i: last.id })),
+        _ => None,
+    };
+    Ok(ListAnalyzerEventsOutput { events: rows.into_iter().map(Event::from_event).collect(), next_token })
 }

@@ -1,34 +1,39 @@
-//! `POST /openkvs/pauseWorker` with `{"WorkerName": …}`: Stops a worker between fragments (waiting until it has stopped). Fragments persisted meanwhile are analysed when it is resumed: its cursors stay in the index. An unknown name is
-//! `ResourceNotFoundException`.
+//! `POST /openkvs/pauseWorker` with `{"WorkerName": …}`: stops a worker between fragments (waiting
+//! until it has stopped). Fragments persisted meanwhile are analysed when it is resumed: its
+//! cursors stay in the index. An unknown name is `ResourceNotFoundException`. Also owns the
+//! `WorkerName` input shape ResumeWorker shares.
 
-use axum::Json;
-use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
+use crate::model::required;
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::PauseWorker;
-
-/// `PauseWorker` input.
+/// `PauseWorker` / `ResumeWorker` input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct Input {
+pub struct WorkerNameInput {
     worker_name: Option<String>,
 }
 
+impl OperationInput for WorkerNameInput {
+    type Valid = String;
+
+    fn validate(self) -> Result<String, AwsError> {
+        Ok(required(self.worker_name, "workerName")?)
+    }
+}
+
+/// `PauseWorker` / `ResumeWorker` output (no members).
+#[derive(Debug, Serialize)]
+pub struct WorkerStateOutput {}
+
+/// The error for a worker name no worker has.
+pub fn unknown_worker(e: impl std::fmt::Display) -> AwsError {
+    AwsError::new(AwsErrorCode::ResourceNotFoundException, format!("{e}."))
+}
+
 /// Pauses a worker.
-pub async fn handle(
-    State(state): State<AppState>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let name = required(input.worker_name, "workerName")?;
-    state
-        .workers
-        .pause(&name)
-        .await
-        .map_err(|e| AwsError::new(AwsErrorCode::ResourceNotFoundException, format!("{e}.")))?;
-    Ok(Json(json!({})))
+pub async fn handle(call: Call, Valid(name): Valid<WorkerNameInput>) -> Result<WorkerStateOutput, AwsError> {
+    call.state.workers.pause(&name).await.map_err(unknown_worker)?;
+    Ok(WorkerStateOutput {})
 }

@@ -2,27 +2,18 @@
 //! DisplayFragmentNumber; returns the absolute URL of the session's `getDASHManifest.mpd` under
 //! `/dash/v1/`.
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::get_hls_streaming_session_url::{always_never, session_request};
-use crate::api::archived::list_fragments::SelectorInput;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation};
-use crate::api::streams::{StreamRef, resolve};
-use crate::api::{AppState, ListenerInfo, public_base_url};
-use crate::auth::Caller;
-use crate::playback::session::SessionKind;
+use super::list_fragments::SelectorInput;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::playback::session::{SessionKind, SessionRequest};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::GetDASHStreamingSessionURL;
-
-/// `GetDASHStreamingSessionURL` input.
+/// `GetDASHStreamingSessionURLInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct GetDASHStreamingSessionURLInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -35,35 +26,43 @@ pub struct Input {
     max_manifest_fragment_results: Option<i64>,
 }
 
+impl OperationInput for GetDASHStreamingSessionURLInput {
+    type Valid = (StreamRef, SessionRequest);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let mut req = session_request(
+            SessionKind::Dash,
+            self.playback_mode.as_deref(),
+            self.dash_fragment_selector.as_ref(),
+            "dASHFragmentSelector",
+            self.expires,
+            self.max_manifest_fragment_results,
+            "maxManifestFragmentResults",
+        )?;
+        req.display_timestamp =
+            always_never(self.display_fragment_timestamp.as_deref(), "displayFragmentTimestamp")?;
+        req.display_number = always_never(self.display_fragment_number.as_deref(), "displayFragmentNumber")?;
+        Ok((stream, req))
+    }
+}
+
+/// `GetDASHStreamingSessionURLOutput`.
+#[derive(Debug, Serialize)]
+pub struct GetDASHStreamingSessionURLOutput {
+    #[serde(rename = "DASHStreamingSessionURL")]
+    dash_streaming_session_url: String,
+}
+
 /// Creates a DASH session.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Extension(listener): Extension<ListenerInfo>,
-    headers: HeaderMap,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let mut req = session_request(
-        SessionKind::Dash,
-        input.playback_mode.as_deref(),
-        input.dash_fragment_selector.as_ref(),
-        "dASHFragmentSelector",
-        input.expires,
-        input.max_manifest_fragment_results,
-        "maxManifestFragmentResults",
-    )?;
-    req.display_timestamp =
-        always_never(input.display_fragment_timestamp.as_deref(), "displayFragmentTimestamp")?;
-    req.display_number = always_never(input.display_fragment_number.as_deref(), "displayFragmentNumber")?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    let token = state.playback.create_session(&stream, req).await?;
-    let base = public_base_url(&state.settings, &listener, &headers);
-    Ok(Json(json!({
-        "DASHStreamingSessionURL": format!("{base}/dash/v1/getDASHManifest.mpd?SessionToken={token}")
-    })))
+    call: Call,
+    Valid((stream, req)): Valid<GetDASHStreamingSessionURLInput>,
+) -> Result<GetDASHStreamingSessionURLOutput, AwsError> {
+    let stream = call.stream(&stream).await?;
+    let token = call.state.playback.create_session(&stream, req).await?;
+    let base = call.public_base_url()?;
+    Ok(GetDASHStreamingSessionURLOutput {
+        dash_streaming_session_url: format!("{base}/dash/v1/getDASHManifest.mpd?SessionToken={token}"),
+    })
 }

@@ -2,31 +2,23 @@
 //! and the KVS documentation, creates a session (a sealed token) and returns the absolute URL of
 //! its master playlist under `/hls/v1/`. Also holds the parameter parsing DASH shares.
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::archived::list_fragments::{RangeInput, SelectorInput};
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, millis_from_epoch_seconds};
-use crate::api::streams::{StreamRef, resolve};
-use crate::api::{AppState, ListenerInfo, public_base_url};
-use crate::auth::Caller;
+use super::list_fragments::{SELECTOR_TYPES, SelectorInput};
+use crate::api::aws::{AwsError, Call, OperationInput, Valid, timestamp_millis};
+use crate::api::streams::StreamRef;
+use crate::model::{check_enum, check_range};
 use crate::playback::session::{
     ContainerFormat, DiscontinuityMode, PlaybackMode, SessionKind, SessionRequest,
 };
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::GetHLSStreamingSessionURL;
-
 /// Longest ON_DEMAND range (KVS: 24 hours).
 const MAX_ON_DEMAND_RANGE_MS: i64 = 24 * 3600 * 1000;
 
-/// `GetHLSStreamingSessionURL` input.
+/// `GetHLSStreamingSessionURLInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct GetHLSStreamingSessionURLInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -40,18 +32,6 @@ pub struct Input {
     max_media_playlist_fragment_results: Option<i64>,
 }
 
-/// Checks an enum-valued member against its allowed values (model validation message).
-pub fn enum_member<'a>(value: &'a str, member: &str, allowed: &[&str]) -> Result<&'a str, AwsError> {
-    if allowed.contains(&value) {
-        Ok(value)
-    } else {
-        Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-            allowed.join(", ")
-        )))
-    }
-}
-
 /// Parses PlaybackMode, the selector and Expires / max results, shared by HLS and DASH.
 pub fn session_request(
     kind: SessionKind,
@@ -63,7 +43,7 @@ pub fn session_request(
     max_results_member: &str,
 ) -> Result<SessionRequest, AwsError> {
     let mode =
-        match enum_member(mode.unwrap_or("LIVE"), "playbackMode", &["LIVE", "LIVE_REPLAY", "ON_DEMAND"])? {
+        match check_enum("playbackMode", mode.unwrap_or("LIVE"), &["LIVE", "LIVE_REPLAY", "ON_DEMAND"])? {
             "LIVE" => PlaybackMode::Live,
             "LIVE_REPLAY" => PlaybackMode::LiveReplay,
             _ => PlaybackMode::OnDemand,
@@ -71,21 +51,12 @@ pub fn session_request(
     let producer = match selector.and_then(|s| s.fragment_selector_type.as_deref()) {
         None => false,
         Some(t) => {
-            enum_member(
-                t,
-                &format!("{selector_member}.fragmentSelectorType"),
-                &["PRODUCER_TIMESTAMP", "SERVER_TIMESTAMP"],
-            )? == "PRODUCER_TIMESTAMP"
+            check_enum(&format!("{selector_member}.fragmentSelectorType"), t, SELECTOR_TYPES)?
+                == "PRODUCER_TIMESTAMP"
         }
     };
-    let range: Option<&RangeInput> = selector.and_then(|s| s.timestamp_range.as_ref());
-    let ts = |v: Option<f64>, member: &str| -> Result<Option<i64>, AwsError> {
-        v.map(|s| {
-            millis_from_epoch_seconds(s)
-                .ok_or_else(|| AwsError::invalid_argument(format!("{member} is not a valid timestamp.")))
-        })
-        .transpose()
-    };
+    let range = selector.and_then(|s| s.timestamp_range.as_ref());
+    let ts = |v: Option<f64>, member: &str| v.map(|s| timestamp_millis(s, member)).transpose();
     let start = ts(range.and_then(|r| r.start_timestamp), "StartTimestamp")?;
     let end = ts(range.and_then(|r| r.end_timestamp), "EndTimestamp")?;
     match mode {
@@ -116,19 +87,8 @@ pub fn session_request(
             ));
         }
     }
-    let expires = expires.unwrap_or(300);
-    if !(300..=43200).contains(&expires) {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{expires}' at 'expires' failed to satisfy constraint: Member must have value between 300 and 43200"
-        )));
-    }
-    if let Some(m) = max_results
-        && !(1..=5000).contains(&m)
-    {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{m}' at '{max_results_member}' failed to satisfy constraint: Member must have value between 1 and 5000"
-        )));
-    }
+    let expires = check_range("expires", expires.unwrap_or(300), 300, 43200)?;
+    let max_results = max_results.map(|m| check_range(max_results_member, m, 1, 5000)).transpose()?;
     Ok(SessionRequest {
         kind,
         mode,
@@ -146,56 +106,63 @@ pub fn session_request(
 
 /// Parses an `ALWAYS` / `NEVER` member.
 pub fn always_never(value: Option<&str>, member: &str) -> Result<bool, AwsError> {
-    Ok(enum_member(value.unwrap_or("NEVER"), member, &["ALWAYS", "NEVER"])? == "ALWAYS")
+    Ok(check_enum(member, value.unwrap_or("NEVER"), &["ALWAYS", "NEVER"])? == "ALWAYS")
+}
+
+impl OperationInput for GetHLSStreamingSessionURLInput {
+    type Valid = (StreamRef, SessionRequest);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let mut req = session_request(
+            SessionKind::Hls,
+            self.playback_mode.as_deref(),
+            self.hls_fragment_selector.as_ref(),
+            "hLSFragmentSelector",
+            self.expires,
+            self.max_media_playlist_fragment_results,
+            "maxMediaPlaylistFragmentResults",
+        )?;
+        let container = self.container_format.as_deref().unwrap_or("FRAGMENTED_MP4");
+        req.container = match check_enum("containerFormat", container, &["FRAGMENTED_MP4", "MPEG_TS"])? {
+            "MPEG_TS" => ContainerFormat::MpegTs,
+            _ => ContainerFormat::FragmentedMp4,
+        };
+        req.discontinuity = self
+            .discontinuity_mode
+            .as_deref()
+            .map(|d| {
+                check_enum("discontinuityMode", d, &["ALWAYS", "NEVER", "ON_DISCONTINUITY"]).map(
+                    |d| match d {
+                        "ALWAYS" => DiscontinuityMode::Always,
+                        "NEVER" => DiscontinuityMode::Never,
+                        _ => DiscontinuityMode::OnDiscontinuity,
+                    },
+                )
+            })
+            .transpose()?;
+        req.display_timestamp =
+            always_never(self.display_fragment_timestamp.as_deref(), "displayFragmentTimestamp")?;
+        Ok((stream, req))
+    }
+}
+
+/// `GetHLSStreamingSessionURLOutput`.
+#[derive(Debug, Serialize)]
+pub struct GetHLSStreamingSessionURLOutput {
+    #[serde(rename = "HLSStreamingSessionURL")]
+    hls_streaming_session_url: String,
 }
 
 /// Creates an HLS session.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Extension(listener): Extension<ListenerInfo>,
-    headers: HeaderMap,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let mut req = session_request(
-        SessionKind::Hls,
-        input.playback_mode.as_deref(),
-        input.hls_fragment_selector.as_ref(),
-        "hLSFragmentSelector",
-        input.expires,
-        input.max_media_playlist_fragment_results,
-        "maxMediaPlaylistFragmentResults",
-    )?;
-    req.container = match enum_member(
-        input.container_format.as_deref().unwrap_or("FRAGMENTED_MP4"),
-        "containerFormat",
-        &["FRAGMENTED_MP4", "MPEG_TS"],
-    )? {
-        "MPEG_TS" => ContainerFormat::MpegTs,
-        _ => ContainerFormat::FragmentedMp4,
-    };
-    req.discontinuity = input
-        .discontinuity_mode
-        .as_deref()
-        .map(|d| {
-            enum_member(d, "discontinuityMode", &["ALWAYS", "NEVER", "ON_DISCONTINUITY"]).map(|d| match d {
-                "ALWAYS" => DiscontinuityMode::Always,
-                "NEVER" => DiscontinuityMode::Never,
-                _ => DiscontinuityMode::OnDiscontinuity,
-            })
-        })
-        .transpose()?;
-    req.display_timestamp =
-        always_never(input.display_fragment_timestamp.as_deref(), "displayFragmentTimestamp")?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    let token = state.playback.create_session(&stream, req).await?;
-    let base = public_base_url(&state.settings, &listener, &headers);
-    Ok(Json(json!({
-        "HLSStreamingSessionURL": format!("{base}/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken={token}")
-    })))
+    call: Call,
+    Valid((stream, req)): Valid<GetHLSStreamingSessionURLInput>,
+) -> Result<GetHLSStreamingSessionURLOutput, AwsError> {
+    let stream = call.stream(&stream).await?;
+    let token = call.state.playback.create_session(&stream, req).await?;
+    let base = call.public_base_url()?;
+    Ok(GetHLSStreamingSessionURLOutput {
+        hls_streaming_session_url: format!("{base}/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken={token}"),
+    })
 }

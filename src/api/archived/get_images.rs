@@ -1,10 +1,11 @@
 //! `POST /getImages`: images of a stream at every sampling interval of a time range, one page at a
 //! time. Owns the wire side: the input shape and its validation (the botocore model's members,
 //! enums and ranges, plus the documented rules: range at most 300 s, SamplingInterval at least
-//! 200 ms, JPEGQuality 1..100, WidthPixels/HeightPixels both or neither or width alone), the
-//! NextToken encoding and the output JSON (`Images[].TimeStamp` as epoch seconds, `Error`
-//! `NO_MEDIA`/`MEDIA_ERROR` or base64 `ImageContent`). The images come from
-//! `playback::images`; this file must not decode, pick frames or read fragments.
+//! 200 ms, JPEGQuality 1..100 (`model::JpegQuality`), WidthPixels/HeightPixels both or neither or
+//! width alone), the NextToken's position (written by the one `page_token` codec) and the output
+//! (`Images[].TimeStamp` as epoch seconds, `Error` `NO_MEDIA`/`MEDIA_ERROR` or base64
+//! `ImageContent`). The images come from `playback::images`; this file must not decode, pick
+//! frames or read fragments.
 //!
 //! Size rule: the model's two doc strings disagree (WidthPixels: either one alone is a validation
 //! error; HeightPixels: height alone keeps the aspect ratio). AWS itself answers HeightPixels alone
@@ -12,35 +13,27 @@
 //! (boto/boto3#3900), so that is refused here too; WidthPixels alone is accepted and keeps the
 //! source aspect ratio (what the project's acceptance checks rely on).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
-use axum::extract::State;
-use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-use crate::api::AppState;
-use crate::api::aws::{
-    AwsError, AwsErrorCode, AwsJson, Operation, epoch_seconds, millis_from_epoch_seconds, required,
-};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::imaging::{DEFAULT_JPEG_QUALITY, ImageFormat};
-use crate::index::TimestampKind;
+use super::list_fragments::timestamp_kind;
+use crate::api::aws::{AwsError, Call, EpochSeconds, OperationInput, Valid, page_token, timestamp_millis};
+use crate::api::streams::StreamRef;
+use crate::archive::TimestampKind;
+use crate::imaging::ImageFormat;
+use crate::model::{ImageGenerationConfig, JpegQuality, ValidationError, check_enum, check_range, required};
 use crate::playback::images::{
     DEFAULT_SAMPLING_INTERVAL_MS, ImageContent, ImagesRequest, MAX_PAGE_IMAGES, MAX_RANGE_MS,
-    MIN_SAMPLING_INTERVAL_MS,
+    MIN_SAMPLING_INTERVAL_MS, SampledImage,
 };
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::GetImages;
-
-/// `GetImages` input.
+/// `GetImagesInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct GetImagesInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -49,16 +42,16 @@ pub struct Input {
     end_timestamp: Option<f64>,
     sampling_interval: Option<i64>,
     format: Option<String>,
-    format_config: Option<HashMap<String, String>>,
+    format_config: Option<BTreeMap<String, String>>,
     width_pixels: Option<i64>,
     height_pixels: Option<i64>,
     max_results: Option<i64>,
     next_token: Option<String>,
 }
 
-/// The paging state inside a NextToken: the next sample time and the request it belongs to.
+/// The paging position inside a NextToken: the next sample time and the request it belongs to.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct Token {
+struct Position {
     /// Next sample time, epoch ms.
     t: i64,
     /// `s` (server) or `p` (producer).
@@ -68,21 +61,6 @@ struct Token {
     i: i64,
 }
 
-fn constraint(value: impl std::fmt::Display, member: &str, rule: &str) -> AwsError {
-    AwsError::invalid_argument(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {rule}"
-    ))
-}
-
-fn in_range(value: Option<i64>, member: &str, min: i64, max: i64) -> Result<Option<i64>, AwsError> {
-    match value {
-        Some(v) if !(min..=max).contains(&v) => {
-            Err(constraint(v, member, &format!("Member must have value between {min} and {max}")))
-        }
-        v => Ok(v),
-    }
-}
-
 fn kind_char(kind: TimestampKind) -> char {
     match kind {
         TimestampKind::Server => 's',
@@ -90,168 +68,167 @@ fn kind_char(kind: TimestampKind) -> char {
     }
 }
 
-/// Validates the input into a page request (everything but the stream).
-fn parse_request(input: &Input) -> Result<ImagesRequest, AwsError> {
-    let kind = match required(input.image_selector_type.as_deref(), "imageSelectorType")? {
-        "PRODUCER_TIMESTAMP" => TimestampKind::Producer,
-        "SERVER_TIMESTAMP" => TimestampKind::Server,
-        other => {
-            return Err(constraint(
-                other,
-                "imageSelectorType",
-                "Member must satisfy enum value set: [PRODUCER_TIMESTAMP, SERVER_TIMESTAMP]",
+impl GetImagesInput {
+    /// Validates everything but the stream into a page request.
+    fn request(&self) -> Result<ImagesRequest, AwsError> {
+        let kind = timestamp_kind(
+            required(self.image_selector_type.as_deref(), "imageSelectorType")?,
+            "imageSelectorType",
+        )?;
+        let ts = |v: Option<f64>, member: &str| timestamp_millis(required(v, member)?, member);
+        let start = ts(self.start_timestamp, "startTimestamp")?;
+        let end = ts(self.end_timestamp, "endTimestamp")?;
+        let format = check_enum("format", required(self.format.as_deref(), "format")?, &["JPEG", "PNG"])?;
+        let quality = match &self.format_config {
+            None => JpegQuality::DEFAULT,
+            Some(config) => JpegQuality::from_format_config(config, "formatConfig")?,
+        };
+        let width =
+            self.width_pixels.map(|w| ImageGenerationConfig::width_pixels(w, "widthPixels")).transpose()?;
+        let height = self
+            .height_pixels
+            .map(|h| ImageGenerationConfig::height_pixels(h, "heightPixels"))
+            .transpose()?;
+        let max_results = self.max_results.map(|m| check_range("maxResults", m, 1, 100)).transpose()?;
+        if let Some(t) = &self.next_token {
+            let valid = t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+            if t.is_empty() || t.len() > page_token::MAX_TOKEN_LEN || !valid {
+                return Err(ValidationError::constraint(
+                    Some(t),
+                    "nextToken",
+                    "Member must have length between 1 and 4096 and satisfy regular expression pattern: [a-zA-Z0-9+/]+={0,2}",
+                )
+                .into());
+            }
+        }
+        if start > end {
+            return Err(AwsError::invalid_argument("The StartTimestamp must not be after the EndTimestamp."));
+        }
+        if end - start > MAX_RANGE_MS {
+            return Err(AwsError::invalid_argument(
+                "The time range between StartTimestamp and EndTimestamp must not exceed 300 seconds.",
             ));
         }
-    };
-    let ts = |v: Option<f64>, member: &str| -> Result<i64, AwsError> {
-        millis_from_epoch_seconds(required(v, member)?)
-            .ok_or_else(|| AwsError::invalid_argument(format!("{member} is not a valid timestamp.")))
-    };
-    let start = ts(input.start_timestamp, "startTimestamp")?;
-    let end = ts(input.end_timestamp, "endTimestamp")?;
-    let format = required(input.format.as_deref(), "format")?;
-    if !matches!(format, "JPEG" | "PNG") {
-        return Err(constraint(format, "format", "Member must satisfy enum value set: [JPEG, PNG]"));
-    }
-    let quality = match &input.format_config {
-        None => DEFAULT_JPEG_QUALITY,
-        Some(config) => jpeg_quality(config)?,
-    };
-    let width = in_range(input.width_pixels, "widthPixels", 1, 3840)?;
-    let height = in_range(input.height_pixels, "heightPixels", 1, 2160)?;
-    let max_results = in_range(input.max_results, "maxResults", 1, 100)?.unwrap_or(MAX_PAGE_IMAGES as i64);
-    if let Some(t) = &input.next_token {
-        let valid = t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
-        if t.is_empty() || t.len() > 4096 || !valid {
-            return Err(constraint(
-                t,
-                "nextToken",
-                "Member must have length between 1 and 4096 and satisfy regular expression pattern: [a-zA-Z0-9+/]+={0,2}",
+        let interval = self.sampling_interval.unwrap_or(DEFAULT_SAMPLING_INTERVAL_MS);
+        if interval < MIN_SAMPLING_INTERVAL_MS {
+            return Err(AwsError::invalid_argument(format!(
+                "The SamplingInterval must be at least {MIN_SAMPLING_INTERVAL_MS} milliseconds."
+            )));
+        }
+        if height.is_some() && width.is_none() {
+            return Err(AwsError::invalid_argument(
+                "Height and width for the images need to be provided or none.",
             ));
         }
-    }
-    if start > end {
-        return Err(AwsError::invalid_argument("The StartTimestamp must not be after the EndTimestamp."));
-    }
-    if end - start > MAX_RANGE_MS {
-        return Err(AwsError::invalid_argument(
-            "The time range between StartTimestamp and EndTimestamp must not exceed 300 seconds.",
-        ));
-    }
-    let interval = input.sampling_interval.unwrap_or(DEFAULT_SAMPLING_INTERVAL_MS);
-    if interval < MIN_SAMPLING_INTERVAL_MS {
-        return Err(AwsError::invalid_argument(format!(
-            "The SamplingInterval must be at least {MIN_SAMPLING_INTERVAL_MS} milliseconds."
-        )));
-    }
-    if height.is_some() && width.is_none() {
-        return Err(AwsError::invalid_argument(
-            "Height and width for the images need to be provided or none.",
-        ));
-    }
-    let mut req = ImagesRequest {
-        kind,
-        start_ms: start,
-        end_ms: end,
-        sampling_interval_ms: interval,
-        format: if format == "PNG" { ImageFormat::Png } else { ImageFormat::Jpeg { quality } },
-        width: width.map(|w| w as u32),
-        height: height.map(|h| h as u32),
-        max_results: max_results as u32,
-        resume_ms: None,
-    };
-    if let Some(t) = &input.next_token {
-        req.resume_ms = Some(decode_token(t, &req)?);
-    }
-    Ok(req)
-}
-
-/// `FormatConfig`: exactly one entry, `JPEGQuality`, an integer 1..100 (given as a string).
-fn jpeg_quality(config: &HashMap<String, String>) -> Result<u8, AwsError> {
-    if config.len() != 1 {
-        return Err(constraint(
-            format!("{config:?}"),
-            "formatConfig",
-            "Member must have length less than or equal to 1 and greater than or equal to 1",
-        ));
-    }
-    let (key, value) = config.iter().next().expect("one entry");
-    if key != "JPEGQuality" {
-        return Err(constraint(key, "formatConfig", "Map keys must satisfy enum value set: [JPEGQuality]"));
-    }
-    match value.parse::<u8>() {
-        Ok(q) if (1..=100).contains(&q) && value.bytes().all(|b| b.is_ascii_digit()) => Ok(q),
-        _ => Err(AwsError::invalid_argument(format!(
-            "The JPEGQuality value '{value}' is not valid: it must be an integer from 1 to 100."
-        ))),
+        let mut req = ImagesRequest {
+            kind,
+            start_ms: start,
+            end_ms: end,
+            sampling_interval_ms: interval,
+            format: if format == "PNG" {
+                ImageFormat::Png
+            } else {
+                ImageFormat::Jpeg { quality: quality.get() }
+            },
+            width,
+            height,
+            max_results: max_results.unwrap_or(MAX_PAGE_IMAGES as i64) as u32,
+            resume_ms: None,
+        };
+        if let Some(t) = &self.next_token {
+            req.resume_ms = Some(resume_point(t, &req)?);
+        }
+        Ok(req)
     }
 }
 
-fn encode_token(next_ms: i64, req: &ImagesRequest) -> String {
-    let token = Token {
+impl OperationInput for GetImagesInput {
+    type Valid = (StreamRef, ImagesRequest);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        Ok((stream, self.request()?))
+    }
+}
+
+fn next_token(next_ms: i64, req: &ImagesRequest) -> String {
+    page_token::encode(&Position {
         t: next_ms,
         k: kind_char(req.kind),
         s: req.start_ms,
         e: req.end_ms,
         i: req.sampling_interval_ms,
-    };
-    STANDARD.encode(serde_json::to_vec(&token).unwrap_or_default())
+    })
 }
 
 /// The next sample time a NextToken carries, if it belongs to this request.
-fn decode_token(s: &str, req: &ImagesRequest) -> Result<i64, AwsError> {
-    let bad = || AwsError::invalid_argument("The NextToken is not valid for this request.");
-    let raw = STANDARD.decode(s).map_err(|_| bad())?;
-    let t: Token = serde_json::from_slice(&raw).map_err(|_| bad())?;
+fn resume_point(token: &str, req: &ImagesRequest) -> Result<i64, AwsError> {
+    let p: Position = page_token::decode(token)?;
     let same =
-        (t.k, t.s, t.e, t.i) == (kind_char(req.kind), req.start_ms, req.end_ms, req.sampling_interval_ms);
-    if !same || t.t < req.start_ms || t.t > req.end_ms {
-        return Err(bad());
+        (p.k, p.s, p.e, p.i) == (kind_char(req.kind), req.start_ms, req.end_ms, req.sampling_interval_ms);
+    if !same || p.t < req.start_ms || p.t > req.end_ms {
+        return Err(AwsError::invalid_argument("The NextToken is not valid for this request."));
     }
-    Ok(t.t)
+    Ok(p.t)
+}
+
+/// `GetImagesOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetImagesOutput {
+    images: Vec<Image>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// `Image`: its time and either its content (base64) or why there is none.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Image {
+    time_stamp: EpochSeconds,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_content: Option<String>,
+}
+
+impl Image {
+    fn from_sample(image: &SampledImage) -> Self {
+        let (error, image_content) = match &image.content {
+            ImageContent::Image(bytes) => (None, Some(STANDARD.encode(bytes))),
+            ImageContent::NoMedia => (Some("NO_MEDIA"), None),
+            ImageContent::MediaError => (Some("MEDIA_ERROR"), None),
+        };
+        Self { time_stamp: EpochSeconds(image.timestamp_ms), error, image_content }
+    }
 }
 
 /// Answers one page of images.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let req = parse_request(&input)?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    let page = state.playback.images(&stream, &req).await?;
-    let images: Vec<Value> = page
-        .images
-        .iter()
-        .map(|image| {
-            let time = epoch_seconds(image.timestamp_ms);
-            match &image.content {
-                ImageContent::Image(bytes) => {
-                    json!({"TimeStamp": time, "ImageContent": STANDARD.encode(bytes)})
-                }
-                ImageContent::NoMedia => json!({"TimeStamp": time, "Error": "NO_MEDIA"}),
-                ImageContent::MediaError => json!({"TimeStamp": time, "Error": "MEDIA_ERROR"}),
-            }
-        })
-        .collect();
-    let mut out = json!({ "Images": images });
-    if let Some(next) = page.next_ms {
-        out["NextToken"] = Value::String(encode_token(next, &req));
-    }
-    Ok(Json(out))
+    call: Call,
+    Valid((stream, req)): Valid<GetImagesInput>,
+) -> Result<GetImagesOutput, AwsError> {
+    let stream = call.stream(&stream).await?;
+    let page = call.state.playback.images(&stream, &req).await?;
+    Ok(GetImagesOutput {
+        images: page.images.iter().map(Image::from_sample).collect(),
+        next_token: page.next_ms.map(|next| next_token(next, &req)),
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use serde_json::{Value, json};
 
-    fn input(v: Value) -> Input {
+    use super::*;
+    use crate::api::aws::AwsErrorCode;
+
+    fn input(v: Value) -> GetImagesInput {
         serde_json::from_value(v).unwrap()
+    }
+
+    fn parse_request(input: &GetImagesInput) -> Result<ImagesRequest, AwsError> {
+        input.request()
     }
 
     fn base() -> Value {
@@ -259,7 +236,7 @@ mod tests {
                "EndTimestamp": 1020.0, "Format": "JPEG"})
     }
 
-    fn with(field: &str, value: Value) -> Input {
+    fn with(field: &str, value: Value) -> GetImagesInput {
         let mut v = base();
         if value.is_null() {
             v.as_object_mut().unwrap().remove(field);
@@ -328,7 +305,7 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_belong_to_their_request() {
         let r = parse_request(&input(base())).unwrap();
-        let token = encode_token(1_006_000, &r);
+        let token = next_token(1_006_000, &r);
         assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)));
         let resumed = parse_request(&with("NextToken", json!(token))).unwrap();
         assert_eq!(resumed.resume_ms, Some(1_006_000));

@@ -1,34 +1,23 @@
 //! `POST /listFragments`: a stream's fragments, all of them in ingest order or those whose server
 //! or producer timestamp lies in a range (inclusive), in timestamp order; `MaxResults` (1..=1000,
 //! default 1000) with an opaque `NextToken` that carries the selector and a keyset position, so
-//! every page is one index range query (no scan, no offset).
+//! every page is one index range query (no scan, no offset). Also owns the `FragmentSelector` /
+//! `TimestampRange` shapes the other archived-media operations share.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-use crate::api::AppState;
-use crate::api::aws::{
-    AwsError, AwsErrorCode, AwsJson, Operation, epoch_seconds, millis_from_epoch_seconds, required,
-};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::index::TimestampKind;
-use crate::model::{FragmentNumber, FragmentRecord};
-
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::ListFragments;
+use crate::api::aws::{AwsError, Call, EpochSeconds, OperationInput, Valid, page_token, timestamp_millis};
+use crate::api::streams::StreamRef;
+use crate::archive::TimestampKind;
+use crate::model::{FragmentNumber, FragmentRecord, check_enum, check_range, required};
 
 /// Page size when MaxResults is absent.
 pub const DEFAULT_MAX_RESULTS: i64 = 1000;
 
-/// `ListFragments` input.
+/// `ListFragmentsInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct ListFragmentsInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -37,7 +26,7 @@ pub struct Input {
     fragment_selector: Option<SelectorInput>,
 }
 
-/// `FragmentSelector` (also the shape of HLS/DASH/clip selectors).
+/// `FragmentSelector` (also the shape of the HLS/DASH/clip selectors).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SelectorInput {
@@ -57,9 +46,49 @@ pub struct RangeInput {
     pub end_timestamp: Option<f64>,
 }
 
-/// The paging state inside a NextToken.
+/// The values of `FragmentSelectorType` (and its HLS/DASH/clip/image twins).
+pub const SELECTOR_TYPES: &[&str] = &["PRODUCER_TIMESTAMP", "SERVER_TIMESTAMP"];
+
+/// Validates a selector type value; `member` names it in the error.
+pub fn timestamp_kind(value: &str, member: &str) -> Result<TimestampKind, AwsError> {
+    Ok(match check_enum(member, value, SELECTOR_TYPES)? {
+        "PRODUCER_TIMESTAMP" => TimestampKind::Producer,
+        _ => TimestampKind::Server,
+    })
+}
+
+/// A validated timestamp selector: which clock, and the range in epoch ms (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// The clock.
+    pub kind: TimestampKind,
+    /// Start, epoch ms.
+    pub start: i64,
+    /// End, epoch ms.
+    pub end: i64,
+}
+
+impl SelectorInput {
+    /// Validates a selector whose type and range (both ends) are required (ListFragments,
+    /// GetClip); `prefix` names the selector member in errors.
+    pub fn time_range(&self, prefix: &str) -> Result<TimeRange, AwsError> {
+        let type_member = format!("{prefix}.fragmentSelectorType");
+        let kind =
+            timestamp_kind(required(self.fragment_selector_type.as_deref(), &type_member)?, &type_member)?;
+        let range = required(self.timestamp_range.as_ref(), &format!("{prefix}.timestampRange"))?;
+        let ts = |v: Option<f64>, member: &str| timestamp_millis(required(v, member)?, member);
+        let start = ts(range.start_timestamp, "timestampRange.startTimestamp")?;
+        let end = ts(range.end_timestamp, "timestampRange.endTimestamp")?;
+        if start > end {
+            return Err(AwsError::invalid_argument("The StartTimestamp must not be after the EndTimestamp."));
+        }
+        Ok(TimeRange { kind, start, end })
+    }
+}
+
+/// The paging position inside a NextToken: the selector, and the keyset of the last fragment.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct Token {
+struct Position {
     /// `s` (server), `p` (producer) or absent (all, by number).
     k: Option<char>,
     s: i64,
@@ -69,119 +98,111 @@ struct Token {
     n: String,
 }
 
-/// Parses a timestamp selector into (kind, start ms, end ms).
-pub fn parse_range(sel: &SelectorInput, prefix: &str) -> Result<(TimestampKind, i64, i64), AwsError> {
-    let kind = match required(
-        sel.fragment_selector_type.as_deref(),
-        &format!("{prefix}.fragmentSelectorType"),
-    )? {
-        "SERVER_TIMESTAMP" => TimestampKind::Server,
-        "PRODUCER_TIMESTAMP" => TimestampKind::Producer,
-        other => {
-            return Err(AwsError::invalid_argument(format!(
-                "1 validation error detected: Value '{other}' at '{prefix}.fragmentSelectorType' failed to satisfy constraint: Member must satisfy enum value set: [PRODUCER_TIMESTAMP, SERVER_TIMESTAMP]"
-            )));
+/// A validated ListFragments request.
+#[derive(Debug)]
+pub struct ListFragmentsRequest {
+    stream: StreamRef,
+    limit: u32,
+    range: Option<TimeRange>,
+    /// Keyset after which the page starts: timestamp (of the range's clock) and number.
+    after: Option<(i64, FragmentNumber)>,
+}
+
+impl OperationInput for ListFragmentsInput {
+    type Valid = ListFragmentsRequest;
+
+    fn validate(self) -> Result<ListFragmentsRequest, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let limit =
+            check_range("maxResults", self.max_results.unwrap_or(DEFAULT_MAX_RESULTS), 1, 1000)? as u32;
+        let token =
+            self.next_token.as_deref().filter(|t| !t.is_empty()).map(page_token::decode).transpose()?;
+        let (range, after) = match (token, &self.fragment_selector) {
+            (Some(Position { k, s, e, t, n }), _) => {
+                let kind = match k {
+                    None => None,
+                    Some('s') => Some(TimestampKind::Server),
+                    Some('p') => Some(TimestampKind::Producer),
+                    Some(_) => return Err(AwsError::invalid_argument("The NextToken is not valid.")),
+                };
+                let number = FragmentNumber::parse(&n)
+                    .ok_or_else(|| AwsError::invalid_argument("The NextToken is not valid."))?;
+                (kind.map(|kind| TimeRange { kind, start: s, end: e }), Some((t, number)))
+            }
+            (None, Some(sel)) => (Some(sel.time_range("fragmentSelector")?), None),
+            (None, None) => (None, None),
+        };
+        Ok(ListFragmentsRequest { stream, limit, range, after })
+    }
+}
+
+/// `ListFragmentsOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListFragmentsOutput {
+    fragments: Vec<Fragment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// `Fragment`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Fragment {
+    fragment_number: String,
+    fragment_size_in_bytes: i64,
+    producer_timestamp: EpochSeconds,
+    server_timestamp: EpochSeconds,
+    fragment_length_in_milliseconds: i64,
+}
+
+impl Fragment {
+    /// Shapes a fragment for the wire.
+    pub fn from_record(f: &FragmentRecord) -> Self {
+        Self {
+            fragment_number: f.number.as_str().to_owned(),
+            fragment_size_in_bytes: f.size_bytes,
+            producer_timestamp: EpochSeconds(f.producer_ts_ms),
+            server_timestamp: EpochSeconds(f.server_ts_ms),
+            fragment_length_in_milliseconds: f.duration_ms,
         }
-    };
-    let range = required(sel.timestamp_range.as_ref(), &format!("{prefix}.timestampRange"))?;
-    let ts = |v: Option<f64>, member: &str| -> Result<i64, AwsError> {
-        millis_from_epoch_seconds(required(v, member)?)
-            .ok_or_else(|| AwsError::invalid_argument(format!("{member} is not a valid timestamp.")))
-    };
-    let start = ts(range.start_timestamp, "timestampRange.startTimestamp")?;
-    let end = ts(range.end_timestamp, "timestampRange.endTimestamp")?;
-    if start > end {
-        return Err(AwsError::invalid_argument("The StartTimestamp must not be after the EndTimestamp."));
     }
-    Ok((kind, start, end))
-}
-
-fn encode(t: &Token) -> String {
-    STANDARD.encode(serde_json::to_vec(t).unwrap_or_default())
-}
-
-fn decode(s: &str) -> Result<Token, AwsError> {
-    let bad = || AwsError::invalid_argument("The NextToken is not valid.");
-    if s.len() > 4096 {
-        return Err(bad());
-    }
-    let raw = STANDARD.decode(s).map_err(|_| bad())?;
-    let t: Token = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    if FragmentNumber::parse(&t.n).is_none() || !matches!(t.k, None | Some('s') | Some('p')) {
-        return Err(bad());
-    }
-    Ok(t)
-}
-
-/// One `Fragment` as the wire shows it.
-pub fn fragment_json(f: &FragmentRecord) -> Value {
-    json!({
-        "FragmentNumber": f.number.as_str(),
-        "FragmentSizeInBytes": f.size_bytes,
-        "ProducerTimestamp": epoch_seconds(f.producer_ts_ms),
-        "ServerTimestamp": epoch_seconds(f.server_ts_ms),
-        "FragmentLengthInMilliseconds": f.duration_ms,
-    })
 }
 
 /// Lists fragments.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let max = input.max_results.unwrap_or(DEFAULT_MAX_RESULTS);
-    if !(1..=1000).contains(&max) {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 1000"
-        )));
-    }
-    let token = input.next_token.as_deref().filter(|t| !t.is_empty()).map(decode).transpose()?;
-    let (range, after) = match (&token, &input.fragment_selector) {
-        (Some(t), _) => {
-            let kind = match t.k {
-                Some('s') => Some((TimestampKind::Server, t.s, t.e)),
-                Some('p') => Some((TimestampKind::Producer, t.s, t.e)),
-                _ => None,
-            };
-            (kind, Some((t.t, FragmentNumber::parse(&t.n).expect("validated in decode"))))
-        }
-        (None, Some(sel)) => (Some(parse_range(sel, "fragmentSelector")?), None),
-        (None, None) => (None, None),
-    };
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    let limit = max as u32;
-    let index = &state.ingest.index();
-    let mut rows = match range {
-        Some((kind, start, end)) => {
+    call: Call,
+    Valid(req): Valid<ListFragmentsInput>,
+) -> Result<ListFragmentsOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&req.stream).await?;
+    let limit = req.limit;
+    let index = &state.archive;
+    let after = req.after.as_ref();
+    let mut rows = match req.range {
+        Some(r) => {
             index
-                .fragments_in_range(
-                    stream.id,
-                    kind,
-                    start,
-                    end,
-                    after.as_ref().map(|(t, n)| (*t, n)),
-                    limit + 1,
-                )
+                .fragments_in_range(stream.id, r.kind, r.start, r.end, after.map(|(t, n)| (*t, n)), limit + 1)
                 .await?
         }
-        None => index.fragments_after(stream.id, after.as_ref().map(|(_, n)| n), limit + 1).await?,
+        None => index.fragments_after(stream.id, after.map(|(_, n)| n), limit + 1).await?,
     };
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let mut out = json!({ "Fragments": rows.iter().map(fragment_json).collect::<Vec<_>>() });
-    if more && let Some(last) = rows.last() {
-        let (k, s, e, t) = match range {
-            Some((TimestampKind::Server, s, e)) => (Some('s'), s, e, last.server_ts_ms),
-            Some((TimestampKind::Producer, s, e)) => (Some('p'), s, e, last.producer_ts_ms),
-            None => (None, 0, 0, 0),
-        };
-        out["NextToken"] = Value::String(encode(&Token { k, s, e, t, n: last.number.to_string() }));
-    }
-    Ok(Json(out))
+    let next_token = match (more, rows.last()) {
+        (true, Some(last)) => {
+            let (k, s, e, t) = match req.range {
+                Some(TimeRange { kind: TimestampKind::Server, start, end }) => {
+                    (Some('s'), start, end, last.server_ts_ms)
+                }
+                Some(TimeRange { kind: TimestampKind::Producer, start, end }) => {
+                    (Some('p'), start, end, last.producer_ts_ms)
+                }
+                None => (None, 0, 0, 0),
+            };
+            Some(page_token::encode(&Position { k, s, e, t, n: last.number.to_string() }))
+        }
+        _ => None,
+    };
+    Ok(ListFragmentsOutput { fragments: rows.iter().map(Fragment::from_record).collect(), next_token })
 }

@@ -1,15 +1,18 @@
 //! JSON in and out the way restJson1 clients expect.
 //!
-//! [`AwsJson`] extracts a request body into a typed input struct: an empty body counts as `{}`
-//! (the SDKs send `{}` for inputs without members, the C producer pretty-prints with tabs), and a
-//! body that is not JSON of the right shape becomes `SerializationException`. Input structs keep
-//! required members as `Option` and check them with [`required`], so a missing member is
-//! `InvalidArgumentException` with AWS's wording. [`epoch_seconds`] writes timestamps as JSON numbers
-//! (never strings: aws-sdk-rust only parses numbers). Nothing here knows about streams.
+//! [`parse_json_body`] reads a request body into a typed input struct: an empty body counts as
+//! `{}` (the SDKs send `{}` for inputs without members, the C producer pretty-prints with tabs),
+//! and a body that is not JSON of the right shape becomes `SerializationException`. Input structs
+//! keep required members as `Option` and check them when validated, so a missing member is
+//! `InvalidArgumentException` with AWS's wording. [`EpochSeconds`] writes timestamps as JSON
+//! numbers (never strings: aws-sdk-rust only parses numbers) and [`timestamp_millis`] reads them.
+//! [`AwsJson`] is the same reading as an axum extractor, for the console's own endpoints. Nothing
+//! here knows about streams.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
+use serde::{Serialize, Serializer};
 
 use super::{AwsError, AwsErrorCode};
 
@@ -44,30 +47,27 @@ pub fn parse_json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AwsError>
     })
 }
 
-/// Returns a required member or the AWS "must not be null" validation error.
-pub fn required<T>(value: Option<T>, member: &str) -> Result<T, AwsError> {
-    value.ok_or_else(|| {
-        AwsError::invalid_argument(format!(
-            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-        ))
-    })
-}
+/// A `Timestamp` member of an output: epoch milliseconds, written as the JSON number of epoch
+/// seconds AWS sends (millisecond precision, always with a fraction: `1700000000.0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochSeconds(pub i64);
 
-/// Epoch milliseconds as the JSON number of epoch seconds AWS sends (millisecond precision).
-pub fn epoch_seconds(millis: i64) -> serde_json::Value {
-    let secs = millis.div_euclid(1000);
-    let frac = millis.rem_euclid(1000);
-    let v = secs as f64 + frac as f64 / 1000.0;
-    serde_json::Number::from_f64(v).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
-}
-
-/// A JSON number of epoch seconds (integer or fractional) as epoch milliseconds.
-pub fn millis_from_epoch_seconds(secs: f64) -> Option<i64> {
-    if !secs.is_finite() {
-        return None;
+impl Serialize for EpochSeconds {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let secs = self.0.div_euclid(1000);
+        let frac = self.0.rem_euclid(1000);
+        serializer.serialize_f64(secs as f64 + frac as f64 / 1000.0)
     }
+}
+
+/// A `Timestamp` member of an input (a JSON number of epoch seconds, integer or fractional) as
+/// epoch milliseconds; `member` names it in the error.
+pub fn timestamp_millis(secs: f64, member: &str) -> Result<i64, AwsError> {
     let ms = (secs * 1000.0).round();
-    if ms.abs() > 1e17 { None } else { Some(ms as i64) }
+    if !ms.is_finite() || ms.abs() > 1e17 {
+        return Err(AwsError::invalid_argument(format!("{member} is not a valid timestamp.")));
+    }
+    Ok(ms as i64)
 }
 
 #[cfg(test)]
@@ -94,8 +94,10 @@ mod tests {
 
     #[test]
     fn timestamps_are_numbers() {
-        assert_eq!(epoch_seconds(1_700_000_000_123).to_string(), "1700000000.123");
-        assert_eq!(epoch_seconds(1_700_000_000_000).to_string(), "1700000000.0");
-        assert_eq!(millis_from_epoch_seconds(1_795_510_516.766_225_5), Some(1_795_510_516_766));
+        let json = |ms| serde_json::to_string(&EpochSeconds(ms)).unwrap();
+        assert_eq!(json(1_700_000_000_123), "1700000000.123");
+        assert_eq!(json(1_700_000_000_000), "1700000000.0");
+        assert_eq!(timestamp_millis(1_795_510_516.766_225_5, "t").unwrap(), 1_795_510_516_766);
+        assert!(timestamp_millis(1e300, "t").is_err());
     }
 }

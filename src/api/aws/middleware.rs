@@ -1,6 +1,9 @@
-//! Request-scoped plumbing: a request id on every response (`x-amzn-RequestId`), one tracing span
-//! per request naming the operation, and the single place where a failed request is logged (with the
-//! internal detail the error carried in [`ErrorDetail`]). Also the fallback for unknown paths.
+//! Request-scoped plumbing: the request's [`Route`] (and, for an operation, its
+//! [`Operation`](crate::api::Operation)), resolved here once and inserted as request extensions for
+//! authentication, metrics, logs and handlers; a request id on every response (`x-amzn-RequestId`); one tracing span per request
+//! naming the operation; and the single place where a failed request is logged (with the internal
+//! detail the error carried in [`ErrorDetail`]). A path of no known kind is refused here, before
+//! authentication; [`unknown_operation`] is also the router's fallback.
 
 use std::time::Instant;
 
@@ -10,21 +13,32 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use super::{AwsError, AwsErrorCode, ErrorDetail, Operation};
+use super::{AwsError, AwsErrorCode, ErrorDetail};
+use crate::api::route::Route;
 
 /// The request id of the current request (a UUID), available to handlers as an extension.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Assigns the request id, opens the span, logs the outcome once.
+/// Resolves the route, assigns the request id, opens the span, logs the outcome once.
 pub async fn request_context(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
-    let op = Operation::from_path(req.uri().path()).map(Operation::name).unwrap_or("-");
+    let route = Route::resolve(req.uri().path(), req.uri().query());
+    let op = route.map(Route::name).unwrap_or("-");
     let span =
         tracing::info_span!("request", id = %id, op = op, method = %req.method(), path = %req.uri().path());
     req.extensions_mut().insert(RequestId(id.clone()));
+    if let Some(route) = route {
+        req.extensions_mut().insert(route);
+        if let Route::Operation(op) = route {
+            req.extensions_mut().insert(op);
+        }
+    }
     let started = Instant::now();
-    let mut resp = next.run(req).instrument(span.clone()).await;
+    let mut resp = match route {
+        Some(_) => next.run(req).instrument(span.clone()).await,
+        None => unknown_operation(req).await,
+    };
     let _enter = span.enter();
     let status = resp.status();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -1,13 +1,20 @@
 //! AWS wire conventions shared by every operation: the error table ([`AwsError`],
-//! [`AwsErrorCode`]), the [`Operation`] enum, JSON extraction and timestamp encoding, the request-id
-//! and logging middleware, and the SigV4 authentication layer. Only the API layer uses this module.
+//! [`AwsErrorCode`]), the route table's macro ([`operation`]), the generic layer between the table
+//! and typed handlers ([`call`]), JSON and timestamp encoding, the one `NextToken` codec
+//! ([`page_token`]), the request-context middleware, and the authentication layer. Only the API
+//! layer uses this module.
 
+pub mod call;
 mod error;
 mod json;
 pub mod middleware;
-mod operation;
+pub mod operation;
+pub mod page_token;
 pub mod sigv4_layer;
 
+pub use call::{Call, OperationInput, OperationOutput, PayloadOutput, Valid};
 pub use error::{AwsError, AwsErrorCode, ErrorDetail};
-pub use json::{AwsJson, MAX_JSON_BODY, epoch_seconds, millis_from_epoch_seconds, parse_json_body, required};
-pub use operation::{AuthKind, Operation};
+pub use json::{AwsJson, EpochSeconds, MAX_JSON_BODY, parse_json_body, timestamp_millis};
+pub use operation::AuthKind;
+
+pub use crate::api::Operation;

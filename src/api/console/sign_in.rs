@@ -15,14 +15,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::{SESSION_COOKIE, has_console_header, is_cross_site, session_cookie};
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, epoch_seconds};
+use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, EpochSeconds};
 use crate::api::{AppState, ListenerInfo};
+use crate::auth::AuthMode;
 use crate::auth::console_session::ConsoleSession;
-use crate::config::AuthMode;
 use crate::model::Region;
 
 /// The region a session works in when sign-in names none.
@@ -57,19 +56,80 @@ pub fn session_cookie_header(token: &str, max_age_secs: i64, secure: bool) -> St
     format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Strict{secure}")
 }
 
-fn session_json(state: &AppState, session: &ConsoleSession) -> Value {
-    let policy = state.keys.policy_for(&session.access_key_id);
-    json!({
-        "SignedIn": true,
-        "AccessKeyId": session.access_key_id,
-        "Region": session.region.as_str(),
-        "SignedInAt": epoch_seconds(session.created_at_ms),
-        "ExpiresAt": epoch_seconds(session.expires_at_ms(state.console_sessions.limits())),
-        "IdleTimeoutSeconds": state.console_sessions.limits().idle_ms / 1000,
-        "AuthMode": match state.keys.mode() { AuthMode::Keys => "keys", AuthMode::Open => "open" },
-        "Policy": { "Operations": policy.operations, "Streams": policy.streams },
-        "Version": env!("CARGO_PKG_VERSION"),
-    })
+/// The session answer: who is signed in, in which region, until when, and what the key's policy
+/// allows (the console hides what it may not do), or only `SignedIn: false` and the auth mode.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SessionInfo {
+    signed_in: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signed_in_at: Option<EpochSeconds>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<EpochSeconds>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_timeout_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<PolicyInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'static str>,
+}
+
+/// What a key's policy allows: operation names and stream name globs (`null`: all).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyInfo {
+    operations: Option<Vec<String>>,
+    streams: Option<Vec<String>>,
+}
+
+impl SessionInfo {
+    /// A signed-in session.
+    fn of(state: &AppState, session: &ConsoleSession) -> Self {
+        let policy = state.keys.policy_for(&session.access_key_id);
+        let limits = state.console_sessions.limits();
+        Self {
+            signed_in: true,
+            access_key_id: Some(session.access_key_id.clone()),
+            region: Some(session.region.as_str().to_owned()),
+            signed_in_at: Some(EpochSeconds(session.created_at_ms)),
+            expires_at: Some(EpochSeconds(session.expires_at_ms(limits))),
+            idle_timeout_seconds: Some(limits.idle_ms / 1000),
+            auth_mode: Some(auth_mode(state)),
+            policy: Some(PolicyInfo {
+                operations: policy.operations.clone(),
+                streams: policy.streams.clone(),
+            }),
+            version: Some(env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// No session; `auth_mode` tells the console whether sign-in needs a real key.
+    fn signed_out(auth_mode: Option<&'static str>) -> Self {
+        Self {
+            signed_in: false,
+            access_key_id: None,
+            region: None,
+            signed_in_at: None,
+            expires_at: None,
+            idle_timeout_seconds: None,
+            auth_mode,
+            policy: None,
+            version: None,
+        }
+    }
+}
+
+fn auth_mode(state: &AppState) -> &'static str {
+    match state.keys.mode() {
+        AuthMode::Keys => "keys",
+        AuthMode::Open => "open",
+    }
 }
 
 fn with_cookie(mut resp: Response, cookie: &str) -> Response {
@@ -114,7 +174,7 @@ pub async fn sign_in(
     tracing::info!(access_key_id = %key, "console sign-in");
     let max_age = state.console_sessions.limits().absolute_ms / 1000;
     let cookie = session_cookie_header(token.as_str(), max_age, is_https(listener.as_ref()));
-    Ok(with_cookie(Json(session_json(&state, &session)).into_response(), &cookie))
+    Ok(with_cookie(Json(SessionInfo::of(&state, &session)).into_response(), &cookie))
 }
 
 /// `POST /console/api/signOut`.
@@ -128,7 +188,7 @@ pub async fn sign_out(
         state.console_sessions.end(token);
     }
     let cookie = session_cookie_header("", 0, is_https(listener.as_ref()));
-    Ok(with_cookie(Json(json!({ "SignedIn": false })).into_response(), &cookie))
+    Ok(with_cookie(Json(SessionInfo::signed_out(None)).into_response(), &cookie))
 }
 
 /// `GET /console/api/session`.
@@ -136,10 +196,8 @@ pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> Resul
     csrf_guard(&headers)?;
     let now = state.clock.now_millis();
     let body = match session_cookie(&headers).and_then(|t| state.console_sessions.resume(t, now)) {
-        Some(s) => session_json(&state, &s),
-        None => {
-            json!({ "SignedIn": false, "AuthMode": match state.keys.mode() { AuthMode::Keys => "keys", AuthMode::Open => "open" } })
-        }
+        Some(s) => SessionInfo::of(&state, &s),
+        None => SessionInfo::signed_out(Some(auth_mode(&state))),
     };
     let mut resp = Json(body).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

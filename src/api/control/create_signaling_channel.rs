@@ -3,33 +3,27 @@
 //! ACTIVE at once is what clients polling DescribeSignalingChannel wait for). `FULL_MESH` is in the
 //! model's enum but the service supports only `SINGLE_MASTER`, so it is `InvalidArgumentException`.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::tag_resource::{TagEntry, parse_tag_list};
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
 use crate::api::channels::{authorize_channel, channel_error};
-use crate::auth::Caller;
-use crate::index::{CHANNEL_NAME_CONSTRAINT, IndexError, NewChannel};
-use crate::model::{AccountId, ChannelType, ResourceArn, SignalingChannel, StreamName, VersionToken};
+use crate::api::tagging::{Tag, tag_list};
+use crate::archive::{CHANNEL_NAME_CONSTRAINT, IndexError, NewChannel};
+use crate::model::{
+    AccountId, ChannelType, ResourceArn, SignalingChannel, StreamName, TagSet, VersionToken, required,
+};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::CreateSignalingChannel;
-
-/// `CreateSignalingChannel` input.
+/// `CreateSignalingChannelInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct CreateSignalingChannelInput {
     channel_name: Option<String>,
     channel_type: Option<String>,
     single_master_configuration: Option<SingleMasterConfigurationInput>,
-    tags: Option<Vec<TagEntry>>,
+    tags: Option<Vec<Tag>>,
 }
 
-/// `SingleMasterConfiguration` (CreateSignalingChannel, UpdateSignalingChannel).
+/// `SingleMasterConfiguration` as CreateSignalingChannel and UpdateSignalingChannel take it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SingleMasterConfigurationInput {
@@ -44,34 +38,60 @@ impl SingleMasterConfigurationInput {
     }
 }
 
+/// A validated CreateSignalingChannel request.
+#[derive(Debug)]
+pub struct CreateSignalingChannelRequest {
+    name: StreamName,
+    channel_type: ChannelType,
+    message_ttl_seconds: u32,
+    tags: TagSet,
+}
+
+impl OperationInput for CreateSignalingChannelInput {
+    type Valid = CreateSignalingChannelRequest;
+
+    fn validate(self) -> Result<CreateSignalingChannelRequest, AwsError> {
+        let name =
+            StreamName::parse_member(required(self.channel_name.as_deref(), "channelName")?, "channelName")?;
+        let channel_type = match self.channel_type.as_deref() {
+            Some(t) => ChannelType::parse_supported(t)?,
+            None => ChannelType::SingleMaster,
+        };
+        let message_ttl_seconds = match &self.single_master_configuration {
+            Some(c) => c.message_ttl()?,
+            None => None,
+        }
+        .unwrap_or(SignalingChannel::DEFAULT_MESSAGE_TTL_SECONDS);
+        let tags = tag_list(self.tags.as_deref().unwrap_or_default(), false)?;
+        Ok(CreateSignalingChannelRequest { name, channel_type, message_ttl_seconds, tags })
+    }
+}
+
+/// `CreateSignalingChannelOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateSignalingChannelOutput {
+    #[serde(rename = "ChannelARN")]
+    channel_arn: String,
+}
+
 /// Creates the channel.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let name =
-        StreamName::parse_member(required(input.channel_name.as_deref(), "channelName")?, "channelName")?;
-    let channel_type = match input.channel_type.as_deref() {
-        Some(t) => ChannelType::parse_supported(t)?,
-        None => ChannelType::SingleMaster,
-    };
-    let message_ttl_seconds = match &input.single_master_configuration {
-        Some(c) => c.message_ttl()?,
-        None => None,
-    }
-    .unwrap_or(SignalingChannel::DEFAULT_MESSAGE_TTL_SECONDS);
-    let tags = parse_tag_list(input.tags.as_deref().unwrap_or_default(), false)?;
-    authorize_channel(&caller, OPERATION, &name)?;
+    call: Call,
+    Valid(req): Valid<CreateSignalingChannelInput>,
+) -> Result<CreateSignalingChannelOutput, AwsError> {
+    let state = &call.state;
+    let name = req.name;
+    authorize_channel(&call.caller, call.operation, &name)?;
     let account = AccountId::parse(&state.settings.account_id)?;
     let new = NewChannel {
-        arn: ResourceArn::channel(&caller.region, &account, &name, state.clock.now_millis()),
-        channel_type,
-        message_ttl_seconds,
+        arn: ResourceArn::channel(&call.caller.region, &account, &name, state.clock.now_millis()),
+        channel_type: req.channel_type,
+        message_ttl_seconds: req.message_ttl_seconds,
         version: VersionToken::generate(),
-        tags,
+        tags: req.tags,
     };
-    let channel = state.index.create_channel(new).await.map_err(|e| match e {
+    let channel = state.archive.create_channel(new).await.map_err(|e| match e {
         IndexError::Conflict { constraint } if constraint == CHANNEL_NAME_CONSTRAINT => AwsError::new(
             AwsErrorCode::ResourceInUseException,
             format!("The signaling channel {name} already exists."),
@@ -84,5 +104,5 @@ pub async fn handle(
     if let Some(warning) = state.signaling.config().ice.missing_turn_warning(&situation) {
         tracing::warn!("{warning}");
     }
-    Ok(Json(json!({ "ChannelARN": channel.arn.to_string() })))
+    Ok(CreateSignalingChannelOutput { channel_arn: channel.arn.to_string() })
 }

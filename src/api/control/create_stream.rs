@@ -4,96 +4,122 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
 use crate::api::streams::authorize_stream;
-use crate::auth::Caller;
-use crate::index::{IndexError, NewStream, STREAM_NAME_CONSTRAINT};
+use crate::archive::{IndexError, NewStream, STREAM_NAME_CONSTRAINT};
 use crate::model::{
     AccountId, DataRetention, DeviceName, MediaType, ResourceArn, StorageTier, StreamName, TagSet,
-    VersionToken, check_len,
+    ValidationError, VersionToken, check_enum, check_len, required,
 };
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::CreateStream;
-
-/// `CreateStream` input.
+/// `CreateStreamInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct CreateStreamInput {
     device_name: Option<String>,
     stream_name: Option<String>,
     media_type: Option<String>,
     kms_key_id: Option<String>,
     data_retention_in_hours: Option<i64>,
     tags: Option<BTreeMap<String, String>>,
-    stream_storage_configuration: Option<StorageConfigInput>,
+    stream_storage_configuration: Option<StreamStorageConfigurationInput>,
 }
 
-/// `StreamStorageConfiguration`.
+/// `StreamStorageConfiguration` as CreateStream and UpdateStreamStorageConfiguration take it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct StorageConfigInput {
+pub struct StreamStorageConfigurationInput {
     /// `HOT` or `WARM`.
     pub default_storage_tier: Option<String>,
 }
 
-impl StorageConfigInput {
+impl StreamStorageConfigurationInput {
     /// Validates the tier.
-    pub fn tier(&self) -> Result<StorageTier, AwsError> {
-        let t =
-            required(self.default_storage_tier.as_deref(), "streamStorageConfiguration.defaultStorageTier")?;
-        StorageTier::parse(t).ok_or_else(|| {
-            AwsError::invalid_argument(
-                "1 validation error detected: Value at 'defaultStorageTier' failed to satisfy constraint: Member must satisfy enum value set: [HOT, WARM]",
-            )
+    pub fn tier(&self) -> Result<StorageTier, ValidationError> {
+        let member = "streamStorageConfiguration.defaultStorageTier";
+        let tier =
+            check_enum(member, required(self.default_storage_tier.as_deref(), member)?, &["HOT", "WARM"])?;
+        Ok(StorageTier::parse(tier).expect("an enum value"))
+    }
+}
+
+/// A validated CreateStream request.
+#[derive(Debug)]
+pub struct CreateStreamRequest {
+    name: StreamName,
+    device_name: Option<String>,
+    media_type: Option<String>,
+    kms_key_id: Option<String>,
+    retention: DataRetention,
+    tags: TagSet,
+    storage_tier: StorageTier,
+}
+
+impl OperationInput for CreateStreamInput {
+    type Valid = CreateStreamRequest;
+
+    fn validate(self) -> Result<CreateStreamRequest, AwsError> {
+        let name = StreamName::parse(required(self.stream_name.as_deref(), "streamName")?)?;
+        let device_name =
+            self.device_name.as_deref().map(DeviceName::parse).transpose()?.map(DeviceName::into_string);
+        let media_type =
+            self.media_type.as_deref().map(MediaType::parse).transpose()?.map(MediaType::into_string);
+        if let Some(k) = &self.kms_key_id {
+            check_len("kmsKeyId", k, 1, 2048)?;
+        }
+        let retention = DataRetention::from_hours(self.data_retention_in_hours.unwrap_or(0))?;
+        let tags = TagSet::parse(self.tags.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())), false)?;
+        let storage_tier = match &self.stream_storage_configuration {
+            Some(c) => c.tier()?,
+            None => StorageTier::Hot,
+        };
+        Ok(CreateStreamRequest {
+            name,
+            device_name,
+            media_type,
+            kms_key_id: self.kms_key_id,
+            retention,
+            tags,
+            storage_tier,
         })
     }
 }
 
+/// `CreateStreamOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateStreamOutput {
+    #[serde(rename = "StreamARN")]
+    stream_arn: String,
+}
+
 /// Creates the stream.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let name = StreamName::parse(required(input.stream_name.as_deref(), "streamName")?)?;
-    let device_name =
-        input.device_name.as_deref().map(DeviceName::parse).transpose()?.map(DeviceName::into_string);
-    let media_type =
-        input.media_type.as_deref().map(MediaType::parse).transpose()?.map(MediaType::into_string);
-    if let Some(k) = &input.kms_key_id {
-        check_len("kmsKeyId", k, 1, 2048)?;
-    }
-    let retention = DataRetention::from_hours(input.data_retention_in_hours.unwrap_or(0))?;
-    let tags = TagSet::parse(input.tags.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())), false)?;
-    let storage_tier = match &input.stream_storage_configuration {
-        Some(c) => c.tier()?,
-        None => StorageTier::Hot,
-    };
-    authorize_stream(&caller, OPERATION, &name)?;
+    call: Call,
+    Valid(req): Valid<CreateStreamInput>,
+) -> Result<CreateStreamOutput, AwsError> {
+    let state = &call.state;
+    authorize_stream(&call.caller, call.operation, &req.name)?;
     let account = AccountId::parse(&state.settings.account_id)?;
-    let arn = ResourceArn::stream(&caller.region, &account, &name, state.clock.now_millis());
+    let arn = ResourceArn::stream(&call.caller.region, &account, &req.name, state.clock.now_millis());
     let new = NewStream {
         arn,
-        device_name,
-        media_type,
-        kms_key_id: input.kms_key_id,
-        retention,
-        storage_tier,
+        device_name: req.device_name,
+        media_type: req.media_type,
+        kms_key_id: req.kms_key_id,
+        retention: req.retention,
+        storage_tier: req.storage_tier,
         version: VersionToken::generate(),
-        tags,
+        tags: req.tags,
     };
-    let stream = state.index.create_stream(new).await.map_err(|e| match e {
+    let name = req.name;
+    let stream = state.archive.create_stream(new).await.map_err(|e| match e {
         IndexError::Conflict { constraint } if constraint == STREAM_NAME_CONSTRAINT => {
             AwsError::new(AwsErrorCode::ResourceInUseException, format!("The stream {name} already exists."))
         }
         other => other.into(),
     })?;
-    Ok(Json(json!({ "StreamARN": stream.arn.to_string() })))
+    Ok(CreateStreamOutput { stream_arn: stream.arn.to_string() })
 }

@@ -2,50 +2,44 @@
 //! `CurrentVersion` when given. The row and everything that references it go at once, so the name
 //! is free again immediately and DescribeStream answers 404.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::model::VersionToken;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::model::{VersionToken, required};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::DeleteStream;
-
-/// `DeleteStream` input.
+/// `DeleteStreamInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct DeleteStreamInput {
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     current_version: Option<String>,
 }
 
+impl OperationInput for DeleteStreamInput {
+    type Valid = (StreamRef, Option<VersionToken>);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let arn = required(self.stream_arn.as_deref(), "streamARN")?;
+        let stream = StreamRef::from_input(None, Some(arn))?;
+        let expected = self.current_version.as_deref().map(VersionToken::parse).transpose()?;
+        Ok((stream, expected))
+    }
+}
+
+/// `DeleteStreamOutput` (no members).
+#[derive(Debug, Serialize)]
+pub struct DeleteStreamOutput {}
+
 /// Deletes the stream.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let arn = required(input.stream_arn.as_deref(), "streamARN")?;
-    let stream_ref = StreamRef::from_pair(None, Some(arn), AwsErrorCode::InvalidArgumentException)?;
-    let expected = input.current_version.as_deref().map(VersionToken::parse).transpose()?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    state.index.delete_stream(stream.id, expected.as_ref()).await?;
-    // The rows are gone; end a running PutMedia (ErrorId 4008) and reclaim the bytes.
-    state.ingest.stream_deleted(stream.id);
-    let store = state.ingest.store().clone();
-    let id = stream.id;
-    match tokio::task::spawn_blocking(move || store.delete_stream(id)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::warn!("stream {} deleted, but removing its fragment files failed: {e}", stream.name)
-        }
-        Err(e) => tracing::warn!("stream {} deleted, but the file removal task failed: {e}", stream.name),
-    }
-    Ok(Json(json!({})))
+    call: Call,
+    Valid((stream, expected)): Valid<DeleteStreamInput>,
+) -> Result<DeleteStreamOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&stream).await?;
+    // Rows first, then a running PutMedia ends (ErrorId 4008), then the bytes go.
+    state.archive.delete_stream(stream.id, expected.as_ref()).await?;
+    Ok(DeleteStreamOutput {})
 }

@@ -3,66 +3,97 @@
 //! `FormatConfig` appears only when `JPEGQuality` was given, `WidthPixels`/`HeightPixels` only
 //! when set. This handler reads; it changes nothing.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
 use crate::model::ImageGenerationConfig;
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::DescribeImageGenerationConfiguration;
-
-/// `DescribeImageGenerationConfiguration` input.
+/// `DescribeImageGenerationConfigurationInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct DescribeImageGenerationConfigurationInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
 }
 
-/// The wire's `ImageGenerationConfiguration` structure.
-pub fn configuration_json(c: &ImageGenerationConfig) -> Value {
-    let mut out = Map::new();
-    out.insert("Status".into(), json!(c.status.as_str()));
-    out.insert("ImageSelectorType".into(), json!(c.selector.as_str()));
-    out.insert(
-        "DestinationConfig".into(),
-        json!({ "Uri": c.destination_uri.as_str(), "DestinationRegion": c.destination_region.as_str() }),
-    );
-    out.insert("SamplingInterval".into(), json!(c.sampling_interval_ms));
-    out.insert("Format".into(), json!(c.format.as_str()));
-    if let Some(q) = c.jpeg_quality {
-        out.insert("FormatConfig".into(), json!({ "JPEGQuality": q.to_string() }));
+impl OperationInput for DescribeImageGenerationConfigurationInput {
+    type Valid = StreamRef;
+
+    fn validate(self) -> Result<StreamRef, AwsError> {
+        StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())
     }
-    if let Some(w) = c.width {
-        out.insert("WidthPixels".into(), json!(w));
+}
+
+/// `DescribeImageGenerationConfigurationOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeImageGenerationConfigurationOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_generation_configuration: Option<ImageGenerationConfiguration>,
+}
+
+/// `ImageGenerationConfiguration` as outputs carry it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageGenerationConfiguration {
+    status: &'static str,
+    image_selector_type: &'static str,
+    destination_config: ImageGenerationDestinationConfig,
+    sampling_interval: u32,
+    format: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format_config: Option<FormatConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width_pixels: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height_pixels: Option<u32>,
+}
+
+/// `ImageGenerationDestinationConfig`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ImageGenerationDestinationConfig {
+    uri: String,
+    destination_region: String,
+}
+
+/// `FormatConfig`: the one key the model allows, its value a string.
+#[derive(Debug, Serialize)]
+struct FormatConfig {
+    #[serde(rename = "JPEGQuality")]
+    jpeg_quality: String,
+}
+
+impl ImageGenerationConfiguration {
+    /// Shapes a stored configuration for the wire.
+    pub fn from_config(c: &ImageGenerationConfig) -> Self {
+        Self {
+            status: c.status.as_str(),
+            image_selector_type: c.selector.as_str(),
+            destination_config: ImageGenerationDestinationConfig {
+                uri: c.destination_uri.as_str().to_owned(),
+                destination_region: c.destination_region.as_str().to_owned(),
+            },
+            sampling_interval: c.sampling_interval_ms,
+            format: c.format.as_str(),
+            format_config: c.jpeg_quality.map(|q| FormatConfig { jpeg_quality: q.to_string() }),
+            width_pixels: c.width,
+            height_pixels: c.height,
+        }
     }
-    if let Some(h) = c.height {
-        out.insert("HeightPixels".into(), json!(h));
-    }
-    Value::Object(out)
 }
 
 /// Describes the configuration.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    Ok(Json(match state.index.image_generation_config(stream.id).await? {
-        Some(c) => json!({ "ImageGenerationConfiguration": configuration_json(&c) }),
-        None => json!({}),
-    }))
+    call: Call,
+    Valid(stream): Valid<DescribeImageGenerationConfigurationInput>,
+) -> Result<DescribeImageGenerationConfigurationOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&stream).await?;
+    let config = state.archive.image_generation_config(stream.id).await?;
+    Ok(DescribeImageGenerationConfigurationOutput {
+        image_generation_configuration: config.as_ref().map(ImageGenerationConfiguration::from_config),
+    })
 }

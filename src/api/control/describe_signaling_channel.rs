@@ -1,35 +1,40 @@
 //! `POST /describeSignalingChannel`: the channel's `ChannelInfo`, by ChannelName (in the caller's
 //! region) or ChannelARN; an unknown channel is 404 `ResourceNotFoundException`.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsJson, Operation};
-use crate::api::channels::{ChannelInfo, ChannelRef, resolve_channel};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::channels::{ChannelInfo, ChannelRef};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::DescribeSignalingChannel;
-
-/// `DescribeSignalingChannel` input.
+/// `DescribeSignalingChannelInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct DescribeSignalingChannelInput {
     channel_name: Option<String>,
     #[serde(rename = "ChannelARN")]
     channel_arn: Option<String>,
 }
 
+impl OperationInput for DescribeSignalingChannelInput {
+    type Valid = ChannelRef;
+
+    fn validate(self) -> Result<ChannelRef, AwsError> {
+        ChannelRef::from_pair(self.channel_name.as_deref(), self.channel_arn.as_deref())
+    }
+}
+
+/// `DescribeSignalingChannelOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeSignalingChannelOutput {
+    channel_info: ChannelInfo,
+}
+
 /// Describes the channel.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let channel_ref = ChannelRef::from_pair(input.channel_name.as_deref(), input.channel_arn.as_deref())?;
-    let channel = resolve_channel(&state, &caller, OPERATION, &channel_ref).await?;
-    Ok(Json(json!({ "ChannelInfo": ChannelInfo::from_channel(&channel) })))
+    call: Call,
+    Valid(channel): Valid<DescribeSignalingChannelInput>,
+) -> Result<DescribeSignalingChannelOutput, AwsError> {
+    let channel = call.channel(&channel).await?;
+    Ok(DescribeSignalingChannelOutput { channel_info: ChannelInfo::from_channel(&channel) })
 }

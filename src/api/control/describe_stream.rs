@@ -1,39 +1,40 @@
 //! `POST /describeStream`: the stream's `StreamInfo`; an unknown stream is 404
 //! `ResourceNotFoundException` (the C producer creates the stream on that status alone).
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation};
-use crate::api::streams::{StreamInfo, StreamRef, resolve};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::streams::{StreamInfo, StreamRef};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::DescribeStream;
-
-/// `DescribeStream` input.
+/// `DescribeStreamInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct DescribeStreamInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
 }
 
+impl OperationInput for DescribeStreamInput {
+    type Valid = StreamRef;
+
+    fn validate(self) -> Result<StreamRef, AwsError> {
+        StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())
+    }
+}
+
+/// `DescribeStreamOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeStreamOutput {
+    stream_info: StreamInfo,
+}
+
 /// Describes the stream.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    Ok(Json(json!({ "StreamInfo": StreamInfo::from_stream(&stream) })))
+    call: Call,
+    Valid(stream): Valid<DescribeStreamInput>,
+) -> Result<DescribeStreamOutput, AwsError> {
+    let stream = call.stream(&stream).await?;
+    Ok(DescribeStreamOutput { stream_info: StreamInfo::from_stream(&stream) })
 }

@@ -4,19 +4,11 @@
 //! (its scheme and port; the host the client used for a wildcard listen address, with the port
 //! added back because the C producer sends `Host` without it).
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
-use crate::api::streams::{StreamRef, resolve};
-use crate::api::{AppState, ListenerInfo, public_base_url};
-use crate::auth::Caller;
-
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::GetDataEndpoint;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::model::{check_enum, required};
 
 /// Every `APIName` the model allows.
 pub const API_NAMES: &[&str] = &[
@@ -30,10 +22,10 @@ pub const API_NAMES: &[&str] = &[
     "GET_IMAGES",
 ];
 
-/// `GetDataEndpoint` input.
+/// `GetDataEndpointInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct GetDataEndpointInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -41,27 +33,28 @@ pub struct Input {
     api_name: Option<String>,
 }
 
+impl OperationInput for GetDataEndpointInput {
+    type Valid = StreamRef;
+
+    fn validate(self) -> Result<StreamRef, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        check_enum("APIName", required(self.api_name.as_deref(), "APIName")?, API_NAMES)?;
+        Ok(stream)
+    }
+}
+
+/// `GetDataEndpointOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetDataEndpointOutput {
+    data_endpoint: String,
+}
+
 /// Returns the data endpoint.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Extension(listener): Extension<ListenerInfo>,
-    headers: HeaderMap,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let api = required(input.api_name.as_deref(), "APIName")?;
-    if !API_NAMES.contains(&api) {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{api}' at 'APIName' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-            API_NAMES.join(", ")
-        )));
-    }
-    resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    let endpoint = public_base_url(&state.settings, &listener, &headers);
-    Ok(Json(json!({ "DataEndpoint": endpoint })))
+    call: Call,
+    Valid(stream): Valid<GetDataEndpointInput>,
+) -> Result<GetDataEndpointOutput, AwsError> {
+    call.stream(&stream).await?;
+    Ok(GetDataEndpointOutput { data_endpoint: call.public_base_url()? })
 }

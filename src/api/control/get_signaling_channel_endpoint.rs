@@ -13,19 +13,12 @@
 //! HOST is the listener's own IP, or the host the client sent when the listener is a wildcard
 //! address (as GetDataEndpoint does). `Role` does not change the answer.
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::aws::{AwsError, AwsJson, Operation, required};
-use crate::api::channels::{ChannelRef, resolve_channel};
-use crate::api::{ApiSettings, AppState, ListenerInfo, without_default_port};
-use crate::auth::Caller;
-
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::GetSignalingChannelEndpoint;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::channels::ChannelRef;
+use crate::api::{ApiSettings, ListenerInfo, without_default_port};
+use crate::model::{ValidationError, check_enum, required};
 
 /// Every `ChannelProtocol` of the model, in the order they are answered when none is requested.
 pub const PROTOCOLS: &[&str] = &["WSS", "HTTPS", "WEBRTC"];
@@ -33,10 +26,10 @@ pub const PROTOCOLS: &[&str] = &["WSS", "HTTPS", "WEBRTC"];
 /// Every `ChannelRole` of the model.
 pub const ROLES: &[&str] = &["MASTER", "VIEWER"];
 
-/// `GetSignalingChannelEndpoint` input.
+/// `GetSignalingChannelEndpointInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct GetSignalingChannelEndpointInput {
     #[serde(rename = "ChannelARN")]
     channel_arn: Option<String>,
     single_master_channel_endpoint_configuration: Option<EndpointConfiguration>,
@@ -51,35 +44,50 @@ pub struct EndpointConfiguration {
 }
 
 /// Validates the configuration and returns the protocols to answer, in request order, each once.
-fn requested_protocols(config: Option<&EndpointConfiguration>) -> Result<Vec<&'static str>, AwsError> {
+fn requested_protocols(config: Option<&EndpointConfiguration>) -> Result<Vec<&'static str>, ValidationError> {
     let Some(config) = config else { return Ok(PROTOCOLS.to_vec()) };
-    if let Some(role) = &config.role
-        && !ROLES.contains(&role.as_str())
-    {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{role}' at 'singleMasterChannelEndpointConfiguration.role' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-            ROLES.join(", ")
-        )));
+    if let Some(role) = &config.role {
+        check_enum("singleMasterChannelEndpointConfiguration.role", role, ROLES)?;
     }
     let Some(protocols) = &config.protocols else { return Ok(PROTOCOLS.to_vec()) };
+    let member = "singleMasterChannelEndpointConfiguration.protocols";
     if protocols.is_empty() || protocols.len() > 5 {
-        return Err(AwsError::invalid_argument(
-            "1 validation error detected: Value at 'singleMasterChannelEndpointConfiguration.protocols' failed to satisfy constraint: Member must have length between 1 and 5",
-        ));
+        return Err(ValidationError::length(member, 1, 5));
     }
     let mut out: Vec<&'static str> = Vec::with_capacity(protocols.len());
     for p in protocols {
-        let known = PROTOCOLS.iter().copied().find(|k| k == p).ok_or_else(|| {
-            AwsError::invalid_argument(format!(
-                "1 validation error detected: Value '{p}' at 'singleMasterChannelEndpointConfiguration.protocols' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-                PROTOCOLS.join(", ")
-            ))
-        })?;
+        let known = check_enum(member, p, PROTOCOLS)?;
         if !out.contains(&known) {
             out.push(known);
         }
     }
     Ok(out)
+}
+
+impl OperationInput for GetSignalingChannelEndpointInput {
+    /// The channel and the protocols to answer.
+    type Valid = (ChannelRef, Vec<&'static str>);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let channel = ChannelRef::from_arn(required(self.channel_arn.as_deref(), "channelARN")?)?;
+        let protocols = requested_protocols(self.single_master_channel_endpoint_configuration.as_ref())?;
+        Ok((channel, protocols))
+    }
+}
+
+/// `GetSignalingChannelEndpointOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetSignalingChannelEndpointOutput {
+    resource_endpoint_list: Vec<ResourceEndpointListItem>,
+}
+
+/// `ResourceEndpointListItem`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResourceEndpointListItem {
+    protocol: &'static str,
+    resource_endpoint: String,
 }
 
 /// The (WebSocket, HTTP) base URLs of this server for a request that arrived on `listener` with
@@ -100,25 +108,19 @@ fn base_urls(settings: &ApiSettings, listener: &ListenerInfo, host: Option<&str>
 
 /// Returns the channel's endpoints.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Extension(listener): Extension<ListenerInfo>,
-    headers: HeaderMap,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let channel_ref = ChannelRef::from_arn(required(input.channel_arn.as_deref(), "channelARN")?)?;
-    let protocols = requested_protocols(input.single_master_channel_endpoint_configuration.as_ref())?;
-    resolve_channel(&state, &caller, OPERATION, &channel_ref).await?;
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
-    let (ws, http) = base_urls(&state.settings, &listener, host);
-    let list: Vec<Value> = protocols
+    call: Call,
+    Valid((channel, protocols)): Valid<GetSignalingChannelEndpointInput>,
+) -> Result<GetSignalingChannelEndpointOutput, AwsError> {
+    call.channel(&channel).await?;
+    let (ws, http) = base_urls(&call.state.settings, call.listener()?, call.host());
+    let resource_endpoint_list = protocols
         .into_iter()
-        .map(|p| {
-            let endpoint = if p == "WSS" { &ws } else { &http };
-            json!({ "Protocol": p, "ResourceEndpoint": endpoint })
+        .map(|protocol| ResourceEndpointListItem {
+            protocol,
+            resource_endpoint: if protocol == "WSS" { ws.clone() } else { http.clone() },
         })
         .collect();
-    Ok(Json(json!({ "ResourceEndpointList": list })))
+    Ok(GetSignalingChannelEndpointOutput { resource_endpoint_list })
 }
 
 #[cfg(test)]

@@ -3,64 +3,65 @@
 //! `NextToken` keyset paging exactly as ListStreams does; a key restricted to name globs only sees
 //! matching channels.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::list_streams::{NameCondition, decode_token, encode_token};
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsJson, Operation};
+use super::list_streams::{NameCondition, NamePage};
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
 use crate::api::channels::{ChannelInfo, channel_error};
-use crate::auth::Caller;
-
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::ListSignalingChannels;
 
 /// `MaxResults` when the request gives none ("The default is 500" in the model).
 pub const DEFAULT_MAX_RESULTS: i64 = 500;
 
-/// `ListSignalingChannels` input.
+/// `ListSignalingChannelsInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct ListSignalingChannelsInput {
     max_results: Option<i64>,
     next_token: Option<String>,
     channel_name_condition: Option<NameCondition>,
 }
 
+impl OperationInput for ListSignalingChannelsInput {
+    type Valid = NamePage;
+
+    fn validate(self) -> Result<NamePage, AwsError> {
+        NamePage::parse(
+            self.max_results,
+            DEFAULT_MAX_RESULTS,
+            self.channel_name_condition.as_ref(),
+            self.next_token.as_deref(),
+        )
+    }
+}
+
+/// `ListSignalingChannelsOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListSignalingChannelsOutput {
+    channel_info_list: Vec<ChannelInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
 /// Lists channels.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let max = input.max_results.unwrap_or(DEFAULT_MAX_RESULTS);
-    if !(1..=10_000).contains(&max) {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000"
-        )));
-    }
-    let prefix = input.channel_name_condition.as_ref().map(NameCondition::prefix).transpose()?;
-    let after = input.next_token.as_deref().filter(|t| !t.is_empty()).map(decode_token).transpose()?;
-    let page = state
-        .index
-        .list_channels(&caller.region, prefix, after.as_deref(), max as u32)
+    call: Call,
+    Valid(page): Valid<ListSignalingChannelsInput>,
+) -> Result<ListSignalingChannelsOutput, AwsError> {
+    let state = &call.state;
+    let caller = &call.caller;
+    let found = state
+        .archive
+        .list_channels(&caller.region, page.prefix.as_deref(), page.after.as_deref(), page.max)
         .await
         .map_err(channel_error)?;
-    let next = match (page.more, page.channels.last()) {
-        (true, Some(last)) => Some(encode_token(last.name.as_str())),
-        _ => None,
-    };
-    let infos: Vec<ChannelInfo> = page
-        .channels
-        .iter()
-        .filter(|c| caller.policy.allows_stream(c.name.as_str()))
-        .map(ChannelInfo::from_channel)
-        .collect();
-    let mut out = json!({ "ChannelInfoList": infos });
-    if let Some(t) = next {
-        out["NextToken"] = Value::String(t);
-    }
-    Ok(Json(out))
+    Ok(ListSignalingChannelsOutput {
+        next_token: NamePage::next_token(found.more, found.channels.last().map(|c| &c.name)),
+        channel_info_list: found
+            .channels
+            .iter()
+            .filter(|c| caller.policy.allows_stream(c.name.as_str()))
+            .map(ChannelInfo::from_channel)
+            .collect(),
+    })
 }

@@ -1,27 +1,18 @@
 //! `POST /listStreams`: streams of the caller's region in name order, with `BEGINS_WITH` filtering
-//! and `MaxResults`/`NextToken` paging. The token is opaque base64 of the last name returned; a
-//! key restricted to stream globs only sees matching streams.
+//! and `MaxResults`/`NextToken` paging (the token carries the last name returned); a key
+//! restricted to stream globs only sees matching streams. Also owns the name-condition and
+//! name-position shapes ListSignalingChannels shares.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsJson, Operation, required};
+use crate::api::aws::{AwsError, Call, OperationInput, Valid, page_token};
 use crate::api::streams::StreamInfo;
-use crate::auth::Caller;
-use crate::model::StreamName;
+use crate::model::{StreamName, check_enum, check_range, required};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::ListStreams;
-
-/// `ListStreams` input.
+/// `ListStreamsInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct ListStreamsInput {
     max_results: Option<i64>,
     next_token: Option<String>,
     stream_name_condition: Option<NameCondition>,
@@ -39,77 +30,98 @@ pub struct NameCondition {
 
 impl NameCondition {
     /// Validates the condition and returns the prefix.
-    pub fn prefix(&self) -> Result<&str, AwsError> {
-        if let Some(op) = &self.comparison_operator
-            && op != "BEGINS_WITH"
-        {
-            return Err(AwsError::invalid_argument(
-                "1 validation error detected: Value at 'comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [BEGINS_WITH]",
-            ));
+    pub fn prefix(&self) -> Result<String, AwsError> {
+        if let Some(op) = &self.comparison_operator {
+            check_enum("comparisonOperator", op, &["BEGINS_WITH"])?;
         }
         // The model types ComparisonValue as a StreamName / ChannelName: 1..=256 of [a-zA-Z0-9_.-].
         let v = required(self.comparison_value.as_deref(), "comparisonValue")?;
         StreamName::parse_member(v, "comparisonValue")?;
-        Ok(v)
+        Ok(v.to_owned())
     }
 }
 
-/// Encodes the paging position after `name`.
-pub fn encode_token(name: &str) -> String {
-    STANDARD.encode(format!("v1:{name}"))
+/// The paging position of a name-ordered list: the last name returned.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NamePosition {
+    after: String,
 }
 
-/// Decodes a token made by [`encode_token`].
-pub fn decode_token(token: &str) -> Result<String, AwsError> {
-    let bad = || AwsError::invalid_argument("The NextToken is not valid.");
-    if token.len() > 1024 {
-        return Err(bad());
+/// A validated page request of a name-ordered list (ListStreams, ListSignalingChannels).
+#[derive(Debug)]
+pub struct NamePage {
+    /// Names beginning with this, if given.
+    pub prefix: Option<String>,
+    /// Names after this (from the NextToken), if given.
+    pub after: Option<String>,
+    /// Page size.
+    pub max: u32,
+}
+
+impl NamePage {
+    /// Validates `MaxResults` (1..=10000, `default` when absent), the condition and the token (an
+    /// empty token is no token, as the SDKs send it).
+    pub fn parse(
+        max_results: Option<i64>,
+        default: i64,
+        condition: Option<&NameCondition>,
+        next_token: Option<&str>,
+    ) -> Result<Self, AwsError> {
+        let max = check_range("maxResults", max_results.unwrap_or(default), 1, 10_000)?;
+        let prefix = condition.map(NameCondition::prefix).transpose()?;
+        let after = next_token
+            .filter(|t| !t.is_empty())
+            .map(|t| page_token::decode::<NamePosition>(t).map(|p| p.after))
+            .transpose()?;
+        Ok(Self { prefix, after, max: max as u32 })
     }
-    let raw = STANDARD.decode(token).map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    text.strip_prefix("v1:").map(str::to_owned).ok_or_else(bad)
+
+    /// The NextToken after a page whose last name is `last`, when more follow.
+    pub fn next_token(more: bool, last: Option<&StreamName>) -> Option<String> {
+        match (more, last) {
+            (true, Some(last)) => Some(page_token::encode(&NamePosition { after: last.to_string() })),
+            _ => None,
+        }
+    }
+}
+
+impl OperationInput for ListStreamsInput {
+    type Valid = NamePage;
+
+    fn validate(self) -> Result<NamePage, AwsError> {
+        NamePage::parse(
+            self.max_results,
+            10_000,
+            self.stream_name_condition.as_ref(),
+            self.next_token.as_deref(),
+        )
+    }
+}
+
+/// `ListStreamsOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListStreamsOutput {
+    stream_info_list: Vec<StreamInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
 }
 
 /// Lists streams.
-pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let max = input.max_results.unwrap_or(10_000);
-    if !(1..=10_000).contains(&max) {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000"
-        )));
-    }
-    let prefix = input.stream_name_condition.as_ref().map(NameCondition::prefix).transpose()?;
-    let after = input.next_token.as_deref().filter(|t| !t.is_empty()).map(decode_token).transpose()?;
-    let page = state.index.list_streams(&caller.region, prefix, after.as_deref(), max as u32).await?;
-    let next = match (page.more, page.streams.last()) {
-        (true, Some(last)) => Some(encode_token(last.name.as_str())),
-        _ => None,
-    };
-    let infos: Vec<StreamInfo> = page
-        .streams
-        .iter()
-        .filter(|s| caller.policy.allows_stream(s.name.as_str()))
-        .map(StreamInfo::from_stream)
-        .collect();
-    let mut out = json!({ "StreamInfoList": infos });
-    if let Some(t) = next {
-        out["NextToken"] = Value::String(t);
-    }
-    Ok(Json(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_round_trip_and_reject_garbage() {
-        assert_eq!(decode_token(&encode_token("cam-1")).unwrap(), "cam-1");
-        assert!(decode_token("!!!").is_err());
-        assert!(decode_token(&STANDARD.encode("cam-1")).is_err());
-    }
+pub async fn handle(call: Call, Valid(page): Valid<ListStreamsInput>) -> Result<ListStreamsOutput, AwsError> {
+    let state = &call.state;
+    let caller = &call.caller;
+    let found = state
+        .archive
+        .list_streams(&caller.region, page.prefix.as_deref(), page.after.as_deref(), page.max)
+        .await?;
+    Ok(ListStreamsOutput {
+        next_token: NamePage::next_token(found.more, found.streams.last().map(|s| &s.name)),
+        stream_info_list: found
+            .streams
+            .iter()
+            .filter(|s| caller.policy.allows_stream(s.name.as_str()))
+            .map(StreamInfo::from_stream)
+            .collect(),
+    })
 }

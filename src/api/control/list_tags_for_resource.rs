@@ -1,40 +1,50 @@
 //! `POST /ListTagsForResource` (capitalised path): the tags of the stream or signaling channel an
 //! ARN names, as a JSON map (at most 50, so never paged).
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
-use super::{TaggedResource, resolve_resource};
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsJson, Operation, required};
+use serde::{Deserialize, Serialize};
+
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
 use crate::api::channels::channel_error;
-use crate::auth::Caller;
+use crate::api::tagging::{TaggedResource, resolve_resource};
+use crate::model::{ResourceArn, required};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::ListTagsForResource;
-
-/// `ListTagsForResource` input.
+/// `ListTagsForResourceInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct ListTagsForResourceInput {
     #[serde(rename = "ResourceARN")]
     resource_arn: Option<String>,
+    /// Accepted and ignored: one page holds every tag.
     #[allow(dead_code)]
     next_token: Option<String>,
 }
 
+impl OperationInput for ListTagsForResourceInput {
+    type Valid = ResourceArn;
+
+    fn validate(self) -> Result<ResourceArn, AwsError> {
+        Ok(ResourceArn::parse_member(required(self.resource_arn.as_deref(), "resourceARN")?, "resourceARN")?)
+    }
+}
+
+/// `ListTagsForResourceOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForResourceOutput {
+    tags: BTreeMap<String, String>,
+}
+
 /// Lists the resource's tags.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let arn = required(input.resource_arn.as_deref(), "resourceARN")?;
-    let tags = match resolve_resource(&state, &caller, OPERATION, arn).await? {
-        TaggedResource::Stream(s) => state.index.stream_tags(s.id).await?,
-        TaggedResource::Channel(c) => state.index.channel_tags(c.id).await.map_err(channel_error)?,
+    call: Call,
+    Valid(arn): Valid<ListTagsForResourceInput>,
+) -> Result<ListTagsForResourceOutput, AwsError> {
+    let state = &call.state;
+    let tags = match resolve_resource(state, &call.caller, call.operation, &arn).await? {
+        TaggedResource::Stream(s) => state.archive.stream_tags(s.id).await?,
+        TaggedResource::Channel(c) => state.archive.channel_tags(c.id).await.map_err(channel_error)?,
     };
-    Ok(Json(json!({ "Tags": tags.0 })))
+    Ok(ListTagsForResourceOutput { tags: tags.0 })
 }

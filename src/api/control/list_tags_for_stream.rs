@@ -1,42 +1,52 @@
 //! `POST /listTagsForStream`: all tags of a stream as a JSON map. A stream has at most 50 tags, so
 //! one page always holds them all and no `NextToken` is returned.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
+use serde::{Deserialize, Serialize};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::ListTagsForStream;
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
 
-/// `ListTagsForStream` input.
+/// `ListTagsForStreamInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct ListTagsForStreamInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    /// Accepted and ignored: one page holds every tag.
     #[allow(dead_code)]
     next_token: Option<String>,
 }
 
+impl OperationInput for ListTagsForStreamInput {
+    type Valid = StreamRef;
+
+    fn validate(self) -> Result<StreamRef, AwsError> {
+        StreamRef::from_pair(
+            self.stream_name.as_deref(),
+            self.stream_arn.as_deref(),
+            AwsErrorCode::InvalidResourceFormatException,
+        )
+    }
+}
+
+/// `ListTagsForStreamOutput`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForStreamOutput {
+    /// Key → value, present (possibly empty) in every answer.
+    tags: BTreeMap<String, String>,
+}
+
 /// Lists the stream's tags.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidResourceFormatException,
-    )?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    let tags = state.index.stream_tags(stream.id).await?;
-    Ok(Json(json!({ "Tags": tags.0 })))
+    call: Call,
+    Valid(stream): Valid<ListTagsForStreamInput>,
+) -> Result<ListTagsForStreamOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&stream).await?;
+    let tags = state.archive.stream_tags(stream.id).await?;
+    Ok(ListTagsForStreamOutput { tags: tags.0 })
 }

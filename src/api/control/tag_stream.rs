@@ -3,44 +3,48 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::model::TagSet;
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::model::{TagSet, required};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::TagStream;
-
-/// `TagStream` input.
+/// `TagStreamInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct TagStreamInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     tags: Option<BTreeMap<String, String>>,
 }
 
+impl OperationInput for TagStreamInput {
+    type Valid = (StreamRef, TagSet);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_pair(
+            self.stream_name.as_deref(),
+            self.stream_arn.as_deref(),
+            AwsErrorCode::InvalidResourceFormatException,
+        )?;
+        let tags = required(self.tags.as_ref(), "tags")?;
+        let tags = TagSet::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), true)?;
+        Ok((stream, tags))
+    }
+}
+
+/// `TagStreamOutput` (no members).
+#[derive(Debug, Serialize)]
+pub struct TagStreamOutput {}
+
 /// Tags the stream.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidResourceFormatException,
-    )?;
-    let tags = required(input.tags.as_ref(), "tags")?;
-    let tags = TagSet::parse(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), true)?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    state.index.tag_stream(stream.id, &tags).await?;
-    Ok(Json(json!({})))
+    call: Call,
+    Valid((stream, tags)): Valid<TagStreamInput>,
+) -> Result<TagStreamOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&stream).await?;
+    state.archive.tag_stream(stream.id, &tags).await?;
+    Ok(TagStreamOutput {})
 }

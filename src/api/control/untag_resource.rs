@@ -1,41 +1,48 @@
 //! `POST /UntagResource` (capitalised path): removes tag keys from the stream or signaling channel
 //! an ARN names (absent keys are ignored).
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::{TaggedResource, resolve_resource, validate_tag_keys};
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsJson, Operation, required};
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
 use crate::api::channels::channel_error;
-use crate::auth::Caller;
+use crate::api::tagging::{TaggedResource, resolve_resource};
+use crate::model::{ResourceArn, TagKey, required};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::UntagResource;
-
-/// `UntagResource` input.
+/// `UntagResourceInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct UntagResourceInput {
     #[serde(rename = "ResourceARN")]
     resource_arn: Option<String>,
     tag_key_list: Option<Vec<String>>,
 }
 
+impl OperationInput for UntagResourceInput {
+    type Valid = (ResourceArn, Vec<String>);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let arn = required(self.resource_arn.as_deref(), "resourceARN")?;
+        let keys = required(self.tag_key_list, "tagKeyList")?;
+        TagKey::check_list(&keys)?;
+        Ok((ResourceArn::parse_member(arn, "resourceARN")?, keys))
+    }
+}
+
+/// `UntagResourceOutput` (no members).
+#[derive(Debug, Serialize)]
+pub struct UntagResourceOutput {}
+
 /// Untags the resource.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let arn = required(input.resource_arn.as_deref(), "resourceARN")?;
-    let keys = required(input.tag_key_list, "tagKeyList")?;
-    validate_tag_keys(&keys)?;
-    match resolve_resource(&state, &caller, OPERATION, arn).await? {
-        TaggedResource::Stream(s) => state.index.untag_stream(s.id, &keys).await?,
-        TaggedResource::Channel(c) => state.index.untag_channel(c.id, &keys).await.map_err(channel_error)?,
+    call: Call,
+    Valid((arn, keys)): Valid<UntagResourceInput>,
+) -> Result<UntagResourceOutput, AwsError> {
+    let state = &call.state;
+    match resolve_resource(state, &call.caller, call.operation, &arn).await? {
+        TaggedResource::Stream(s) => state.archive.untag_stream(s.id, &keys).await?,
+        TaggedResource::Channel(c) => {
+            state.archive.untag_channel(c.id, &keys).await.map_err(channel_error)?
+        }
     }
-    Ok(Json(json!({})))
+    Ok(UntagResourceOutput {})
 }

@@ -1,44 +1,48 @@
 //! `POST /untagStream`: removes tag keys from a stream named by name or ARN (absent keys are
 //! ignored, as AWS does).
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::validate_tag_keys;
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::model::{TagKey, required};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::UntagStream;
-
-/// `UntagStream` input.
+/// `UntagStreamInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct UntagStreamInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     tag_key_list: Option<Vec<String>>,
 }
 
+impl OperationInput for UntagStreamInput {
+    type Valid = (StreamRef, Vec<String>);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_pair(
+            self.stream_name.as_deref(),
+            self.stream_arn.as_deref(),
+            AwsErrorCode::InvalidResourceFormatException,
+        )?;
+        let keys = required(self.tag_key_list, "tagKeyList")?;
+        TagKey::check_list(&keys)?;
+        Ok((stream, keys))
+    }
+}
+
+/// `UntagStreamOutput` (no members).
+#[derive(Debug, Serialize)]
+pub struct UntagStreamOutput {}
+
 /// Untags the stream.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidResourceFormatException,
-    )?;
-    let keys = required(input.tag_key_list, "tagKeyList")?;
-    validate_tag_keys(&keys)?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    state.index.untag_stream(stream.id, &keys).await?;
-    Ok(Json(json!({})))
+    call: Call,
+    Valid((stream, keys)): Valid<UntagStreamInput>,
+) -> Result<UntagStreamOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&stream).await?;
+    state.archive.untag_stream(stream.id, &keys).await?;
+    Ok(UntagStreamOutput {})
 }

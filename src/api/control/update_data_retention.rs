@@ -1,25 +1,18 @@
 //! `POST /updateDataRetention`: adds to or subtracts from the retention period when
 //! `CurrentVersion` matches; the result must stay within 0..=87600 hours.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::index::{IndexError, StreamChanges};
-use crate::model::{DataRetention, VersionToken};
+use super::update_stream::StreamUpdate;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::archive::{IndexError, StreamChanges};
+use crate::model::{DataRetention, ValidationError, VersionToken, check_enum, required};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::UpdateDataRetention;
-
-/// `UpdateDataRetention` input.
+/// `UpdateDataRetentionInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct UpdateDataRetentionInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -28,39 +21,53 @@ pub struct Input {
     data_retention_change_in_hours: Option<i64>,
 }
 
+/// A retention change in hours: positive to increase, negative to decrease.
+#[derive(Debug)]
+pub struct RetentionChange(i64);
+
+impl OperationInput for UpdateDataRetentionInput {
+    type Valid = StreamUpdate<RetentionChange>;
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let expected = VersionToken::parse(required(self.current_version.as_deref(), "currentVersion")?)?;
+        let increase = check_enum(
+            "operation",
+            required(self.operation.as_deref(), "operation")?,
+            &["INCREASE_DATA_RETENTION", "DECREASE_DATA_RETENTION"],
+        )? == "INCREASE_DATA_RETENTION";
+        let change = required(self.data_retention_change_in_hours, "dataRetentionChangeInHours")?;
+        if change < 1 {
+            return Err(ValidationError::constraint(
+                Some(&change),
+                "dataRetentionChangeInHours",
+                "Member must have value greater than or equal to 1",
+            )
+            .into());
+        }
+        Ok(StreamUpdate {
+            stream,
+            expected,
+            changes: RetentionChange(if increase { change } else { -change }),
+        })
+    }
+}
+
+/// `UpdateDataRetentionOutput` (no members).
+#[derive(Debug, Serialize)]
+pub struct UpdateDataRetentionOutput {}
+
 /// Changes the retention period.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let expected = VersionToken::parse(required(input.current_version.as_deref(), "currentVersion")?)?;
-    let increase = match required(input.operation.as_deref(), "operation")? {
-        "INCREASE_DATA_RETENTION" => true,
-        "DECREASE_DATA_RETENTION" => false,
-        _ => {
-            return Err(AwsError::invalid_argument(
-                "1 validation error detected: Value at 'operation' failed to satisfy constraint: Member must satisfy enum value set: [INCREASE_DATA_RETENTION, DECREASE_DATA_RETENTION]",
-            ));
-        }
-    };
-    let change = required(input.data_retention_change_in_hours, "dataRetentionChangeInHours")?;
-    if change < 1 {
-        return Err(AwsError::invalid_argument(
-            "1 validation error detected: Value at 'dataRetentionChangeInHours' failed to satisfy constraint: Member must have value greater than or equal to 1",
-        ));
-    }
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    if stream.version != expected {
+    call: Call,
+    Valid(req): Valid<UpdateDataRetentionInput>,
+) -> Result<UpdateDataRetentionOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&req.stream).await?;
+    if stream.version != req.expected {
         return Err(IndexError::VersionMismatch.into());
     }
-    let current = i64::from(stream.retention.hours());
-    let target = if increase { current.saturating_add(change) } else { current - change };
+    let target = i64::from(stream.retention.hours()).saturating_add(req.changes.0);
     let retention = DataRetention::from_hours(target).map_err(|_| {
         AwsError::invalid_argument(format!(
             "The resulting data retention ({target} hours) must be between 0 and {} hours.",
@@ -68,6 +75,6 @@ pub async fn handle(
         ))
     })?;
     let changes = StreamChanges { retention: Some(retention), ..StreamChanges::default() };
-    state.index.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
-    Ok(Json(json!({})))
+    state.archive.update_stream(stream.id, Some(&req.expected), &changes, &VersionToken::generate()).await?;
+    Ok(UpdateDataRetentionOutput {})
 }

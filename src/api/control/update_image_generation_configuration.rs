@@ -5,8 +5,8 @@
 //! Validation follows the botocore model (required members, enums, `DestinationUri` and
 //! `DestinationRegion` patterns, `WidthPixels` 1..=3840, `HeightPixels` 1..=2160, a one-entry
 //! `FormatConfig` whose only key is `JPEGQuality`) plus its documentation (`SamplingInterval` at
-//! least 200 ms, `JPEGQuality` an integer 1..=100, `DestinationRegion` equal to the stream's
-//! region); a breach is `InvalidArgumentException`. Setting a configuration on a stream that keeps
+//! least 200 ms, `JPEGQuality` an integer 1..=100 (`model::JpegQuality`), `DestinationRegion`
+//! equal to the stream's region); a breach is `InvalidArgumentException`. Setting a configuration on a stream that keeps
 //! no data (`DataRetentionInHours` 0) is `NoDataRetentionException`, on a stream that is not
 //! ACTIVE `ResourceInUseException`.
 //!
@@ -18,27 +18,19 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
 use crate::model::{
-    ConfigurationStatus, DestinationUri, ImageFormat, ImageGenerationConfig, ImageSelectorType, Stream,
-    StreamStatus,
+    ConfigurationStatus, DestinationUri, ImageFormat, ImageGenerationConfig, ImageSelectorType, JpegQuality,
+    Stream, StreamStatus, required,
 };
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::UpdateImageGenerationConfiguration;
-
-/// `UpdateImageGenerationConfiguration` input.
+/// `UpdateImageGenerationConfigurationInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct UpdateImageGenerationConfigurationInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -95,7 +87,11 @@ impl ImageGenerationConfigurationInput {
         )?;
         let format =
             ImageFormat::parse_member(required(self.format.as_deref(), &m("format"))?, &m("format"))?;
-        let jpeg_quality = self.format_config.as_ref().map(jpeg_quality).transpose()?;
+        let jpeg_quality = self
+            .format_config
+            .as_ref()
+            .map(|c| JpegQuality::from_format_config(c, &m("formatConfig")).map(JpegQuality::get))
+            .transpose()?;
         let width = self
             .width_pixels
             .map(|w| ImageGenerationConfig::width_pixels(w, &m("widthPixels")))
@@ -118,22 +114,20 @@ impl ImageGenerationConfigurationInput {
     }
 }
 
-/// `FormatConfig`: exactly one entry, keyed `JPEGQuality`.
-fn jpeg_quality(map: &BTreeMap<String, String>) -> Result<u8, AwsError> {
-    let member = format!("{MEMBER}.formatConfig");
-    if map.len() != 1 {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length between 1 and 1"
-        )));
+impl OperationInput for UpdateImageGenerationConfigurationInput {
+    /// The stream, and the configuration to set (`None`: delete it).
+    type Valid = (StreamRef, Option<ImageGenerationConfig>);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let config = self.image_generation_configuration.as_ref().map(|c| c.parse()).transpose()?;
+        Ok((stream, config))
     }
-    let (key, value) = map.iter().next().expect("one entry");
-    if key != "JPEGQuality" {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{key}' at '{member}' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy enum value set: [JPEGQuality]]"
-        )));
-    }
-    Ok(ImageGenerationConfig::jpeg_quality(value, &format!("{member}.JPEGQuality"))?)
 }
+
+/// `UpdateImageGenerationConfigurationOutput` (no members).
+#[derive(Debug, Serialize)]
+pub struct UpdateImageGenerationConfigurationOutput {}
 
 /// Refuses `.` and `..` segments in an `s3://` URI: openkvs maps it to a directory under its data
 /// directory, which such segments could leave.
@@ -181,21 +175,15 @@ pub(crate) fn check_stream_accepts_configuration(stream: &Stream) -> Result<(), 
 
 /// Sets or deletes the configuration.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let config = input.image_generation_configuration.as_ref().map(|c| c.parse()).transpose()?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
+    call: Call,
+    Valid((stream, config)): Valid<UpdateImageGenerationConfigurationInput>,
+) -> Result<UpdateImageGenerationConfigurationOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&stream).await?;
     if let Some(c) = &config {
         check_for_stream(c, &stream)?;
     }
-    state.index.set_image_generation_config(stream.id, config.as_ref(), state.clock.now_millis()).await?;
+    state.archive.set_image_generation_config(stream.id, config.as_ref(), state.clock.now_millis()).await?;
     state.workers.stream_changed(stream.id);
-    Ok(Json(json!({})))
+    Ok(UpdateImageGenerationConfigurationOutput {})
 }

@@ -4,104 +4,101 @@
 //! stream is recorded from one channel only (another channel mapping it is
 //! `ResourceInUseException`).
 
-use axum::extract::State;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation};
-use crate::api::channels::{ChannelRef, resolve_channel};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::index::IndexError;
-
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::UpdateMediaStorageConfiguration;
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
+use crate::api::channels::ChannelRef;
+use crate::api::streams::StreamRef;
+use crate::archive::IndexError;
+use crate::model::{ConfigurationStatus, required};
 
 /// `MediaStorageConfiguration` (shared with DescribeMediaStorageConfiguration).
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MediaStorageConfiguration {
-    /// The stream recorded into.
+    /// `StreamARN`: the stream recorded into.
     #[serde(rename = "StreamARN", skip_serializing_if = "Option::is_none")]
     pub stream_arn: Option<String>,
-    /// `ENABLED` or `DISABLED`.
-    pub status: String,
+    /// `Status`: `ENABLED` or `DISABLED`.
+    pub status: Option<String>,
 }
 
-/// `UpdateMediaStorageConfiguration` input.
+/// `UpdateMediaStorageConfigurationInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
-    /// The channel.
+pub struct UpdateMediaStorageConfigurationInput {
     #[serde(rename = "ChannelARN")]
-    pub channel_arn: Option<String>,
-    /// The configuration.
-    pub media_storage_configuration: Option<MediaStorageConfiguration>,
+    channel_arn: Option<String>,
+    media_storage_configuration: Option<MediaStorageConfiguration>,
 }
 
-/// `UpdateMediaStorageConfiguration` output (empty).
+/// A validated update.
+#[derive(Debug)]
+pub struct MediaStorageUpdate {
+    channel: ChannelRef,
+    stream: Option<StreamRef>,
+    status: ConfigurationStatus,
+}
+
+impl OperationInput for UpdateMediaStorageConfigurationInput {
+    type Valid = MediaStorageUpdate;
+
+    fn validate(self) -> Result<MediaStorageUpdate, AwsError> {
+        let channel = ChannelRef::from_arn(required(self.channel_arn.as_deref(), "channelARN")?)?;
+        let config = required(self.media_storage_configuration, "mediaStorageConfiguration")?;
+        let status = ConfigurationStatus::parse_member(
+            required(config.status.as_deref(), "mediaStorageConfiguration.status")?,
+            "mediaStorageConfiguration.status",
+        )?;
+        let stream =
+            config.stream_arn.as_deref().map(|a| StreamRef::from_input(None, Some(a))).transpose()?;
+        if stream.is_none() && status == ConfigurationStatus::Enabled {
+            return Err(AwsError::invalid_argument("StreamARN is required when the Status is ENABLED."));
+        }
+        Ok(MediaStorageUpdate { channel, stream, status })
+    }
+}
+
+/// `UpdateMediaStorageConfigurationOutput` (no members).
 #[derive(Debug, Serialize)]
-pub struct Output {}
+pub struct UpdateMediaStorageConfigurationOutput {}
+
+fn stream_in_use() -> AwsError {
+    AwsError::new(
+        AwsErrorCode::ResourceInUseException,
+        "The stream is already mapped to another signaling channel.",
+    )
+}
 
 /// Sets the channel's media storage configuration.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Output>, AwsError> {
-    let arn = input.channel_arn.as_deref().ok_or_else(|| {
-        AwsError::invalid_argument(
-            "1 validation error detected: Value null at 'channelARN' failed to satisfy constraint: Member must not be null",
-        )
-    })?;
-    let config = input.media_storage_configuration.ok_or_else(|| {
-        AwsError::invalid_argument(
-            "1 validation error detected: Value null at 'mediaStorageConfiguration' failed to satisfy constraint: Member must not be null",
-        )
-    })?;
-    let enabled = match config.status.as_str() {
-        "ENABLED" => true,
-        "DISABLED" => false,
-        other => {
-            return Err(AwsError::invalid_argument(format!(
-                "1 validation error detected: Value '{other}' at 'mediaStorageConfiguration.status' failed to satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]"
-            )));
-        }
-    };
-    let channel = resolve_channel(&state, &caller, OPERATION, &ChannelRef::from_arn(arn)?).await?;
-    let stream = match config.stream_arn.as_deref() {
-        Some(a) => {
-            let r = StreamRef::from_pair(None, Some(a), AwsErrorCode::InvalidArgumentException)?;
-            Some(resolve(&state, &caller, OPERATION, &r).await?)
-        }
-        None if enabled => {
-            return Err(AwsError::invalid_argument("StreamARN is required when the Status is ENABLED."));
-        }
+    call: Call,
+    Valid(update): Valid<UpdateMediaStorageConfigurationInput>,
+) -> Result<UpdateMediaStorageConfigurationOutput, AwsError> {
+    let channel = call.channel(&update.channel).await?;
+    let stream = match &update.stream {
+        Some(r) => Some(call.stream(r).await?),
         None => None,
     };
+    let archive = &call.state.archive;
     if let Some(s) = &stream {
-        if enabled && !s.retention.is_persistent() {
+        if update.status == ConfigurationStatus::Enabled && !s.retention.is_persistent() {
             return Err(AwsError::invalid_argument(
                 "The stream must have data retention (DataRetentionInHours > 0) to record WebRTC media.",
             ));
         }
-        if let Some(other) = state.index.channel_mapped_to_stream(s.id).await?
+        if let Some(other) = archive.channel_mapped_to_stream(s.id).await?
             && other != channel.arn.to_string()
         {
-            return Err(AwsError::new(
-                AwsErrorCode::ResourceInUseException,
-                "The stream is already mapped to another signaling channel.",
-            ));
+            return Err(stream_in_use());
         }
     }
-    let now = state.clock.now_millis();
-    state.index.put_media_storage(channel.id, stream.map(|s| s.id), enabled, now).await.map_err(|e| match e {
-        IndexError::Conflict { .. } => AwsError::new(
-            AwsErrorCode::ResourceInUseException,
-            "The stream is already mapped to another signaling channel.",
-        ),
-        other => other.into(),
-    })?;
-    Ok(Json(Output {}))
+    let now = call.state.clock.now_millis();
+    archive.set_media_storage(channel.id, stream.map(|s| s.id), update.status, now).await.map_err(
+        |e| match e {
+            IndexError::Conflict { .. } => stream_in_use(),
+            other => other.into(),
+        },
+    )?;
+    Ok(UpdateMediaStorageConfigurationOutput {})
 }

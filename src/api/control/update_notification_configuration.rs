@@ -13,25 +13,17 @@
 //! notifications go to the server's configured default notification sinks. This handler only
 //! stores the configuration and tells the workers it changed; it delivers nothing.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::update_image_generation_configuration::check_stream_accepts_configuration;
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::model::{ConfigurationStatus, DestinationUri, NotificationConfig};
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::model::{ConfigurationStatus, DestinationUri, NotificationConfig, required};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::UpdateNotificationConfiguration;
-
-/// `UpdateNotificationConfiguration` input.
+/// `UpdateNotificationConfigurationInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct UpdateNotificationConfigurationInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -69,23 +61,32 @@ impl NotificationConfigurationInput {
     }
 }
 
+impl OperationInput for UpdateNotificationConfigurationInput {
+    /// The stream, and the configuration to set (`None`: delete it).
+    type Valid = (StreamRef, Option<NotificationConfig>);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let config = self.notification_configuration.as_ref().map(|c| c.parse()).transpose()?;
+        Ok((stream, config))
+    }
+}
+
+/// `UpdateNotificationConfigurationOutput` (no members).
+#[derive(Debug, Serialize)]
+pub struct UpdateNotificationConfigurationOutput {}
+
 /// Sets or deletes the configuration.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let config = input.notification_configuration.as_ref().map(|c| c.parse()).transpose()?;
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
+    call: Call,
+    Valid((stream, config)): Valid<UpdateNotificationConfigurationInput>,
+) -> Result<UpdateNotificationConfigurationOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&stream).await?;
     if config.is_some() {
         check_stream_accepts_configuration(&stream)?;
     }
-    state.index.set_notification_config(stream.id, config.as_ref(), state.clock.now_millis()).await?;
+    state.archive.set_notification_config(stream.id, config.as_ref(), state.clock.now_millis()).await?;
     state.workers.stream_changed(stream.id);
-    Ok(Json(json!({})))
+    Ok(UpdateNotificationConfigurationOutput {})
 }

@@ -1,25 +1,17 @@
 //! `POST /updateStream`: changes DeviceName and/or MediaType when `CurrentVersion` matches, and
 //! issues a new version.
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation, required};
-use crate::api::streams::{StreamRef, resolve};
-use crate::auth::Caller;
-use crate::index::StreamChanges;
-use crate::model::{DeviceName, MediaType, VersionToken};
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::archive::StreamChanges;
+use crate::model::{DeviceName, MediaType, VersionToken, required};
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::UpdateStream;
-
-/// `UpdateStream` input.
+/// `UpdateStreamInput`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct UpdateStreamInput {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
@@ -28,34 +20,65 @@ pub struct Input {
     media_type: Option<String>,
 }
 
+/// A validated change of a stream's metadata, when `expected` is its current version (UpdateStream,
+/// UpdateDataRetention, UpdateStreamStorageConfiguration).
+#[derive(Debug)]
+pub struct StreamUpdate<C> {
+    /// The stream.
+    pub stream: StreamRef,
+    /// `CurrentVersion`.
+    pub expected: VersionToken,
+    /// What changes.
+    pub changes: C,
+}
+
+impl OperationInput for UpdateStreamInput {
+    type Valid = StreamUpdate<StreamChanges>;
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let expected = VersionToken::parse(required(self.current_version.as_deref(), "currentVersion")?)?;
+        let changes = StreamChanges {
+            device_name: self
+                .device_name
+                .as_deref()
+                .map(DeviceName::parse)
+                .transpose()?
+                .map(DeviceName::into_string),
+            media_type: self
+                .media_type
+                .as_deref()
+                .map(MediaType::parse)
+                .transpose()?
+                .map(MediaType::into_string),
+            ..StreamChanges::default()
+        };
+        Ok(StreamUpdate { stream, expected, changes })
+    }
+}
+
+/// `UpdateStreamOutput` (no members).
+#[derive(Debug, Serialize)]
+pub struct UpdateStreamOutput {}
+
+impl StreamUpdate<StreamChanges> {
+    /// Applies the changes with a new version (also UpdateStreamStorageConfiguration's).
+    pub async fn apply(&self, call: &Call) -> Result<(), AwsError> {
+        let state = &call.state;
+        let stream = call.stream(&self.stream).await?;
+        state
+            .archive
+            .update_stream(stream.id, Some(&self.expected), &self.changes, &VersionToken::generate())
+            .await?;
+        Ok(())
+    }
+}
+
 /// Updates the stream's metadata.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let expected = VersionToken::parse(required(input.current_version.as_deref(), "currentVersion")?)?;
-    let changes = StreamChanges {
-        device_name: input
-            .device_name
-            .as_deref()
-            .map(DeviceName::parse)
-            .transpose()?
-            .map(DeviceName::into_string),
-        media_type: input
-            .media_type
-            .as_deref()
-            .map(MediaType::parse)
-            .transpose()?
-            .map(MediaType::into_string),
-        ..StreamChanges::default()
-    };
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    state.index.update_stream(stream.id, Some(&expected), &changes, &VersionToken::generate()).await?;
-    Ok(Json(json!({})))
+    call: Call,
+    Valid(req): Valid<UpdateStreamInput>,
+) -> Result<UpdateStreamOutput, AwsError> {
+    req.apply(&call).await?;
+    Ok(UpdateStreamOutput {})
 }

@@ -1,4 +1,5 @@
-//! `POST /putMedia`: validates the PutMedia headers (errors here are ordinary HTTP + AWS errors),
+//! `POST /putMedia`: validates the PutMedia headers (errors here are ordinary HTTP + AWS errors; the
+//! input's members are bound to `x-amzn-*` headers and its `Payload` is the streaming body),
 //! then answers 200 at once and streams newline-separated JSON ACKs while the request body is still
 //! arriving; from then on errors are ACKs with an `ErrorId`.
 //!
@@ -6,70 +7,125 @@
 //! `FragmentTimecode` (a bare integer: the Cluster Timecode as sent), `FragmentNumber` (a string)
 //! and, for errors, `ErrorId` (a bare integer) plus the informational `ErrorCode`.
 
-use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::extract::Request;
+use axum::http::{HeaderMap, header};
 use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 
-use crate::api::aws::{AwsError, AwsErrorCode, Operation};
-use crate::api::streams::{StreamRef, resolve};
-use crate::api::{AppState, RemoteAddr};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, PayloadOutput, Valid};
+use crate::api::streams::StreamRef;
 use crate::ingest::session::{body_stream, parse_timecode_type, run};
 use crate::ingest::{Ack, AckKind, SessionParams};
+use crate::media::fragment::TimecodeType;
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::PutMedia;
+/// `PutMediaInput`: the members (serde names as in the KVS API reference) are read from their
+/// headers; the JSON form exists for the input checks of the fuzz targets.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutMediaInput {
+    /// `x-amzn-stream-name`.
+    stream_name: Option<String>,
+    /// `x-amzn-stream-arn`.
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    /// `x-amzn-fragment-timecode-type`.
+    fragment_timecode_type: Option<String>,
+    /// `x-amzn-producer-start-timestamp`.
+    producer_start_timestamp: Option<String>,
+    /// The body: the Matroska stream.
+    #[serde(skip)]
+    payload: Option<Body>,
+    /// Whether the client sent `Expect: 100-continue`.
+    #[serde(skip)]
+    expects_continue: bool,
+}
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, AwsError> {
+fn header_str(headers: &HeaderMap, name: &str) -> Result<Option<String>, AwsError> {
     match headers.get(name) {
         None => Ok(None),
         Some(v) => v
             .to_str()
-            .map(|s| Some(s.trim()))
+            .map(|s| Some(s.trim().to_owned()))
             .map_err(|_| AwsError::invalid_argument(format!("The {name} header is not valid text."))),
     }
 }
 
+/// A validated PutMedia request.
+#[derive(Debug)]
+pub struct PutMediaRequest {
+    stream: StreamRef,
+    timecode_type: TimecodeType,
+    producer_start_timestamp: Option<String>,
+    payload: Body,
+    expects_continue: bool,
+}
+
+impl OperationInput for PutMediaInput {
+    type Valid = PutMediaRequest;
+
+    async fn from_request(req: Request) -> Result<Self, AwsError> {
+        let headers = req.headers();
+        let input = PutMediaInput {
+            stream_name: header_str(headers, "x-amzn-stream-name")?,
+            stream_arn: header_str(headers, "x-amzn-stream-arn")?,
+            fragment_timecode_type: header_str(headers, "x-amzn-fragment-timecode-type")?,
+            producer_start_timestamp: header_str(headers, "x-amzn-producer-start-timestamp")?,
+            // libcurl (the C producer) sends `Expect: 100-continue`.
+            expects_continue: headers
+                .get(header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue")),
+            payload: None,
+        };
+        Ok(PutMediaInput { payload: Some(req.into_body()), ..input })
+    }
+
+    fn validate(self) -> Result<PutMediaRequest, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let timecode_type = match self.fragment_timecode_type.as_deref() {
+            Some(v) => parse_timecode_type(v).ok_or_else(|| {
+                AwsError::invalid_argument("x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE.")
+            })?,
+            None => {
+                return Err(AwsError::invalid_argument(
+                    "The x-amzn-fragment-timecode-type header is required.",
+                ));
+            }
+        };
+        Ok(PutMediaRequest {
+            stream,
+            timecode_type,
+            producer_start_timestamp: self.producer_start_timestamp,
+            payload: self.payload.unwrap_or_else(Body::empty),
+            expects_continue: self.expects_continue,
+        })
+    }
+}
+
+/// `PutMediaOutput`: the stream of ACK lines (`application/json`, one object per line).
+pub type PutMediaOutput = PayloadOutput;
+
 /// Starts a PutMedia session.
-pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    req: Request,
-) -> Result<Response, AwsError> {
-    let headers = req.headers();
-    let stream_ref = StreamRef::from_pair(
-        header_str(headers, "x-amzn-stream-name")?,
-        header_str(headers, "x-amzn-stream-arn")?,
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let timecode_type = match header_str(headers, "x-amzn-fragment-timecode-type")? {
-        Some(v) => parse_timecode_type(v).ok_or_else(|| {
-            AwsError::invalid_argument("x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE.")
-        })?,
-        None => {
-            return Err(AwsError::invalid_argument("The x-amzn-fragment-timecode-type header is required."));
-        }
-    };
-    let producer_start = header_str(headers, "x-amzn-producer-start-timestamp")?.map(str::to_owned);
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
+pub async fn handle(call: Call, Valid(req): Valid<PutMediaInput>) -> Result<PutMediaOutput, AwsError> {
+    let state = &call.state;
+    let stream = call.stream(&req.stream).await?;
     let slot = state.ingest.register(stream.id).map_err(|_| {
         AwsError::new(
             AwsErrorCode::ConnectionLimitExceededException,
             "The stream already has a PutMedia connection; only one is allowed at a time.",
         )
     })?;
-    let remote = req.extensions().get::<RemoteAddr>().map(|r| r.0);
-    let params = SessionParams { stream, timecode_type, producer_start_timestamp: producer_start, remote };
-    // libcurl (the C producer) sends `Expect: 100-continue`. hyper answers `100 Continue` when the
-    // body is first polled, but only before the response head goes out: so wait for the first body
-    // bytes (bounded by the idle timeout) before answering 200.
-    let expects_continue =
-        req.headers().get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let mut data = req.into_body().into_data_stream();
-    let first = if expects_continue {
+    let params = SessionParams {
+        stream,
+        timecode_type: req.timecode_type,
+        producer_start_timestamp: req.producer_start_timestamp,
+        remote: call.remote,
+    };
+    // hyper answers `100 Continue` when the body is first polled, but only before the response
+    // head goes out: so wait for the first body bytes (bounded by the idle timeout) before
+    // answering 200.
+    let mut data = req.payload.into_data_stream();
+    let first = if req.expects_continue {
         tokio::time::timeout(state.ingest.config().idle_timeout(), data.next()).await.ok().flatten()
     } else {
         None
@@ -79,38 +135,53 @@ pub async fn handle(
     let lines = futures_util::stream::unfold(acks, |mut rx| async move {
         rx.recv().await.map(|ack| (Ok::<Bytes, std::convert::Infallible>(ack_line(&ack)), rx))
     });
-    let mut resp = Response::new(Body::from_stream(lines));
-    *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(resp)
+    Ok(PayloadOutput {
+        content_type: "application/json",
+        content_length: None,
+        payload: Body::from_stream(lines),
+    })
+}
+
+/// One ACK event as the producer SDK parses it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AckEvent<'a> {
+    event_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fragment_timecode: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fragment_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'static str>,
 }
 
 /// One ACK as the line the producer SDK parses.
 pub fn ack_line(ack: &Ack) -> Bytes {
-    let kind = match &ack.kind {
-        AckKind::Buffering => "BUFFERING",
-        AckKind::Received => "RECEIVED",
-        AckKind::Persisted => "PERSISTED",
-        AckKind::Error { .. } => "ERROR",
-        AckKind::Idle => "IDLE",
+    let (event_type, error) = match ack.kind {
+        AckKind::Buffering => ("BUFFERING", None),
+        AckKind::Received => ("RECEIVED", None),
+        AckKind::Persisted => ("PERSISTED", None),
+        AckKind::Error(id) => ("ERROR", Some(id)),
+        AckKind::Idle => ("IDLE", None),
     };
-    let mut line = format!("{{\"EventType\":\"{kind}\"");
-    if let Some(tc) = ack.fragment_timecode {
-        line.push_str(&format!(",\"FragmentTimecode\":{tc}"));
-    }
-    if let Some(n) = &ack.fragment_number {
-        line.push_str(&format!(",\"FragmentNumber\":\"{n}\""));
-    }
-    if let AckKind::Error { error_id, error_code } = &ack.kind {
-        line.push_str(&format!(",\"ErrorId\":{error_id},\"ErrorCode\":\"{error_code}\""));
-    }
-    line.push_str("}\n");
+    let event = AckEvent {
+        event_type,
+        fragment_timecode: ack.fragment_timecode,
+        fragment_number: ack.fragment_number.as_ref().map(|n| n.as_str()),
+        error_id: error.map(|e| e.id()),
+        error_code: error.map(|e| e.name()),
+    };
+    let mut line = serde_json::to_vec(&event).expect("ACK events serialise");
+    line.push(b'\n');
     Bytes::from(line)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::error_id::ErrorId;
     use crate::model::FragmentNumber;
 
     #[test]
@@ -129,12 +200,14 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert!(v["FragmentNumber"].is_string());
         let err = Ack {
-            kind: AckKind::Error { error_id: 4006, error_code: "INVALID_MKV_DATA" },
+            kind: AckKind::Error(ErrorId::InvalidMkvData),
             fragment_timecode: None,
             fragment_number: None,
         };
-        let v: serde_json::Value = serde_json::from_slice(&ack_line(&err)).unwrap();
-        assert_eq!(v["ErrorId"], 4006);
+        assert_eq!(
+            ack_line(&err),
+            "{\"EventType\":\"ERROR\",\"ErrorId\":4006,\"ErrorCode\":\"INVALID_MKV_DATA\"}\n"
+        );
         assert_eq!(
             ack_line(&Ack { kind: AckKind::Idle, fragment_timecode: None, fragment_number: None }),
             "{\"EventType\":\"IDLE\"}\n"

@@ -2,24 +2,18 @@
 //! per-request TURN credentials when a shared-secret TURN server is configured; see
 //! `signaling::ice`).
 
-use axum::extract::State;
-use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::resolve_channel;
-use crate::api::AppState;
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
+use crate::api::channels::{ChannelRef, resolve_signaling_channel};
+use crate::model::check_enum;
+use crate::signaling::ice::IceServer;
 use crate::signaling::valid_client_id;
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::GetIceServerConfig;
-
-/// `GetIceServerConfig` input.
+/// `GetIceServerConfigRequest`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Input {
+pub struct GetIceServerConfigInput {
     #[serde(rename = "ChannelARN")]
     channel_arn: Option<String>,
     client_id: Option<String>,
@@ -27,44 +21,69 @@ pub struct Input {
     username: Option<String>,
 }
 
+/// A validated GetIceServerConfig request.
+#[derive(Debug)]
+pub struct GetIceServerConfigRequest {
+    channel: ChannelRef,
+    /// Whom TURN credentials are minted for: `ClientId`, else `Username`.
+    client: Option<String>,
+}
+
+impl OperationInput for GetIceServerConfigInput {
+    type Valid = GetIceServerConfigRequest;
+
+    fn validate(self) -> Result<GetIceServerConfigRequest, AwsError> {
+        if let Some(s) = self.service.as_deref() {
+            check_enum("service", s, &["TURN"])?;
+        }
+        if let Some(c) = self.client_id.as_deref()
+            && !valid_client_id(c)
+        {
+            return Err(AwsError::invalid_argument(
+                "ClientId must be 1 to 256 characters of [a-zA-Z0-9_.-].",
+            ));
+        }
+        if self.username.as_deref().is_some_and(|u| u.is_empty() || u.len() > 256) {
+            return Err(AwsError::invalid_argument("Username must be 1 to 256 characters."));
+        }
+        let channel = ChannelRef::signaling_arn(self.channel_arn.as_deref(), "channelARN")?;
+        Ok(GetIceServerConfigRequest { channel, client: self.client_id.or(self.username) })
+    }
+}
+
+/// `GetIceServerConfigResponse`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetIceServerConfigOutput {
+    ice_server_list: Vec<IceServerItem>,
+}
+
+/// `IceServer`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct IceServerItem {
+    uris: Vec<String>,
+    username: String,
+    password: String,
+    ttl: u64,
+}
+
+impl From<IceServer> for IceServerItem {
+    fn from(s: IceServer) -> Self {
+        Self { uris: s.uris, username: s.username, password: s.password, ttl: s.ttl_secs }
+    }
+}
+
 /// Returns the ICE server list.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Value>, AwsError> {
-    if let Some(s) = input.service.as_deref()
-        && s != "TURN"
-    {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{s}' at 'service' failed to satisfy constraint: Member must satisfy enum value set: [TURN]"
-        )));
-    }
-    if let Some(c) = input.client_id.as_deref()
-        && !valid_client_id(c)
-    {
-        return Err(AwsError::invalid_argument("ClientId must be 1 to 256 characters of [a-zA-Z0-9_.-]."));
-    }
-    if input.username.as_deref().is_some_and(|u| u.is_empty() || u.len() > 256) {
-        return Err(AwsError::invalid_argument("Username must be 1 to 256 characters."));
-    }
-    let channel = resolve_channel(
-        &state,
-        &caller,
-        input.channel_arn.as_deref(),
-        "channelARN",
-        AwsErrorCode::NotAuthorizedException,
-        OPERATION.name(),
-    )
-    .await?;
-    let client = input.client_id.or(input.username).unwrap_or_else(|| format!("channel-{}", channel.id));
-    let list: Vec<Value> = state
-        .signaling
-        .config()
-        .ice
-        .servers_for(&client, state.clock.now_secs())
-        .into_iter()
-        .map(|s| json!({"Uris": s.uris, "Username": s.username, "Password": s.password, "Ttl": s.ttl_secs}))
-        .collect();
-    Ok(Json(json!({ "IceServerList": list })))
+    call: Call,
+    Valid(req): Valid<GetIceServerConfigInput>,
+) -> Result<GetIceServerConfigOutput, AwsError> {
+    let state = &call.state;
+    let denied = AwsErrorCode::NotAuthorizedException;
+    let channel =
+        resolve_signaling_channel(state, &call.caller, &req.channel, denied, call.operation.name()).await?;
+    let client = req.client.unwrap_or_else(|| format!("channel-{}", channel.id));
+    let servers = state.signaling.config().ice.servers_for(&client, state.clock.now_secs());
+    Ok(GetIceServerConfigOutput { ice_server_list: servers.into_iter().map(IceServerItem::from).collect() })
 }

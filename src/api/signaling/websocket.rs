@@ -1,7 +1,8 @@
 //! The signaling WebSocket: `GET /?X-Amz-ChannelARN=…[&X-Amz-ClientId=…]` plus presigned SigV4
 //! query parameters, as the KVS WebRTC SDKs (C, JavaScript) open it on the channel's WSS endpoint.
 //! Without `X-Amz-ClientId` the client is the MASTER (IAM action `ConnectAsMaster`), with it a
-//! VIEWER (`ConnectAsViewer`).
+//! VIEWER (`ConnectAsViewer`); the authentication layer verifies the presigned URL under that
+//! action before the upgrade reaches [`handle`].
 //!
 //! Owns the socket loop: text frames in → `signaling::Inbound` → the hub; the hub's messages out as
 //! JSON text frames; a STATUS_RESPONSE for failed messages that carried a correlationId; a rate
@@ -17,10 +18,10 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 use tokio::time::Instant;
 
-use super::resolve_channel;
 use crate::api::AppState;
-use crate::api::aws::sigv4_layer::verify_bodiless;
 use crate::api::aws::{AwsError, AwsErrorCode};
+use crate::api::channels::{ChannelRef, resolve_signaling_channel};
+use crate::auth::Caller;
 use crate::model::SignalingChannel;
 use crate::signaling::{Inbound, Outbound, Refusal, Role, valid_client_id};
 
@@ -34,9 +35,37 @@ fn query_param(query: &str, name: &str) -> Option<String> {
     })
 }
 
-/// Upgrades an authorized request to a signaling connection.
+/// The role a signaling WebSocket request asks for: VIEWER with a valid `X-Amz-ClientId`, MASTER
+/// without one. Read by the authentication layer, which verifies the presigned URL under the
+/// role's IAM action ([`role_action`]) and hands the role to [`handle`].
+pub fn requested_role(query: &str) -> Result<Role, AwsError> {
+    match query_param(query, "X-Amz-ClientId") {
+        Some(id) if valid_client_id(&id) => Ok(Role::Viewer(id)),
+        Some(_) => {
+            Err(AwsError::invalid_argument("X-Amz-ClientId must be 1 to 256 characters of [a-zA-Z0-9_.-]."))
+        }
+        None => Ok(Role::Master),
+    }
+}
+
+/// The IAM action a key's policy must allow for a role: `ConnectAsMaster` or `ConnectAsViewer`.
+pub fn role_action(role: &Role) -> &'static str {
+    match role {
+        Role::Master => "ConnectAsMaster",
+        Role::Viewer(_) => "ConnectAsViewer",
+    }
+}
+
+/// Upgrades an authenticated request (caller and role from the authentication layer) to a
+/// signaling connection on the channel its `X-Amz-ChannelARN` names.
 pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
     let (mut parts, _body) = req.into_parts();
+    let (Some(caller), Some(role)) =
+        (parts.extensions.get::<Caller>().cloned(), parts.extensions.get::<Role>().cloned())
+    else {
+        return AwsError::internal("the signaling WebSocket was reached without authentication")
+            .into_response();
+    };
     let query = parts.uri.query().unwrap_or("").to_owned();
     let Some(channel_arn) = query_param(&query, "X-Amz-ChannelARN") else {
         return AwsError::new(AwsErrorCode::UnknownOperationException, "Unknown operation.").into_response();
@@ -45,31 +74,14 @@ pub async fn handle(State(state): State<AppState>, req: Request) -> Response {
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
-    let role = match query_param(&query, "X-Amz-ClientId") {
-        Some(id) if valid_client_id(&id) => Role::Viewer(id),
-        Some(_) => {
-            return AwsError::invalid_argument(
-                "X-Amz-ClientId must be 1 to 256 characters of [a-zA-Z0-9_.-].",
-            )
-            .into_response();
+    let found = match ChannelRef::signaling_arn(Some(&channel_arn), "X-Amz-ChannelARN") {
+        Ok(channel) => {
+            let denied = AwsErrorCode::AccessDeniedException;
+            resolve_signaling_channel(&state, &caller, &channel, denied, role_action(&role)).await
         }
-        None => Role::Master,
+        Err(e) => Err(e),
     };
-    let action = if role == Role::Master { "ConnectAsMaster" } else { "ConnectAsViewer" };
-    let caller = match verify_bodiless(&state, &parts, action) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let channel = match resolve_channel(
-        &state,
-        &caller,
-        Some(&channel_arn),
-        "X-Amz-ChannelARN",
-        AwsErrorCode::AccessDeniedException,
-        action,
-    )
-    .await
-    {
+    let channel = match found {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };

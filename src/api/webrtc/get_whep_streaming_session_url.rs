@@ -4,65 +4,53 @@
 //! LIVE, the stream needs neither data retention nor recent fragments: a viewer sees frames as
 //! ingest receives them, from the next key frame (or the last one at once).
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use crate::api::aws::{AwsError, AwsErrorCode, AwsJson, Operation};
-use crate::api::streams::{StreamRef, resolve};
-use crate::api::{AppState, ListenerInfo, public_base_url};
-use crate::auth::Caller;
+use crate::api::aws::{AwsError, Call, OperationInput, Valid};
+use crate::api::streams::StreamRef;
+use crate::model::check_range;
+use crate::webrtc::WebRtcError;
 
-/// The operation this file serves.
-pub const OPERATION: Operation = Operation::GetWHEPStreamingSessionURL;
-
-/// `GetWHEPStreamingSessionURL` input.
+/// `GetWHEPStreamingSessionURLInput`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct Input {
-    /// The stream, by name.
-    pub stream_name: Option<String>,
-    /// The stream, by ARN.
+#[serde(rename_all = "PascalCase")]
+pub struct GetWHEPStreamingSessionURLInput {
+    stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
-    pub stream_arn: Option<String>,
+    stream_arn: Option<String>,
     /// Seconds the URL accepts new viewers (300..=43200, default 300, as HLS).
-    pub expires: Option<i64>,
+    expires: Option<i64>,
 }
 
-/// `GetWHEPStreamingSessionURL` output.
+impl OperationInput for GetWHEPStreamingSessionURLInput {
+    type Valid = (StreamRef, i64);
+
+    fn validate(self) -> Result<Self::Valid, AwsError> {
+        let stream = StreamRef::from_input(self.stream_name.as_deref(), self.stream_arn.as_deref())?;
+        let expires = check_range("expires", self.expires.unwrap_or(300), 300, 43200)?;
+        Ok((stream, expires))
+    }
+}
+
+/// `GetWHEPStreamingSessionURLOutput`.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Output {
+pub struct GetWHEPStreamingSessionURLOutput {
     /// The WHEP endpoint: POST an SDP offer (`application/sdp`) to it.
     #[serde(rename = "WHEPStreamingSessionURL")]
-    pub whep_streaming_session_url: String,
+    whep_streaming_session_url: String,
 }
 
 /// Creates a WHEP session URL.
 pub async fn handle(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Extension(listener): Extension<ListenerInfo>,
-    headers: HeaderMap,
-    AwsJson(input): AwsJson<Input>,
-) -> Result<Json<Output>, AwsError> {
-    let stream_ref = StreamRef::from_pair(
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-        AwsErrorCode::InvalidArgumentException,
-    )?;
-    let expires = input.expires.unwrap_or(300);
-    if !(300..=43200).contains(&expires) {
-        return Err(AwsError::invalid_argument(format!(
-            "1 validation error detected: Value '{expires}' at 'expires' failed to satisfy constraint: Member must have value between 300 and 43200"
-        )));
-    }
-    let stream = resolve(&state, &caller, OPERATION, &stream_ref).await?;
-    let webrtc = state.webrtc.as_ref().ok_or(crate::webrtc::WebRtcError::Unavailable)?;
+    call: Call,
+    Valid((stream, expires)): Valid<GetWHEPStreamingSessionURLInput>,
+) -> Result<GetWHEPStreamingSessionURLOutput, AwsError> {
+    let stream = call.stream(&stream).await?;
+    let state = &call.state;
+    let webrtc = state.webrtc.as_ref().ok_or(WebRtcError::Unavailable)?;
     let token = webrtc.whep_token(stream.id, stream.name.as_str(), state.clock.now_millis(), expires);
-    let base = public_base_url(&state.settings, &listener, &headers);
-    Ok(Json(Output {
+    let base = call.public_base_url()?;
+    Ok(GetWHEPStreamingSessionURLOutput {
         whep_streaming_session_url: format!("{base}{}?SessionToken={token}", super::whep_resource::PLAY_PATH),
-    }))
+    })
 }

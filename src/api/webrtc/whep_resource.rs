@@ -9,10 +9,12 @@
 //! 404 unknown session, 503 too many sessions). Owns only HTTP framing; `crate::webrtc` does the
 //! rest.
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use axum::routing::{patch, post};
 use serde::Deserialize;
 
 use crate::api::AppState;
@@ -22,6 +24,13 @@ use crate::webrtc::whep::MAX_OFFER_BYTES;
 
 /// Where viewers POST their offers.
 pub const PLAY_PATH: &str = "/whep/v1/play";
+
+/// The WHEP resource routes (a [`Route::SessionResource`](crate::api::route::Route) each).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(PLAY_PATH, post(create))
+        .route("/whep/v1/sessions/{id}", patch(trickle).delete(delete))
+}
 
 /// Query parameters of the WHEP endpoint.
 #[derive(Debug, Deserialize)]

@@ -84,7 +84,9 @@ impl LiveMuxer {
         w.end_master(ebml);
         w.unknown_size_header(ids::SEGMENT, 8);
         let info = w.start_master(ids::INFO);
-        w.uint(ids::TIMECODE_SCALE, 1_000_000).string(ids::MUXING_APP, "openkvs").string(ids::WRITING_APP, "openkvs webrtc");
+        w.uint(ids::TIMECODE_SCALE, 1_000_000)
+            .string(ids::MUXING_APP, "openkvs")
+            .string(ids::WRITING_APP, "openkvs webrtc");
         w.end_master(info);
         let tracks = w.start_master(ids::TRACKS);
         if let Some(v) = &self.video {
@@ -188,7 +190,10 @@ mod tests {
     #[test]
     fn output_is_fragmented_on_key_frames_by_the_putmedia_fragmenter() {
         let avcc = crate::media::annexb::avcc_record(&[0x67, 0x42, 0xc0, 0x1e, 0xda], &[0x68, 0xce]).unwrap();
-        let mut m = LiveMuxer::new(Some(LiveVideo { avcc, width: 640, height: 360 }), Some(LiveAudio { channels: 2 }));
+        let mut m = LiveMuxer::new(
+            Some(LiveVideo { avcc, width: 640, height: 360 }),
+            Some(LiveAudio { channels: 2 }),
+        );
         let t0 = 1_700_000_000_000i64;
         let mut bytes = Vec::new();
         assert!(m.push_audio(t0, &[1, 2, 3]).is_empty(), "audio before the first key frame is dropped");

@@ -1,15 +1,18 @@
 //! Fault injection for the fragment store: [`FaultyStore`] wraps any [`FragmentStore`] and, while
 //! its [`FaultSwitch`] is on, fails every append and sync with `ENOSPC` ("No space left on device")
-//! as a full disk would. Reads and deletes pass through. Used by the resource-exhaustion tests
-//! (`tests/security.rs`) through [`crate::app::Server::bind_with`]; it is never built into the
-//! server by `app` itself.
+//! as a full disk would (and the readiness probe reports it). Reads and deletes pass through. Used
+//! by the resource-exhaustion tests (`tests/security.rs`, `tests/metrics.rs`) through
+//! [`crate::app::Server::bind_with`], and by the PutMedia session's unit tests; it is never built
+//! into the server by `app` itself.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{FragmentStore, Location, StoreError};
+use super::{FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
 
 /// Turns the injected fault on and off; clones share the switch.
 #[derive(Debug, Clone, Default)]
@@ -62,46 +65,50 @@ impl FaultyStore {
     }
 }
 
+#[async_trait]
 impl FragmentStore for FaultyStore {
-    fn append(&self, stream_id: i64, parts: &[Bytes]) -> Result<Location, StoreError> {
-        self.switch.check()?;
-        self.inner.append(stream_id, parts)
-    }
-
-    fn append_many(&self, items: &[(i64, &[Bytes])]) -> Vec<Result<Location, StoreError>> {
+    async fn append(&self, items: Vec<(i64, Vec<Bytes>)>) -> Vec<Result<Location, StoreError>> {
         if self.switch.check().is_err() {
             return items
                 .iter()
                 .map(|_| Err(StoreError::Io(std::io::Error::from_raw_os_error(28))))
                 .collect();
         }
-        self.inner.append_many(items)
+        self.inner.append(items).await
     }
 
-    fn sync(&self, stream_ids: &[i64]) -> Result<(), StoreError> {
+    async fn sync(&self, stream_ids: Vec<i64>) -> Result<(), StoreError> {
         self.switch.check()?;
-        self.inner.sync(stream_ids)
+        self.inner.sync(stream_ids).await
     }
 
-    fn read(&self, stream_id: i64, location: &Location) -> Result<Bytes, StoreError> {
-        self.inner.read(stream_id, location)
+    async fn read(&self, stream_id: i64, location: Location) -> Result<Bytes, StoreError> {
+        self.inner.read(stream_id, location).await
     }
 
-    fn delete_stream(&self, stream_id: i64) -> Result<(), StoreError> {
-        self.inner.delete_stream(stream_id)
+    async fn delete_stream(&self, stream_id: i64) -> Result<Reclaimed, StoreError> {
+        self.inner.delete_stream(stream_id).await
     }
 
-    fn remove_segments_below(&self, stream_id: i64, below: Option<i64>) -> Result<(u64, u64), StoreError> {
-        self.inner.remove_segments_below(stream_id, below)
+    async fn remove_segments_below(
+        &self,
+        stream_id: i64,
+        below: Option<i64>,
+    ) -> Result<Reclaimed, StoreError> {
+        self.inner.remove_segments_below(stream_id, below).await
     }
 
-    fn stream_ids_on_disk(&self) -> Result<Vec<i64>, StoreError> {
-        self.inner.stream_ids_on_disk()
+    async fn stream_ids(&self) -> Result<Vec<i64>, StoreError> {
+        self.inner.stream_ids().await
     }
 
-    fn check_writable(&self) -> Result<(), StoreError> {
+    async fn reconcile(&self, referenced: HashMap<i64, HighWater>) -> Result<Reconciliation, StoreError> {
+        self.inner.reconcile(referenced).await
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
         self.switch.check()?;
-        self.inner.check_writable()
+        self.inner.check_writable().await
     }
 
     fn bytes_stored(&self) -> u64 {

@@ -33,10 +33,10 @@ use aws_sdk_kinesisvideo::types::ApiName;
 use hyper::body::Body;
 use serde::Serialize;
 
-use super::control::ControlPlane;
 use super::data_client::{DataConnection, read_ok};
-use super::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
 use crate::media::mkv::{DemuxLimits, MkvDemuxer, MkvEvent};
+use crate::producer::control::ControlPlane;
+use crate::producer::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
 
 /// `openkvs bench getmedia` options.
 #[derive(Debug, Clone)]

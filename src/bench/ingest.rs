@@ -1,9 +1,9 @@
 //! `openkvs bench ingest`: N concurrent producers in one process against one endpoint.
 //!
-//! The file is read and split once ([`super::body::PreparedFile`]); every session sends the same
+//! The file is read and split once ([`crate::producer::body::PreparedFile`]); every session sends the same
 //! frame bytes (`Bytes` shared, only the 22-byte Cluster prefixes are per session) re-timed to its
 //! own start in ABSOLUTE mode, to stream `bench-<i>` (created with 1 h retention if missing).
-//! Each session is [`super::session::put_media`], exactly as `openkvs put` runs it.
+//! Each session is [`crate::producer::session::put_media`], exactly as `openkvs put` runs it.
 //!
 //! Reports fragments/s and Mbit/s over the wall time of the whole run, PERSISTED latency (a
 //! Cluster's last byte sent → PERSISTED) p50/p90/p99/max and RECEIVED latency p50/p99 over all
@@ -21,13 +21,15 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::body::{PreparedFile, Retimer};
-use super::control::ControlPlane;
-use super::put::now_ms;
-use super::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
-use super::session::{FinalAck, FragmentTiming, SessionOptions, SessionReport, Target, Tracker, put_media};
 use crate::media::fragment::TimecodeType;
 use crate::media::mkv::rewrite::FragmentPolicy;
+use crate::producer::body::{PreparedFile, Retimer};
+use crate::producer::control::ControlPlane;
+use crate::producer::put::now_ms;
+use crate::producer::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
+use crate::producer::session::{
+    FinalAck, FragmentTiming, SessionOptions, SessionReport, Target, Tracker, put_media,
+};
 
 /// Control-plane calls in flight at once while preparing streams.
 const RESOLVE_CONCURRENCY: usize = 8;
@@ -43,7 +45,7 @@ pub struct BenchOptions {
     pub streams: usize,
     /// The Matroska file every producer sends.
     pub file: PathBuf,
-    /// Pace frames by their timecodes, as a camera sends them (see [`super::session`]).
+    /// Pace frames by their timecodes, as a camera sends them (see [`crate::producer::session`]).
     pub realtime: bool,
     /// Stop sending new clusters after this long.
     pub duration: Option<Duration>,

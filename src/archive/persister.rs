@@ -1,15 +1,15 @@
-//! The group-commit persister: the one place fragment bytes become durable and indexed.
+//! The group-commit persister: the one place fragment bytes become durable and indexed (the
+//! `append` order of `archive`).
 //!
-//! Sessions submit [`PersistJob`]s; one task takes every job that is waiting (up to
-//! [`MAX_BATCH`]), appends each to the store, fsyncs every touched stream in one parallel `sync`,
-//! then inserts all rows in ONE index transaction, and only then answers each job. So a fragment
+//! [`crate::archive::Archive::append`] submits [`PersistJob`]s; one task takes every job that is
+//! waiting (up to [`MAX_BATCH`]), appends each to the store, syncs every touched stream in one
+//! parallel `sync`, then inserts all rows in ONE index transaction, and only then answers each job. So a fragment
 //! is reported [`PersistOutcome::Persisted`] strictly after its bytes are durable and its row is
 //! committed, and hundreds of concurrent streams share one fsync round and one commit per batch
-//! instead of paying one each. Jobs of one stream are answered in submission order. Store work runs
-//! on a blocking thread; no HTTP here.
+//! instead of paying one each. Jobs of one stream are answered in submission order. No HTTP here.
 //!
-//! Each batch runs under the persister's gate (a mutex): [`Persister::pause`] hands it to the
-//! retention janitor, which then sees no fragment between "appended" and "committed";
+//! Each batch runs under the persister's gate (a mutex): [`Persister::pause`] hands it to reclaim
+//! (`archive::reclaim`), which then sees no fragment between "appended" and "committed";
 //! [`Persister::flush`] waits until the queue is empty and no batch is running (graceful shutdown).
 //! The commit's duration is recorded as the `insert_fragments` index-call metric.
 
@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
+use super::index::Index;
 use super::persisted::PersistedFeed;
-use crate::index::Index;
+use super::store::FragmentStore;
 use crate::metrics::Metrics;
 use crate::model::FragmentRecord;
-use crate::store::{FragmentStore, StoreError};
 
 /// Most jobs committed together.
 pub const MAX_BATCH: usize = 1024;
@@ -41,7 +41,7 @@ pub struct PersistJob {
     pub done: oneshot::Sender<PersistOutcome>,
 }
 
-/// What happened to a job.
+/// What happened to an appended fragment (the durable receipt's answer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PersistOutcome {
     /// Durable and indexed.
@@ -50,7 +50,7 @@ pub enum PersistOutcome {
     StreamGone,
     /// The store could not write or sync the bytes (e.g. disk full).
     StoreFailed(String),
-    /// The index commit failed.
+    /// The index commit failed (or the persister stopped).
     IndexFailed(String),
 }
 
@@ -133,40 +133,31 @@ async fn run(
 }
 
 async fn commit_batch(
-    jobs: Vec<PersistJob>,
+    mut jobs: Vec<PersistJob>,
     store: &Arc<dyn FragmentStore>,
     index: &Arc<dyn Index>,
     feed: &PersistedFeed,
     metrics: &Metrics,
 ) {
-    // 1. Append + fsync on a blocking thread.
-    let store2 = store.clone();
-    let written = tokio::task::spawn_blocking(move || {
-        let items: Vec<(i64, &[Bytes])> =
-            jobs.iter().map(|j| (j.record.stream_id, j.parts.as_slice())).collect();
-        let locations = store2.append_many(&items);
-        let mut touched = BTreeSet::new();
-        let mut results: Vec<(PersistJob, Result<(), StoreError>)> = Vec::with_capacity(jobs.len());
-        for (mut job, loc) in jobs.into_iter().zip(locations) {
-            let r = loc.map(|loc| {
-                job.record.location = loc;
-                job.record.size_bytes = loc.length as i64;
-                touched.insert(job.record.stream_id);
-            });
-            job.parts = Vec::new(); // release the bytes as soon as they are written
-            results.push((job, r));
-        }
-        let ids: Vec<i64> = touched.into_iter().collect();
-        let synced = store2.sync(&ids).map_err(|e| e.to_string());
-        (results, synced)
-    })
-    .await;
-    let (results, synced) = match written {
-        Ok(v) => v,
-        Err(join) => {
-            tracing::error!("store thread failed: {join}");
-            return; // the jobs' senders are dropped: sessions report an internal error
-        }
+    // 1. Append, then sync every touched stream. The bytes move to the store (released as soon
+    //    as they are written).
+    let items: Vec<(i64, Vec<Bytes>)> =
+        jobs.iter_mut().map(|j| (j.record.stream_id, std::mem::take(&mut j.parts))).collect();
+    let locations = store.append(items).await;
+    let mut touched = BTreeSet::new();
+    let mut results = Vec::with_capacity(jobs.len());
+    for (mut job, loc) in jobs.into_iter().zip(locations) {
+        let r = loc.map(|loc| {
+            job.record.location = loc;
+            job.record.size_bytes = loc.length as i64;
+            touched.insert(job.record.stream_id);
+        });
+        results.push((job, r));
+    }
+    let synced = if touched.is_empty() {
+        Ok(())
+    } else {
+        store.sync(touched.into_iter().collect()).await.map_err(|e| e.to_string())
     };
     // 2. Split into durable and failed.
     let mut durable = Vec::new();

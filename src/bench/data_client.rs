@@ -17,8 +17,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 
-use super::sign::{SignError, sign_json_post};
 use crate::outbound::{self as transport, ConnectError};
+use crate::producer::sign::{SignError, sign_json_post};
 
 /// User-Agent of the bench requests.
 const USER_AGENT: &str = concat!("openkvs-bench/", env!("CARGO_PKG_VERSION"));

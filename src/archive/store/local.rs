@@ -10,11 +10,13 @@
 //! Crash safety: after a restart the store never appends to an old segment; it starts a new one
 //! numbered after the highest on disk. Bytes written but never acknowledged (a torn tail) are
 //! therefore never followed by acknowledged bytes, and the index only points at bytes that were
-//! synced before their row was committed. [`LocalStore::recover`] (run once at startup, before any
-//! append) then trims what a crash left behind: each stream's newest indexed segment is truncated
+//! synced before their row was committed. Reconciliation ([`FragmentStore::reconcile`], run once at
+//! startup, before any append) then trims what a crash left behind: each stream's newest indexed segment is truncated
 //! to the end of its last indexed fragment and newer, unindexed segments are removed, so torn tails
-//! neither hold disk nor survive to be misread (design/0006-crash-safety.md). This module does
-//! blocking file I/O only.
+//! neither hold disk nor survive to be misread (design/0006-crash-safety.md).
+//!
+//! [`SegmentFiles`] does the blocking file I/O; [`LocalStore`] is the async [`FragmentStore`] over
+//! it, running each call on a blocking thread.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -26,7 +28,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
-use super::{FragmentStore, Location, StoreError};
+use async_trait::async_trait;
+
+use super::{FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
 
 /// Most threads used to fsync segments in parallel.
 pub const SYNC_THREADS: usize = 8;
@@ -55,9 +59,9 @@ struct StreamFiles {
     indexed_segment: i64,
 }
 
-/// Per-stream append-only segment files in a local directory.
+/// Per-stream append-only segment files in a local directory: the blocking side of [`LocalStore`].
 #[derive(Debug)]
-pub struct LocalStore {
+pub struct SegmentFiles {
     root: PathBuf,
     segment_bytes: u64,
     streams: Mutex<HashMap<i64, Arc<Mutex<StreamFiles>>>>,
@@ -67,7 +71,7 @@ pub struct LocalStore {
     deleted: RwLock<HashSet<i64>>,
 }
 
-impl LocalStore {
+impl SegmentFiles {
     /// Opens (creating) the store at `root`, counting the bytes already there.
     pub fn open(root: &Path, segment_bytes: u64) -> Result<Self, StoreError> {
         fs::create_dir_all(root)?;
@@ -125,34 +129,11 @@ impl LocalStore {
     }
 }
 
-/// What [`LocalStore::recover`] did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Recovery {
-    /// Segments cut back to the end of their last indexed fragment.
-    pub truncated_segments: usize,
-    /// Segments after a stream's last indexed segment (never acknowledged), deleted.
-    pub removed_segments: usize,
-    /// Bytes dropped by both.
-    pub bytes_dropped: u64,
-    /// Stream directories the index has no fragments for, left untouched (see `recover`).
-    pub unindexed_streams: Vec<i64>,
-    /// Streams whose indexed bytes are NOT all on disk: (stream, segment, indexed end, file length).
-    /// This is data loss outside this process's control (e.g. a restored or foreign data dir).
-    pub short_segments: Vec<(i64, i64, u64, u64)>,
-}
-
-impl Recovery {
-    /// Whether recovery found nothing to do.
-    pub fn is_clean(&self) -> bool {
-        *self == Self::default()
-    }
-}
-
 fn segment_number(name: &std::ffi::OsStr) -> Option<i64> {
     name.to_str().and_then(|n| n.strip_suffix(".seg")).and_then(|n| n.parse::<i64>().ok())
 }
 
-impl LocalStore {
+impl SegmentFiles {
     /// Crash recovery, run once at startup before any append. `indexed` maps each stream the index
     /// has fragments for to (its highest referenced segment, the end of the last referenced byte in
     /// it) — the index is the source of truth, since a row commits only after its bytes are synced.
@@ -164,8 +145,8 @@ impl LocalStore {
     /// of streams the index has no fragments for are reported, not deleted: that is also what an
     /// index pointed at the wrong database looks like, and the store must not destroy data on a
     /// misconfiguration (their bytes are unreachable and never appended to either way).
-    pub fn recover(&self, indexed: &HashMap<i64, (i64, u64)>) -> Result<Recovery, StoreError> {
-        let mut report = Recovery::default();
+    pub fn recover(&self, indexed: &HashMap<i64, HighWater>) -> Result<Reconciliation, StoreError> {
+        let mut report = Reconciliation::default();
         let mut stream_ids: Vec<i64> = Vec::new();
         for entry in fs::read_dir(&self.root)? {
             let entry = entry?;
@@ -176,13 +157,14 @@ impl LocalStore {
             }
         }
         stream_ids.sort_unstable();
-        for (&id, &(last, _)) in indexed {
+        for (&id, hw) in indexed {
+            let last = hw.segment;
             let files = self.files(id);
             files.lock().unwrap_or_else(|p| p.into_inner()).indexed_segment = last;
         }
         for id in stream_ids {
             let dir = self.stream_dir(id);
-            let Some(&(last, end)) = indexed.get(&id) else {
+            let Some(&HighWater { segment: last, end }) = indexed.get(&id) else {
                 let has_segments = fs::read_dir(&dir)?
                     .filter_map(Result::ok)
                     .any(|e| segment_number(&e.file_name()).is_some());
@@ -254,8 +236,9 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
     File::open(path)?.sync_all()
 }
 
-impl FragmentStore for LocalStore {
-    fn append(&self, stream_id: i64, parts: &[Bytes]) -> Result<Location, StoreError> {
+impl SegmentFiles {
+    /// Appends one fragment of `stream_id` (see [`FragmentStore::append`]).
+    pub fn append(&self, stream_id: i64, parts: &[Bytes]) -> Result<Location, StoreError> {
         if self.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&stream_id) {
             return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
         }
@@ -293,7 +276,8 @@ impl FragmentStore for LocalStore {
         Ok(Location { segment: number, offset, length: written })
     }
 
-    fn append_many(&self, items: &[(i64, &[Bytes])]) -> Vec<Result<Location, StoreError>> {
+    /// Appends several fragments, writing different streams in parallel.
+    pub fn append_many(&self, items: &[(i64, &[Bytes])]) -> Vec<Result<Location, StoreError>> {
         if items.len() < 4 {
             return items.iter().map(|(id, parts)| self.append(*id, parts)).collect();
         }
@@ -340,7 +324,8 @@ impl FragmentStore for LocalStore {
             .collect()
     }
 
-    fn sync(&self, stream_ids: &[i64]) -> Result<(), StoreError> {
+    /// fdatasyncs every touched segment of the streams (and new directories), in parallel.
+    pub fn sync(&self, stream_ids: &[i64]) -> Result<(), StoreError> {
         // Collect what needs syncing under the locks (cheap fd clones), fsync outside them.
         let mut files_to_sync: Vec<File> = Vec::new();
         let mut dirs_to_sync: Vec<PathBuf> = Vec::new();
@@ -417,7 +402,8 @@ impl FragmentStore for LocalStore {
         }
     }
 
-    fn read(&self, stream_id: i64, location: &Location) -> Result<Bytes, StoreError> {
+    /// Reads a fragment back.
+    pub fn read(&self, stream_id: i64, location: &Location) -> Result<Bytes, StoreError> {
         let path = self.segment_path(stream_id, location.segment);
         let file = match File::open(&path) {
             Ok(f) => f,
@@ -433,36 +419,39 @@ impl FragmentStore for LocalStore {
         }
     }
 
-    fn delete_stream(&self, stream_id: i64) -> Result<(), StoreError> {
+    /// Removes the stream's directory and refuses later appends to it.
+    pub fn delete_stream(&self, stream_id: i64) -> Result<Reclaimed, StoreError> {
         self.deleted.write().unwrap_or_else(|p| p.into_inner()).insert(stream_id);
         // Wait out an append in progress (it holds the stream's lock), then forget the files.
         let files = self.files(stream_id);
         drop(files.lock().unwrap_or_else(|p| p.into_inner()));
         self.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&stream_id);
         let dir = self.stream_dir(stream_id);
-        let mut freed = 0u64;
+        let (mut freed, mut segments) = (0u64, 0u64);
         match fs::read_dir(&dir) {
             Ok(entries) => {
                 for e in entries.flatten() {
                     freed += e.metadata().map(|m| m.len()).unwrap_or(0);
+                    segments += u64::from(segment_number(&e.file_name()).is_some());
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Reclaimed::default()),
             Err(e) => return Err(e.into()),
         }
         fs::remove_dir_all(&dir)?;
         let _ =
             self.bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(freed)));
-        Ok(())
+        Ok(Reclaimed { segments, bytes: freed })
     }
 
-    fn remove_segments_below(&self, stream_id: i64, below: Option<i64>) -> Result<(u64, u64), StoreError> {
+    /// Unlinks the stream's segment files numbered below `below` (`None`: all).
+    pub fn remove_segments_below(&self, stream_id: i64, below: Option<i64>) -> Result<Reclaimed, StoreError> {
         let files = self.files(stream_id);
         let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
         let dir = self.stream_dir(stream_id);
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Reclaimed::default()),
             Err(e) => return Err(e.into()),
         };
         let (mut removed, mut freed, mut highest_removed) = (0u64, 0u64, None::<i64>);
@@ -498,10 +487,11 @@ impl FragmentStore for LocalStore {
         }
         let _ =
             self.bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(freed)));
-        Ok((removed, freed))
+        Ok(Reclaimed { segments: removed, bytes: freed })
     }
 
-    fn stream_ids_on_disk(&self) -> Result<Vec<i64>, StoreError> {
+    /// Ids of the streams with a directory, ascending.
+    pub fn stream_ids(&self) -> Result<Vec<i64>, StoreError> {
         let mut ids = Vec::new();
         for entry in fs::read_dir(&self.root)? {
             let entry = entry?;
@@ -515,19 +505,100 @@ impl FragmentStore for LocalStore {
         Ok(ids)
     }
 
-    fn check_writable(&self) -> Result<(), StoreError> {
+    /// Creates, writes and removes a probe file.
+    pub fn check_writable(&self) -> Result<(), StoreError> {
         let probe = self.root.join(".ready-probe");
         fs::write(&probe, b"ok")?;
         fs::remove_file(&probe)?;
         Ok(())
     }
 
-    fn bytes_stored(&self) -> u64 {
+    /// Total bytes held.
+    pub fn bytes_stored(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// The local-directory [`FragmentStore`]: [`SegmentFiles`] behind blocking threads.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    files: Arc<SegmentFiles>,
+}
+
+impl LocalStore {
+    /// Opens (creating) the store at `root`, counting the bytes already there.
+    pub fn open(root: &Path, segment_bytes: u64) -> Result<Self, StoreError> {
+        Ok(Self { files: Arc::new(SegmentFiles::open(root, segment_bytes)?) })
+    }
+
+    /// Runs `f` on the segment files on a blocking thread.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SegmentFiles) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let files = self.files.clone();
+        tokio::task::spawn_blocking(move || f(&files)).await.unwrap_or_else(|e| {
+            Err(StoreError::Io(std::io::Error::other(format!("store thread failed: {e}"))))
+        })
+    }
+}
+
+#[async_trait]
+impl FragmentStore for LocalStore {
+    async fn append(&self, items: Vec<(i64, Vec<Bytes>)>) -> Vec<Result<Location, StoreError>> {
+        let n = items.len();
+        let files = self.files.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let refs: Vec<(i64, &[Bytes])> =
+                items.iter().map(|(id, parts)| (*id, parts.as_slice())).collect();
+            files.append_many(&refs)
+        })
+        .await;
+        written.unwrap_or_else(|e| {
+            (0..n)
+                .map(|_| Err(StoreError::Io(std::io::Error::other(format!("store thread failed: {e}")))))
+                .collect()
+        })
+    }
+
+    async fn sync(&self, stream_ids: Vec<i64>) -> Result<(), StoreError> {
+        self.blocking(move |f| f.sync(&stream_ids)).await
+    }
+
+    async fn read(&self, stream_id: i64, location: Location) -> Result<Bytes, StoreError> {
+        self.blocking(move |f| f.read(stream_id, &location)).await
+    }
+
+    async fn delete_stream(&self, stream_id: i64) -> Result<Reclaimed, StoreError> {
+        self.blocking(move |f| f.delete_stream(stream_id)).await
+    }
+
+    async fn remove_segments_below(
+        &self,
+        stream_id: i64,
+        below: Option<i64>,
+    ) -> Result<Reclaimed, StoreError> {
+        self.blocking(move |f| f.remove_segments_below(stream_id, below)).await
+    }
+
+    async fn stream_ids(&self) -> Result<Vec<i64>, StoreError> {
+        self.blocking(|f| f.stream_ids()).await
+    }
+
+    async fn reconcile(&self, referenced: HashMap<i64, HighWater>) -> Result<Reconciliation, StoreError> {
+        self.blocking(move |f| f.recover(&referenced)).await
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        self.blocking(|f| f.check_writable()).await
+    }
+
+    fn bytes_stored(&self) -> u64 {
+        self.files.bytes_stored()
     }
 
     fn describe(&self) -> String {
-        format!("local segments in {}", self.root.display())
+        format!("local segments in {}", self.files.root.display())
     }
 }
 
@@ -535,10 +606,14 @@ impl FragmentStore for LocalStore {
 mod tests {
     use super::*;
 
+    fn hw(segment: i64, end: u64) -> HighWater {
+        HighWater { segment, end }
+    }
+
     #[test]
     fn appends_read_back_and_roll_segments() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path(), 10).unwrap();
+        let store = SegmentFiles::open(dir.path(), 10).unwrap();
         let a = store.append(7, &[Bytes::from_static(b"hello"), Bytes::from_static(b" world")]).unwrap();
         assert_eq!((a.segment, a.offset, a.length), (1, 0, 11));
         let b = store.append(7, &[Bytes::from_static(b"next")]).unwrap();
@@ -554,7 +629,7 @@ mod tests {
     #[test]
     fn a_fragment_of_many_parts_is_written_whole_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
         // More parts than one writev takes, some empty.
         let parts: Vec<Bytes> =
             (0..2500u32).map(|i| Bytes::from(vec![(i % 251) as u8; (i % 7) as usize])).collect();
@@ -571,11 +646,11 @@ mod tests {
     #[test]
     fn a_reopened_store_starts_a_new_segment() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
         let a = store.append(1, &[Bytes::from_static(b"abc")]).unwrap();
         store.sync(&[1]).unwrap();
         drop(store);
-        let store = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
         assert_eq!(store.bytes_stored(), 3);
         let b = store.append(1, &[Bytes::from_static(b"def")]).unwrap();
         assert_eq!(b.segment, a.segment + 1);
@@ -592,7 +667,7 @@ mod tests {
     #[test]
     fn recovery_cuts_torn_tails_back_to_the_index() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path(), 64).unwrap();
+        let store = SegmentFiles::open(dir.path(), 64).unwrap();
         let a = store.append(3, &[Bytes::from_static(b"first fragment")]).unwrap();
         let b = store.append(3, &[Bytes::from_static(b"second fragment")]).unwrap();
         store.sync(&[3]).unwrap();
@@ -602,7 +677,7 @@ mod tests {
         assert_eq!(torn.segment, b.segment);
         // Stream 4: its indexed fragment lives in segment 1; segment 2 was opened (roll) and
         // written but the batch never committed.
-        let store4 = LocalStore::open(dir.path(), 8).unwrap();
+        let store4 = SegmentFiles::open(dir.path(), 8).unwrap();
         let c = store4.append(4, &[Bytes::from_static(b"indexed!!")]).unwrap();
         let lost = store4.append(4, &[Bytes::from_static(b"unacked")]).unwrap();
         assert_eq!((c.segment, lost.segment), (1, 2));
@@ -615,8 +690,8 @@ mod tests {
         f.set_len(b.offset + b.length + 4).unwrap();
         drop(f);
 
-        let store = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
-        let indexed = HashMap::from([(3, (b.segment, b.offset + b.length)), (4, (c.segment, c.length))]);
+        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let indexed = HashMap::from([(3, hw(b.segment, b.offset + b.length)), (4, hw(c.segment, c.length))]);
         let report = store.recover(&indexed).unwrap();
         assert_eq!(report.truncated_segments, 1);
         assert_eq!(report.removed_segments, 1);
@@ -635,9 +710,9 @@ mod tests {
         store.sync(&[3]).unwrap();
         assert_eq!(&store.read(3, &d).unwrap()[..], b"after restart");
         // Recovery is idempotent.
-        let again = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let again = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
         let mut indexed = indexed;
-        indexed.insert(3, (d.segment, d.length));
+        indexed.insert(3, hw(d.segment, d.length));
         let report = again.recover(&indexed).unwrap();
         assert_eq!(report.unindexed_streams, vec![5]);
         assert_eq!((report.truncated_segments, report.removed_segments, report.bytes_dropped), (0, 0, 0));
@@ -646,10 +721,10 @@ mod tests {
     #[test]
     fn recovery_reports_indexed_bytes_missing_from_disk() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
         store.append(1, &[Bytes::from_static(b"abc")]).unwrap();
         store.sync(&[1]).unwrap();
-        let report = store.recover(&HashMap::from([(1, (1, 10)), (2, (3, 5))])).unwrap();
+        let report = store.recover(&HashMap::from([(1, hw(1, 10)), (2, hw(3, 5))])).unwrap();
         assert_eq!(report.short_segments, vec![(1, 1, 10, 3)]);
         assert_eq!(report.bytes_dropped, 0);
         // A segment number the index references is never reused, even when its file is missing.
@@ -660,33 +735,36 @@ mod tests {
     #[test]
     fn removes_whole_segments_below_a_bound_and_never_reuses_their_numbers() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path(), 4).unwrap();
+        let store = SegmentFiles::open(dir.path(), 4).unwrap();
         let a = store.append(1, &[Bytes::from_static(b"aaaa")]).unwrap();
         let b = store.append(1, &[Bytes::from_static(b"bbbb")]).unwrap();
         let c = store.append(1, &[Bytes::from_static(b"cc")]).unwrap();
         store.sync(&[1]).unwrap();
         assert_eq!((a.segment, b.segment, c.segment), (1, 2, 3));
-        assert_eq!(store.remove_segments_below(1, Some(c.segment)).unwrap(), (2, 8));
+        assert_eq!(
+            store.remove_segments_below(1, Some(c.segment)).unwrap(),
+            Reclaimed { segments: 2, bytes: 8 }
+        );
         assert!(matches!(store.read(1, &a), Err(StoreError::NotFound)));
         assert_eq!(&store.read(1, &c).unwrap()[..], b"cc");
         assert_eq!(store.bytes_stored(), 2);
         // Everything, the open segment included: it is closed and the directory goes.
-        assert_eq!(store.remove_segments_below(1, None).unwrap(), (1, 2));
+        assert_eq!(store.remove_segments_below(1, None).unwrap(), Reclaimed { segments: 1, bytes: 2 });
         assert!(!dir.path().join("1").exists());
         let d = store.append(1, &[Bytes::from_static(b"d")]).unwrap();
         assert_eq!(d.segment, 4, "a removed segment's number is not reused");
-        assert_eq!(store.stream_ids_on_disk().unwrap(), vec![1]);
+        assert_eq!(store.stream_ids().unwrap(), vec![1]);
         store.check_writable().unwrap();
         // A deleted stream's directory is not re-created by a late append.
         store.delete_stream(1).unwrap();
         assert!(store.append(1, &[Bytes::from_static(b"late")]).is_err());
-        assert!(store.stream_ids_on_disk().unwrap().is_empty());
+        assert!(store.stream_ids().unwrap().is_empty());
     }
 
     #[test]
     fn syncs_many_streams_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
         let ids: Vec<i64> = (1..=40).collect();
         for &id in &ids {
             store.append(id, &[Bytes::from(vec![id as u8; 100])]).unwrap();

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_kinesisvideo::types::ApiName;
 use serde::Serialize;
 
-use super::control::ControlPlane;
 use super::data_client::{DataConnection, DataError, read_ok};
-use super::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
+use crate::producer::control::ControlPlane;
+use crate::producer::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
 
 /// Segments a viewer fetches from its first media playlist (the live edge).
 pub const JOIN_SEGMENTS: usize = 3;

@@ -1,0 +1,211 @@
+//! The references aggregate (retention bookkeeping): fragment rows as pointers at stored bytes —
+//! their commit, their removal (expiry, stream deletion and the `deleted_streams` record), and what
+//! crash recovery and reclaim ask of them. Only `archive` calls it: each of these is a step of the
+//! durability rule's order (see `archive`).
+
+use async_trait::async_trait;
+
+use super::fragments::fragment_list_columns;
+use super::postgres::PostgresIndex;
+use super::sqlite::SqliteIndex;
+use super::{Dialect, IndexError, referent_gone};
+use crate::model::{FragmentRecord, VersionToken};
+
+/// The last byte the index references in a stream's newest referenced segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentEnd {
+    /// The stream's index id.
+    pub stream_id: i64,
+    /// The highest segment number any of its rows references.
+    pub segment: i64,
+    /// `max(byte_offset + byte_length)` over the rows in that segment.
+    pub end: u64,
+}
+
+/// Fragment rows as references to stored bytes.
+#[async_trait]
+pub trait ReferenceIndex: Send + Sync {
+    /// Inserts fragment rows in one transaction (the group commit). Returns, per row, whether it
+    /// was inserted: `false` means its stream no longer exists. The call returns only after commit.
+    async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError>;
+
+    /// Deletes the stream row and everything that references it, if the version matches (`None`:
+    /// any version), and records its id in the deleted-streams list
+    /// ([`ReferenceIndex::deleted_stream_ids`]) in the same transaction. `VersionMismatch` or
+    /// `NotFound` otherwise.
+    async fn delete_stream(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError>;
+
+    /// Ids of streams [`ReferenceIndex::delete_stream`] removed: their stored bytes, if any are
+    /// left, may be removed.
+    async fn deleted_stream_ids(&self) -> Result<Vec<i64>, IndexError>;
+
+    /// For every stream with fragments, the highest store segment its rows reference and the end
+    /// (offset + length) of the last referenced byte in it: what crash recovery at startup trims
+    /// each stream's segments back to (design/0006-crash-safety.md). It must see every fragment
+    /// row that can still commit: Postgres first waits out in-flight fragment transactions, which a
+    /// killed previous process may have left committing.
+    async fn segment_high_water(&self) -> Result<Vec<SegmentEnd>, IndexError>;
+
+    /// Deletes at most `limit` of the stream's fragment rows whose server timestamp is before
+    /// `before_ms` (the oldest first), in one transaction; returns how many went. Retention calls
+    /// it until it returns less than `limit` (design/0010-retention.md).
+    async fn delete_fragments_before(
+        &self,
+        stream_id: i64,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<u64, IndexError>;
+
+    /// The lowest store segment any of the stream's rows references (`None`: it has no rows).
+    /// Segments numbered below it hold no referenced byte. Uses the (stream, segment) index.
+    async fn lowest_referenced_segment(&self, stream_id: i64) -> Result<Option<i64>, IndexError>;
+}
+
+/// The high water of every stream: the end of the last referenced byte in its highest referenced
+/// segment.
+const SEGMENT_HIGH_WATER_SQL: &str = "SELECT f.stream_id, f.segment, MAX(f.byte_offset + f.byte_length) \
+     FROM fragments f \
+     JOIN (SELECT stream_id, MAX(segment) AS seg FROM fragments GROUP BY stream_id) m \
+       ON f.stream_id = m.stream_id AND f.segment = m.seg \
+     GROUP BY f.stream_id, f.segment";
+
+macro_rules! reference_queries {
+    ($backend:ident) => {
+        impl $backend {
+            /// One transaction inserting `rows` (rows whose stream or header set is gone are
+            /// skipped); a foreign-key refusal (the stream deleted while the batch ran) is
+            /// `NotFound`.
+            async fn insert_fragment_batch(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
+                let mut tx = self.pool.begin().await?;
+                if let Some(fence) = <Self as Dialect>::FRAGMENT_WRITER_FENCE {
+                    sqlx::query(fence).execute(&mut *tx).await?;
+                }
+                let mut inserted = Vec::with_capacity(rows.len());
+                for f in rows {
+                    let (tracks, metadata) = fragment_list_columns(f);
+                    let done = sqlx::query(
+                        "INSERT INTO fragments (stream_id, fragment_number, cluster_timecode, producer_ts_ms, \
+                         server_ts_ms, duration_ms, size_bytes, header_id, segment, byte_offset, byte_length, \
+                         key_frame, tracks, frame_count, metadata) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+                         WHERE EXISTS (SELECT 1 FROM streams WHERE id = $1) \
+                         AND EXISTS (SELECT 1 FROM track_headers WHERE id = $8)",
+                    )
+                    .bind(f.stream_id)
+                    .bind(f.number.as_str())
+                    .bind(f.cluster_timecode)
+                    .bind(f.producer_ts_ms)
+                    .bind(f.server_ts_ms)
+                    .bind(f.duration_ms)
+                    .bind(f.size_bytes)
+                    .bind(f.header_id)
+                    .bind(f.location.segment)
+                    .bind(f.location.offset as i64)
+                    .bind(f.location.length as i64)
+                    .bind(f.key_frame)
+                    .bind(tracks)
+                    .bind(f.frame_count)
+                    .bind(metadata)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(referent_gone)?;
+                    inserted.push(done.rows_affected() == 1);
+                }
+                tx.commit().await?;
+                Ok(inserted)
+            }
+        }
+
+        #[async_trait]
+        impl ReferenceIndex for $backend {
+            async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
+                match self.insert_fragment_batch(rows).await {
+                    // A stream deleted between a row's existence check and its insert (Postgres)
+                    // fails the whole batch; redo the rows one by one so only that stream's are
+                    // refused. Any other failure fails the batch.
+                    Err(IndexError::NotFound) => {
+                        let mut out = Vec::with_capacity(rows.len());
+                        for row in rows {
+                            match self.insert_fragment_batch(std::slice::from_ref(row)).await {
+                                Ok(one) => out.push(one[0]),
+                                Err(IndexError::NotFound) => out.push(false),
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        Ok(out)
+                    }
+                    other => other,
+                }
+            }
+
+            async fn delete_stream(&self, id: i64, expected: Option<&VersionToken>) -> Result<(), IndexError> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "DELETE FROM streams WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR version = $2)",
+                )
+                .bind(id)
+                .bind(expected.map(|v| v.as_str()))
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    self.fetch_stream(id).await?;
+                    return Err(IndexError::VersionMismatch);
+                }
+                sqlx::query("INSERT INTO deleted_streams (stream_id) VALUES ($1) ON CONFLICT (stream_id) DO NOTHING")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn deleted_stream_ids(&self) -> Result<Vec<i64>, IndexError> {
+                Ok(sqlx::query_scalar("SELECT stream_id FROM deleted_streams ORDER BY stream_id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn segment_high_water(&self) -> Result<Vec<SegmentEnd>, IndexError> {
+                let mut tx = self.pool.begin().await?;
+                if let Some(barrier) = <Self as Dialect>::FRAGMENT_WRITER_BARRIER {
+                    sqlx::query(barrier).execute(&mut *tx).await?;
+                }
+                let rows: Vec<(i64, i64, i64)> = sqlx::query_as(SEGMENT_HIGH_WATER_SQL).fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(stream_id, segment, end)| SegmentEnd { stream_id, segment, end: end.max(0) as u64 })
+                    .collect())
+            }
+
+            async fn delete_fragments_before(
+                &self,
+                stream_id: i64,
+                before_ms: i64,
+                limit: u32,
+            ) -> Result<u64, IndexError> {
+                let done = sqlx::query(
+                    "DELETE FROM fragments WHERE stream_id = $1 AND fragment_number IN (SELECT fragment_number \
+                     FROM fragments WHERE stream_id = $1 AND server_ts_ms < $2 ORDER BY server_ts_ms LIMIT $3)",
+                )
+                .bind(stream_id)
+                .bind(before_ms)
+                .bind(i64::from(limit))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn lowest_referenced_segment(&self, stream_id: i64) -> Result<Option<i64>, IndexError> {
+                Ok(sqlx::query_scalar("SELECT MIN(segment) FROM fragments WHERE stream_id = $1")
+                    .bind(stream_id)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+        }
+    };
+}
+
+reference_queries!(SqliteIndex);
+reference_queries!(PostgresIndex);
