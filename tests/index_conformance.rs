@@ -1,14 +1,15 @@
 //! The index conformance suite: the same checks against every [`Index`] implementation. SQLite
-//! always runs; Postgres runs when TEST_DATABASE_URL is set (a fresh database per test).
+//! always runs, on a file and in memory (`sqlite::memory:`, what unit tests use); Postgres runs
+//! when TEST_DATABASE_URL is set (a fresh database per test).
 
 mod common;
 
 use std::sync::Arc;
 
 use common::Backend;
-use openkvs::index::{
-    CHANNEL_NAME_CONSTRAINT, ChannelChanges, Index, IndexError, NewChannel, NewStream,
-    STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind,
+use openkvs::archive::{
+    CHANNEL_NAME_CONSTRAINT, ChannelChanges, Index, IndexError, MEDIA_STORAGE_STREAM_CONSTRAINT,
+    MediaStorage, NewChannel, NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind,
 };
 use openkvs::model::{
     AccountId, AnalyzerEvent, ChannelType, ConfigurationStatus, DataRetention, DestinationUri,
@@ -17,7 +18,27 @@ use openkvs::model::{
     VersionToken,
 };
 
-backend_tests!(
+/// Every check on both backends (`backend_tests!`), and on an in-memory SQLite index.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        backend_tests!($($name),*);
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::IN_MEMORY.scope(true, super::$name($crate::common::Backend::Sqlite)).await
+                }
+            )*
+        }
+    };
+}
+
+tokio::task_local! {
+    /// Set for the in-memory variants: `Backend::Sqlite` then opens `sqlite::memory:`.
+    static IN_MEMORY: bool;
+}
+
+conformance!(
     create_and_look_up,
     duplicate_names_conflict_per_region,
     list_filters_pages_and_orders_by_bytes,
@@ -37,6 +58,7 @@ backend_tests!(
     retention_deletes_by_server_time_and_tracks_segments,
     media_type_is_filled_only_when_unset,
     channels_are_counted_in_every_region,
+    media_storage_maps_one_channel_per_stream_and_cascades,
 );
 
 struct Ctx {
@@ -50,12 +72,20 @@ impl Ctx {
         let dir = tempfile::tempdir().unwrap();
         match backend {
             Backend::Sqlite => {
-                let url = format!("sqlite://{}", dir.path().join("index.db").display());
-                Self { index: openkvs::index::open(&url).await.unwrap(), _dir: dir, pg: None }
+                let url = if IN_MEMORY.try_with(|m| *m).unwrap_or(false) {
+                    "sqlite::memory:".to_owned()
+                } else {
+                    format!("sqlite://{}", dir.path().join("index.db").display())
+                };
+                Self { index: openkvs::archive::open_index(&url).await.unwrap(), _dir: dir, pg: None }
             }
             Backend::Postgres => {
                 let (admin, name, url) = common::fresh_postgres_db().await;
-                Self { index: openkvs::index::open(&url).await.unwrap(), _dir: dir, pg: Some((admin, name)) }
+                Self {
+                    index: openkvs::archive::open_index(&url).await.unwrap(),
+                    _dir: dir,
+                    pg: Some((admin, name)),
+                }
             }
         }
     }
@@ -131,7 +161,7 @@ async fn list_filters_pages_and_orders_by_bytes(backend: Backend) {
     ctx.index.create_stream(new_stream("us-west-2", "a-0", 9)).await.unwrap();
     let r = region("us-east-1");
     let names =
-        |p: &openkvs::index::StreamPage| p.streams.iter().map(|s| s.name.to_string()).collect::<Vec<_>>();
+        |p: &openkvs::archive::StreamPage| p.streams.iter().map(|s| s.name.to_string()).collect::<Vec<_>>();
     let all = ctx.index.list_streams(&r, None, None, 100).await.unwrap();
     assert_eq!(names(&all), ["A-1", "a-1", "a-10", "a-2", "a_1", "b"]);
     assert!(!all.more);
@@ -233,7 +263,21 @@ async fn tags_upsert_and_respect_the_limit(backend: Backend) {
     assert_eq!(ctx.index.stream_tags(s.id).await.unwrap().len(), 50, "failed tagging changes nothing");
     ctx.index.untag_stream(s.id, &["a".into(), "missing".into()]).await.unwrap();
     assert_eq!(ctx.index.stream_tags(s.id).await.unwrap().len(), 49);
+    ctx.index.untag_stream(s.id, &[]).await.unwrap();
+    assert_eq!(ctx.index.stream_tags(s.id).await.unwrap().len(), 49, "untagging nothing changes nothing");
+    ctx.index.delete_stream(s.id, None).await.unwrap();
+    assert!(matches!(ctx.index.tag_stream(s.id, &overwrite).await, Err(IndexError::NotFound)));
     ctx.done().await;
+}
+
+/// Two in-memory indexes are two databases.
+#[tokio::test]
+async fn in_memory_indexes_are_separate() {
+    let a = openkvs::archive::open_index("sqlite::memory:").await.unwrap();
+    let b = openkvs::archive::open_index("sqlite::memory:").await.unwrap();
+    let s = a.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    assert_eq!(a.stream_ids().await.unwrap(), vec![s.id]);
+    assert!(b.stream_ids().await.unwrap().is_empty());
 }
 
 fn fragment(stream_id: i64, header_id: i64, i: i64) -> FragmentRecord {
@@ -415,7 +459,7 @@ async fn channels_list_filters_pages_and_orders_by_bytes(backend: Backend) {
     ctx.index.create_stream(new_stream("us-east-1", "a-stream", 10)).await.unwrap();
     let r = region("us-east-1");
     let names =
-        |p: &openkvs::index::ChannelPage| p.channels.iter().map(|c| c.name.to_string()).collect::<Vec<_>>();
+        |p: &openkvs::archive::ChannelPage| p.channels.iter().map(|c| c.name.to_string()).collect::<Vec<_>>();
     let all = ctx.index.list_channels(&r, None, None, 100).await.unwrap();
     assert_eq!(names(&all), ["A-1", "a-1", "a-10", "a-2", "a_1", "b"]);
     assert!(!all.more);
@@ -780,5 +824,52 @@ async fn retention_deletes_by_server_time_and_tracks_segments(backend: Backend) 
     assert_eq!(ctx.index.deleted_stream_ids().await.unwrap(), vec![s.id.min(other.id), s.id.max(other.id)]);
     ctx.index.close().await;
     assert!(ctx.index.ping().await.is_err(), "closed");
+    ctx.done().await;
+}
+
+async fn media_storage_maps_one_channel_per_stream_and_cascades(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let door = ctx.index.create_channel(new_channel("us-east-1", "door", 2)).await.unwrap();
+    let gate = ctx.index.create_channel(new_channel("us-east-1", "gate", 3)).await.unwrap();
+    assert_eq!(ctx.index.media_storage_of_channel(door.id).await.unwrap(), None);
+    assert_eq!(ctx.index.channel_mapped_to_stream(s.id).await.unwrap(), None);
+
+    ctx.index.set_media_storage(door.id, Some(s.id), ConfigurationStatus::Enabled, 10).await.unwrap();
+    assert_eq!(
+        ctx.index.media_storage_of_channel(door.id).await.unwrap(),
+        Some(MediaStorage {
+            stream_id: Some(s.id),
+            stream_arn: Some(s.arn.to_string()),
+            status: ConfigurationStatus::Enabled
+        })
+    );
+    assert_eq!(ctx.index.channel_mapped_to_stream(s.id).await.unwrap(), Some(door.arn.to_string()));
+    match ctx.index.set_media_storage(gate.id, Some(s.id), ConfigurationStatus::Enabled, 20).await {
+        Err(IndexError::Conflict { constraint }) => assert_eq!(constraint, MEDIA_STORAGE_STREAM_CONSTRAINT),
+        other => panic!("a second channel mapping the stream: {other:?}"),
+    }
+    // Replaced in place: disabled without a stream frees the stream for another channel.
+    ctx.index.set_media_storage(door.id, None, ConfigurationStatus::Disabled, 30).await.unwrap();
+    assert_eq!(
+        ctx.index.media_storage_of_channel(door.id).await.unwrap(),
+        Some(MediaStorage { stream_id: None, stream_arn: None, status: ConfigurationStatus::Disabled })
+    );
+    ctx.index.set_media_storage(gate.id, Some(s.id), ConfigurationStatus::Enabled, 40).await.unwrap();
+    assert_eq!(ctx.index.channel_mapped_to_stream(s.id).await.unwrap(), Some(gate.arn.to_string()));
+
+    // Deleting the stream or the channel removes the configuration; writes naming them are NotFound.
+    ctx.index.delete_stream(s.id, None).await.unwrap();
+    assert_eq!(ctx.index.media_storage_of_channel(gate.id).await.unwrap(), None);
+    assert!(matches!(
+        ctx.index.set_media_storage(gate.id, Some(s.id), ConfigurationStatus::Enabled, 50).await,
+        Err(IndexError::NotFound)
+    ));
+    ctx.index.delete_channel(door.id, None).await.unwrap();
+    assert_eq!(ctx.index.media_storage_of_channel(door.id).await.unwrap(), None);
+    assert!(matches!(
+        ctx.index.set_media_storage(door.id, None, ConfigurationStatus::Disabled, 60).await,
+        Err(IndexError::NotFound)
+    ));
     ctx.done().await;
 }
