@@ -387,7 +387,7 @@ async function main() {
             nlog(`master left: phase ${master.state.phase}`);
             break;
           }
-          if (viewers.every((v) => v.state?.phase === 'failed' || viewerDone(v.state))) break;
+          if (!opts.storage && viewers.every((v) => v.state?.phase === 'failed' || viewerDone(v.state))) break;
         }
         if (Date.now() > deadline) {
           nlog(`time limit ${opts.seconds}s reached: ${viewers.map((v) => `${v.name}=${v.state?.phase}`).join(' ')}`);
