@@ -82,6 +82,38 @@ async fn kvs_js_sdk_master_records_into_a_stream_with_join_storage_session() {
 
     let endpoint = format!("https://127.0.0.1:{}", srv.tls_addr.unwrap().port());
     let started = DateTime::from_millis(common::producer::now_ms() as i64 - 1000);
+    // When the first fragment is listed (rows point only at durable bytes: it is PERSISTED).
+    let first_listed = {
+        let archived = srv.archived();
+        tokio::spawn(async move {
+            loop {
+                let list = archived
+                    .list_fragments()
+                    .stream_name("doorbell")
+                    .fragment_selector(
+                        FragmentSelector::builder()
+                            .fragment_selector_type(FragmentSelectorType::ServerTimestamp)
+                            .timestamp_range(
+                                TimestampRange::builder()
+                                    .start_timestamp(started)
+                                    .end_timestamp(DateTime::from_millis(
+                                        common::producer::now_ms() as i64 + 60_000,
+                                    ))
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build()
+                            .unwrap(),
+                    )
+                    .send()
+                    .await;
+                if list.is_ok_and(|l| !l.fragments().is_empty()) {
+                    return common::producer::now_ms() as i64;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
     let out = tokio::time::timeout(
         Duration::from_secs(150),
         tokio::process::Command::new("node")
@@ -101,6 +133,12 @@ async fn kvs_js_sdk_master_records_into_a_stream_with_join_storage_session() {
         .unwrap_or_else(|_| panic!("no JSON: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(report["storageJoined"], true, "JoinStorageSession: {report:#}");
     assert_eq!(report["storagePeerState"], "connected", "the storage peer did not connect: {report:#}");
+    if let (Some(called), Ok(Ok(listed))) = (
+        report["storageJoinCalledAt"].as_i64(),
+        tokio::time::timeout(Duration::from_secs(5), first_listed).await,
+    ) {
+        println!("JoinStorageSession → first PERSISTED fragment: {} ms", listed - called);
+    }
 
     // The recording: at least 8 fragments (2 s each) of the ~20 s.
     let archived = srv.archived();

@@ -217,6 +217,7 @@ async function main() {
       endpoints: master?.state?.endpoints ?? null,
       masterPhase: master?.state?.phase ?? null,
       storageJoined: master?.state?.storageJoined ?? null,
+      storageJoinCalledAt: master?.state?.storageJoinCalledAt ?? null,
       storagePeerState: master?.state?.storagePeerState ?? null,
       viewerPhases: viewers.map((p) => p.state?.phase ?? null),
       elapsedMs: Date.now() - t0,

@@ -127,6 +127,7 @@ async function joinStorageSession(p) {
     const webrtcEndpoint = endpoints.ResourceEndpointList.find(e => e.Protocol === 'WEBRTC').ResourceEndpoint;
     kvsLog('WEBRTC endpoint:', webrtcEndpoint);
     const storageClient = new AWS.KinesisVideoWebRTCStorage.KinesisVideoWebRTCStorageClient({ ...clientArgs, endpoint: webrtcEndpoint });
+    KVS.storageJoinCalledAt = Date.now();
     await storageClient.send(new AWS.KinesisVideoWebRTCStorage.JoinStorageSessionCommand({ channelArn: KVS.channelARN }));
     KVS.storageJoined = true;
     kvsLog('JoinStorageSession succeeded');
