@@ -16,8 +16,9 @@ use std::time::Duration;
 use aws_sdk_kinesisvideo::types::{MediaStorageConfiguration, MediaStorageConfigurationStatus};
 use aws_sdk_kinesisvideoarchivedmedia::primitives::DateTime;
 use aws_sdk_kinesisvideoarchivedmedia::types::{
-    FragmentSelector, FragmentSelectorType, HlsFragmentSelector, HlsFragmentSelectorType, HlsPlaybackMode,
-    HlsTimestampRange, TimestampRange,
+    ClipFragmentSelector, ClipFragmentSelectorType, ClipTimestampRange, DashFragmentSelector,
+    DashFragmentSelectorType, DashPlaybackMode, DashTimestampRange, FragmentSelector, FragmentSelectorType,
+    HlsFragmentSelector, HlsFragmentSelectorType, HlsPlaybackMode, HlsTimestampRange, TimestampRange,
 };
 use common::browser::{browser_dir, missing_prerequisite};
 use common::{Backend, TestServer};
@@ -205,5 +206,61 @@ async fn kvs_js_sdk_master_records_into_a_stream_with_join_storage_session() {
     assert_eq!(audio["codec_name"], "opus");
     let audio_frames: u64 = audio["nb_read_frames"].as_str().unwrap().parse().unwrap();
     assert!(audio_frames >= 8 * 2 * 50 / 2, "{audio_frames} audio frames");
+
+    // The same recording through DASH and GetClip: both tracks, every frame decodes.
+    let dash = archived
+        .get_dash_streaming_session_url()
+        .stream_name("doorbell")
+        .playback_mode(DashPlaybackMode::OnDemand)
+        .dash_fragment_selector(
+            DashFragmentSelector::builder()
+                .fragment_selector_type(DashFragmentSelectorType::ServerTimestamp)
+                .timestamp_range(
+                    DashTimestampRange::builder().start_timestamp(started).end_timestamp(ended).build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .dash_streaming_session_url
+        .unwrap()
+        .replace("https://", "http://")
+        .replace(&srv.tls_addr.unwrap().to_string(), &srv.addr.to_string());
+    let clip = archived
+        .get_clip()
+        .stream_name("doorbell")
+        .clip_fragment_selector(
+            ClipFragmentSelector::builder()
+                .fragment_selector_type(ClipFragmentSelectorType::ServerTimestamp)
+                .timestamp_range(
+                    ClipTimestampRange::builder()
+                        .start_timestamp(started)
+                        .end_timestamp(ended)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let clip_path = dir.path().join("clip.mp4");
+    std::fs::write(&clip_path, clip.payload.collect().await.unwrap().into_bytes()).unwrap();
+    for (what, probe) in
+        [("DASH", ffprobe_streams(&dash)), ("GetClip", ffprobe_streams(clip_path.to_str().unwrap()))]
+    {
+        println!("ffprobe {what}: {probe}");
+        let streams = probe["streams"].as_array().unwrap();
+        for (kind, codec) in [("video", "h264"), ("audio", "opus")] {
+            let s = streams
+                .iter()
+                .find(|s| s["codec_type"] == kind)
+                .unwrap_or_else(|| panic!("{what}: no {kind}"));
+            assert_eq!(s["codec_name"], codec, "{what}");
+            assert_eq!(s["nb_read_frames"], s["nb_read_packets"], "{what}: every {kind} frame decodes");
+        }
+    }
     srv.stop().await;
 }
