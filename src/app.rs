@@ -99,6 +99,7 @@ pub struct Server {
     ingest: Arc<Ingest>,
     metrics: Arc<Metrics>,
     janitor: Arc<Janitor>,
+    webrtc: Option<Arc<crate::webrtc::WebRtc>>,
     retention: crate::retention::RetentionConfig,
     /// The edge recorder for this server's own hub devices, if it runs.
     edge_agent: Option<crate::edge::agent::Agent>,
@@ -190,6 +191,21 @@ impl Server {
         }
         let tls_listener = listeners.iter().find(|l| l.tls.is_some()).map(|l| l.info.clone());
         let edge_agent = edge::local_agent(config, archive.clone(), &listeners[0].info);
+        let token_key = session_token_key(config);
+        let webrtc = if config.webrtc.enabled {
+            let live: Arc<dyn crate::webrtc::feed::LiveSource> = ingest.clone();
+            let http = listeners[0].info.local_addr;
+            Some(
+                crate::webrtc::WebRtc::start(config.webrtc.clone(), http, live, token_key.clone())
+                    .await
+                    .map_err(|source| StartError::Io {
+                        what: "cannot bind the WebRTC UDP socket".into(),
+                        source,
+                    })?,
+            )
+        } else {
+            None
+        };
 
         let state = AppState {
             archive: archive.clone(),
@@ -206,13 +222,14 @@ impl Server {
                 ingest.clone(),
                 clock,
                 config.playback.clone(),
-                session_token_key(config),
+                token_key,
             ),
             signaling: signaling.clone(),
             ingest: ingest.clone(),
             workers: workers.clone(),
             console_sessions: Arc::new(ConsoleSessions::new(SessionLimits::default())),
             metrics: metrics.clone(),
+            webrtc: webrtc.clone(),
         };
         let metrics_listener = match config.metrics.listen {
             Some(addr) => Some((bind_one(addr, None).await?, api::metrics::router(state.clone()))),
@@ -231,6 +248,7 @@ impl Server {
             ingest,
             metrics,
             janitor,
+            webrtc,
             retention: config.retention.clone(),
             edge_agent,
             metrics_listener,
@@ -310,6 +328,9 @@ impl Server {
         tracing::info!("shutdown requested: no longer accepting connections");
         let _ = stop_tx.send(true);
         self.signaling.go_away_all();
+        if let Some(w) = &self.webrtc {
+            w.shutdown();
+        }
         for t in accept_tasks {
             let _ = t.await;
         }

@@ -52,6 +52,11 @@
 //! **`signaling`** is KVS WebRTC signaling in memory: which master and viewers are connected to a
 //! channel, relaying SDP and ICE messages between them, and the ICE server list.
 //!
+//! **`webrtc`** is the server's own WebRTC media endpoint on the sans-IO `str0m` stack: WHEP live
+//! view of any stream from the ingest live feed (one conversion per stream, fanned out to its
+//! viewers) and the storage peer of WebRTC ingestion. One driver task owns its sockets, timers and
+//! peer connections; it knows no HTTP.
+//!
 //! **`producer`** is the other side of PutMedia: a client that resolves a stream with the AWS SDK,
 //! re-frames a Matroska file or pipe like the KVS C producer and streams it over one signed,
 //! full-duplex request while reading the ACKs (`openkvs put`). **`bench`** beside it holds the load
@@ -111,4 +116,5 @@ pub mod playback;
 pub mod producer;
 pub mod retention;
 pub mod signaling;
+pub mod webrtc;
 pub mod workers;

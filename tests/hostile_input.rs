@@ -459,6 +459,9 @@ fn every_operation_input_check_survives_hostile_input() {
         r#"{"StreamName":"s","CurrentVersion":"abc","Operation":"INCREASE_DATA_RETENTION","DataRetentionChangeInHours":1,"StreamStorageConfiguration":{"DefaultStorageTier":"WARM"}}"#,
         r#"{"StreamName":"s","FragmentTimecodeType":"ABSOLUTE","ProducerStartTimestamp":"1700000000.0","Kind":"motion","WorkerName":"w","MaxFragments":10}"#,
         r#"{"StreamName":"s","PlaybackMode":"ON_DEMAND","DASHFragmentSelector":{"FragmentSelectorType":"SERVER_TIMESTAMP","TimestampRange":{"StartTimestamp":1,"EndTimestamp":2}},"DisplayFragmentNumber":"ALWAYS"}"#,
+        r#"{"ChannelARN":"arn:aws:kinesisvideo:us-east-1:1:channel/c/1","MediaStorageConfiguration":{"StreamARN":"arn:aws:kinesisvideo:us-east-1:1:stream/s/1","Status":"ENABLED"}}"#,
+        r#"{"channelArn":"arn:aws:kinesisvideo:us-east-1:1:channel/c/1","clientId":"v"}"#,
+        r#"{"StreamName":"s","Expires":43200,"MaxResults":1,"NextToken":"t"}"#,
         "{\n\t\"StreamName\": \"x\"\n}",
         "",
     ]
@@ -491,6 +494,8 @@ fn every_operation_input_check_survives_hostile_input() {
         b"\"StreamARN\":\"arn:aws:kinesisvideo:us-east-1:1:stream/s/1\"",
         b"\"FormatConfig\":{\"JPEGQuality\":\"",
         b"\"PlaybackMode\":\"LIVE_REPLAY\"",
+        b"\"MediaStorageConfiguration\":{\"Status\":\"",
+        b"\"channelArn\":\"arn:aws:kinesisvideo:us-east-1:1:channel/c/1\"",
         b"\"StartSelector\":{\"StartSelectorType\":\"CONTINUATION_TOKEN\"",
         b"[[[[[[[[[[[[[[[[",
     ];

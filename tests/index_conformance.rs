@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use common::Backend;
 use openkvs::archive::{
-    CHANNEL_NAME_CONSTRAINT, ChannelChanges, Index, IndexError, NewChannel, NewStream,
-    STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind,
+    CHANNEL_NAME_CONSTRAINT, ChannelChanges, Index, IndexError, MEDIA_STORAGE_STREAM_CONSTRAINT,
+    MediaStorage, NewChannel, NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind,
 };
 use openkvs::model::{
     AccountId, AnalyzerEvent, ChannelType, ConfigurationStatus, DataRetention, DestinationUri,
@@ -58,6 +58,7 @@ conformance!(
     retention_deletes_by_server_time_and_tracks_segments,
     media_type_is_filled_only_when_unset,
     channels_are_counted_in_every_region,
+    media_storage_maps_one_channel_per_stream_and_cascades,
 );
 
 struct Ctx {
@@ -823,5 +824,52 @@ async fn retention_deletes_by_server_time_and_tracks_segments(backend: Backend) 
     assert_eq!(ctx.index.deleted_stream_ids().await.unwrap(), vec![s.id.min(other.id), s.id.max(other.id)]);
     ctx.index.close().await;
     assert!(ctx.index.ping().await.is_err(), "closed");
+    ctx.done().await;
+}
+
+async fn media_storage_maps_one_channel_per_stream_and_cascades(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    let s = ctx.index.create_stream(new_stream("us-east-1", "cam", 1)).await.unwrap();
+    let door = ctx.index.create_channel(new_channel("us-east-1", "door", 2)).await.unwrap();
+    let gate = ctx.index.create_channel(new_channel("us-east-1", "gate", 3)).await.unwrap();
+    assert_eq!(ctx.index.media_storage_of_channel(door.id).await.unwrap(), None);
+    assert_eq!(ctx.index.channel_mapped_to_stream(s.id).await.unwrap(), None);
+
+    ctx.index.set_media_storage(door.id, Some(s.id), ConfigurationStatus::Enabled, 10).await.unwrap();
+    assert_eq!(
+        ctx.index.media_storage_of_channel(door.id).await.unwrap(),
+        Some(MediaStorage {
+            stream_id: Some(s.id),
+            stream_arn: Some(s.arn.to_string()),
+            status: ConfigurationStatus::Enabled
+        })
+    );
+    assert_eq!(ctx.index.channel_mapped_to_stream(s.id).await.unwrap(), Some(door.arn.to_string()));
+    match ctx.index.set_media_storage(gate.id, Some(s.id), ConfigurationStatus::Enabled, 20).await {
+        Err(IndexError::Conflict { constraint }) => assert_eq!(constraint, MEDIA_STORAGE_STREAM_CONSTRAINT),
+        other => panic!("a second channel mapping the stream: {other:?}"),
+    }
+    // Replaced in place: disabled without a stream frees the stream for another channel.
+    ctx.index.set_media_storage(door.id, None, ConfigurationStatus::Disabled, 30).await.unwrap();
+    assert_eq!(
+        ctx.index.media_storage_of_channel(door.id).await.unwrap(),
+        Some(MediaStorage { stream_id: None, stream_arn: None, status: ConfigurationStatus::Disabled })
+    );
+    ctx.index.set_media_storage(gate.id, Some(s.id), ConfigurationStatus::Enabled, 40).await.unwrap();
+    assert_eq!(ctx.index.channel_mapped_to_stream(s.id).await.unwrap(), Some(gate.arn.to_string()));
+
+    // Deleting the stream or the channel removes the configuration; writes naming them are NotFound.
+    ctx.index.delete_stream(s.id, None).await.unwrap();
+    assert_eq!(ctx.index.media_storage_of_channel(gate.id).await.unwrap(), None);
+    assert!(matches!(
+        ctx.index.set_media_storage(gate.id, Some(s.id), ConfigurationStatus::Enabled, 50).await,
+        Err(IndexError::NotFound)
+    ));
+    ctx.index.delete_channel(door.id, None).await.unwrap();
+    assert_eq!(ctx.index.media_storage_of_channel(door.id).await.unwrap(), None);
+    assert!(matches!(
+        ctx.index.set_media_storage(door.id, None, ConfigurationStatus::Disabled, 60).await,
+        Err(IndexError::NotFound)
+    ));
     ctx.done().await;
 }

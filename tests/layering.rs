@@ -78,6 +78,7 @@ fn nothing_below_api_speaks_http() {
         "metrics",
         "auth",
         "edge",
+        "webrtc",
     ] {
         bad.extend(violations(module, HTTP));
     }

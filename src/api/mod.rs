@@ -14,10 +14,11 @@
 //!   and tagged ResourceARN inputs, and shaping `StreamInfo` / `ChannelInfo`.
 //! - [`edge_configurations`], [`secret_inputs`]: the shapes the edge operations share, and the
 //!   members and lookups the secretsmanager operations share.
-//! - [`control`], [`media`], [`archived`], [`signaling`], [`analysis`], [`edge`], [`secrets`]: the
-//!   operation families, one file per operation.
+//! - [`control`], [`media`], [`archived`], [`signaling`], [`webrtc_storage`], [`analysis`],
+//!   [`webrtc`], [`edge`], [`secrets`]: the operation families, one file per operation.
 //! - [`session_resources`]: the HLS/DASH session resources (`/hls/v1/…`, `/dash/v1/…`), authorized
-//!   by their SessionToken instead of SigV4.
+//!   by their SessionToken instead of SigV4; the WHEP resources (`/whep/v1/…`) are
+//!   [`webrtc::whep_resource`], authorized the same way.
 //! - [`cors`]: CORS headers and preflights for browsers.
 //! - [`metrics`]: `/metrics` (Prometheus), `/health`, `/ready`, and the layer that counts requests,
 //!   latency and response bytes per operation.
@@ -38,6 +39,7 @@ pub mod control {
     pub mod delete_stream;
     pub mod describe_image_generation_configuration;
     pub mod describe_mapped_resource_configuration;
+    pub mod describe_media_storage_configuration;
     pub mod describe_notification_configuration;
     pub mod describe_signaling_channel;
     pub mod describe_stream;
@@ -54,6 +56,7 @@ pub mod control {
     pub mod untag_stream;
     pub mod update_data_retention;
     pub mod update_image_generation_configuration;
+    pub mod update_media_storage_configuration;
     pub mod update_notification_configuration;
     pub mod update_signaling_channel;
     pub mod update_stream;
@@ -86,6 +89,13 @@ pub mod signaling {
     pub mod get_ice_server_config;
     pub mod send_alexa_offer_to_master;
     pub mod websocket;
+}
+
+/// The `kinesis-video-webrtc-storage` data plane (rest-json, camelCase members): the master of a
+/// channel with an ENABLED media storage configuration asks openkvs to join its WebRTC session as
+/// the storage peer. The WebRTC work itself is `crate::webrtc`.
+pub mod webrtc_storage {
+    pub mod join_storage_session;
 }
 
 /// openkvs's own analysis API (outside the AWS surface, documented in
@@ -141,6 +151,7 @@ pub mod secret_inputs;
 pub mod session_resources;
 pub mod streams;
 pub mod tagging;
+pub mod webrtc;
 
 use std::sync::Arc;
 
@@ -195,6 +206,8 @@ pub struct AppState {
     pub console_sessions: Arc<crate::auth::console_session::ConsoleSessions>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The WebRTC media endpoint (WHEP, storage sessions); `None` when disabled.
+    pub webrtc: Option<Arc<crate::webrtc::WebRtc>>,
 }
 
 aws::operation::operations! {
@@ -257,6 +270,11 @@ aws::operation::operations! {
         edge::list_edge_agent_configurations::handle;
     DeleteEdgeConfiguration => "/deleteEdgeConfiguration", SigV4Json, AccessDeniedException,
         edge::delete_edge_configuration::handle;
+    UpdateMediaStorageConfiguration => "/updateMediaStorageConfiguration", SigV4Json, AccessDeniedException,
+        control::update_media_storage_configuration::handle;
+    DescribeMediaStorageConfiguration => "/describeMediaStorageConfiguration",
+        SigV4Json, AccessDeniedException,
+        control::describe_media_storage_configuration::handle;
     // kinesis-video-media
     PutMedia => "/putMedia", SigV4Streaming, NotAuthorizedException, media::put_media::handle;
     GetMedia => "/getMedia", SigV4Json, NotAuthorizedException, media::get_media::handle;
@@ -276,6 +294,9 @@ aws::operation::operations! {
         signaling::get_ice_server_config::handle;
     SendAlexaOfferToMaster => "/v1/send-alexa-offer-to-master", SigV4Json, NotAuthorizedException,
         signaling::send_alexa_offer_to_master::handle;
+    // kinesis-video-webrtc-storage
+    JoinStorageSession => "/joinStorageSession", SigV4Json, AccessDeniedException,
+        webrtc_storage::join_storage_session::handle;
     // openkvs's own analysis API (docs/openapi/analysis.yaml)
     ListAnalyzerEvents => "/openkvs/listAnalyzerEvents", SigV4Json, AccessDeniedException,
         analysis::list_analyzer_events::handle;
@@ -289,6 +310,9 @@ aws::operation::operations! {
     // openkvs's own edge-agent status report (what AWS's Edge Agent sends through IoT)
     PutEdgeAgentStatus => "/openkvs/putEdgeAgentStatus", SigV4Json, AccessDeniedException,
         edge::put_edge_agent_status::handle;
+    // openkvs's WebRTC live view (docs/openapi/webrtc.yaml)
+    GetWHEPStreamingSessionURL => "/openkvs/getWHEPStreamingSessionURL", SigV4Json, NotAuthorizedException,
+        webrtc::get_whep_streaming_session_url::handle;
   }
   targets {
     // secretsmanager, the subset the edge agent's camera URIs need (AWS JSON 1.1 on `POST /`)
@@ -311,6 +335,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(Operation::routes())
         .merge(session_resources::router())
+        .merge(webrtc::whep_resource::router())
         .merge(console::router())
         .merge(metrics::routes())
         .route("/", axum::routing::get(serve_root).post(Operation::serve_target))

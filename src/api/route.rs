@@ -16,7 +16,7 @@ use super::Operation;
 pub enum Route {
     /// One of the operations of the route table (`api/mod.rs`).
     Operation(Operation),
-    /// An HLS (`/hls/v1/…`) or DASH (`/dash/v1/…`) session resource.
+    /// An HLS (`/hls/v1/…`), DASH (`/dash/v1/…`) or WHEP (`/whep/v1/…`) session resource.
     SessionResource,
     /// The signaling WebSocket: `GET /` with `X-Amz-ChannelARN` in the (presigned) query.
     SignalingSocket,
@@ -42,7 +42,9 @@ impl Route {
             "/" if query.is_some_and(names_signaling_channel) => Route::SignalingSocket,
             "/" | "/console" => Route::Console,
             p if p.starts_with("/console/") => Route::Console,
-            p if p.starts_with("/hls/v1/") || p.starts_with("/dash/v1/") => Route::SessionResource,
+            p if p.starts_with("/hls/v1/") || p.starts_with("/dash/v1/") || p.starts_with("/whep/v1/") => {
+                Route::SessionResource
+            }
             _ => return None,
         })
     }
@@ -100,12 +102,24 @@ mod tests {
             Route::resolve(false, "/dash/v1/getDASHManifest.mpd", None, None),
             Some(Route::SessionResource)
         );
+        assert_eq!(
+            Route::resolve(false, "/whep/v1/play", Some("SessionToken=x"), None),
+            Some(Route::SessionResource)
+        );
+        assert_eq!(Route::resolve(false, "/whep/v1/sessions/abc", None, None), Some(Route::SessionResource));
         for public in ["/health", "/ready", "/metrics"] {
             assert_eq!(Route::resolve(false, public, None, None), Some(Route::Public));
         }
-        for unknown in
-            ["/tagResource", "/describestream", "/describeStream/", "/consoles", "/hls/v2/x", "/admin", ""]
-        {
+        for unknown in [
+            "/tagResource",
+            "/describestream",
+            "/describeStream/",
+            "/consoles",
+            "/hls/v2/x",
+            "/whep/v2/x",
+            "/admin",
+            "",
+        ] {
             assert_eq!(Route::resolve(false, unknown, None, None), None, "{unknown}");
         }
     }

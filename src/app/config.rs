@@ -66,6 +66,8 @@ pub struct Config {
     pub retention: crate::retention::RetentionConfig,
     /// The edge recorder inside `serve`, and camera secrets.
     pub edge: crate::edge::EdgeSettings,
+    /// Server-side WebRTC media (WHEP live view, storage sessions).
+    pub webrtc: crate::webrtc::WebRtcConfig,
 }
 
 impl Default for Config {
@@ -87,6 +89,7 @@ impl Default for Config {
             metrics: crate::metrics::MetricsConfig::default(),
             retention: crate::retention::RetentionConfig::default(),
             edge: crate::edge::EdgeSettings::default(),
+            webrtc: crate::webrtc::WebRtcConfig::default(),
         }
     }
 }

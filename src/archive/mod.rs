@@ -71,9 +71,10 @@ use crate::model::{FragmentRecord, VersionToken};
 
 pub use index::{
     AnalysisIndex, Backend, CHANNEL_NAME_CONSTRAINT, Catalog, ChannelChanges, ChannelIndex, ChannelPage,
-    EdgeIndex, FragmentIndex, Index, IndexError, LONGEST_FRAGMENT_MS, NewChannel, NewSecret, NewStream,
-    SECRET_NAME_CONSTRAINT, STREAM_NAME_CONSTRAINT, SecretIndex, StreamChanges, StreamIndex, StreamPage,
-    TimestampKind, open as open_index, redact_url,
+    EdgeIndex, FragmentIndex, Index, IndexError, LONGEST_FRAGMENT_MS, MEDIA_STORAGE_STREAM_CONSTRAINT,
+    MediaStorage, MediaStorageIndex, NewChannel, NewSecret, NewStream, SECRET_NAME_CONSTRAINT,
+    STREAM_NAME_CONSTRAINT, SecretIndex, StreamChanges, StreamIndex, StreamPage, TimestampKind,
+    open as open_index, redact_url,
 };
 pub use persisted::{PERSISTED_CAPACITY, PersistedFeed};
 pub use persister::{MAX_BATCH, PersistOutcome};

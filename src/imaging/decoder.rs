@@ -53,7 +53,9 @@ impl VideoDecoder {
                     "H.265 video: this server has no H.265 decoder".into(),
                 ));
             }
-            Codec::Aac => return Err(ImagingError::UnsupportedCodec("the track is audio".into())),
+            Codec::Aac | Codec::Opus => {
+                return Err(ImagingError::UnsupportedCodec("the track is audio".into()));
+            }
         }
         let config = AvcConfig::parse(&Bytes::copy_from_slice(codec_private))
             .map_err(|e| ImagingError::InvalidMedia(e.to_string()))?;

@@ -63,6 +63,7 @@ pub fn codec_of(codec_id: &str) -> Option<Codec> {
         "V_MPEG4/ISO/AVC" => Some(Codec::H264),
         "V_MPEGH/ISO/HEVC" | "V_MPEG4/ISO/HEVC" => Some(Codec::H265),
         id if id.starts_with("A_AAC") => Some(Codec::Aac),
+        "A_OPUS" => Some(Codec::Opus),
         _ => None,
     }
 }
@@ -76,10 +77,14 @@ pub fn playable_tracks(entries: &[TrackEntry]) -> Result<Vec<PlayableTrack>, Cod
         let codec = codec_of(&e.codec_id);
         let codec = match codec {
             Some(c) if i == 0 => c,
-            Some(Codec::Aac) if out.iter().all(|t: &PlayableTrack| t.codec != Codec::Aac) => Codec::Aac,
+            Some(c @ (Codec::Aac | Codec::Opus))
+                if out.iter().all(|t: &PlayableTrack| t.codec.is_video()) =>
+            {
+                c
+            }
             _ if i == 0 => {
                 return Err(CodecError::Unsupported(format!(
-                    "track {} has codec {:?}; HLS, DASH and GetClip need H.264, H.265 or AAC",
+                    "track {} has codec {:?}; HLS, DASH and GetClip need H.264, H.265, AAC or Opus",
                     e.number, e.codec_id
                 )));
             }
@@ -150,6 +155,13 @@ fn demux(
     Ok((tracks, scale, frames))
 }
 
+/// The TrackEntries and TimecodeScale (ns) of a stored header set (EBML header, Segment start,
+/// Info, Tracks), whatever their codecs.
+pub fn header_entries(header: &[u8]) -> Result<(Vec<TrackEntry>, u64), SamplesError> {
+    let (entries, scale, _) = demux(header, Bytes::new())?;
+    Ok((entries, scale))
+}
+
 /// The playable tracks of a stored header set (EBML header, Segment start, Info, Tracks).
 pub fn header_tracks(header: &[u8]) -> Result<Vec<PlayableTrack>, SamplesError> {
     let (entries, _, _) = demux(header, Bytes::new())?;
@@ -175,7 +187,7 @@ pub fn fragment_media(
         let lace_ns =
             entry.and_then(|e| e.default_duration_ns).map_or(0, |d| i128::from(d) * i128::from(f.lace_index));
         let t = base_ns + i128::from(f.timecode_rel) * scale_ns + lace_ns;
-        let keyframe = f.keyframe || tracks[ti].codec == Codec::Aac;
+        let keyframe = f.keyframe || !tracks[ti].codec.is_video();
         pts_ns[ti].push(t);
         samples[ti].push(Sample { dts: 0, pts: 0, duration: 0, keyframe, data: f.data });
     }
@@ -204,6 +216,9 @@ pub fn fragment_media(
                     / i64::from(track.sample_rate.max(1))
             } else if let Some(d) = default_units {
                 d
+            } else if track.codec == Codec::Opus {
+                // WebRTC's Opus packets are 20 ms.
+                i64::from(track.timescale) / 50
             } else if n > 1 {
                 (list[n - 1].dts - list[0].dts) / (n as i64 - 1)
             } else {

@@ -25,6 +25,7 @@ pub fn codec_string(t: &PlayableTrack) -> Result<String, PlaybackError> {
         Codec::H264 => h264::AvcConfig::parse(&t.codec_private)?.codec_string(),
         Codec::H265 => h265::HevcConfig::parse(&t.codec_private)?.codec_string(),
         Codec::Aac => aac::AudioSpecificConfig::parse(&t.codec_private)?.codec_string(),
+        Codec::Opus => "opus".to_owned(),
     })
 }
 
@@ -98,7 +99,7 @@ impl Playback {
         let s = self.media_summary(&window).await?;
         let uri = |track: u64| format!("getHLSMediaPlaylist.m3u8?SessionToken={token}&TrackNumber={track}");
         let video = s.tracks.iter().position(|t| t.codec.is_video());
-        let audio = s.tracks.iter().position(|t| t.codec == Codec::Aac);
+        let audio = s.tracks.iter().position(|t| !t.codec.is_video());
         let playlist = match (video, audio, c.container) {
             (Some(v), Some(a), ContainerFormat::FragmentedMp4) => MasterPlaylist {
                 video: Some(VariantStream {

@@ -66,6 +66,7 @@ function parseArgs(argv) {
     else if (a === '--stun') o.stun = true;
     else if (a === '--no-turn') o.turn = false;
     else if (a === '--no-audio') o.audio = false;
+    else if (a === '--storage') o.storage = true;
     else if (a === '--screenshot') o.screenshot = val();
     else if (a === '--help' || a === '-h') return { usageError: USAGE };
     else throw new Error(`unknown argument ${a}`);
@@ -215,6 +216,9 @@ async function main() {
       channelARN: master?.state?.channelARN ?? null,
       endpoints: master?.state?.endpoints ?? null,
       masterPhase: master?.state?.phase ?? null,
+      storageJoined: master?.state?.storageJoined ?? null,
+      storageJoinCalledAt: master?.state?.storageJoinCalledAt ?? null,
+      storagePeerState: master?.state?.storagePeerState ?? null,
       viewerPhases: viewers.map((p) => p.state?.phase ?? null),
       elapsedMs: Date.now() - t0,
     };
@@ -338,7 +342,10 @@ async function main() {
     };
 
     // Master first; viewers only once it is connected to signaling.
-    const master = await openPage('master', 'master', 'master.html', opts.create ? { create: '1' } : {});
+    const master = await openPage('master', 'master', 'master.html', {
+      ...(opts.create ? { create: '1' } : {}),
+      ...(opts.storage ? { storage: '1' } : {}),
+    });
     const masterReady = (s) => (opts.dryRun ? s?.phase === 'dryrun-done' : s?.signalingOpen === true);
     for (;;) {
       const s = await snapshot(master);
@@ -375,12 +382,13 @@ async function main() {
               nlog(`${v.name} got video ${v.state.videoWidth}x${v.state.videoHeight}, first frame +${Math.round(v.state.firstFrameMs)}ms`);
             }
           }
-          if (done.length === viewers.length) break;
+          // With --storage the master keeps recording until --seconds.
+          if (done.length === viewers.length && !opts.storage) break;
           if (master.state?.phase === 'signaling-closed' || master.state?.phase === 'failed') {
             nlog(`master left: phase ${master.state.phase}`);
             break;
           }
-          if (viewers.every((v) => v.state?.phase === 'failed' || viewerDone(v.state))) break;
+          if (!opts.storage && viewers.every((v) => v.state?.phase === 'failed' || viewerDone(v.state))) break;
         }
         if (Date.now() > deadline) {
           nlog(`time limit ${opts.seconds}s reached: ${viewers.map((v) => `${v.name}=${v.state?.phase}`).join(' ')}`);

@@ -14,6 +14,7 @@ use crate::archive::IndexError;
 use crate::media::codec::CodecError;
 use crate::model::ValidationError;
 use crate::playback::PlaybackError;
+use crate::webrtc::WebRtcError;
 
 macro_rules! aws_error_codes {
     ($($variant:ident => $status:literal,)*) => {
@@ -247,6 +248,34 @@ impl From<PlaybackError> for AwsError {
             }
             PlaybackError::Index(e) => AwsError::from(e),
             PlaybackError::Internal(d) => AwsError::internal(d),
+        }
+    }
+}
+
+impl From<WebRtcError> for AwsError {
+    /// WHEP and storage-session failures; WHEP resources answer with WHEP's statuses (400 bad
+    /// offer, 401 bad token, 404 unknown session, 503 too many sessions).
+    fn from(e: WebRtcError) -> Self {
+        use AwsErrorCode as C;
+        match e {
+            WebRtcError::InvalidToken => {
+                AwsError::new(C::NotAuthorizedException, "The SessionToken is not valid.")
+            }
+            WebRtcError::ExpiredToken => {
+                AwsError::new(C::NotAuthorizedException, "The SessionToken has expired.")
+            }
+            WebRtcError::BadOffer(d) => {
+                AwsError::invalid_argument("The SDP offer cannot be used.").with_detail(d)
+            }
+            WebRtcError::SessionNotFound => {
+                AwsError::new(C::ResourceNotFoundException, "The WebRTC session does not exist.")
+            }
+            WebRtcError::TooManySessions => {
+                AwsError::new(C::ServiceUnavailable, "Too many WebRTC sessions; try again later.")
+            }
+            WebRtcError::Unavailable => {
+                AwsError::new(C::ServiceUnavailable, "The WebRTC media endpoint is not running.")
+            }
         }
     }
 }

@@ -9,9 +9,10 @@
 //! | analysis | [`AnalysisIndex`] | `image_generation_configurations`, `notification_configurations`, `worker_cursors`, `analyzer_events` |
 //! | edge agent configurations | [`EdgeIndex`] | `edge_configurations` |
 //! | camera secrets (Secrets Manager subset) | [`SecretIndex`] | `secrets` |
+//! | media storage (WebRTC ingestion) | [`MediaStorageIndex`] | `media_storage_configurations` |
 //! | references to stored bytes (retention bookkeeping) | [`ReferenceIndex`] | `fragments` (commit, expiry), `deleted_streams` |
 //!
-//! [`Catalog`] is the first six plus [`Backend`]: what `archive` lets everyone call through its
+//! [`Catalog`] is the first seven plus [`Backend`]: what `archive` lets everyone call through its
 //! handle. [`Index`] adds [`ReferenceIndex`], the queries the durability rule rests on (committing
 //! fragment rows, deleting rows, what recovery and reclaim ask), which only `archive` calls.
 //!
@@ -35,6 +36,7 @@ mod analysis;
 mod channels;
 mod edge;
 mod fragments;
+mod media_storage;
 pub mod postgres;
 mod references;
 mod secrets;
@@ -51,6 +53,7 @@ pub use analysis::AnalysisIndex;
 pub use channels::{CHANNEL_NAME_CONSTRAINT, ChannelChanges, ChannelIndex, ChannelPage, NewChannel};
 pub use edge::EdgeIndex;
 pub use fragments::{FragmentIndex, LONGEST_FRAGMENT_MS, TimestampKind};
+pub use media_storage::{MEDIA_STORAGE_STREAM_CONSTRAINT, MediaStorage, MediaStorageIndex};
 pub use references::ReferenceIndex;
 pub use secrets::{NewSecret, SECRET_NAME_CONSTRAINT, SecretIndex};
 pub use streams::{NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, StreamIndex, StreamPage};
@@ -134,14 +137,29 @@ pub trait Shutdown {
 }
 
 /// What the archive's handle lets every caller query and change: streams, fragments (reads and
-/// header sets), channels, analysis state, edge configurations and secrets.
+/// header sets), channels, analysis state, edge configurations, secrets and media storage
+/// configurations.
 pub trait Catalog:
-    StreamIndex + FragmentIndex + ChannelIndex + AnalysisIndex + EdgeIndex + SecretIndex + Backend
+    StreamIndex
+    + FragmentIndex
+    + ChannelIndex
+    + AnalysisIndex
+    + EdgeIndex
+    + SecretIndex
+    + MediaStorageIndex
+    + Backend
 {
 }
 
 impl<T> Catalog for T where
-    T: StreamIndex + FragmentIndex + ChannelIndex + AnalysisIndex + EdgeIndex + SecretIndex + Backend
+    T: StreamIndex
+        + FragmentIndex
+        + ChannelIndex
+        + AnalysisIndex
+        + EdgeIndex
+        + SecretIndex
+        + MediaStorageIndex
+        + Backend
 {
 }
 

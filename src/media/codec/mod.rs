@@ -24,6 +24,10 @@ pub enum Codec {
     /// AAC (`A_AAC`, `A_AAC/MPEG4/LC`...): raw access units, CodecPrivate is an
     /// AudioSpecificConfig.
     Aac,
+    /// Opus (`A_OPUS`, what WebRTC cameras send): raw Opus packets, CodecPrivate is the
+    /// `OpusHead` identification header (RFC 7845). Packaged in fMP4 as `Opus` + `dOps`; MPEG-TS
+    /// segments leave it out.
+    Opus,
 }
 
 impl Codec {
@@ -107,5 +111,6 @@ pub fn codec_string(track: &PlayableTrack) -> Result<String, CodecError> {
         Codec::H264 => h264::AvcConfig::parse(&track.codec_private)?.codec_string(),
         Codec::H265 => h265::HevcConfig::parse(&track.codec_private)?.codec_string(),
         Codec::Aac => aac::AudioSpecificConfig::parse(&track.codec_private)?.codec_string(),
+        Codec::Opus => "opus".to_owned(),
     })
 }

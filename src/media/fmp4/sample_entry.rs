@@ -1,5 +1,5 @@
 //! Sample descriptions: checks a track's CodecPrivate and writes its `stsd` box (`avc1`+`avcC`,
-//! `hvc1`+`hvcC`, `mp4a`+`esds`).
+//! `hvc1`+`hvcC`, `mp4a`+`esds`, `Opus`+`dOps`).
 //!
 //! The CodecPrivate is copied verbatim; only the few bytes needed to reject obviously broken
 //! records are read. It must not write anything but the `stsd` box, and never panics.
@@ -26,6 +26,13 @@ pub(crate) fn check_track(track: &PlayableTrack) -> Result<(), CodecError> {
             if private.len() < 23 {
                 return Err(CodecError::InvalidCodecPrivate(
                     "HEVCDecoderConfigurationRecord shorter than 23 bytes".into(),
+                ));
+            }
+        }
+        Codec::Opus => {
+            if private.len() < 19 || &private[..8] != b"OpusHead" {
+                return Err(CodecError::InvalidCodecPrivate(
+                    "not an OpusHead identification header (at least 19 bytes)".into(),
                 ));
             }
         }
@@ -60,6 +67,7 @@ pub(crate) fn write_stsd(w: &mut BoxWriter, track: &PlayableTrack) {
         Codec::H264 => write_visual(w, track, b"avc1", b"avcC"),
         Codec::H265 => write_visual(w, track, b"hvc1", b"hvcC"),
         Codec::Aac => write_mp4a(w, track),
+        Codec::Opus => write_opus(w, track),
     }
     w.close(stsd);
 }
@@ -81,6 +89,38 @@ fn write_visual(w: &mut BoxWriter, track: &PlayableTrack, entry: &[u8; 4], confi
     let record = w.open(config);
     w.bytes(&track.codec_private);
     w.close(record);
+    w.close(sample_entry);
+}
+
+/// `Opus` + `dOps` ("Encapsulation of Opus in ISO Base Media File Format" 4.3): the OpusHead's
+/// fields, little-endian there, big-endian here; the channel mapping table is copied as is.
+fn write_opus(w: &mut BoxWriter, track: &PlayableTrack) {
+    let head = &track.codec_private[..];
+    let channels = head[9];
+    let pre_skip = u16::from_le_bytes([head[10], head[11]]);
+    let input_rate = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
+    let gain = u16::from_le_bytes([head[16], head[17]]);
+    let family = head[18];
+    let sample_entry = w.open(b"Opus");
+    w.zeros(6); // reserved
+    w.u16(1); // data_reference_index
+    w.zeros(8); // reserved (version, revision, vendor)
+    w.u16(u16::from(channels));
+    w.u16(16); // samplesize
+    w.u16(0); // pre_defined
+    w.u16(0); // reserved
+    w.u32(48_000 << 16); // samplerate: Opus always decodes at 48 kHz
+    let dops = w.open(b"dOps");
+    w.u8(0); // Version
+    w.u8(channels);
+    w.u16(pre_skip);
+    w.u32(input_rate);
+    w.u16(gain);
+    w.u8(family);
+    if family != 0 {
+        w.bytes(&head[19..]);
+    }
+    w.close(dops);
     w.close(sample_entry);
 }
 
@@ -192,5 +232,41 @@ mod tests {
         assert_eq!(asc_channels(&[0x11, 0x90]), Some(2)); // AAC-LC 48 kHz stereo
         assert_eq!(asc_channels(&[0x11, 0x88]), Some(1));
         assert_eq!(asc_channels(&[0x11]), None);
+    }
+
+    #[test]
+    fn opus_head_becomes_dops_big_endian() {
+        let head = crate::media::mkv::live_mux::opus_head(2);
+        let track = PlayableTrack {
+            mkv_track_number: 2,
+            track_id: 2,
+            codec: Codec::Opus,
+            codec_private: bytes::Bytes::copy_from_slice(&head),
+            timescale: 48_000,
+            width: 0,
+            height: 0,
+            sample_rate: 48_000,
+            channels: 2,
+        };
+        check_track(&track).unwrap();
+        let mut w = BoxWriter::new();
+        write_stsd(&mut w, &track);
+        let stsd = w.finish().unwrap();
+        let entry = &stsd[16..];
+        assert_eq!(&entry[4..8], b"Opus");
+        assert_eq!(&entry[24..26], &[0, 2], "channelcount");
+        assert_eq!(&entry[32..36], &(48_000u32 << 16).to_be_bytes(), "samplerate");
+        let dops = &entry[36..];
+        assert_eq!(&dops[..8], &[0, 0, 0, 19, b'd', b'O', b'p', b's']);
+        let pre_skip = u16::from_le_bytes([head[10], head[11]]);
+        let rate = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
+        assert_eq!(dops[8], 0, "version");
+        assert_eq!(dops[9], 2, "channels");
+        assert_eq!(&dops[10..12], &pre_skip.to_be_bytes());
+        assert_eq!(&dops[12..16], &rate.to_be_bytes());
+        assert_eq!(dops[18], 0, "mapping family");
+
+        let not_opus = PlayableTrack { codec_private: bytes::Bytes::from_static(b"OpusTags"), ..track };
+        assert!(matches!(check_track(&not_opus), Err(CodecError::InvalidCodecPrivate(_))));
     }
 }

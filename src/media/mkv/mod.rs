@@ -12,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod kvs_chunk;
 pub mod live;
+pub mod live_mux;
 pub mod rewrite;
 pub mod tags;
 pub mod tracks;

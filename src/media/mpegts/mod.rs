@@ -189,6 +189,8 @@ pub fn ts_segment(runs: &[TrackRun], continuity: &mut TsContinuity) -> Result<By
                 };
                 video = Some(Stream { samples: run.samples, timescale: track.timescale, config });
             }
+            // No Opus in MPEG-TS here: the segment carries the other tracks.
+            Codec::Opus => {}
             Codec::Aac => {
                 if audio.is_some() {
                     return Err(CodecError::Unsupported("more than one audio track in MPEG-TS".into()));

@@ -84,6 +84,7 @@ function readParams() {
         sendAudio: q.get('audio') !== '0',
         create: q.get('create') === '1',
         dryRun: q.get('dryrun') === '1',
+        storage: q.get('storage') === '1',
     };
     return p;
 }

@@ -43,6 +43,7 @@ async function startMaster() {
         KVS.signalingOpenAt = performance.now();
         kvsLog('Connected to signaling service');
         setPhase('waiting-for-viewers');
+        if (p.storage) joinStorageSession(p).catch(e => kvsError('JoinStorageSession:', e));
     });
 
     signalingClient.on('sdpOffer', async (offer, remoteClientId) => {
@@ -61,6 +62,10 @@ async function startMaster() {
             const peer = { pc, onIce: null, remoteSet: new Promise(r => (remoteSet = r)) };
             master.peerByClientId[remoteClientId] = peer;
             describePcState(pc, remoteClientId);
+            if (String(remoteClientId).startsWith('storage-')) {
+                KVS.storagePeer = remoteClientId;
+                pc.addEventListener('connectionstatechange', () => { KVS.storagePeerState = pc.connectionState; });
+            }
 
             // All ICE candidates come through this one event; keep those for this viewer.
             peer.onIce = (candidate, fromClientId) => {
@@ -105,6 +110,27 @@ async function startMaster() {
 
     setPhase('connecting-signaling');
     signalingClient.open();
+}
+
+// WebRTC ingestion, as the SDK's sample does it (examples/master.js, "ingest media"): the WEBRTC
+// endpoint of the channel, then JoinStorageSession through the AWS SDK v3 client; the storage peer
+// then sends this master an SDP offer like a viewer.
+async function joinStorageSession(p) {
+    const clientArgs = { region: p.region, credentials: credentialsOf(p) };
+    const kinesisVideoClient = new AWS.KinesisVideo.KinesisVideoClient({ ...clientArgs, endpoint: p.endpoint });
+    const endpoints = await kinesisVideoClient.send(
+        new AWS.KinesisVideo.GetSignalingChannelEndpointCommand({
+            ChannelARN: KVS.channelARN,
+            SingleMasterChannelEndpointConfiguration: { Protocols: ['WEBRTC'], Role: 'MASTER' },
+        }),
+    );
+    const webrtcEndpoint = endpoints.ResourceEndpointList.find(e => e.Protocol === 'WEBRTC').ResourceEndpoint;
+    kvsLog('WEBRTC endpoint:', webrtcEndpoint);
+    const storageClient = new AWS.KinesisVideoWebRTCStorage.KinesisVideoWebRTCStorageClient({ ...clientArgs, endpoint: webrtcEndpoint });
+    KVS.storageJoinCalledAt = Date.now();
+    await storageClient.send(new AWS.KinesisVideoWebRTCStorage.JoinStorageSessionCommand({ channelArn: KVS.channelARN }));
+    KVS.storageJoined = true;
+    kvsLog('JoinStorageSession succeeded');
 }
 
 window.__stop = () => {

@@ -1,0 +1,178 @@
+//! WHEP endpoint over real HTTP, without a browser: `GetWHEPStreamingSessionURL` validation, the
+//! resource protocol (201 + Location + `application/sdp` answer, 404 for unknown sessions, 400 for
+//! wrong content types), and hostile input — malformed SDP, offers from viewers that never complete
+//! ICE (dropped after the connect timeout, freeing their slots), 1,000 requests without a valid
+//! token — after which the server still answers and still serves a valid viewer. Offers come from a
+//! real WebRTC stack (str0m, the crate the server uses) acting as a receive-only viewer that never
+//! sends a packet.
+
+mod common;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{Backend, RawResponse, TestServer, raw_request, signed_json_post};
+use str0m::media::{Direction, MediaKind};
+
+/// A receive-only offer (video + audio) from a viewer that will never answer ICE checks.
+fn silent_viewer_offer() -> String {
+    let mut rtc = str0m::Rtc::builder().build(Instant::now());
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+    api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+    let (offer, _pending) = api.apply().expect("an offer");
+    offer.to_sdp_string()
+}
+
+async fn post(srv: &TestServer, path_and_query: &str, content_type: &str, body: &str) -> RawResponse {
+    let req = format!(
+        "POST {path_and_query} HTTP/1.1\r\nhost: {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        srv.addr,
+        body.len()
+    );
+    raw_request(srv.addr, req.as_bytes()).await
+}
+
+async fn request(srv: &TestServer, method: &str, path: &str, content_type: &str, body: &str) -> RawResponse {
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        srv.addr,
+        body.len()
+    );
+    raw_request(srv.addr, req.as_bytes()).await
+}
+
+async fn get_url(srv: &TestServer, body: &str) -> RawResponse {
+    let req = signed_json_post(
+        srv.addr,
+        "/openkvs/getWHEPStreamingSessionURL",
+        body,
+        "kinesisvideo",
+        "openkvs",
+        "openkvs-secret",
+        SystemTime::now(),
+    );
+    raw_request(srv.addr, &req).await
+}
+
+/// The path and query of the WHEP URL for `stream`.
+async fn whep_path(srv: &TestServer, stream: &str) -> String {
+    let resp = get_url(srv, &format!(r#"{{"StreamName":"{stream}"}}"#)).await;
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    let url = resp.json()["WHEPStreamingSessionURL"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&srv.endpoint), "{url}");
+    url[srv.endpoint.len()..].to_owned()
+}
+
+#[tokio::test]
+async fn session_url_is_validated_like_hls() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    srv.kvs().create_stream().stream_name("cam").send().await.unwrap();
+    let r = get_url(&srv, r#"{"StreamName":"nope"}"#).await;
+    assert_eq!((r.status, r.header("x-amzn-ErrorType")), (404, Some("ResourceNotFoundException")));
+    let r = get_url(&srv, r#"{"StreamName":"cam","Expires":10}"#).await;
+    assert_eq!((r.status, r.header("x-amzn-ErrorType")), (400, Some("InvalidArgumentException")));
+    let r = get_url(&srv, r#"{}"#).await;
+    assert_eq!((r.status, r.header("x-amzn-ErrorType")), (400, Some("InvalidArgumentException")));
+    // No retention needed: a stream with DataRetentionInHours 0 can be watched live.
+    let path = whep_path(&srv, "cam").await;
+    assert!(path.starts_with("/whep/v1/play?SessionToken="), "{path}");
+    // Unsigned: refused like any operation.
+    let r = post(&srv, "/openkvs/getWHEPStreamingSessionURL", "application/json", r#"{"StreamName":"cam"}"#)
+        .await;
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn whep_resources_and_hostile_input() {
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.webrtc.max_sessions = 2;
+        c.webrtc.connect_timeout_secs = 1;
+    })
+    .await;
+    srv.kvs().create_stream().stream_name("cam").send().await.unwrap();
+    let path = whep_path(&srv, "cam").await;
+
+    // A valid offer: 201, an SDP answer with this server's candidates, a session Location.
+    let offer = silent_viewer_offer();
+    let r = post(&srv, &path, "application/sdp", &offer).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("content-type"), Some("application/sdp"));
+    let answer = String::from_utf8(r.body.clone()).unwrap();
+    assert!(answer.starts_with("v=0") && answer.contains("a=candidate:"), "{answer}");
+    assert!(answer.contains("H264") && answer.contains("opus"), "{answer}");
+    let location = r.header("location").unwrap().to_owned();
+    assert!(location.starts_with("/whep/v1/sessions/"), "{location}");
+
+    // Trickle: right type 204, wrong type 400; unknown sessions 404.
+    let frag = "a=ice-ufrag:abcd\r\na=ice-pwd:efghefghefghefghefghefgh\r\nm=audio 9 RTP/AVP 0\r\na=mid:0\r\na=candidate:1 1 udp 2113937151 127.0.0.1 50000 typ host\r\na=candidate:2 1 udp 2113937151 f00d.local 50001 typ host\r\n";
+    let r = request(&srv, "PATCH", &location, "application/trickle-ice-sdpfrag", frag).await;
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let r = request(&srv, "PATCH", &location, "application/sdp", frag).await;
+    assert_eq!(r.status, 400);
+    let unknown = "/whep/v1/sessions/00000000000000000000000000000000";
+    assert_eq!(request(&srv, "DELETE", unknown, "text/plain", "").await.status, 404);
+    assert_eq!(request(&srv, "DELETE", "/whep/v1/sessions/..%2f", "text/plain", "").await.status, 404);
+
+    // Malformed SDP and wrong content types: 400 with an AWS error type.
+    for (ct, body) in [
+        ("application/sdp", "hello"),
+        ("application/sdp", "v=0\r\n"),
+        ("application/sdp", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"),
+        ("application/sdp", &offer.replace("a=fingerprint", "a=fingerbob")),
+        ("application/sdp", &"a".repeat(200_000)),
+        ("text/plain", &offer),
+    ] {
+        let r = post(&srv, &path, ct, body).await;
+        assert_eq!(r.status, 400, "{ct} {:.60}: {}", body, String::from_utf8_lossy(&r.body));
+        assert_eq!(r.header("x-amzn-ErrorType"), Some("InvalidArgumentException"));
+    }
+
+    // 1,000 requests without a valid token: missing, forged, truncated.
+    let forged = format!("{}x", &path["/whep/v1/play?SessionToken=".len()..]);
+    for i in 0..1000 {
+        let p = match i % 3 {
+            0 => "/whep/v1/play".to_owned(),
+            1 => format!("/whep/v1/play?SessionToken={forged}"),
+            _ => format!("/whep/v1/play?SessionToken={}", &forged[..forged.len() / 2]),
+        };
+        let r = post(&srv, &p, "application/sdp", &offer).await;
+        assert!(r.status == 400 || r.status == 401, "request {i}: {}", r.status);
+    }
+
+    // Viewers that never complete ICE: the second fills max_sessions (2), the third is refused
+    // with 503; after the 1 s connect timeout their slots are free again.
+    let mut refused = None;
+    for _ in 0..3 {
+        let r = post(&srv, &path, "application/sdp", &silent_viewer_offer()).await;
+        assert!(r.status == 201 || r.status == 503, "{}", r.status);
+        if r.status == 503 {
+            refused = Some(r);
+            break;
+        }
+    }
+    let refused = refused.expect("a third unconnected viewer is refused");
+    assert_eq!(refused.header("x-amzn-ErrorType"), Some("ServiceUnavailable"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let location = loop {
+        let r = post(&srv, &path, "application/sdp", &silent_viewer_offer()).await;
+        if r.status == 201 {
+            break r.header("location").unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "slots of unconnected viewers were never freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // DELETE frees a session at once.
+    assert_eq!(request(&srv, "DELETE", &location, "text/plain", "").await.status, 200);
+    assert_eq!(request(&srv, "DELETE", &location, "text/plain", "").await.status, 404);
+
+    // Still healthy.
+    let r = raw_request(
+        srv.addr,
+        format!("GET /health HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n", srv.addr).as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(post(&srv, &path, "application/sdp", &offer).await.status, 201);
+    srv.stop().await;
+}
