@@ -363,17 +363,20 @@ async fn records_h265_over_udp() {
     srv.stop().await;
 }
 
-/// A lossy network: the camera drops 1 % of its video RTP packets (sequence gaps seen over TCP
+/// A lossy network: cameras drop 1 % of their video RTP packets (sequence gaps seen over TCP
 /// and UDP alike). Both streams keep getting fragments; the recorder drops each frame reported
 /// with loss and what follows up to the next key frame, so every stored frame decodes (ffmpeg
 /// reports no error over the whole HLS presentation); the losses show as gaps in the stored
 /// stream and in the recorder's status, which stays SUCCESS / IN_SYNC.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtp_packet_loss_never_stores_damaged_frames() {
-    let cam = RtspCamera::start(&["--drop", "0.01", "--kbps", "600"]);
+    // One camera per transport: a second client of the same lossy mount is refused DESCRIBE
+    // (503) by the test server.
+    let args = ["--drop", "0.01", "--kbps", "600"];
+    let (tcp_cam, udp_cam) = (RtspCamera::start(&args), RtspCamera::start(&args));
     let srv = server(
         Backend::Sqlite,
-        &[("lossy-tcp-uri", cam.url(None)), ("lossy-udp-uri", format!("{}#udp", cam.url(None)))],
+        &[("lossy-tcp-uri", tcp_cam.url(None)), ("lossy-udp-uri", format!("{}#udp", udp_cam.url(None)))],
     )
     .await;
     let streams = [("lossy-tcp", "lossy-tcp-uri"), ("lossy-udp", "lossy-udp-uri")];
@@ -382,7 +385,14 @@ async fn rtp_packet_loss_never_stores_damaged_frames() {
         start_edge(&srv, stream, edge_config(secret, None)).await;
     }
     for (stream, _) in streams {
-        wait_fragments(&srv, stream, 4, Duration::from_secs(30)).await;
+        let waited = tokio::time::timeout(
+            Duration::from_secs(30),
+            wait_fragments(&srv, stream, 4, Duration::from_secs(60)),
+        )
+        .await;
+        if waited.is_err() {
+            panic!("{stream}: {}", describe(&srv, stream).await)
+        }
         let d = wait_describe(&srv, stream, Duration::from_secs(15), |d| {
             d["SyncStatus"] == "IN_SYNC"
                 && d["EdgeAgentStatus"]["LastRecorderStatus"]["RecorderStatus"] == "SUCCESS"
