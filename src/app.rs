@@ -149,7 +149,10 @@ impl Server {
         // writers on one store, each believing it is the only producer of every stream.
         let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
         let metrics = Metrics::new();
-        let archive_config = ArchiveConfig::new(config.effective_database_url(), &config.data_dir);
+        let archive_config = ArchiveConfig {
+            store: config.store.clone(),
+            ..ArchiveConfig::new(config.effective_database_url(), &config.data_dir)
+        };
         let archive = archive::open(&archive_config, metrics.clone(), wrap_store).await?;
         warn_if_channels_lack_turn(&archive, &config.signaling.ice).await;
         let ingest = Ingest::new(archive.clone(), clock.clone(), config.ingest.clone(), metrics.clone());
