@@ -272,6 +272,11 @@ impl Server {
         self.archive.backend()
     }
 
+    /// The fragment store, described for the startup log line.
+    pub fn store_description(&self) -> String {
+        self.archive.describe_store()
+    }
+
     /// Serves until `shutdown` resolves, then drains in-flight connections for at most 10 s.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

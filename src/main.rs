@@ -407,7 +407,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         server.local_urls().join(", "),
         server.index_backend(),
         openkvs::archive::redact_url(&config.effective_database_url()),
-        config.data_dir.join("fragments").display(),
+        server.store_description(),
         credentials
     );
     server.run(shutdown_signal()).await;
