@@ -203,12 +203,12 @@ impl FragmentStore for S3Store {
         let mut fresh: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
         fresh.sort_unstable();
         fresh.dedup();
-        let mut failed: HashMap<i64, String> = HashMap::new();
-        for id in fresh {
-            if let Err(e) = self.learn_stream(id).await {
-                failed.insert(id, e.to_string());
-            }
-        }
+        let failed: HashMap<i64, String> = futures_util::stream::iter(fresh)
+            .map(|id| async move { (id, self.learn_stream(id).await) })
+            .buffer_unordered(self.max_puts)
+            .filter_map(|(id, r)| async move { r.err().map(|e| (id, e.to_string())) })
+            .collect()
+            .await;
         let deleted = self.deleted.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut map = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         items
