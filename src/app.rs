@@ -153,7 +153,10 @@ impl Server {
         // writers on one store, each believing it is the only producer of every stream.
         let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
         let metrics = Metrics::new();
-        let archive_config = ArchiveConfig::new(config.effective_database_url(), &config.data_dir);
+        let archive_config = ArchiveConfig {
+            store: config.store.clone(),
+            ..ArchiveConfig::new(config.effective_database_url(), &config.data_dir)
+        };
         let archive = archive::open(&archive_config, metrics.clone(), wrap_store).await?;
         warn_if_channels_lack_turn(&archive, &config.signaling.ice).await;
         let ingest = Ingest::new(archive.clone(), clock.clone(), config.ingest.clone(), metrics.clone());
@@ -290,6 +293,11 @@ impl Server {
     /// The index backend name.
     pub fn index_backend(&self) -> &'static str {
         self.archive.backend()
+    }
+
+    /// The fragment store, described for the startup log line.
+    pub fn store_description(&self) -> String {
+        self.archive.describe_store()
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight connections for at most 10 s.

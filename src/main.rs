@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Stream a Matroska file (or stdin) to a KVS stream with PutMedia, like the KVS C producer.
     Put(PutArgs),
     /// Write a sample video to stream (H.264 640x360 Matroska, a key frame every 2 s).
@@ -272,6 +272,21 @@ struct ServeArgs {
     /// --listen].
     #[arg(long, env = "OPENKVS_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Fragment store: `local` (segment files in the data dir) or `s3` [default: local].
+    #[arg(long, env = "OPENKVS_STORE_KIND")]
+    store_kind: Option<openkvs::archive::StoreKind>,
+    /// S3 bucket of the `s3` store.
+    #[arg(long, env = "OPENKVS_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// Key prefix of the `s3` store's objects.
+    #[arg(long, env = "OPENKVS_S3_PREFIX")]
+    s3_prefix: Option<String>,
+    /// S3 endpoint URL (an S3-compatible server such as SeaweedFS or MinIO) [default: AWS S3].
+    #[arg(long, env = "OPENKVS_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// Region the `s3` store signs for [default: us-east-1].
+    #[arg(long, env = "OPENKVS_S3_REGION")]
+    s3_region: Option<String>,
 }
 
 fn parse_auth_mode(s: &str) -> Result<AuthMode, String> {
@@ -306,7 +321,7 @@ fn main() -> ExitCode {
             seconds: args.seconds,
             force: args.force,
         }),
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Edge(args) => {
             runtime.block_on(openkvs::edge::standalone::run(openkvs::edge::standalone::StandaloneOptions {
                 hub_device_arn: args.hub_device_arn,
@@ -394,6 +409,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         tls_listen: args.tls_listen,
         auth_mode: args.auth_mode,
         metrics_listen: args.metrics_listen,
+        store_kind: args.store_kind,
+        s3_bucket: args.s3_bucket,
+        s3_prefix: args.s3_prefix,
+        s3_endpoint: args.s3_endpoint,
+        s3_region: args.s3_region,
     };
     let config = match Config::load(args.config.as_deref(), overrides) {
         Ok(c) => c,
@@ -429,7 +449,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         server.local_urls().join(", "),
         server.index_backend(),
         openkvs::archive::redact_url(&config.effective_database_url()),
-        config.data_dir.join("fragments").display(),
+        server.store_description(),
         credentials
     );
     server.run(shutdown_signal()).await;

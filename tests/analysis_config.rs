@@ -19,7 +19,7 @@ use common::{Backend, RawResponse, TestServer, raw_request, signed_json_post};
 use openkvs::auth::KeyConfig;
 use serde_json::{Value, json};
 
-backend_tests!(
+backend_tests!(index_only:
     image_generation_round_trip_and_deletion,
     notification_round_trip_and_deletion,
     image_generation_validation_errors,

@@ -18,7 +18,7 @@ use common::producer::{PutOptions, put_media, split_file};
 use common::{Backend, TestServer, raw_request, signed_json_post};
 use openkvs::workers::{AnalysisOutput, Analyzer, AnalyzerError, EventDraft, FragmentInput, WorkerSpec};
 
-backend_tests!(
+backend_tests!(s3_sample: [fragments_ingested_while_the_server_is_down_are_analysed_after_restart, thumbnails_are_written_as_jpeg_images];
     a_paused_worker_catches_up_every_missed_fragment_once,
     fragments_ingested_while_the_server_is_down_are_analysed_after_restart,
     a_panicking_analyzer_is_isolated_retried_and_skipped_with_an_error_event,
@@ -650,5 +650,49 @@ async fn aws_configurations_drive_images_and_notifications(backend: Backend) {
     let first: serde_json::Value = serde_json::from_slice(&bodies.lock().unwrap()[0]).unwrap();
     assert_eq!(first["StreamName"], "configured");
     assert_eq!(first["Events"][0]["Kind"], "image");
+    srv.stop().await;
+}
+
+/// A stream name is never a path: streams named `.`, `..` and other names made only of dots,
+/// dashes and underscores (all valid KVS names) each get their own image directory inside the
+/// image root, and nothing is written next to it (`..`) or shared (`.`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dotted_stream_names_keep_their_images_apart() {
+    let srv =
+        TestServer::start_with(Backend::Sqlite, |c| c.workers.thumbnails.sampling_interval_ms = 10_000).await;
+    let names = [".", "..", "...", "-", "_", ".-_", "_.", "-.."];
+    let root = srv.dir.path().join("images");
+    for name in names {
+        create(&srv, name, &[("openkvs:analyzers", "thumbnails")]).await;
+        let numbers = put_fixture(&srv, name, "h264_640x360_20s_2sgop.mkv").await;
+        wait_caught_up(&srv, "thumbnails", name, numbers.last().unwrap()).await;
+    }
+    let mut dirs = Vec::new();
+    for name in names {
+        let images = events(&srv, name, Some("image")).await;
+        assert!(!images.is_empty(), "{name:?}: no images");
+        let escaped = openkvs::model::StreamName::parse(name).unwrap().path_segments().join("/");
+        let own = root.join(&escaped);
+        for e in &images {
+            let path = std::path::PathBuf::from(e["Detail"]["Path"].as_str().unwrap());
+            let real = std::fs::canonicalize(&path).unwrap();
+            assert_eq!(real.parent().unwrap(), std::fs::canonicalize(&own).unwrap(), "{name:?}: {path:?}");
+        }
+        let files = std::fs::read_dir(&own).unwrap().count();
+        assert_eq!(files, images.len(), "{name:?}: its directory holds exactly its images");
+        dirs.push(escaped);
+    }
+    let mut listed: Vec<String> =
+        std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    listed.sort();
+    dirs.sort();
+    assert_eq!(listed, dirs, "one directory per stream, nothing else in the image root");
+    // `images/..` is the data dir: no image may land there.
+    let stray: Vec<_> = std::fs::read_dir(srv.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".jpg") || n.ends_with(".tmp"))
+        .collect();
+    assert!(stray.is_empty(), "images written beside the image root: {stray:?}");
     srv.stop().await;
 }

@@ -12,7 +12,7 @@ use aws_sdk_kinesisvideo::types::{
 };
 use common::{Backend, TestServer};
 
-backend_tests!(
+backend_tests!(index_only:
     full_lifecycle,
     listing_pages_by_prefix,
     invalid_inputs_are_rejected_like_the_model,

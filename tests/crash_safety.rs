@@ -3,7 +3,8 @@
 //! restarted on the same data dir (and database), `OPENKVS_CRASH_CYCLES` times (default 10). Then
 //! every fragment a producer saw PERSISTED must be listed and read back byte-identical, and every
 //! listed fragment must read back whole (no torn bytes) and equal to what was sent for its timecode.
-//! Runs on SQLite, and on Postgres when `TEST_DATABASE_URL` is set.
+//! Runs on SQLite, on Postgres when `TEST_DATABASE_URL` is set, and on Postgres with fragments in S3
+//! when `TEST_S3_ENDPOINT` is set too.
 
 mod common;
 
@@ -63,7 +64,7 @@ struct Proc {
 
 /// Spawns the server and waits for its "listening on" line; returns it with the time from spawn to
 /// the first successful request.
-async fn spawn_server(data_dir: &Path, db_url: Option<&str>) -> (Proc, Duration) {
+async fn spawn_server(data_dir: &Path, db_url: Option<&str>, env: &[(&str, String)]) -> (Proc, Duration) {
     let started = Instant::now();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_openkvs"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -78,6 +79,7 @@ async fn spawn_server(data_dir: &Path, db_url: Option<&str>) -> (Proc, Duration)
     if let Some(url) = db_url {
         cmd.args(["--database-url", url]);
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd.spawn().expect("spawn openkvs");
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<Result<SocketAddr, String>>();
@@ -342,10 +344,10 @@ async fn read_back(addr: SocketAddr, stream: &str) -> BTreeMap<u64, (String, Byt
     out
 }
 
-async fn crash_cycles(db_url: Option<&str>) {
+async fn crash_cycles(db_url: Option<&str>, store_env: &[(&str, String)]) {
     let cycles: usize = std::env::var("OPENKVS_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let dir = tempfile::tempdir().unwrap();
-    let (mut proc, first) = spawn_server(dir.path(), db_url).await;
+    let (mut proc, first) = spawn_server(dir.path(), db_url, store_env).await;
     let mut restart_times = Vec::new();
     let kvs = kvs_client(&format!("http://{}", proc.addr));
     for i in 0..STREAMS {
@@ -367,7 +369,7 @@ async fn crash_cycles(db_url: Option<&str>) {
         proc.child.kill().expect("SIGKILL");
         proc.child.wait().unwrap();
         addr_tx.send_replace(None);
-        let (next, took) = spawn_server(dir.path(), db_url).await;
+        let (next, took) = spawn_server(dir.path(), db_url, store_env).await;
         restart_times.push(took);
         proc = next;
         addr_tx.send_replace(Some(proc.addr));
@@ -415,7 +417,11 @@ async fn crash_cycles(db_url: Option<&str>) {
         "crash safety ({}): {cycles} kill -9 cycles, {checked} PERSISTED fragments checked byte-identical, \
          {listed_total} listed fragments read back whole ({sent_total} sent); restart (spawn -> first answer) p50 {p50:?} max {max:?} \
          (first start {first:?}); startups that cut torn tails (both tests): {}",
-        if db_url.is_some() { "postgres" } else { "sqlite" },
+        match (db_url.is_some(), store_env.is_empty()) {
+            (false, _) => "sqlite",
+            (true, true) => "postgres",
+            (true, false) => "postgres+s3",
+        },
         RECOVERIES.load(std::sync::atomic::Ordering::Relaxed)
     );
     proc.child.kill().ok();
@@ -424,7 +430,7 @@ async fn crash_cycles(db_url: Option<&str>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_persisted_fragment_sqlite() {
-    crash_cycles(None).await;
+    crash_cycles(None, &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -434,6 +440,16 @@ async fn kill_9_loses_no_persisted_fragment_postgres() {
         return;
     }
     let (admin, name, url) = common::fresh_postgres_db().await;
-    crash_cycles(Some(&url)).await;
+    crash_cycles(Some(&url), &[]).await;
+    common::drop_postgres_db(&admin, &name).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_persisted_fragment_postgres_s3() {
+    if !common::s3_variant_enabled() {
+        return;
+    }
+    let (admin, name, url) = common::fresh_postgres_db().await;
+    crash_cycles(Some(&url), &common::s3_server_env().await).await;
     common::drop_postgres_db(&admin, &name).await;
 }

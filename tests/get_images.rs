@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use common::producer::{PutOptions, now_ms, put_media, split_file};
 use common::{Backend, TestServer};
 
-backend_tests!(
+backend_tests!(s3_sample: [each_time_shows_its_frame];
     jpeg_and_png_at_every_size_rule,
     each_time_shows_its_frame,
     paging_no_media_and_server_timestamps,

@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// would allow more; a healthy shutdown takes well under this.
 const EXIT_BOUND: Duration = Duration::from_secs(15);
 
-fn spawn_server(data_dir: &Path, db_url: Option<&str>) -> (Child, SocketAddr) {
+fn spawn_server(data_dir: &Path, db_url: Option<&str>, env: &[(&str, String)]) -> (Child, SocketAddr) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_openkvs"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -37,6 +37,7 @@ fn spawn_server(data_dir: &Path, db_url: Option<&str>) -> (Child, SocketAddr) {
     if let Some(url) = db_url {
         cmd.args(["--database-url", url]);
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd.spawn().expect("spawn openkvs");
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
@@ -120,9 +121,10 @@ async fn sigterm_mid_ingest_loses_no_persisted_fragment(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = match backend {
         Backend::Sqlite => None,
-        Backend::Postgres => Some(fresh_postgres_db().await.2),
+        Backend::Postgres | Backend::PostgresS3 => Some(fresh_postgres_db().await.2),
     };
-    let (mut child, addr) = spawn_server(dir.path(), db.as_deref());
+    let store_env = if backend == Backend::PostgresS3 { common::s3_server_env().await } else { Vec::new() };
+    let (mut child, addr) = spawn_server(dir.path(), db.as_deref(), &store_env);
     let mut ready = false;
     for _ in 0..300 {
         if kvs_client(&format!("http://{addr}"))
@@ -199,7 +201,7 @@ async fn sigterm_mid_ingest_loses_no_persisted_fragment(backend: Backend) {
     assert!(seen.clean_end, "the PutMedia response ended with its last chunk, not a cut connection");
 
     // Restart on the same data: every PERSISTED fragment is listed and readable.
-    let (mut child, addr) = spawn_server(dir.path(), db.as_deref());
+    let (mut child, addr) = spawn_server(dir.path(), db.as_deref(), &store_env);
     let am = archived_client(&format!("http://{addr}"));
     let mut listed = None;
     for _ in 0..300 {

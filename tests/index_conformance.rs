@@ -21,7 +21,7 @@ use openkvs::model::{
 /// Every check on both backends (`backend_tests!`), and on an in-memory SQLite index.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
-        backend_tests!($($name),*);
+        backend_tests!(index_only: $($name),*);
         mod memory {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +79,7 @@ impl Ctx {
                 };
                 Self { index: openkvs::archive::open_index(&url).await.unwrap(), _dir: dir, pg: None }
             }
-            Backend::Postgres => {
+            Backend::Postgres | Backend::PostgresS3 => {
                 let (admin, name, url) = common::fresh_postgres_db().await;
                 Self {
                     index: openkvs::archive::open_index(&url).await.unwrap(),

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use common::producer::{PutOptions, now_ms, put_media, split_file};
 use common::{Backend, RawResponse, TestServer, raw_request};
 
-backend_tests!(
+backend_tests!(s3_sample: [hls_on_demand_fmp4];
     hls_on_demand_fmp4,
     hls_ts_h265_and_aac,
     hls_session_errors_tokens_and_cors,

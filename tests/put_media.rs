@@ -11,7 +11,6 @@ use common::producer::{
     PutOptions, PutResult, Synth, put_media, put_media_with_head, split_file, tags_element,
 };
 use common::{Backend, TestServer};
-use openkvs::archive::{DEFAULT_SEGMENT_BYTES, FragmentStore, LocalStore};
 use openkvs::model::StreamName;
 
 backend_tests!(
@@ -95,7 +94,7 @@ async fn fixtures_and_producer_bodies_are_acked_and_stored(backend: Backend) {
             .unwrap();
         let rows = index.fragments_after(stream.id, None, 1000).await.unwrap();
         assert_eq!(rows.len(), codes.len(), "{file}: indexed fragments");
-        let store = LocalStore::open(&srv.dir.path().join("fragments"), DEFAULT_SEGMENT_BYTES).unwrap();
+        let store = srv.open_store();
         for (row, tc) in rows.iter().zip(&codes) {
             assert_eq!(row.cluster_timecode as u64, *tc);
             let bytes = store.read(stream.id, row.location).await.unwrap();

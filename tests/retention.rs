@@ -233,4 +233,4 @@ async fn expired_fragments_disappear_from_list_and_disk(backend: Backend) {
     let _ = postgres_url();
 }
 
-backend_tests!(expired_fragments_disappear_from_list_and_disk);
+backend_tests!(index_only: expired_fragments_disappear_from_list_and_disk);

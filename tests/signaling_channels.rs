@@ -15,7 +15,7 @@ use aws_sdk_kinesisvideo::types::{
 use common::{Backend, TestServer};
 use openkvs::auth::KeyConfig;
 
-backend_tests!(
+backend_tests!(index_only:
     lifecycle_versions_and_deletion,
     invalid_inputs_are_rejected_like_the_model,
     unknown_channels_are_not_found,

@@ -18,7 +18,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-backend_tests!(routing_and_casing, held_messages_and_replacement, errors_and_refused_upgrades, ice_and_alexa);
+backend_tests!(index_only: routing_and_casing, held_messages_and_replacement, errors_and_refused_upgrades, ice_and_alexa);
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 

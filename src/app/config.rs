@@ -68,6 +68,8 @@ pub struct Config {
     pub edge: crate::edge::EdgeSettings,
     /// Server-side WebRTC media (WHEP live view, storage sessions).
     pub webrtc: crate::webrtc::WebRtcConfig,
+    /// Where fragment bytes are kept (local segment files or an S3 bucket).
+    pub store: crate::archive::StoreConfig,
 }
 
 impl Default for Config {
@@ -90,6 +92,7 @@ impl Default for Config {
             retention: crate::retention::RetentionConfig::default(),
             edge: crate::edge::EdgeSettings::default(),
             webrtc: crate::webrtc::WebRtcConfig::default(),
+            store: crate::archive::StoreConfig::default(),
         }
     }
 }
@@ -119,6 +122,16 @@ pub struct Overrides {
     pub auth_mode: Option<AuthMode>,
     /// `--metrics-listen` / `OPENKVS_METRICS_LISTEN`
     pub metrics_listen: Option<SocketAddr>,
+    /// `--store-kind` / `OPENKVS_STORE_KIND`
+    pub store_kind: Option<crate::archive::StoreKind>,
+    /// `--s3-bucket` / `OPENKVS_S3_BUCKET`
+    pub s3_bucket: Option<String>,
+    /// `--s3-prefix` / `OPENKVS_S3_PREFIX`
+    pub s3_prefix: Option<String>,
+    /// `--s3-endpoint` / `OPENKVS_S3_ENDPOINT`
+    pub s3_endpoint: Option<String>,
+    /// `--s3-region` / `OPENKVS_S3_REGION`
+    pub s3_region: Option<String>,
 }
 
 impl Config {
@@ -173,6 +186,21 @@ impl Config {
         if let Some(v) = o.metrics_listen {
             self.metrics.listen = Some(v);
         }
+        if let Some(v) = o.store_kind {
+            self.store.kind = v;
+        }
+        if let Some(v) = o.s3_bucket {
+            self.store.s3.bucket = v;
+        }
+        if let Some(v) = o.s3_prefix {
+            self.store.s3.prefix = v;
+        }
+        if let Some(v) = o.s3_endpoint {
+            self.store.s3.endpoint = Some(v);
+        }
+        if let Some(v) = o.s3_region {
+            self.store.s3.region = v;
+        }
     }
 
     /// Checks ranges and combinations, including the development-key rule.
@@ -194,6 +222,7 @@ impl Config {
                 )));
             }
         }
+        self.store.validate().map_err(ConfigError::Invalid)?;
         if self.retention.interval_secs == 0 {
             return Err(ConfigError::Invalid("retention.interval_secs must be at least 1".into()));
         }

@@ -1,5 +1,5 @@
 //! The archive: THE persistence boundary. It owns the metadata index (SQLite | Postgres), the
-//! fragment store (a local directory today, an object store next), the group-commit persister,
+//! fragment store (a local directory, or an S3-compatible bucket), the group-commit persister,
 //! crash recovery, retention reclaim and stream deletion. Everyone who reads or writes fragments
 //! holds one [`Archive`]; nothing else in the crate imports `index` or `store`.
 //!
@@ -79,9 +79,11 @@ pub use index::{
 pub use persisted::{PERSISTED_CAPACITY, PersistedFeed};
 pub use persister::{MAX_BATCH, PersistOutcome};
 pub use reclaim::{Expired, ReclaimError};
+pub use store::config::{S3Config, StoreConfig, StoreKind};
 pub use store::faulty::{FaultSwitch, FaultyStore};
 pub use store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
-pub use store::{FragmentStore, StoreError};
+pub use store::s3::S3Store;
+pub use store::{FragmentStore, HighWater, Reclaimed, Reconciliation, StoreError};
 
 use persister::{PersistJob, Persister};
 
@@ -94,6 +96,8 @@ pub struct ArchiveConfig {
     pub store_root: PathBuf,
     /// Size after which a local segment file is closed and a new one started.
     pub segment_bytes: u64,
+    /// Which store to open (`[store]`); the local one by default.
+    pub store: StoreConfig,
 }
 
 impl ArchiveConfig {
@@ -103,6 +107,7 @@ impl ArchiveConfig {
             database_url: database_url.into(),
             store_root: data_dir.join("fragments"),
             segment_bytes: DEFAULT_SEGMENT_BYTES,
+            store: StoreConfig::default(),
         }
     }
 }
@@ -175,7 +180,7 @@ impl std::fmt::Debug for Archive {
     }
 }
 
-/// Opens the index (running migrations) and the local store, recovers the store against the index,
+/// Opens the index (running migrations) and the configured store, recovers the store against the index,
 /// lets `wrap_store` wrap the store (fault injection in tests), and starts the persister.
 pub async fn open(
     config: &ArchiveConfig,
@@ -183,12 +188,20 @@ pub async fn open(
     wrap_store: impl FnOnce(Arc<dyn FragmentStore>) -> Arc<dyn FragmentStore>,
 ) -> Result<Arc<Archive>, OpenError> {
     let index = open_index(&config.database_url).await?;
-    let local =
-        LocalStore::open(&config.store_root, config.segment_bytes).map_err(|source| OpenError::Store {
-            what: format!("cannot open fragment store {}", config.store_root.display()),
+    let store: Arc<dyn FragmentStore> = match config.store.kind {
+        StoreKind::Local => {
+            Arc::new(LocalStore::open(&config.store_root, config.segment_bytes).map_err(|source| {
+                OpenError::Store {
+                    what: format!("cannot open fragment store {}", config.store_root.display()),
+                    source,
+                }
+            })?)
+        }
+        StoreKind::S3 => Arc::new(S3Store::open(&config.store.s3).map_err(|source| OpenError::Store {
+            what: format!("cannot configure the S3 store (bucket {})", config.store.s3.bucket),
             source,
-        })?;
-    let store: Arc<dyn FragmentStore> = Arc::new(local);
+        })?),
+    };
     recovery::recover(index.as_ref(), store.as_ref()).await?;
     Ok(Archive::start(index, wrap_store(store), metrics))
 }

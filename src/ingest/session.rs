@@ -679,6 +679,7 @@ mod tests {
                 database_url: "sqlite::memory:".to_owned(),
                 store_root: dir.path().join("fragments"),
                 segment_bytes: DEFAULT_SEGMENT_BYTES,
+                store: Default::default(),
             };
             let metrics = Metrics::new();
             let archive = archive::open(&archive_config, metrics.clone(), move |inner| {

@@ -36,6 +36,42 @@ impl StreamName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name as path components (file system directories or object key parts) that never
+    /// escape or share a directory: a name is never a path. `.` and `..` are valid names, and so is
+    /// a 256-character one (longer than a file name may be), so:
+    /// - leading dots are written `%2E` (`.` → `%2E`, `..` → `%2E%2E`, `.a` → `%2Ea`): never a
+    ///   special or hidden entry;
+    /// - a name longer than [`StreamName::SEGMENT_LIMIT`] characters becomes `%%` followed by its
+    ///   successive pieces of that many characters, each escaped the same way (so no component is
+    ///   longer than 3 × 80 = 240 bytes, under the usual 255-byte file name limit).
+    ///
+    /// `%` is not a name character, so the mapping is one-to-one: two names never share a
+    /// directory.
+    pub fn path_segments(&self) -> Vec<String> {
+        fn escape(part: &str) -> String {
+            let body = part.trim_start_matches('.');
+            let mut out = "%2E".repeat(part.len() - body.len());
+            out.push_str(body);
+            out
+        }
+        if self.0.len() <= Self::SEGMENT_LIMIT {
+            return vec![escape(&self.0)];
+        }
+        let mut segments = vec!["%%".to_owned()];
+        // Names are ASCII: byte chunks are character chunks.
+        segments.extend(
+            self.0
+                .as_bytes()
+                .chunks(Self::SEGMENT_LIMIT)
+                .map(|c| escape(std::str::from_utf8(c).expect("stream names are ASCII"))),
+        );
+        segments
+    }
+
+    /// Longest name (and longest piece of a longer name) kept as one path component by
+    /// [`StreamName::path_segments`].
+    pub const SEGMENT_LIMIT: usize = 80;
 }
 
 impl fmt::Display for StreamName {
@@ -232,6 +268,37 @@ mod tests {
         assert!(StreamName::parse("bad name!").is_err());
         assert!(StreamName::parse(&"a".repeat(256)).is_ok());
         assert!(StreamName::parse(&"a".repeat(257)).is_err());
+    }
+
+    /// Every name made only of dots, dashes and underscores (up to 4 characters), plus long ones:
+    /// each maps to plain components (no `.`/`..`, no separator, no hidden entry, none longer than
+    /// 255 bytes) and no two names share a mapping.
+    #[test]
+    fn stream_names_are_never_paths() {
+        let mut names: Vec<String> = Vec::new();
+        let mut level = vec![String::new()];
+        for _ in 0..4 {
+            level = level.iter().flat_map(|p| ['.', '-', '_'].map(|c| format!("{p}{c}"))).collect();
+            names.extend(level.iter().cloned());
+        }
+        names.extend([".".repeat(256), format!("{}a", ".".repeat(255)), "a".repeat(256), "a".repeat(80)]);
+        names.extend(["a".repeat(81), ".a".into(), "..a".into(), "a.".into(), "a..b".into()]);
+        let mut seen = std::collections::HashMap::new();
+        for name in &names {
+            let segments = StreamName::parse(name).unwrap().path_segments();
+            for seg in &segments {
+                assert!(!seg.is_empty() && seg != "." && seg != "..", "{name:?} -> {segments:?}");
+                assert!(!seg.starts_with('.') && !seg.contains('/'), "{name:?} -> {segments:?}");
+                assert!(seg.len() <= 255, "{name:?} -> {} bytes", seg.len());
+            }
+            if let Some(other) = seen.insert(segments.clone(), name.clone()) {
+                panic!("{name:?} and {other:?} both map to {segments:?}");
+            }
+        }
+        assert_eq!(StreamName::parse(".").unwrap().path_segments(), vec!["%2E"]);
+        assert_eq!(StreamName::parse("..").unwrap().path_segments(), vec!["%2E%2E"]);
+        assert_eq!(StreamName::parse(".-_").unwrap().path_segments(), vec!["%2E-_"]);
+        assert_eq!(StreamName::parse("cam-1.v2").unwrap().path_segments(), vec!["cam-1.v2"]);
     }
 
     #[test]

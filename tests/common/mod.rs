@@ -3,7 +3,10 @@
 //! raw HTTP/1.1 client with a SigV4 signer for requests the SDKs cannot make.
 //!
 //! `TEST_DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`) enables the Postgres
-//! variant of every backend test: each server gets a fresh database, dropped by `stop()`.
+//! variant of every backend test: each server gets a fresh database, dropped by `stop()`. With
+//! `TEST_S3_ENDPOINT` (an S3-compatible server, e.g. SeaweedFS at `http://127.0.0.1:8333`) as well,
+//! the Postgres + S3 variant runs too: fragments go to the bucket `TEST_S3_BUCKET` (default
+//! `openkvs-test`, created if missing) under a prefix of its own per server.
 
 #![allow(dead_code)]
 
@@ -25,11 +28,22 @@ use sqlx::Connection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
-/// Which index a test server uses.
+/// Which index (and fragment store) a test server uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// SQLite index, local segment store.
     Sqlite,
+    /// Postgres index, local segment store.
     Postgres,
+    /// Postgres index, fragments in an S3-compatible bucket.
+    PostgresS3,
+}
+
+impl Backend {
+    /// Whether the index is Postgres.
+    pub fn is_postgres(self) -> bool {
+        matches!(self, Backend::Postgres | Backend::PostgresS3)
+    }
 }
 
 /// The Postgres URL for tests, if configured.
@@ -37,11 +51,89 @@ pub fn postgres_url() -> Option<String> {
     std::env::var("TEST_DATABASE_URL").ok().filter(|s| !s.is_empty())
 }
 
-/// Generates one `#[tokio::test]` per backend for each named async fn taking a [`Backend`].
-/// The Postgres variant returns early (and says so) when `TEST_DATABASE_URL` is unset.
+/// The S3 endpoint for tests (`TEST_S3_ENDPOINT`), if configured. Panics when it is not but
+/// `OPENKVS_REQUIRE_S3` is set (CI), so the S3 variants cannot be skipped silently.
+pub fn s3_endpoint() -> Option<String> {
+    let endpoint = std::env::var("TEST_S3_ENDPOINT").ok().filter(|s| !s.is_empty());
+    if endpoint.is_none() && std::env::var_os("OPENKVS_REQUIRE_S3").is_some() {
+        panic!("OPENKVS_REQUIRE_S3 is set but TEST_S3_ENDPOINT is not");
+    }
+    endpoint
+}
+
+/// The bucket the S3 variants use.
+pub fn s3_bucket() -> String {
+    std::env::var("TEST_S3_BUCKET").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "openkvs-test".into())
+}
+
+/// Whether the Postgres + S3 variant can run; says why not when it cannot.
+pub fn s3_variant_enabled() -> bool {
+    if postgres_url().is_none() || s3_endpoint().is_none() {
+        eprintln!("TEST_DATABASE_URL or TEST_S3_ENDPOINT unset: Postgres+S3 variant not run");
+        return false;
+    }
+    true
+}
+
+/// Creates the test bucket on the S3 endpoint if it is missing (an unsigned CreateBucket, which
+/// SeaweedFS without an identity configuration accepts; an existing bucket answers 409).
+pub async fn ensure_s3_bucket(endpoint: &str, bucket: &str) {
+    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let addr: SocketAddr = tokio::net::lookup_host(hostport).await.expect("S3 endpoint host").next().unwrap();
+    let req = format!(
+        "PUT /{bucket} HTTP/1.1\r\nhost: {hostport}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    let resp = raw_request(addr, req.as_bytes()).await;
+    assert!(
+        resp.status == 200 || resp.status == 409,
+        "cannot create bucket {bucket} at {endpoint}: {} {}",
+        resp.status,
+        String::from_utf8_lossy(&resp.body)
+    );
+}
+
+/// Points `config` at the test bucket under a fresh prefix.
+pub async fn use_s3_store(config: &mut Config) {
+    let endpoint = s3_endpoint().expect("TEST_S3_ENDPOINT");
+    let bucket = s3_bucket();
+    ensure_s3_bucket(&endpoint, &bucket).await;
+    config.store.kind = openkvs::archive::StoreKind::S3;
+    config.store.s3.endpoint = Some(endpoint);
+    config.store.s3.bucket = bucket;
+    config.store.s3.prefix = format!("t-{}", uuid::Uuid::new_v4().simple());
+    config.store.s3.access_key_id = Some("openkvs-test".into());
+    config.store.s3.secret_access_key = Some("openkvs-test-secret".into());
+}
+
+/// The `OPENKVS_*` variables that point a spawned `openkvs serve` at the test bucket under a fresh
+/// prefix (credentials through the standard AWS variables).
+pub async fn s3_server_env() -> Vec<(&'static str, String)> {
+    let mut config = Config::default();
+    use_s3_store(&mut config).await;
+    let s3 = config.store.s3;
+    vec![
+        ("OPENKVS_STORE_KIND", "s3".into()),
+        ("OPENKVS_S3_ENDPOINT", s3.endpoint.unwrap_or_default()),
+        ("OPENKVS_S3_BUCKET", s3.bucket),
+        ("OPENKVS_S3_PREFIX", s3.prefix),
+        ("AWS_ACCESS_KEY_ID", s3.access_key_id.unwrap_or_default()),
+        ("AWS_SECRET_ACCESS_KEY", s3.secret_access_key.unwrap_or_default()),
+    ]
+}
+
+/// Generates one `#[tokio::test]` per backend for each named async fn taking a [`Backend`]:
+/// SQLite, Postgres (returns early, saying so, when `TEST_DATABASE_URL` is unset) and Postgres+S3
+/// (also needs `TEST_S3_ENDPOINT`).
+///
+/// - `backend_tests!(a, b)`: every test on all three.
+/// - `backend_tests!(index_only: a, b)`: SQLite and Postgres only — for tests that never store
+///   fragment bytes (control plane, signaling), where the store cannot make a difference.
+/// - `backend_tests!(s3_sample: [a]; a, b, c)`: all on SQLite and Postgres, only the bracketed
+///   sample on Postgres+S3 — for the slow matrices whose S3 path is the same read path every case
+///   takes.
 #[macro_export]
 macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
+    (@index $($name:ident),*) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,6 +154,30 @@ macro_rules! backend_tests {
                 }
             )*
         }
+    };
+    (@s3 $($name:ident),*) => {
+        mod postgres_s3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !$crate::common::s3_variant_enabled() {
+                        return;
+                    }
+                    super::$name($crate::common::Backend::PostgresS3).await
+                }
+            )*
+        }
+    };
+    (index_only: $($name:ident),* $(,)?) => {
+        backend_tests!(@index $($name),*);
+    };
+    (s3_sample: [$($s3:ident),* $(,)?]; $($name:ident),* $(,)?) => {
+        backend_tests!(@index $($name),*);
+        backend_tests!(@s3 $($s3),*);
+    };
+    ($($name:ident),* $(,)?) => {
+        backend_tests!(@index $($name),*);
+        backend_tests!(@s3 $($name),*);
     };
 }
 
@@ -129,10 +245,13 @@ impl TestServer {
             ..Config::default()
         };
         let mut pg = None;
-        if backend == Backend::Postgres {
+        if backend.is_postgres() {
             let (admin, name, url) = fresh_postgres_db().await;
             config.database_url = Some(url);
             pg = Some((admin, name));
+        }
+        if backend == Backend::PostgresS3 {
+            use_s3_store(&mut config).await;
         }
         tweak(&mut config);
         config.validate().expect("valid test config");
@@ -238,6 +357,23 @@ impl TestServer {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         let extra = std::mem::take(&mut self.extra_workers);
         Self::start_full(config, dir, pg, extra).await
+    }
+
+    /// A second handle on the server's fragment store (the local directory or its S3 prefix), to
+    /// look at stored bytes directly.
+    pub fn open_store(&self) -> Arc<dyn FragmentStore> {
+        match self.config.store.kind {
+            openkvs::archive::StoreKind::Local => Arc::new(
+                openkvs::archive::LocalStore::open(
+                    &self.dir.path().join("fragments"),
+                    openkvs::archive::DEFAULT_SEGMENT_BYTES,
+                )
+                .expect("open the local store"),
+            ),
+            openkvs::archive::StoreKind::S3 => {
+                Arc::new(openkvs::archive::S3Store::open(&self.config.store.s3).expect("open the S3 store"))
+            }
+        }
     }
 
     /// A control-plane client with the development key in `us-east-1`.

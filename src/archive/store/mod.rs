@@ -19,12 +19,14 @@
 //! - [`FragmentStore::stream_ids`] enumerates the streams that hold bytes, and
 //!   [`FragmentStore::check_writable`] is the readiness probe; every store answers both.
 //!
-//! All methods are async: [`local::LocalStore`] runs its file I/O on blocking threads; an object
-//! store awaits its client. This layer imports only `model`-level types; it knows nothing of
+//! All methods are async: [`local::LocalStore`] runs its file I/O on blocking threads;
+//! [`s3::S3Store`] awaits its S3 client. This layer imports only `model`-level types; it knows nothing of
 //! HTTP, the index or Matroska (it stores opaque bytes).
 
+pub mod config;
 pub mod faulty;
 pub mod local;
+pub mod s3;
 
 use std::collections::HashMap;
 

@@ -5,7 +5,8 @@
 //! `[workers.thumbnails]` otherwise. One image is made per multiple of the sampling interval in
 //! producer time that falls in the fragment (the frame shown at that instant; H.264 via
 //! `imaging`). Files: `<data-dir>/images/<bucket>/<prefix>/<stream>/<producer-ms>.<ext>` for an
-//! `s3://bucket/prefix` destination, `<data-dir>/images/<stream>/<producer-ms>.<ext>` otherwise
+//! `s3://bucket/prefix` destination, `<data-dir>/images/<stream>/<producer-ms>.<ext>` otherwise,
+//! `<stream>` being the escaped name (`StreamName::path_segments`: `..` is `%2E%2E`, never a path)
 //! (written to a temporary name, then renamed, so readers never see half an image). Each image
 //! is recorded as an `image` event with its path, size and format.
 
@@ -75,7 +76,8 @@ impl Thumbnails {
     }
 
     fn plan(&self, stream: &StreamInfo) -> Plan {
-        let name = stream.stream.name.as_str();
+        // A stream name is never a path (`..` is a valid name): its escaped components.
+        let name: PathBuf = stream.stream.name.path_segments().into_iter().collect();
         match stream.image_generation.as_ref().filter(|c| c.is_enabled()) {
             Some(c) => Plan {
                 interval_ms: i64::from(c.sampling_interval_ms).max(200),
@@ -83,7 +85,7 @@ impl Thumbnails {
                 quality: c.jpeg_quality.unwrap_or(80),
                 width: c.width,
                 height: c.height,
-                dir: destination_dir(&self.root, c.destination_uri.as_str()).join(name),
+                dir: destination_dir(&self.root, c.destination_uri.as_str()).join(&name),
             },
             None => Plan {
                 interval_ms: self.config.sampling_interval_ms.max(200),
@@ -95,7 +97,7 @@ impl Thumbnails {
                 quality: self.config.jpeg_quality.clamp(1, 100),
                 width: (self.config.width > 0).then_some(self.config.width),
                 height: None,
-                dir: self.root.join(name),
+                dir: self.root.join(&name),
             },
         }
     }

@@ -1,0 +1,125 @@
+//! `[store]`: which fragment store the archive opens (the local segment directory, the default, or
+//! an S3-compatible bucket) and the S3 connection settings. Pure data with serde defaults; opening
+//! the store is `archive::open`'s job, and the `OPENKVS_*` overrides are applied by `app::config`.
+
+use serde::Deserialize;
+
+/// Which fragment store holds the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// Per-stream segment files under `DATA_DIR/fragments` (design/0002-fragment-store.md).
+    #[default]
+    Local,
+    /// An object per commit batch per stream in an S3-compatible bucket
+    /// (design/0017-object-store.md).
+    S3,
+}
+
+impl std::str::FromStr for StoreKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "local" => Ok(Self::Local),
+            "s3" => Ok(Self::S3),
+            other => Err(format!("unknown store kind {other:?} (expected \"local\" or \"s3\")")),
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `"local"` (default) or `"s3"`.
+    pub kind: StoreKind,
+    /// The S3 settings (used when `kind = "s3"`).
+    pub s3: S3Config,
+}
+
+/// `[store.s3]`: an S3-compatible bucket. Credentials not given here come from the standard AWS
+/// environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, web identity,
+/// the ECS/EKS container endpoints, instance metadata).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// The bucket (it must exist).
+    pub bucket: String,
+    /// Key prefix every object of this server starts with (`""`: the bucket's root).
+    pub prefix: String,
+    /// Endpoint URL for S3-compatible servers (`http://127.0.0.1:8333` for SeaweedFS); absent: AWS
+    /// S3 in `region`. An `http://` endpoint is allowed (plain HTTP) and uses path-style requests.
+    pub endpoint: Option<String>,
+    /// The region requests are signed for.
+    pub region: String,
+    /// Access key id (absent: the AWS environment chain).
+    pub access_key_id: Option<String>,
+    /// Secret access key (with `access_key_id`).
+    pub secret_access_key: Option<String>,
+    /// Seconds one S3 request may take before it fails (and is retried within `retry_secs`).
+    pub request_timeout_secs: u64,
+    /// Seconds a failing request is retried before the fragments it carries fail (ERROR 5001).
+    pub retry_secs: u64,
+    /// Most PUTs in flight at once (one per stream of a commit batch).
+    pub max_concurrent_puts: usize,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            bucket: String::new(),
+            prefix: String::new(),
+            endpoint: None,
+            region: "us-east-1".to_owned(),
+            access_key_id: None,
+            secret_access_key: None,
+            request_timeout_secs: 10,
+            retry_secs: 5,
+            max_concurrent_puts: 64,
+        }
+    }
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "<redacted>"))
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("retry_secs", &self.retry_secs)
+            .field("max_concurrent_puts", &self.max_concurrent_puts)
+            .finish()
+    }
+}
+
+impl StoreConfig {
+    /// Checks the combination of keys.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.kind != StoreKind::S3 {
+            return Ok(());
+        }
+        let s3 = &self.s3;
+        if s3.bucket.len() < 3 {
+            return Err(
+                "store.s3.bucket must name a bucket (at least 3 characters) when store.kind = \"s3\"".into(),
+            );
+        }
+        if s3.access_key_id.is_some() != s3.secret_access_key.is_some() {
+            return Err("store.s3.access_key_id and store.s3.secret_access_key must be given together".into());
+        }
+        if let Some(e) = &s3.endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            return Err(format!("store.s3.endpoint must be an http:// or https:// URL, got {e}"));
+        }
+        if s3.request_timeout_secs == 0 || s3.max_concurrent_puts == 0 {
+            return Err("store.s3.request_timeout_secs and max_concurrent_puts must be at least 1".into());
+        }
+        Ok(())
+    }
+}

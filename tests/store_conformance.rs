@@ -1,0 +1,176 @@
+//! The `FragmentStore` contract (src/archive/store/mod.rs) on every store: the local segment
+//! directory, and an S3-compatible bucket when `TEST_S3_ENDPOINT` is set (a fresh prefix per test).
+//! Append + sync + ranged reads, numbering that never reuses a segment, startup reconciliation
+//! (bytes past the index's high water go, unindexed streams are reported and kept), reclaim below a
+//! bound, stream deletion, the stream listing and the readiness probe.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use openkvs::archive::{
+    DEFAULT_SEGMENT_BYTES, FragmentStore, HighWater, LocalStore, S3Config, S3Store, StoreError,
+};
+
+/// Where one test's store lives; `open` gives a new handle on the same bytes (as a restart would).
+enum Place {
+    Local(tempfile::TempDir),
+    S3(S3Config),
+}
+
+impl Place {
+    async fn new(s3: bool) -> Option<Self> {
+        if !s3 {
+            return Some(Place::Local(tempfile::tempdir().unwrap()));
+        }
+        let endpoint = common::s3_endpoint()?;
+        let mut config = openkvs::app::Config::default();
+        common::use_s3_store(&mut config).await;
+        assert_eq!(config.store.s3.endpoint.as_deref(), Some(endpoint.as_str()));
+        Some(Place::S3(config.store.s3))
+    }
+
+    fn open(&self) -> Arc<dyn FragmentStore> {
+        match self {
+            Place::Local(dir) => Arc::new(LocalStore::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap()),
+            Place::S3(config) => Arc::new(S3Store::open(config).unwrap()),
+        }
+    }
+}
+
+fn b(s: &'static str) -> Vec<Bytes> {
+    vec![Bytes::from_static(s.as_bytes())]
+}
+
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Place::new(false).await.unwrap()).await
+                }
+            )*
+        }
+        mod s3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(place) = super::Place::new(true).await else {
+                        eprintln!("TEST_S3_ENDPOINT unset: S3 variant not run");
+                        return;
+                    };
+                    super::$name(place).await
+                }
+            )*
+        }
+    };
+}
+
+on_every_store!(
+    appends_read_back_by_range,
+    reconcile_drops_what_the_index_does_not_reference,
+    reclaim_and_delete_remove_bytes_and_keep_numbers
+);
+
+async fn appends_read_back_by_range(place: Place) {
+    let store = place.open();
+    store.check_writable().await.unwrap();
+    let first = store
+        .append(vec![
+            (1, vec![Bytes::from_static(b"hello"), Bytes::from_static(b" world")]),
+            (2, b("other stream")),
+            (1, b("second")),
+        ])
+        .await;
+    let [a, c, d] = [&first[0], &first[1], &first[2]].map(|r| *r.as_ref().unwrap());
+    store.sync(vec![1, 2]).await.unwrap();
+    assert_eq!(d.offset, a.offset + a.length, "a stream's fragments of one batch are back to back");
+    assert_eq!(&store.read(1, a).await.unwrap()[..], b"hello world");
+    assert_eq!(&store.read(1, d).await.unwrap()[..], b"second");
+    assert_eq!(&store.read(2, c).await.unwrap()[..], b"other stream");
+    let next = store.append(vec![(1, b("next batch"))]).await.remove(0).unwrap();
+    store.sync(vec![1]).await.unwrap();
+    assert!(next.segment >= a.segment);
+    assert_eq!(&store.read(1, next).await.unwrap()[..], b"next batch");
+    let mut missing = next;
+    missing.segment += 100;
+    assert!(matches!(store.read(1, missing).await, Err(StoreError::NotFound)));
+    assert_eq!(store.stream_ids().await.unwrap(), vec![1, 2]);
+    assert!(store.bytes_stored() >= 11 + 6 + 12 + 10);
+    // Another handle (a restart) reads the same bytes.
+    assert_eq!(&place.open().read(1, a).await.unwrap()[..], b"hello world");
+}
+
+async fn reconcile_drops_what_the_index_does_not_reference(place: Place) {
+    let store = place.open();
+    let a = store.append(vec![(7, b("indexed one"))]).await.remove(0).unwrap();
+    store.sync(vec![7]).await.unwrap();
+    let b2 = store.append(vec![(7, b("indexed two"))]).await.remove(0).unwrap();
+    store.sync(vec![7]).await.unwrap();
+    // Written (and for S3: PUT) but the process died before the rows committed.
+    let lost = store.append(vec![(7, b("never committed"))]).await.remove(0).unwrap();
+    store.sync(vec![7]).await.unwrap();
+    let orphan = store.append(vec![(8, b("stream without rows"))]).await.remove(0).unwrap();
+    store.sync(vec![8]).await.unwrap();
+    drop(store);
+
+    let store = place.open();
+    let high = HighWater { segment: b2.segment, end: b2.offset + b2.length };
+    let report = store.reconcile(HashMap::from([(7, high)])).await.unwrap();
+    assert_eq!(report.bytes_dropped, lost.length);
+    assert_eq!(report.unindexed_streams, vec![8]);
+    assert!(report.short_segments.is_empty(), "{report:?}");
+    assert_eq!(&store.read(7, a).await.unwrap()[..], b"indexed one");
+    assert_eq!(&store.read(7, b2).await.unwrap()[..], b"indexed two");
+    assert!(matches!(store.read(7, lost).await, Err(StoreError::NotFound)));
+    assert_eq!(&store.read(8, orphan).await.unwrap()[..], b"stream without rows", "kept, not deleted");
+    // New bytes never land in (or overwrite) anything that existed before.
+    let after = store.append(vec![(7, b("after restart")), (8, b("more"))]).await;
+    store.sync(vec![7, 8]).await.unwrap();
+    let (after7, after8) = (after[0].as_ref().unwrap(), after[1].as_ref().unwrap());
+    assert!(after7.segment > b2.segment);
+    assert!(after8.segment > orphan.segment);
+    assert_eq!(&store.read(8, orphan).await.unwrap()[..], b"stream without rows");
+    assert_eq!(&store.read(7, *after7).await.unwrap()[..], b"after restart");
+    // Idempotent.
+    let again = place.open();
+    let high = HighWater { segment: after7.segment, end: after7.offset + after7.length };
+    let report = again.reconcile(HashMap::from([(7, high)])).await.unwrap();
+    assert_eq!((report.bytes_dropped, report.removed_segments, report.truncated_segments), (0, 0, 0));
+}
+
+async fn reclaim_and_delete_remove_bytes_and_keep_numbers(place: Place) {
+    let store = place.open();
+    let mut locs = Vec::new();
+    for text in ["one", "two", "three"] {
+        locs.push(store.append(vec![(3, b(text))]).await.remove(0).unwrap());
+        store.sync(vec![3]).await.unwrap();
+    }
+    // Reclaim everything below the newest fragment's segment (the local store has one segment, so
+    // nothing is below it there; S3 has one object per batch).
+    let newest = locs[2].segment;
+    let reclaimed = store.remove_segments_below(3, Some(newest)).await.unwrap();
+    for loc in &locs {
+        let read = store.read(3, *loc).await;
+        if loc.segment < newest {
+            assert!(matches!(read, Err(StoreError::NotFound)));
+        } else {
+            assert!(read.is_ok());
+        }
+    }
+    assert_eq!(reclaimed.segments as usize, locs.iter().filter(|l| l.segment < newest).count());
+    // All of it: the next append gets a number after every removed one.
+    store.remove_segments_below(3, None).await.unwrap();
+    assert!(matches!(store.read(3, locs[2]).await, Err(StoreError::NotFound)));
+    let fresh = store.append(vec![(3, b("fresh"))]).await.remove(0).unwrap();
+    store.sync(vec![3]).await.unwrap();
+    assert!(fresh.segment > newest, "a removed segment's number is not reused");
+    // Deletion: bytes gone, listing empty, later appends refused.
+    store.delete_stream(3).await.unwrap();
+    assert!(matches!(store.read(3, fresh).await, Err(StoreError::NotFound)));
+    assert!(!store.stream_ids().await.unwrap().contains(&3));
+    assert!(store.append(vec![(3, b("late"))]).await.remove(0).is_err());
+}
