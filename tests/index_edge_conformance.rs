@@ -12,7 +12,7 @@ use openkvs::model::{
     SecretValue, StorageTier, StreamName, SyncStatus, TagSet, VersionToken,
 };
 
-backend_tests!(edge_configurations_follow_their_generation, secrets_create_update_delete_and_purge);
+backend_tests!(index_only: edge_configurations_follow_their_generation, secrets_create_update_delete_and_purge);
 
 struct Ctx {
     index: Arc<dyn Index>,
@@ -25,7 +25,7 @@ impl Ctx {
         let dir = tempfile::tempdir().unwrap();
         let (url, pg) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.path().join("index.db").display()), None),
-            Backend::Postgres => {
+            Backend::Postgres | Backend::PostgresS3 => {
                 let (admin, name, url) = common::fresh_postgres_db().await;
                 (url, Some((admin, name)))
             }
