@@ -354,6 +354,43 @@ async fn signature_failures_name_the_access_key_in_the_log() {
     assert!(line.contains("camera-7"), "{line}");
 }
 
+/// An upload refused before its body is read (here: a wrong secret) reaches libcurl as the AWS
+/// error, not as a reset: the server drains the unread body for a bounded time before it closes
+/// (a close with unread bytes makes the kernel reset the connection, and a client still writing can
+/// see the reset first). No `Expect: 100-continue` (the refusal would then come before any body),
+/// a body bigger than the socket buffers, sent at a producer-like rate; several rounds on both
+/// listeners, since the reset is a race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_refused_before_its_body_is_read_gets_the_aws_error() {
+    let lab = Lab::new();
+    let server = lab.serve();
+    let body = lab.path("upload.bin");
+    std::fs::write(&body, vec![0x1fu8; 8 * 1024 * 1024]).unwrap();
+    for scheme in ["http", "https", "http", "https", "http", "https"] {
+        let out = lab
+            .curl()
+            .args(["--aws-sigv4", "aws:amz:us-east-1:kinesisvideo", "--user", "openkvs:wrong-secret"])
+            .args([
+                "-H",
+                "Expect:",
+                "-H",
+                "x-amzn-stream-name: s",
+                "-H",
+                "x-amzn-fragment-timecode-type: ABSOLUTE",
+            ])
+            .args(["-H", "transfer-encoding: chunked", "--limit-rate", "4M", "-X", "POST", "-T", &body])
+            .args(["-w", "\n%{http_code}"])
+            .arg(format!("{}/putMedia", server.url(scheme)))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let code = text.rsplit('\n').next().unwrap_or_default();
+        assert!(code.starts_with('4') && code.len() == 3, "{scheme}: {text} / {stderr}");
+        assert!(text.contains("Exception"), "{scheme}: {text}");
+    }
+}
+
 #[test]
 fn a_second_server_on_the_same_data_directory_exits_naming_the_first() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,8 @@
 //! [`Operation`](crate::api::Operation)), resolved here once and inserted as request extensions for
 //! authentication, metrics, logs and handlers; a request id on every response (`x-amzn-RequestId`); one tracing span per request
 //! naming the operation; and the single place where a failed request is logged (with the internal
-//! detail the error carried in [`ErrorDetail`]). A path of no known kind is refused here, before
+//! detail the error carried in [`ErrorDetail`]). Every request body is wrapped in
+//! [`DrainOnDrop`], so a body an early refusal leaves unread is drained before the connection closes. A path of no known kind is refused here, before
 //! authentication; [`unknown_operation`] is also the router's fallback.
 
 use std::time::Instant;
@@ -13,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
+use super::unread_body::DrainOnDrop;
 use super::{AwsError, AwsErrorCode, ErrorDetail};
 use crate::api::route::Route;
 
@@ -21,7 +23,9 @@ use crate::api::route::Route;
 pub struct RequestId(pub String);
 
 /// Resolves the route, assigns the request id, opens the span, logs the outcome once.
-pub async fn request_context(mut req: Request, next: Next) -> Response {
+pub async fn request_context(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut req = Request::from_parts(parts, DrainOnDrop::wrap(body));
     let id = uuid::Uuid::new_v4().to_string();
     let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok());
     let post = req.method() == axum::http::Method::POST;

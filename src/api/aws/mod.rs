@@ -1,7 +1,7 @@
 //! AWS wire conventions shared by every operation: the error table ([`AwsError`],
 //! [`AwsErrorCode`]), the route table's macro ([`operation`]), the generic layer between the table
 //! and typed handlers ([`call`]), JSON and timestamp encoding, the one `NextToken` codec
-//! ([`page_token`]), the request-context middleware, and the authentication layer. Only the API
+//! ([`page_token`]), the request-context middleware (with the lingering close of unread bodies, [`unread_body`]), and the authentication layer. Only the API
 //! layer uses this module.
 
 pub mod call;
@@ -11,6 +11,7 @@ pub mod middleware;
 pub mod operation;
 pub mod page_token;
 pub mod sigv4_layer;
+pub mod unread_body;
 
 pub use call::{Call, Json11, OperationInput, OperationOutput, PayloadOutput, Valid};
 pub use error::{AwsError, AwsErrorCode, ErrorDetail};
