@@ -938,7 +938,9 @@ async fn image_uploads_wait_out_an_s3_outage_without_holding_up_ingest() {
         "{text}"
     );
     s3.set_up(true);
+    let back = Instant::now();
     let up = wait_uploads(&srv, &bucket, |d| d["Pending"] == 0).await;
+    eprintln!("S3 back: the queued images were delivered within {:?} ({up})", back.elapsed());
     assert_eq!(up["Delivered"].as_u64(), Some(2), "{up}");
     let generated = up["Delivered"].as_u64().unwrap() + up["Dropped"].as_u64().unwrap();
     assert!((9..=11).contains(&generated), "20 s at 2 s sampling: {generated} images ({up})");
