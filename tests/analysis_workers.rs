@@ -779,6 +779,18 @@ async fn list_keys(client: &object_store::aws::AmazonS3, prefix: &str) -> Vec<St
     keys
 }
 
+/// The test S3 server, its bucket (created if missing) and a fresh key prefix starting with
+/// `name`; `None` (saying so) when `TEST_S3_ENDPOINT` is unset.
+async fn s3_test_destination(name: &str) -> Option<(String, String, String)> {
+    let Some(endpoint) = common::s3_endpoint() else {
+        eprintln!("TEST_S3_ENDPOINT unset: S3 image delivery not tested");
+        return None;
+    };
+    let bucket = common::s3_bucket();
+    common::ensure_s3_bucket(&endpoint, &bucket).await;
+    Some((endpoint, bucket, format!("{name}-{}", uuid::Uuid::new_v4().simple())))
+}
+
 /// Points the server's `s3://` image destinations at `endpoint` with the test credentials.
 fn image_s3_endpoint(c: &mut openkvs::app::Config, endpoint: &str) {
     c.destinations.s3.endpoint = Some(endpoint.to_owned());
@@ -793,13 +805,7 @@ fn image_s3_endpoint(c: &mut openkvs::app::Config, endpoint: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_are_put_into_s3_under_the_documented_keys() {
     use object_store::{Attribute, ObjectStoreExt};
-    let Some(endpoint) = common::s3_endpoint() else {
-        eprintln!("TEST_S3_ENDPOINT unset: S3 image delivery not tested");
-        return;
-    };
-    let bucket = common::s3_bucket();
-    common::ensure_s3_bucket(&endpoint, &bucket).await;
-    let prefix = format!("some-prefix-{}", uuid::Uuid::new_v4().simple());
+    let Some((endpoint, bucket, prefix)) = s3_test_destination("some-prefix").await else { return };
     let srv = TestServer::start_with(Backend::Sqlite, |c| image_s3_endpoint(c, &endpoint)).await;
     let names = ["cam-1", ".", ".."];
     for name in names {
@@ -898,13 +904,7 @@ impl S3Switch {
 /// arrive, each with its event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_uploads_wait_out_an_s3_outage_without_holding_up_ingest() {
-    let Some(endpoint) = common::s3_endpoint() else {
-        eprintln!("TEST_S3_ENDPOINT unset: S3 image delivery not tested");
-        return;
-    };
-    let bucket = common::s3_bucket();
-    common::ensure_s3_bucket(&endpoint, &bucket).await;
-    let prefix = format!("outage-{}", uuid::Uuid::new_v4().simple());
+    let Some((endpoint, bucket, prefix)) = s3_test_destination("outage").await else { return };
     let s3 = S3Switch::start(&endpoint).await;
     let srv = TestServer::start_with(Backend::Sqlite, |c| {
         image_s3_endpoint(c, &s3.endpoint);
