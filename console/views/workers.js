@@ -71,7 +71,7 @@ export function renderWorkers(main) {
         h('th', { scope: 'col', class: 'r' }, 'Delivered'), h('th', { scope: 'col', class: 'r' }, 'Retries'),
         h('th', { scope: 'col', class: 'r' }, 'Failed'), h('th', { scope: 'col', class: 'r' }, 'Dropped'), h('th', { scope: 'col' }, 'Last error'))),
       h('tbody', null, list.map((d) => h('tr', null,
-        h('td', { class: 'mono' }, d.Destination),
+        h('td', { class: 'mono nowrap' }, d.Destination),
         h('td', { class: 'r num' }, n(d.Pending)),
         h('td', { class: 'r num' }, n(d.Delivered)),
         h('td', { class: ['r num', d.Retries ? 'lag-warn' : ''] }, n(d.Retries)),
