@@ -701,32 +701,6 @@ async fn dotted_stream_names_keep_their_images_apart() {
     srv.stop().await;
 }
 
-/// Sets an ENABLED ImageGenerationConfiguration (JPEG, 320 pixels wide) on `stream`.
-async fn configure_images(srv: &TestServer, stream: &str, uri: &str, interval_ms: i32) {
-    use aws_sdk_kinesisvideo::types::{
-        ConfigurationStatus, Format, ImageGenerationConfiguration, ImageGenerationDestinationConfig,
-        ImageSelectorType,
-    };
-    let destination =
-        ImageGenerationDestinationConfig::builder().uri(uri).destination_region("us-east-1").build().unwrap();
-    let config = ImageGenerationConfiguration::builder()
-        .status(ConfigurationStatus::Enabled)
-        .image_selector_type(ImageSelectorType::ProducerTimestamp)
-        .destination_config(destination)
-        .sampling_interval(interval_ms)
-        .format(Format::Jpeg)
-        .width_pixels(320)
-        .build()
-        .unwrap();
-    srv.kvs()
-        .update_image_generation_configuration()
-        .stream_name(stream)
-        .image_generation_configuration(config)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// The thumbnails worker's upload status for `s3://bucket`, once `done` accepts it.
 async fn wait_uploads(
     srv: &TestServer,
@@ -810,7 +784,14 @@ async fn images_are_put_into_s3_under_the_documented_keys() {
     let names = ["cam-1", ".", ".."];
     for name in names {
         create(&srv, name, &[]).await;
-        configure_images(&srv, name, &format!("s3://{bucket}/{prefix}/"), 5000).await;
+        common::enable_image_generation(
+            &srv.kvs(),
+            name,
+            &format!("s3://{bucket}/{prefix}/"),
+            5000,
+            Some(320),
+        )
+        .await;
         let numbers = put_fixture(&srv, name, "h264_640x360_20s_2sgop.mkv").await;
         wait_caught_up(&srv, "thumbnails", name, numbers.last().unwrap()).await;
     }
@@ -914,7 +895,14 @@ async fn image_uploads_wait_out_an_s3_outage_without_holding_up_ingest() {
     })
     .await;
     create(&srv, "outage", &[]).await;
-    configure_images(&srv, "outage", &format!("s3://{bucket}/{prefix}"), 2000).await;
+    common::enable_image_generation(
+        &srv.kvs(),
+        "outage",
+        &format!("s3://{bucket}/{prefix}"),
+        2000,
+        Some(320),
+    )
+    .await;
     let numbers = put_fixture(&srv, "outage", "h264_640x360_20s_2sgop.mkv").await;
     assert_eq!(numbers.len(), 10, "every fragment PERSISTED while S3 is down");
     wait_caught_up(&srv, "thumbnails", "outage", numbers.last().unwrap()).await;

@@ -50,30 +50,6 @@ fn put(endpoint: &str, stream: &str) -> tokio::process::Child {
         .expect("openkvs put starts")
 }
 
-/// An ENABLED ImageGenerationConfiguration sending `stream`'s images to `uri`.
-async fn set_s3_image_destination(kvs: &aws_sdk_kinesisvideo::Client, stream: &str, uri: &str) {
-    use aws_sdk_kinesisvideo::types::{
-        ConfigurationStatus, Format, ImageGenerationConfiguration, ImageGenerationDestinationConfig,
-        ImageSelectorType,
-    };
-    let destination =
-        ImageGenerationDestinationConfig::builder().uri(uri).destination_region("us-east-1").build().unwrap();
-    let config = ImageGenerationConfiguration::builder()
-        .status(ConfigurationStatus::Enabled)
-        .image_selector_type(ImageSelectorType::ProducerTimestamp)
-        .destination_config(destination)
-        .sampling_interval(2000)
-        .format(Format::Jpeg)
-        .build()
-        .unwrap();
-    kvs.update_image_generation_configuration()
-        .stream_name(stream)
-        .image_generation_configuration(config)
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn console_end_to_end_in_chromium() {
     if let Some(why) = missing_prerequisite("playwright-core") {
@@ -117,7 +93,7 @@ async fn console_end_to_end_in_chromium() {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        set_s3_image_destination(&kvs, stream, "s3://console-images/lobby").await;
+        common::enable_image_generation(&kvs, stream, "s3://console-images/lobby", 2000, None).await;
         let mut runs = 0;
         loop {
             let status = put(&endpoint, stream).wait().await.unwrap();
