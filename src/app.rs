@@ -166,6 +166,7 @@ impl Server {
             clock: clock.clone(),
             artifact_root: config.data_dir.join("analysis"),
             image_root: config.data_dir.join("images"),
+            image_s3: config.image_s3_destination(),
             webhook_key: webhook_key(config),
         };
         let mut worker_specs = Workers::builtin(&config.workers, &worker_env);

@@ -168,6 +168,23 @@ pub struct WorkerLag {
     pub max_fragments_behind: u64,
     /// Largest milliseconds-behind over its streams.
     pub max_ms_behind: i64,
+    /// Its deliveries outside openkvs summed over destinations (`None`: it delivers nothing).
+    pub uploads: Option<UploadTotals>,
+}
+
+/// A worker's uploads (the thumbnails worker's S3 images), summed over its destinations.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UploadTotals {
+    /// Queued or in flight now.
+    pub pending: u64,
+    /// Delivered.
+    pub delivered: u64,
+    /// Failed attempts that were retried.
+    pub retries: u64,
+    /// Given up after every attempt.
+    pub failed: u64,
+    /// Dropped because the queue was full.
+    pub dropped: u64,
 }
 
 /// The per-stream families (label `stream`).
@@ -957,6 +974,37 @@ impl Collector for ScrapeValues {
                 "Server-timestamp distance between a worker's cursor and the newest fragment, worst stream of each worker.",
                 MetricType::Gauge,
                 workers.iter().map(|w| (worker(w), ConstGauge::new(w.max_ms_behind as f64 / 1000.0))),
+            )?;
+            let uploading: Vec<(&WorkerLag, UploadTotals)> =
+                workers.iter().filter_map(|w| Some((w, w.uploads?))).collect();
+            family(
+                e,
+                "openkvs_worker_uploads",
+                "Images a worker delivered to S3 (outcome=\"delivered\"), gave up after every attempt (\"failed\"), or dropped because its upload queue was full while S3 was down or slow (\"dropped\").",
+                MetricType::Counter,
+                uploading.iter().flat_map(|(w, t)| {
+                    [("delivered", t.delivered), ("failed", t.failed), ("dropped", t.dropped)].map(
+                        |(o, n)| {
+                            let mut l = worker(w);
+                            l.push(("outcome", o.to_owned()));
+                            (l, ConstCounter::new(n))
+                        },
+                    )
+                }),
+            )?;
+            family(
+                e,
+                "openkvs_worker_upload_retries",
+                "Failed upload attempts a worker retried (with exponential backoff).",
+                MetricType::Counter,
+                uploading.iter().map(|(w, t)| (worker(w), ConstCounter::new(t.retries))),
+            )?;
+            family(
+                e,
+                "openkvs_worker_uploads_pending",
+                "Uploads queued or in flight now.",
+                MetricType::Gauge,
+                uploading.iter().map(|(w, t)| (worker(w), ConstGauge::new(t.pending as i64))),
             )?;
         }
         if let Some(p) = &self.process {

@@ -131,11 +131,12 @@ async fn image_generation_round_trip_and_deletion(backend: Backend) {
         "the wire shape"
     );
 
-    // Replaced as a whole: unset optional members disappear.
+    // Replaced as a whole: unset optional members disappear. A file:// destination (openkvs's
+    // extension: a directory under its image root) is stored and reported as given.
     let minimal = ImageGenerationConfiguration::builder()
         .status(ConfigurationStatus::Disabled)
         .image_selector_type(ImageSelectorType::ServerTimestamp)
-        .destination_config(destination("s3://other", "us-east-1"))
+        .destination_config(destination("file://thumbs/cam-1", "us-east-1"))
         .sampling_interval(200)
         .format(Format::Png)
         .build()
@@ -289,6 +290,11 @@ async fn image_generation_validation_errors(backend: Backend) {
         ("Uri with * in the path", image_json(set_dest("Uri", "s3://bucket/a*b")), "regular expression"),
         ("Uri with ..", image_json(set_dest("Uri", "s3://bucket/../../etc")), "'..'"),
         ("Uri bucket ..", image_json(set_dest("Uri", "s3://..")), "'..'"),
+        ("Uri empty segment", image_json(set_dest("Uri", "s3://bucket/a//b")), "empty path segments"),
+        ("Uri bucket name", image_json(set_dest("Uri", "s3://My_Bucket/p")), "valid S3 bucket"),
+        ("Uri file ..", image_json(set_dest("Uri", "file://thumbs/../../etc")), "'..'"),
+        ("Uri other scheme", image_json(set_dest("Uri", "https://example.com/images")), "not supported"),
+        ("Uri SNS", image_json(set_dest("Uri", "arn:aws:sns:us-east-1:1:t")), "not supported"),
         ("region pattern", image_json(set_dest("DestinationRegion", "us-east-one")), "destinationRegion"),
         ("region length", image_json(set_dest("DestinationRegion", "x-y-1")), "destinationRegion"),
         ("other region", image_json(set_dest("DestinationRegion", "eu-west-1")), "Region of the stream"),
@@ -298,7 +304,8 @@ async fn image_generation_validation_errors(backend: Backend) {
         let r = raw(&srv, "/updateImageGenerationConfiguration", &body).await;
         assert_invalid(&r, needle, case);
     }
-    let long_uri = format!("s3://{}", "b".repeat(250));
+    // 255 characters: the longest URI, with a bucket name S3 accepts.
+    let long_uri = format!("s3://bucket/{}", "p".repeat(243));
     let r = raw(
         &srv,
         "/updateImageGenerationConfiguration",

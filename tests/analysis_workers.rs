@@ -2,9 +2,12 @@
 //! every persisted fragment exactly once per pause/resume cycle and across a server restart; a
 //! panicking analyzer is isolated and retried, and a fragment that always fails is skipped with an
 //! `analyzer_error` event; the motion worker finds motion in the moving test pattern and none in a
-//! static scene; the thumbnail worker writes real JPEGs; webhooks are retried and HMAC-signed;
-//! events and fragments reach NATS / JetStream (skipped when no NATS server listens on
-//! 127.0.0.1:4222, unless `OPENKVS_REQUIRE_NATS=1`). Every test runs on SQLite and Postgres.
+//! static scene; the thumbnail worker writes real JPEGs, and PUTs them into the bucket of an
+//! `s3://` destination under AWS's key layout (against the S3 server of `TEST_S3_ENDPOINT`;
+//! skipped when unset unless `OPENKVS_REQUIRE_S3=1`), waiting out an S3 outage without holding up
+//! ingest or analysis; webhooks are retried and HMAC-signed; events and fragments reach NATS /
+//! JetStream (skipped when no NATS server listens on 127.0.0.1:4222, unless
+//! `OPENKVS_REQUIRE_NATS=1`). The matrix tests run on SQLite and Postgres.
 
 mod common;
 
@@ -539,8 +542,9 @@ async fn analysis_api_errors(backend: Backend) {
 }
 
 /// UpdateImageGenerationConfiguration turns the thumbnail worker on for an untagged stream with
-/// the configuration's format, size, interval and destination; UpdateNotificationConfiguration with
-/// an http URI makes that URL receive the stream's events.
+/// the configuration's format, size, interval and destination (a `file://` directory under the
+/// image root); UpdateNotificationConfiguration with an http URI makes that URL receive the
+/// stream's events.
 async fn aws_configurations_drive_images_and_notifications(backend: Backend) {
     use aws_sdk_kinesisvideo::types::{
         ConfigurationStatus, Format, ImageGenerationConfiguration, ImageGenerationDestinationConfig,
@@ -590,7 +594,7 @@ async fn aws_configurations_drive_images_and_notifications(backend: Backend) {
                 .image_selector_type(ImageSelectorType::ProducerTimestamp)
                 .destination_config(
                     ImageGenerationDestinationConfig::builder()
-                        .uri("s3://bucket/prefix")
+                        .uri("file://bucket/prefix")
                         .destination_region("us-east-1")
                         .build()
                         .unwrap(),
@@ -694,5 +698,244 @@ async fn dotted_stream_names_keep_their_images_apart() {
         .filter(|n| n.ends_with(".jpg") || n.ends_with(".tmp"))
         .collect();
     assert!(stray.is_empty(), "images written beside the image root: {stray:?}");
+    srv.stop().await;
+}
+
+/// The thumbnails worker's upload status for `s3://bucket`, once `done` accepts it.
+async fn wait_uploads(
+    srv: &TestServer,
+    bucket: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, v) =
+            call(srv, "describeWorkers", serde_json::json!({ "WorkerName": "thumbnails" })).await;
+        assert_eq!(status, 200, "{v}");
+        let destination = format!("s3://{bucket}");
+        let found = v["Workers"][0]["Deliveries"]
+            .as_array()
+            .expect("the thumbnails worker reports its deliveries")
+            .iter()
+            .find(|d| d["Destination"] == destination.as_str())
+            .cloned();
+        if let Some(d) = found.filter(|d| done(d)) {
+            return d;
+        }
+        assert!(Instant::now() < deadline, "uploads to {bucket} did not settle: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An S3 client on the test server, to look at what openkvs wrote.
+fn test_bucket_client(endpoint: &str, bucket: &str) -> object_store::aws::AmazonS3 {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_virtual_hosted_style_request(false)
+        .with_bucket_name(bucket)
+        .with_region("us-east-1")
+        .with_access_key_id("openkvs-test")
+        .with_secret_access_key("openkvs-test-secret")
+        .build()
+        .unwrap()
+}
+
+/// Every object key under `prefix`.
+async fn list_keys(client: &object_store::aws::AmazonS3, prefix: &str) -> Vec<String> {
+    use futures_util::TryStreamExt;
+    use object_store::ObjectStore;
+    let path = object_store::path::Path::from(prefix);
+    let metas: Vec<_> = client.list(Some(&path)).try_collect().await.unwrap();
+    let mut keys: Vec<String> = metas.into_iter().map(|m| m.location.to_string()).collect();
+    keys.sort();
+    keys
+}
+
+/// The test S3 server, its bucket (created if missing) and a fresh key prefix starting with
+/// `name`; `None` (saying so) when `TEST_S3_ENDPOINT` is unset.
+async fn s3_test_destination(name: &str) -> Option<(String, String, String)> {
+    let Some(endpoint) = common::s3_endpoint() else {
+        eprintln!("TEST_S3_ENDPOINT unset: S3 image delivery not tested");
+        return None;
+    };
+    let bucket = common::s3_bucket();
+    common::ensure_s3_bucket(&endpoint, &bucket).await;
+    Some((endpoint, bucket, format!("{name}-{}", uuid::Uuid::new_v4().simple())))
+}
+
+/// Points the server's `s3://` image destinations at `endpoint` with the test credentials.
+fn image_s3_endpoint(c: &mut openkvs::app::Config, endpoint: &str) {
+    c.destinations.s3.endpoint = Some(endpoint.to_owned());
+    c.destinations.s3.access_key_id = Some("openkvs-test".into());
+    c.destinations.s3.secret_access_key = Some("openkvs-test-secret".into());
+}
+
+/// An `s3://bucket/prefix` destination: each image is PUT into that bucket on the configured S3
+/// server as `prefix/<AccountID>_<StreamName>_<ImageTimecode>_<GUID>.jpg` (the layout AWS
+/// documents) with AWS's object metadata, and its `image` event names that key; streams named `.`
+/// and `..` get keys of their own. Listed and read back through the S3 API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_are_put_into_s3_under_the_documented_keys() {
+    use object_store::{Attribute, ObjectStoreExt};
+    let Some((endpoint, bucket, prefix)) = s3_test_destination("some-prefix").await else { return };
+    let srv = TestServer::start_with(Backend::Sqlite, |c| image_s3_endpoint(c, &endpoint)).await;
+    let names = ["cam-1", ".", ".."];
+    for name in names {
+        create(&srv, name, &[]).await;
+        common::enable_image_generation(
+            &srv.kvs(),
+            name,
+            &format!("s3://{bucket}/{prefix}/"),
+            5000,
+            Some(320),
+        )
+        .await;
+        let numbers = put_fixture(&srv, name, "h264_640x360_20s_2sgop.mkv").await;
+        wait_caught_up(&srv, "thumbnails", name, numbers.last().unwrap()).await;
+    }
+    let status = wait_uploads(&srv, &bucket, |d| d["Pending"] == 0).await;
+    let client = test_bucket_client(&endpoint, &bucket);
+    let listed = list_keys(&client, &prefix).await;
+    assert_eq!(status["Delivered"].as_u64(), Some(listed.len() as u64), "{status}");
+    assert_eq!((status["Failed"].as_u64(), status["Dropped"].as_u64()), (Some(0), Some(0)), "{status}");
+    let mut from_events = Vec::new();
+    for name in names {
+        let images = events(&srv, name, Some("image")).await;
+        assert!((3..=5).contains(&images.len()), "{name:?}: 20 s at 5 s sampling: {} images", images.len());
+        for e in &images {
+            let key = e["Detail"]["Key"].as_str().unwrap().to_owned();
+            let ts = (e["ProducerTimestamp"].as_f64().unwrap() * 1000.0).round() as i64;
+            // prefix/000000000000_<name>_<ts>_<GUID>.jpg
+            let file = key.strip_prefix(&format!("{prefix}/")).unwrap_or_else(|| panic!("{key}"));
+            let rest =
+                file.strip_prefix(&format!("000000000000_{name}_{ts}_")).unwrap_or_else(|| panic!("{key}"));
+            let guid = rest.strip_suffix(".jpg").unwrap_or_else(|| panic!("{key}"));
+            assert!(uuid::Uuid::parse_str(guid).is_ok() && guid.len() == 36, "{key}");
+            assert_eq!(e["Detail"]["Uri"], format!("s3://{bucket}/{key}").as_str());
+            let got = client.get(&object_store::path::Path::from(key.as_str())).await.unwrap();
+            let meta =
+                |m: &'static str| got.attributes.get(&Attribute::Metadata(m.into())).map(|v| v.to_string());
+            assert_eq!(
+                meta("aws_kinesisvideo_fragment_number").as_deref(),
+                e["FragmentNumber"].as_str(),
+                "{key}"
+            );
+            assert_eq!(meta("aws_kinesisvideo_producer_timestamp"), Some(ts.to_string()), "{key}");
+            assert!(meta("aws_kinesisvideo_server_timestamp").is_some(), "{key}");
+            assert_eq!(
+                got.attributes.get(&Attribute::ContentType).map(|v| v.to_string()).as_deref(),
+                Some("image/jpeg")
+            );
+            let bytes = got.bytes().await.unwrap();
+            assert_eq!(&bytes[..3], &[0xFF, 0xD8, 0xFF], "JPEG magic");
+            let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).unwrap();
+            assert_eq!((img.width(), img.height()), (320, 180));
+            from_events.push(key);
+        }
+    }
+    from_events.sort();
+    assert_eq!(from_events, listed, "one object per image event, nothing else under the prefix");
+    // Nothing was written locally for these streams.
+    assert!(!srv.dir.path().join("images").exists(), "no local images for s3:// destinations");
+    srv.stop().await;
+}
+
+/// A TCP relay to the S3 server that can be switched off: while off it accepts and closes every
+/// connection at once (S3 down), while on it relays to the real server.
+struct S3Switch {
+    endpoint: String,
+    up: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl S3Switch {
+    async fn start(target: &str) -> Self {
+        let hostport = target.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let on = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !on.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let hostport = hostport.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&hostport).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Self { endpoint, up }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+}
+
+/// S3 is down while a stream with an `s3://` destination ingests: every fragment is still
+/// PERSISTED and analysed (the cursor does not wait on S3), the worker status shows the uploads
+/// retrying with the last error, the bounded queue drops (and counts) what does not fit, and no
+/// `image` event claims an image that is not in the bucket. When S3 comes back the queued images
+/// arrive, each with its event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_uploads_wait_out_an_s3_outage_without_holding_up_ingest() {
+    let Some((endpoint, bucket, prefix)) = s3_test_destination("outage").await else { return };
+    let s3 = S3Switch::start(&endpoint).await;
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        image_s3_endpoint(c, &s3.endpoint);
+        let d = &mut c.destinations.s3;
+        (d.queue_capacity, d.max_concurrent_puts, d.max_attempts) = (1, 1, 100_000);
+        (d.retry_backoff_ms, d.max_backoff_ms) = (50, 200);
+    })
+    .await;
+    create(&srv, "outage", &[]).await;
+    common::enable_image_generation(
+        &srv.kvs(),
+        "outage",
+        &format!("s3://{bucket}/{prefix}"),
+        2000,
+        Some(320),
+    )
+    .await;
+    let numbers = put_fixture(&srv, "outage", "h264_640x360_20s_2sgop.mkv").await;
+    assert_eq!(numbers.len(), 10, "every fragment PERSISTED while S3 is down");
+    wait_caught_up(&srv, "thumbnails", "outage", numbers.last().unwrap()).await;
+    // One image retrying, one queued, the rest dropped; nothing delivered, nothing claimed.
+    let down = wait_uploads(&srv, &bucket, |d| d["Retries"].as_u64() >= Some(3)).await;
+    assert_eq!((down["Delivered"].as_u64(), down["Pending"].as_u64()), (Some(0), Some(2)), "{down}");
+    assert!(down["Dropped"].as_u64() >= Some(6), "{down}");
+    assert!(
+        down["LastError"].as_str().is_some_and(|m| !m.is_empty()) && down["LastErrorTimestamp"].is_number(),
+        "{down}"
+    );
+    assert!(events(&srv, "outage", Some("image")).await.is_empty(), "no image event before its upload");
+    let scrape = raw_request(
+        srv.addr,
+        format!("GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", srv.addr).as_bytes(),
+    )
+    .await;
+    let text = String::from_utf8(scrape.body).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("openkvs_worker_uploads_total{worker=\"thumbnails\",outcome=\"dropped\"}")),
+        "{text}"
+    );
+    s3.set_up(true);
+    let back = Instant::now();
+    let up = wait_uploads(&srv, &bucket, |d| d["Pending"] == 0).await;
+    eprintln!("S3 back: the queued images were delivered within {:?} ({up})", back.elapsed());
+    assert_eq!(up["Delivered"].as_u64(), Some(2), "{up}");
+    let generated = up["Delivered"].as_u64().unwrap() + up["Dropped"].as_u64().unwrap();
+    assert!((9..=11).contains(&generated), "20 s at 2 s sampling: {generated} images ({up})");
+    let images = events(&srv, "outage", Some("image")).await;
+    let mut keys: Vec<String> =
+        images.iter().map(|e| e["Detail"]["Key"].as_str().unwrap().to_owned()).collect();
+    keys.sort();
+    assert_eq!(keys, list_keys(&test_bucket_client(&endpoint, &bucket), &prefix).await);
     srv.stop().await;
 }

@@ -4,7 +4,9 @@
 //! as the stream exists), sees the ingest bitrate in the stream list, the live video playing
 //! (`video.currentTime` advances), fragments, key-frame thumbnails and a motion marker on the
 //! timeline, downloads a clip of a selected range (an MP4), replays from a click on the timeline and
-//! opens the worker status. No CSP violation or page error may occur.
+//! opens the worker status, where the thumbnails worker lists its uploads to the S3 bucket of the
+//! stream's image destination (an S3 server that is down: retries and the last error). No CSP
+//! violation or page error may occur.
 //!
 //! It also checks that the Media type column shows the ingested codec (the stream is created
 //! without one), that the ingest stat cards name their 30 s window and cut no value off, and that
@@ -54,7 +56,15 @@ async fn console_end_to_end_in_chromium() {
         println!("skipped: {why}");
         return;
     }
-    let srv = TestServer::start_with(Backend::Sqlite, |c| c.edge.poll_interval_secs = 1).await;
+    // `s3://` image destinations go to a loopback port nothing listens on: S3 is down.
+    let dead_s3 = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.edge.poll_interval_secs = 1;
+        c.destinations.s3.endpoint = Some(format!("http://{dead_s3}"));
+        c.destinations.s3.access_key_id = Some("console".into());
+        c.destinations.s3.secret_access_key = Some("console-secret".into());
+    })
+    .await;
     let stream = "lobby-cam";
     // A real RTSP camera for the "Add camera" form (tests/rtsp/server.py).
     let camera = common::rtsp::RtspCamera::start(&["--auth", "digest", "--password", "cam-pw-7"]);
@@ -83,6 +93,7 @@ async fn console_end_to_end_in_chromium() {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+        common::enable_image_generation(&kvs, stream, "s3://console-images/lobby", 2000, None).await;
         let mut runs = 0;
         loop {
             let status = put(&endpoint, stream).wait().await.unwrap();
@@ -133,6 +144,7 @@ async fn console_end_to_end_in_chromium() {
     assert!(checks["motionMarkers"].as_u64().unwrap_or(0) >= 1, "{report:#}");
     assert!(checks["clip"]["bytes"].as_u64().unwrap_or(0) > 20_000, "{report:#}");
     assert!(checks["workers"].as_u64().unwrap_or(0) >= 2, "{report:#}");
+    assert!(checks["uploads"].as_str().is_some_and(|row| row.contains("s3://console-images")), "{report:#}");
     for name in ["sign-in.png", "streams.png", "live.png", "timeline.png", "workers.png"] {
         let png = std::fs::read(shots.join(name)).unwrap_or_default();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot {name}");

@@ -1,5 +1,6 @@
-// Analysis workers: status, counters and, per stream, how far each worker is behind ingest
-// (/openkvs/describeWorkers, polled every 5 s); pause and resume.
+// Analysis workers: status, counters, per stream how far each worker is behind ingest, and for the
+// thumbnails worker its S3 uploads per bucket (pending, delivered, retried, failed, dropped, last
+// error) (/openkvs/describeWorkers, polled every 5 s); pause and resume.
 
 import { call, can } from '../api.js';
 import * as fmt from '../format.js';
@@ -57,7 +58,28 @@ export function renderWorkers(main) {
             h('td', { class: ['r num', lagClass(s.MillisBehind)] }, fmt.duration(s.MillisBehind ?? 0)),
             h('td', { class: 'mono muted' }, s.LastFragmentNumber || '—'),
             h('td', { class: 'muted nowrap' }, s.CursorUpdatedTimestamp ? fmt.ago(Date.now() - fmt.fromWire(s.CursorUpdatedTimestamp)) : '—'))))))
-        : h('div', { class: 'card-body muted' }, 'No stream analysed yet.'));
+        : h('div', { class: 'card-body muted' }, 'No stream analysed yet.'),
+      deliveries(w.Deliveries));
+  }
+
+  // Uploads to destinations outside openkvs (S3 buckets of s3:// image destinations), if any.
+  function deliveries(list) {
+    if (!list || !list.length) return null;
+    const n = (v) => (v ?? 0).toLocaleString();
+    return h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'aria-label': 'Uploads' },
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Uploads to'), h('th', { scope: 'col', class: 'r' }, 'Pending'),
+        h('th', { scope: 'col', class: 'r' }, 'Delivered'), h('th', { scope: 'col', class: 'r' }, 'Retries'),
+        h('th', { scope: 'col', class: 'r' }, 'Failed'), h('th', { scope: 'col', class: 'r' }, 'Dropped'), h('th', { scope: 'col' }, 'Last error'))),
+      h('tbody', null, list.map((d) => h('tr', null,
+        h('td', { class: 'mono nowrap' }, d.Destination),
+        h('td', { class: 'r num' }, n(d.Pending)),
+        h('td', { class: 'r num' }, n(d.Delivered)),
+        h('td', { class: ['r num', d.Retries ? 'lag-warn' : ''] }, n(d.Retries)),
+        h('td', { class: ['r num', d.Failed ? 'lag-bad' : ''] }, n(d.Failed)),
+        h('td', { class: ['r num', d.Dropped ? 'lag-bad' : ''] }, n(d.Dropped)),
+        h('td', { class: 'muted' }, d.LastError
+          ? `${d.LastError}${d.LastErrorTimestamp ? ` (${fmt.ago(Date.now() - fmt.fromWire(d.LastErrorTimestamp))})` : ''}`
+          : '—'))))));
   }
 
   let loaded = false;

@@ -26,7 +26,7 @@ use http_body::{Frame, SizeHint};
 
 use super::AppState;
 use super::aws::Operation;
-use crate::metrics::{CONTENT_TYPE, OperationMetrics, ReaderProtocol, ScrapeInputs, WorkerLag};
+use crate::metrics::{CONTENT_TYPE, OperationMetrics, ReaderProtocol, ScrapeInputs, UploadTotals, WorkerLag};
 
 /// How long a scrape waits for the workers' lag (index queries) before leaving it out.
 pub const WORKER_LAG_TIMEOUT: Duration = Duration::from_secs(2);
@@ -55,6 +55,15 @@ async fn metrics(State(state): State<AppState>) -> Response {
                     events: w.events,
                     max_fragments_behind: w.lag.iter().map(|l| l.fragments_behind).max().unwrap_or(0),
                     max_ms_behind: w.lag.iter().map(|l| l.ms_behind).max().unwrap_or(0),
+                    uploads: w.deliveries.map(|list| {
+                        list.iter().fold(UploadTotals::default(), |t, d| UploadTotals {
+                            pending: t.pending + d.pending,
+                            delivered: t.delivered + d.delivered,
+                            retries: t.retries + d.retries,
+                            failed: t.failed + d.failed,
+                            dropped: t.dropped + d.dropped,
+                        })
+                    }),
                     name: w.name,
                 })
                 .collect(),

@@ -70,6 +70,8 @@ pub struct Config {
     pub webrtc: crate::webrtc::WebRtcConfig,
     /// Where fragment bytes are kept (local segment files or an S3 bucket).
     pub store: crate::archive::StoreConfig,
+    /// Where `s3://` image destinations are written (the S3 endpoint and the upload queue).
+    pub destinations: crate::workers::delivery::DestinationsConfig,
 }
 
 impl Default for Config {
@@ -93,6 +95,7 @@ impl Default for Config {
             edge: crate::edge::EdgeSettings::default(),
             webrtc: crate::webrtc::WebRtcConfig::default(),
             store: crate::archive::StoreConfig::default(),
+            destinations: crate::workers::delivery::DestinationsConfig::default(),
         }
     }
 }
@@ -223,6 +226,7 @@ impl Config {
             }
         }
         self.store.validate().map_err(ConfigError::Invalid)?;
+        self.destinations.validate().map_err(ConfigError::Invalid)?;
         if self.retention.interval_secs == 0 {
             return Err(ConfigError::Invalid("retention.interval_secs must be at least 1".into()));
         }
@@ -284,6 +288,27 @@ impl Config {
         }
     }
 
+    /// `[destinations.s3]` with the connection keys it leaves out taken from `[store.s3]` when the
+    /// fragment store is S3 (one S3 server for fragments and images unless told otherwise).
+    pub fn image_s3_destination(&self) -> crate::workers::delivery::S3DestinationConfig {
+        let mut d = self.destinations.s3.clone();
+        if self.store.kind != crate::archive::StoreKind::S3 {
+            return d;
+        }
+        let store = &self.store.s3;
+        if d.endpoint.is_none() {
+            d.endpoint = store.endpoint.clone();
+        }
+        if d.region.is_none() {
+            d.region = Some(store.region.clone());
+        }
+        if d.access_key_id.is_none() && d.secret_access_key.is_none() {
+            d.access_key_id = store.access_key_id.clone();
+            d.secret_access_key = store.secret_access_key.clone();
+        }
+        d
+    }
+
     /// Whether the main `listen` address serves HTTPS (TLS configured without a separate address).
     pub fn listen_is_tls(&self) -> bool {
         self.tls.cert.is_some() && self.tls.listen.is_none()
@@ -337,6 +362,28 @@ mod tests {
         cfg.apply(Overrides { listen: Some("127.0.0.1:2000".parse().unwrap()), ..Overrides::default() });
         assert_eq!(cfg.listen.port(), 2000);
         assert_eq!(cfg.effective_database_url(), "sqlite://./data/index.db");
+    }
+
+    #[test]
+    fn image_destinations_use_the_store_s3_server_unless_told_otherwise() {
+        let local = Config::default();
+        assert_eq!(local.image_s3_destination(), local.destinations.s3, "local store: nothing to inherit");
+        let text = "[store]\nkind = \"s3\"\n[store.s3]\nbucket = \"frags\"\nendpoint = \"http://127.0.0.1:8333\"\n\
+                    region = \"eu-west-1\"\naccess_key_id = \"k\"\nsecret_access_key = \"s\"\n";
+        let shared = Config::from_toml(text, Path::new("x")).unwrap();
+        let d = shared.image_s3_destination();
+        assert_eq!(d.endpoint.as_deref(), Some("http://127.0.0.1:8333"));
+        assert_eq!(d.region.as_deref(), Some("eu-west-1"));
+        assert_eq!((d.access_key_id.as_deref(), d.secret_access_key.as_deref()), (Some("k"), Some("s")));
+        let own = format!(
+            "{text}[destinations.s3]\nendpoint = \"https://s3.example.com\"\naccess_key_id = \"i\"\n\
+             secret_access_key = \"t\"\n"
+        );
+        let d = Config::from_toml(&own, Path::new("x")).unwrap().image_s3_destination();
+        assert_eq!(d.endpoint.as_deref(), Some("https://s3.example.com"));
+        assert_eq!((d.access_key_id.as_deref(), d.secret_access_key.as_deref()), (Some("i"), Some("t")));
+        let half = Config::from_toml("[destinations.s3]\naccess_key_id = \"i\"\n", Path::new("x")).unwrap();
+        assert!(half.validate().is_err());
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! which fragments (durable cursors, catch-up after a stop, at-least-once), when (bounded queues,
 //! never blocking ingest), failure handling (panics and errors are isolated and retried with
 //! backoff) and where events go (the index, then notifications). Analyzers are compute: they may
-//! read media through [`MediaSource`] and write artifacts under their own directory, nothing else;
-//! they never see HTTP.
+//! read media through [`MediaSource`], write artifacts under their own directory and deliver to
+//! their configured destinations (reporting how that goes as [`DeliveryStatus`], recording events
+//! of work that completes later through [`LateEvents`]), nothing else; they never see HTTP.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use bytes::Bytes;
 
 use crate::archive::Archive;
 use crate::model::{FragmentRecord, ImageGenerationConfig, NotificationConfig, Stream, TagSet};
+
+use super::runner::EventSink;
 
 /// The stream a fragment belongs to, as analyzers see it.
 #[derive(Debug, Clone)]
@@ -86,6 +89,52 @@ pub struct FragmentInput {
     pub media: MediaSource,
     /// A directory this analyzer may write artifacts into (created on demand by the analyzer).
     pub artifact_dir: PathBuf,
+    /// Records events of this fragment after `analyze` returned (work that completes later).
+    pub events: LateEvents,
+}
+
+/// Records events of one fragment after [`Analyzer::analyze`] returned, for work that completes
+/// later (an image whose upload succeeds after retries). They go where returned events go (the
+/// index, then notifications) with the same stream, worker, fragment and server time; the worker's
+/// cursor does not wait for them.
+#[derive(Debug, Clone)]
+pub struct LateEvents {
+    sink: Arc<EventSink>,
+    stream: Arc<StreamInfo>,
+    record: Arc<FragmentRecord>,
+}
+
+impl LateEvents {
+    pub(crate) fn new(sink: Arc<EventSink>, stream: Arc<StreamInfo>, record: Arc<FragmentRecord>) -> Self {
+        Self { sink, stream, record }
+    }
+
+    /// Records `events` (best effort: an index error is logged).
+    pub async fn record(&self, events: Vec<EventDraft>) {
+        self.sink.record(&self.stream, &self.record, events).await;
+    }
+}
+
+/// How an analyzer's deliveries outside openkvs fare, per destination (e.g. images PUT into an S3
+/// bucket): shown in the worker status and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryStatus {
+    /// Where to, e.g. `s3://bucket`.
+    pub destination: String,
+    /// Queued or being sent now.
+    pub pending: u64,
+    /// Delivered since start.
+    pub delivered: u64,
+    /// Failed attempts that were retried.
+    pub retries: u64,
+    /// Given up after every attempt.
+    pub failed: u64,
+    /// Dropped because the queue was full.
+    pub dropped: u64,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// When it happened, epoch ms.
+    pub last_error_at_ms: Option<i64>,
 }
 
 /// An event an analyzer found; the framework adds stream, worker, fragment and server time.
@@ -146,4 +195,10 @@ pub trait Analyzer: Send + Sync + std::fmt::Debug + 'static {
 
     /// Forgets per-stream state (the stream was deleted, or the worker is catching up after a gap).
     fn reset_stream(&self, _stream_id: i64) {}
+
+    /// Its deliveries outside openkvs, per destination; `None` for an analyzer that delivers
+    /// nothing itself.
+    fn deliveries(&self) -> Option<Vec<DeliveryStatus>> {
+        None
+    }
 }

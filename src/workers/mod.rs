@@ -8,6 +8,8 @@
 //!   `openkvs:analyzers` tag, analyzers required by a stream's configuration).
 //! - [`notify`]: delivery of recorded events to webhooks (HMAC-signed, retried) and NATS.
 //! - [`compute`]: the low-priority thread pool analyzers decode on (ingest keeps the CPU).
+//! - [`delivery`]: where generated images go (an S3 bucket under AWS's key layout, or a directory
+//!   under the image root) and the S3 uploads, queued and retried off the analysis path.
 //! - [`builtin`]: key-frame images, motion detection, and the JetStream "fragment persisted"
 //!   publisher.
 //!
@@ -20,6 +22,7 @@
 pub mod analyzer;
 pub mod builtin;
 pub mod compute;
+pub mod delivery;
 pub mod notify;
 pub mod runner;
 pub mod streams;
@@ -37,7 +40,8 @@ use crate::archive::{Archive, IndexError, PersistedFeed};
 use crate::clock::Clock;
 
 pub use analyzer::{
-    AnalysisOutput, Analyzer, AnalyzerError, EventDraft, FragmentInput, MediaSource, StreamInfo,
+    AnalysisOutput, Analyzer, AnalyzerError, DeliveryStatus, EventDraft, FragmentInput, LateEvents,
+    MediaSource, StreamInfo,
 };
 pub use notify::{NotificationsConfig, Notifier};
 pub use runner::WorkerCounters;
@@ -169,6 +173,8 @@ pub struct WorkerStatus {
     pub overflows: u64,
     /// Per-stream progress.
     pub lag: Vec<StreamLag>,
+    /// Its deliveries outside openkvs per destination (`None`: it delivers nothing itself).
+    pub deliveries: Option<Vec<DeliveryStatus>>,
 }
 
 /// The running workers and their dispatcher.
@@ -189,8 +195,11 @@ pub struct WorkerEnv {
     pub clock: Arc<dyn Clock>,
     /// Where analyzers write artifacts (`<data-dir>/analysis`).
     pub artifact_root: PathBuf,
-    /// Where generated images go (`<data-dir>/images`).
+    /// The root of local (`file://`) image destinations and of images of streams without an
+    /// ImageGenerationConfiguration (`<data-dir>/images`).
     pub image_root: PathBuf,
+    /// How `s3://` image destinations are reached (connection keys resolved by `app::config`).
+    pub image_s3: delivery::S3DestinationConfig,
     /// The key that signs webhook deliveries.
     pub webhook_key: Vec<u8>,
 }
@@ -204,6 +213,7 @@ impl Workers {
                 analyzer: Arc::new(builtin::thumbnails::Thumbnails::new(
                     config.thumbnails.clone(),
                     env.image_root.clone(),
+                    Arc::new(delivery::s3::ImageUploads::new(env.image_s3.clone(), env.clock.clone())),
                 )),
                 streams: config.thumbnails.streams.clone(),
             },
@@ -240,20 +250,30 @@ impl Workers {
         let media = MediaSource::new(env.archive.clone());
         let slots: Vec<WorkerSlot> = specs
             .into_iter()
-            .map(|spec| WorkerSlot {
-                core: Arc::new(WorkerCore {
-                    analyzer: spec.analyzer,
-                    globs: spec.streams,
+            .map(|spec| {
+                let counters = Arc::new(WorkerCounters::default());
+                let sink = Arc::new(runner::EventSink {
+                    worker: spec.analyzer.name().to_owned(),
                     archive: env.archive.clone(),
-                    media: media.clone(),
-                    streams: streams.clone(),
                     notifier: notifier.clone(),
                     clock: env.clock.clone(),
-                    config: config.clone(),
-                    artifact_root: env.artifact_root.clone(),
-                    counters: WorkerCounters::default(),
-                }),
-                shards: Mutex::new(None),
+                    counters: counters.clone(),
+                });
+                WorkerSlot {
+                    core: Arc::new(WorkerCore {
+                        analyzer: spec.analyzer,
+                        globs: spec.streams,
+                        archive: env.archive.clone(),
+                        media: media.clone(),
+                        streams: streams.clone(),
+                        sink,
+                        clock: env.clock.clone(),
+                        config: config.clone(),
+                        artifact_root: env.artifact_root.clone(),
+                        counters,
+                    }),
+                    shards: Mutex::new(None),
+                }
             })
             .collect();
         // Subscribe before the shards' first catch-up read, so nothing committed in between is
@@ -350,6 +370,7 @@ impl Workers {
                 events: c.events.load(Ordering::Relaxed),
                 overflows: c.overflows.load(Ordering::Relaxed),
                 lag,
+                deliveries: core.analyzer.deliveries(),
             });
         }
         Ok(out)

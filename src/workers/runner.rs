@@ -27,7 +27,9 @@ use crate::clock::Clock;
 use crate::model::{FragmentNumber, FragmentRecord, NewAnalyzerEvent};
 
 use super::WorkersConfig;
-use super::analyzer::{AnalysisOutput, Analyzer, AnalyzerError, FragmentInput, MediaSource, StreamInfo};
+use super::analyzer::{
+    AnalysisOutput, Analyzer, AnalyzerError, EventDraft, FragmentInput, LateEvents, MediaSource, StreamInfo,
+};
 use super::notify::Notifier;
 use super::streams::{StreamDirectory, selects};
 
@@ -70,11 +72,52 @@ pub(crate) struct WorkerCore {
     pub archive: Arc<Archive>,
     pub media: MediaSource,
     pub streams: Arc<StreamDirectory>,
-    pub notifier: Notifier,
+    pub sink: Arc<EventSink>,
     pub clock: Arc<dyn Clock>,
     pub config: WorkersConfig,
     pub artifact_root: PathBuf,
-    pub counters: WorkerCounters,
+    pub counters: Arc<WorkerCounters>,
+}
+
+/// Where one worker's events go: the index, then (once committed) the notifier.
+#[derive(Debug)]
+pub(crate) struct EventSink {
+    pub worker: String,
+    pub archive: Arc<Archive>,
+    pub notifier: Notifier,
+    pub clock: Arc<dyn Clock>,
+    pub counters: Arc<WorkerCounters>,
+}
+
+impl EventSink {
+    /// Records events of `record` (best effort: an index error is logged).
+    pub async fn record(&self, info: &Arc<StreamInfo>, record: &FragmentRecord, events: Vec<EventDraft>) {
+        if events.is_empty() {
+            return;
+        }
+        let now = self.clock.now_millis();
+        let rows: Vec<NewAnalyzerEvent> = events
+            .into_iter()
+            .map(|e| NewAnalyzerEvent {
+                stream_id: record.stream_id,
+                worker: self.worker.clone(),
+                kind: e.kind,
+                fragment_number: Some(record.number.clone()),
+                producer_ts_ms: e.producer_ts_ms,
+                server_ts_ms: record.server_ts_ms,
+                end_ts_ms: e.end_ts_ms,
+                score: e.score,
+                detail: e.detail,
+            })
+            .collect();
+        match self.archive.insert_analyzer_events(&rows, now).await {
+            Ok(_) => {
+                self.counters.events.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                self.notifier.deliver(info, rows);
+            }
+            Err(e) => tracing::warn!(worker = self.worker, "cannot record events: {e}"),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -331,6 +374,7 @@ impl Shard {
                 record: record.clone(),
                 media: core.media.clone(),
                 artifact_dir: core.artifact_root.join(&name),
+                events: LateEvents::new(core.sink.clone(), info.clone(), record.clone()),
             };
             let analyzer = core.analyzer.clone();
             let result = tokio::spawn(async move { analyzer.analyze(input).await }).await;
@@ -387,31 +431,6 @@ impl Shard {
     }
 
     async fn record_events(&self, info: &Arc<StreamInfo>, record: &FragmentRecord, output: AnalysisOutput) {
-        if output.events.is_empty() {
-            return;
-        }
-        let now = self.core.clock.now_millis();
-        let rows: Vec<NewAnalyzerEvent> = output
-            .events
-            .into_iter()
-            .map(|e| NewAnalyzerEvent {
-                stream_id: record.stream_id,
-                worker: self.core.analyzer.name().to_owned(),
-                kind: e.kind,
-                fragment_number: Some(record.number.clone()),
-                producer_ts_ms: e.producer_ts_ms,
-                server_ts_ms: record.server_ts_ms,
-                end_ts_ms: e.end_ts_ms,
-                score: e.score,
-                detail: e.detail,
-            })
-            .collect();
-        match self.core.archive.insert_analyzer_events(&rows, now).await {
-            Ok(_) => {
-                self.core.counters.events.fetch_add(rows.len() as u64, Ordering::Relaxed);
-                self.core.notifier.deliver(info, rows);
-            }
-            Err(e) => tracing::warn!(worker = self.core.analyzer.name(), "cannot record events: {e}"),
-        }
+        self.core.sink.record(info, record, output.events).await;
     }
 }

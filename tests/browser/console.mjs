@@ -328,6 +328,11 @@ async function main() {
   await page.locator('[data-worker="motion"]').waitFor({ timeout: 15000 });
   await until('the stream under the motion worker', 15000, async () => (await page.locator('[data-worker="motion"] td.name').allInnerTexts()).includes(args.stream));
   checks.workers = await page.locator('[data-worker]').count();
+  // The stream's images go to an S3 server that is down: the thumbnails worker lists its uploads
+  // to that bucket with their retries and last error.
+  const uploads = page.locator('[data-worker="thumbnails"] table[aria-label="Uploads"] tbody tr');
+  checks.uploads = await until('the thumbnails worker\'s uploads', 20000, async () =>
+    (await uploads.count()) > 0 && (await uploads.first().innerText()).includes('error') ? uploads.first().innerText() : null);
   await shot('workers.png');
 
   // A phone: at 390 px no page may scroll sideways (the header included), and the stat cards fit.

@@ -92,6 +92,38 @@ pub async fn ensure_s3_bucket(endpoint: &str, bucket: &str) {
     );
 }
 
+/// Sets an ENABLED ImageGenerationConfiguration on `stream`: JPEG images every `interval_ms` of
+/// producer time, `width` pixels wide (none: the source size), delivered to `uri`.
+pub async fn enable_image_generation(
+    kvs: &aws_sdk_kinesisvideo::Client,
+    stream: &str,
+    uri: &str,
+    interval_ms: i32,
+    width: Option<i32>,
+) {
+    use aws_sdk_kinesisvideo::types::{
+        ConfigurationStatus, Format, ImageGenerationConfiguration, ImageGenerationDestinationConfig,
+        ImageSelectorType,
+    };
+    let destination =
+        ImageGenerationDestinationConfig::builder().uri(uri).destination_region("us-east-1").build().unwrap();
+    let config = ImageGenerationConfiguration::builder()
+        .status(ConfigurationStatus::Enabled)
+        .image_selector_type(ImageSelectorType::ProducerTimestamp)
+        .destination_config(destination)
+        .sampling_interval(interval_ms)
+        .format(Format::Jpeg)
+        .set_width_pixels(width)
+        .build()
+        .unwrap();
+    kvs.update_image_generation_configuration()
+        .stream_name(stream)
+        .image_generation_configuration(config)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Points `config` at the test bucket under a fresh prefix.
 pub async fn use_s3_store(config: &mut Config) {
     let endpoint = s3_endpoint().expect("TEST_S3_ENDPOINT");

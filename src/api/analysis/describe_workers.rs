@@ -1,11 +1,13 @@
 //! `POST /openkvs/describeWorkers`: every analysis worker with its state (RUNNING / PAUSED),
-//! counters and, per stream it has a cursor on, how far behind the newest fragment it is. Streams
-//! outside the caller's key policy are left out.
+//! counters, per stream it has a cursor on how far behind the newest fragment it is (streams outside
+//! the caller's key policy are left out), and, for workers that deliver outside openkvs (the
+//! thumbnails worker's S3 uploads), per destination what is pending, delivered, retried, given up
+//! and dropped, with the last error.
 
 use serde::{Deserialize, Serialize};
 
 use crate::api::aws::{AwsError, AwsErrorCode, Call, EpochSeconds, OperationInput, Valid};
-use crate::workers::{StreamLag, WorkerStatus};
+use crate::workers::{DeliveryStatus, StreamLag, WorkerStatus};
 
 /// `DescribeWorkers` input (optionally one worker).
 #[derive(Debug, Deserialize)]
@@ -42,6 +44,39 @@ struct Worker {
     events_recorded: u64,
     queue_overflows: u64,
     streams: Vec<WorkerStream>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deliveries: Option<Vec<Delivery>>,
+}
+
+/// How a worker's deliveries to one destination fare.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Delivery {
+    destination: String,
+    pending: u64,
+    delivered: u64,
+    retries: u64,
+    failed: u64,
+    dropped: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error_timestamp: Option<EpochSeconds>,
+}
+
+impl From<DeliveryStatus> for Delivery {
+    fn from(d: DeliveryStatus) -> Self {
+        Self {
+            destination: d.destination,
+            pending: d.pending,
+            delivered: d.delivered,
+            retries: d.retries,
+            failed: d.failed,
+            dropped: d.dropped,
+            last_error: d.last_error,
+            last_error_timestamp: d.last_error_at_ms.map(EpochSeconds),
+        }
+    }
 }
 
 /// How far a worker is behind in one stream.
@@ -67,6 +102,7 @@ impl Worker {
             events_recorded: s.events,
             queue_overflows: s.overflows,
             streams,
+            deliveries: s.deliveries.map(|list| list.into_iter().map(Delivery::from).collect()),
         }
     }
 }

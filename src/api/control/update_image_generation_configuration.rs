@@ -10,11 +10,13 @@
 //! no data (`DataRetentionInHours` 0) is `NoDataRetentionException`, on a stream that is not
 //! ACTIVE `ResourceInUseException`.
 //!
-//! Destinations: openkvs writes generated images to its own disk. `s3://bucket/prefix` becomes
-//! `<data-dir>/images/bucket/prefix/...`; because the URI names a directory, `.` and `..` path
-//! segments are refused. Other URIs the model's pattern admits are stored and reported by
-//! Describe as given (design/0009-analysis.md, "Destinations"). This handler only stores the
-//! configuration and tells the workers it changed; it generates nothing.
+//! Destinations (`workers::delivery::ImageDestination`, design/0017-image-delivery.md): images are
+//! PUT into the bucket of an `s3://bucket/prefix` URI, as in AWS; openkvs also accepts
+//! `file://dir/sub`, a directory under its own image root. Anything else the model's pattern
+//! admits, a bucket name S3 refuses, and `.`, `..` or empty path segments are
+//! `InvalidArgumentException`: a configuration is only stored when its images can be delivered.
+//! This handler only stores the configuration and tells the workers it changed; it generates
+//! nothing.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +28,7 @@ use crate::model::{
     ConfigurationStatus, DestinationUri, ImageFormat, ImageGenerationConfig, ImageSelectorType, JpegQuality,
     Stream, StreamStatus, required,
 };
+use crate::workers::delivery::ImageDestination;
 
 /// `UpdateImageGenerationConfigurationInput`.
 #[derive(Debug, Deserialize)]
@@ -75,7 +78,7 @@ impl ImageGenerationConfigurationInput {
         let uri_member = m("destinationConfig.uri");
         let destination_uri =
             DestinationUri::parse_member(required(destination.uri.as_deref(), &uri_member)?, &uri_member)?;
-        check_local_path(&destination_uri)?;
+        ImageDestination::parse(destination_uri.as_str()).map_err(AwsError::invalid_argument)?;
         let region_member = m("destinationConfig.destinationRegion");
         let destination_region = ImageGenerationConfig::destination_region(
             required(destination.destination_region.as_deref(), &region_member)?,
@@ -128,21 +131,6 @@ impl OperationInput for UpdateImageGenerationConfigurationInput {
 /// `UpdateImageGenerationConfigurationOutput` (no members).
 #[derive(Debug, Serialize)]
 pub struct UpdateImageGenerationConfigurationOutput {}
-
-/// Refuses `.` and `..` segments in an `s3://` URI: openkvs maps it to a directory under its data
-/// directory, which such segments could leave.
-fn check_local_path(uri: &DestinationUri) -> Result<(), AwsError> {
-    let Some(rest) = uri.as_str().strip_prefix("s3://") else {
-        return Ok(());
-    };
-    if rest.split('/').any(|segment| segment == "." || segment == "..") {
-        return Err(AwsError::invalid_argument(format!(
-            "The destination URI {} must not contain '.' or '..' path segments.",
-            uri.as_str()
-        )));
-    }
-    Ok(())
-}
 
 /// The checks that need the stream: its region, its retention and its status.
 fn check_for_stream(config: &ImageGenerationConfig, stream: &Stream) -> Result<(), AwsError> {

@@ -1,24 +1,34 @@
-//! The `thumbnails` worker: key-frame images of every stream it runs on, written to disk.
+//! The `thumbnails` worker: key-frame images of every stream it runs on, delivered to the stream's
+//! destination (design/0017-image-delivery.md).
 //!
 //! Settings come from the stream's ImageGenerationConfiguration when it is ENABLED (sampling
 //! interval, format, JPEG quality, width/height with AWS's aspect rules, destination) and from
 //! `[workers.thumbnails]` otherwise. One image is made per multiple of the sampling interval in
 //! producer time that falls in the fragment (the frame shown at that instant; H.264 via
-//! `imaging`). Files: `<data-dir>/images/<bucket>/<prefix>/<stream>/<producer-ms>.<ext>` for an
-//! `s3://bucket/prefix` destination, `<data-dir>/images/<stream>/<producer-ms>.<ext>` otherwise,
-//! `<stream>` being the escaped name (`StreamName::path_segments`: `..` is `%2E%2E`, never a path)
-//! (written to a temporary name, then renamed, so readers never see half an image). Each image
-//! is recorded as an `image` event with its path, size and format.
+//! `imaging`). Where it goes ([`crate::workers::delivery::ImageDestination`]):
+//! - `s3://bucket/prefix`: the object `prefix/<AccountID>_<StreamName>_<ImageTimecode>_<id>.<ext>`
+//!   in that bucket (AWS's documented layout), queued to [`ImageUploads`] with the metadata AWS sets
+//!   (`aws_kinesisvideo_producer_timestamp`, `…_server_timestamp`, `…_fragment_number`); its
+//!   `image` event is recorded once the PUT succeeded. The analysis never waits for S3.
+//! - `file://dir/sub`: `<image root>/dir/sub/<stream>/<producer-ms>.<ext>`; without a configuration,
+//!   `<image root>/<stream>/<producer-ms>.<ext>`. `<stream>` is the escaped name
+//!   (`StreamName::path_segments`: `..` is `%2E%2E`, never a path). Files are written to a
+//!   temporary name, then renamed, so readers never see half an image; the `image` event is
+//!   returned with the analysis.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::model::ImageFormat;
+use crate::model::{FragmentRecord, ImageFormat};
 use crate::workers::analyzer::{
-    AnalysisOutput, Analyzer, AnalyzerError, EventDraft, FragmentInput, StreamInfo,
+    AnalysisOutput, Analyzer, AnalyzerError, DeliveryStatus, EventDraft, FragmentInput, StreamInfo,
 };
+use crate::workers::delivery::s3::{ImageUpload, ImageUploads};
+use crate::workers::delivery::{ImageDestination, image_id, image_object_name, object_key};
 
 /// The worker's name.
 pub const NAME: &str = "thumbnails";
@@ -51,6 +61,22 @@ impl Default for ThumbnailsConfig {
     }
 }
 
+/// Where one stream's images go.
+#[derive(Debug, Clone, PartialEq)]
+enum Target {
+    /// Files in this directory.
+    Local(PathBuf),
+    /// Objects in an S3 bucket.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The key prefix.
+        prefix: String,
+        /// The configuration's DestinationRegion.
+        region: String,
+    },
+}
+
 /// What one stream's images look like.
 #[derive(Debug, Clone, PartialEq)]
 struct Plan {
@@ -59,7 +85,19 @@ struct Plan {
     quality: u8,
     width: Option<u32>,
     height: Option<u32>,
-    dir: PathBuf,
+    target: Target,
+}
+
+/// One encoded image.
+#[derive(Debug)]
+struct Encoded {
+    /// Producer time of the picture, epoch ms.
+    ts: i64,
+    bytes: Bytes,
+    width: u32,
+    height: u32,
+    /// Where it was written (local targets).
+    path: Option<PathBuf>,
 }
 
 /// The thumbnail analyzer.
@@ -67,12 +105,14 @@ struct Plan {
 pub struct Thumbnails {
     config: ThumbnailsConfig,
     root: PathBuf,
+    uploads: Arc<ImageUploads>,
 }
 
 impl Thumbnails {
-    /// A thumbnail worker writing under `root` (`<data-dir>/images`).
-    pub fn new(config: ThumbnailsConfig, root: PathBuf) -> Self {
-        Self { config, root }
+    /// A thumbnail worker writing local images under `root` (`<data-dir>/images`) and S3 images
+    /// through `uploads`.
+    pub fn new(config: ThumbnailsConfig, root: PathBuf, uploads: Arc<ImageUploads>) -> Self {
+        Self { config, root, uploads }
     }
 
     fn plan(&self, stream: &StreamInfo) -> Plan {
@@ -85,7 +125,14 @@ impl Thumbnails {
                 quality: c.jpeg_quality.unwrap_or(80),
                 width: c.width,
                 height: c.height,
-                dir: destination_dir(&self.root, c.destination_uri.as_str()).join(&name),
+                target: match ImageDestination::stored(c.destination_uri.as_str()) {
+                    ImageDestination::S3 { bucket, prefix } => {
+                        Target::S3 { bucket, prefix, region: c.destination_region.to_string() }
+                    }
+                    ImageDestination::Local { relative } => {
+                        Target::Local(self.root.join(relative).join(&name))
+                    }
+                },
             },
             None => Plan {
                 interval_ms: self.config.sampling_interval_ms.max(200),
@@ -97,22 +144,61 @@ impl Thumbnails {
                 quality: self.config.jpeg_quality.clamp(1, 100),
                 width: (self.config.width > 0).then_some(self.config.width),
                 height: None,
-                dir: self.root.join(&name),
+                target: Target::Local(self.root.join(&name)),
             },
+        }
+    }
+
+    /// Queues the images of one fragment for their S3 bucket; each `image` event is recorded when
+    /// its PUT succeeded.
+    fn upload(&self, input: &FragmentInput, plan: &Plan, images: Vec<Encoded>) {
+        let Target::S3 { bucket, prefix, region } = &plan.target else { return };
+        let stream = &input.stream.stream;
+        let record: &FragmentRecord = &input.record;
+        let arn = stream.arn.to_string();
+        let (ext, content_type) = extension(plan.format);
+        for image in images {
+            let id = image_id(&arn, record.number.as_str(), image.ts, ext);
+            let key =
+                object_key(prefix, &image_object_name(&stream.arn.account, &stream.name, image.ts, &id, ext));
+            let event = EventDraft {
+                kind: "image".to_owned(),
+                producer_ts_ms: image.ts,
+                end_ts_ms: None,
+                score: None,
+                detail: serde_json::json!({
+                    "Uri": format!("s3://{bucket}/{key}"),
+                    "Bucket": bucket,
+                    "Key": key,
+                    "Format": ext,
+                    "WidthPixels": image.width,
+                    "HeightPixels": image.height,
+                    "Bytes": image.bytes.len(),
+                }),
+            };
+            let server_ts = record.server_ts_ms + (image.ts - record.producer_ts_ms);
+            let upload = ImageUpload {
+                key,
+                bytes: image.bytes,
+                content_type,
+                metadata: vec![
+                    ("aws_kinesisvideo_producer_timestamp", image.ts.to_string()),
+                    ("aws_kinesisvideo_server_timestamp", server_ts.to_string()),
+                    ("aws_kinesisvideo_fragment_number", record.number.as_str().to_owned()),
+                ],
+                event: Some((input.events.clone(), event)),
+            };
+            self.uploads.submit(bucket, region, upload);
         }
     }
 }
 
-/// The local directory for an image destination URI: `s3://bucket/prefix` → `root/bucket/prefix`
-/// (path segments are kept only when they are plain names), anything else → `root`.
-pub fn destination_dir(root: &Path, uri: &str) -> PathBuf {
-    let mut dir = root.to_path_buf();
-    if let Some(rest) = uri.split_once("://").map(|(_, r)| r) {
-        for seg in rest.split('/').filter(|s| !s.is_empty() && *s != "." && *s != "..") {
-            dir.push(seg);
-        }
+/// The file extension and content type of a format.
+fn extension(format: ImageFormat) -> (&'static str, &'static str) {
+    match format {
+        ImageFormat::Jpeg => ("jpg", "image/jpeg"),
+        ImageFormat::Png => ("png", "image/png"),
     }
-    dir
 }
 
 /// The sample instants (multiples of `interval`) in `[start, start + duration)`.
@@ -141,50 +227,82 @@ impl Analyzer for Thumbnails {
             return Ok(AnalysisOutput::default());
         }
         let fragment = input.media.stored_fragment(&record).await?;
-        crate::workers::compute::run(move || {
-            let pictures = super::fragment_pictures(&fragment, &times)?;
-            std::fs::create_dir_all(&plan.dir).map_err(|e| {
-                AnalyzerError::Transient(format!("cannot create {}: {e}", plan.dir.display()))
-            })?;
-            let mut events = Vec::new();
-            for (ts, picture) in pictures {
-                let Ok(picture) = picture else { continue };
-                let (w, h) =
-                    crate::imaging::target_size(picture.width(), picture.height(), plan.width, plan.height);
-                let picture = if (w, h) == (picture.width(), picture.height()) {
-                    picture
-                } else {
-                    picture.scaled(w, h)
-                };
-                let (format, ext) = match plan.format {
-                    ImageFormat::Jpeg => (crate::imaging::ImageFormat::Jpeg { quality: plan.quality }, "jpg"),
-                    ImageFormat::Png => (crate::imaging::ImageFormat::Png, "png"),
-                };
-                let bytes = crate::imaging::encode(&picture, format)
-                    .map_err(|e| AnalyzerError::Media(e.to_string()))?;
-                let path = plan.dir.join(format!("{ts}.{ext}"));
-                let tmp = plan.dir.join(format!(".{ts}.{ext}.tmp"));
+        let images = {
+            let plan = plan.clone();
+            crate::workers::compute::run(move || encode_and_write(&fragment, &times, &plan)).await?
+        };
+        if let Target::S3 { .. } = plan.target {
+            self.upload(&input, &plan, images);
+            return Ok(AnalysisOutput::default());
+        }
+        let (ext, _) = extension(plan.format);
+        let events = images
+            .into_iter()
+            .map(|image| EventDraft {
+                kind: "image".to_owned(),
+                producer_ts_ms: image.ts,
+                end_ts_ms: None,
+                score: None,
+                detail: serde_json::json!({
+                    "Path": image.path.map(|p| p.display().to_string()),
+                    "Format": ext,
+                    "WidthPixels": image.width,
+                    "HeightPixels": image.height,
+                    "Bytes": image.bytes.len(),
+                }),
+            })
+            .collect();
+        Ok(AnalysisOutput { events })
+    }
+
+    fn deliveries(&self) -> Option<Vec<DeliveryStatus>> {
+        Some(self.uploads.status())
+    }
+}
+
+/// Decodes the pictures at `times`, scales and encodes them, and writes them when the target is a
+/// directory (compute pool: CPU-heavy, blocking file I/O).
+fn encode_and_write(
+    fragment: &crate::imaging::StoredFragment,
+    times: &[i64],
+    plan: &Plan,
+) -> Result<Vec<Encoded>, AnalyzerError> {
+    let pictures = super::fragment_pictures(fragment, times)?;
+    let dir = match &plan.target {
+        Target::Local(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| AnalyzerError::Transient(format!("cannot create {}: {e}", dir.display())))?;
+            Some(dir)
+        }
+        Target::S3 { .. } => None,
+    };
+    let (ext, _) = extension(plan.format);
+    let mut out = Vec::new();
+    for (ts, picture) in pictures {
+        let Ok(picture) = picture else { continue };
+        let (w, h) = crate::imaging::target_size(picture.width(), picture.height(), plan.width, plan.height);
+        let picture =
+            if (w, h) == (picture.width(), picture.height()) { picture } else { picture.scaled(w, h) };
+        let format = match plan.format {
+            ImageFormat::Jpeg => crate::imaging::ImageFormat::Jpeg { quality: plan.quality },
+            ImageFormat::Png => crate::imaging::ImageFormat::Png,
+        };
+        let bytes =
+            crate::imaging::encode(&picture, format).map_err(|e| AnalyzerError::Media(e.to_string()))?;
+        let path = match dir {
+            Some(dir) => {
+                let path = dir.join(format!("{ts}.{ext}"));
+                let tmp = dir.join(format!(".{ts}.{ext}.tmp"));
                 std::fs::write(&tmp, &bytes)
                     .and_then(|()| std::fs::rename(&tmp, &path))
                     .map_err(|e| AnalyzerError::Transient(format!("cannot write {}: {e}", path.display())))?;
-                events.push(EventDraft {
-                    kind: "image".to_owned(),
-                    producer_ts_ms: ts,
-                    end_ts_ms: None,
-                    score: None,
-                    detail: serde_json::json!({
-                        "Path": path.display().to_string(),
-                        "Format": ext,
-                        "WidthPixels": w,
-                        "HeightPixels": h,
-                        "Bytes": bytes.len(),
-                    }),
-                });
+                Some(path)
             }
-            Ok(AnalysisOutput { events })
-        })
-        .await
+            None => None,
+        };
+        out.push(Encoded { ts, bytes: Bytes::from(bytes), width: w, height: h, path });
     }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -197,13 +315,5 @@ mod tests {
         assert_eq!(sample_times(1001, 2000, 1000), vec![2000, 3000]);
         assert_eq!(sample_times(1001, 500, 1000), Vec::<i64>::new());
         assert_eq!(sample_times(0, 2000, 10_000), vec![0]);
-    }
-
-    #[test]
-    fn destinations_map_under_the_image_root() {
-        let root = Path::new("/d/images");
-        assert_eq!(destination_dir(root, "s3://bucket/pre/fix"), PathBuf::from("/d/images/bucket/pre/fix"));
-        assert_eq!(destination_dir(root, "s3://b/../../etc"), PathBuf::from("/d/images/b/etc"));
-        assert_eq!(destination_dir(root, "arn:aws:x"), PathBuf::from("/d/images"));
     }
 }
