@@ -155,6 +155,8 @@ impl Server {
         let metrics = Metrics::new();
         let archive_config = ArchiveConfig {
             store: config.store.clone(),
+            warm_root: config.effective_warm_dir(),
+            encryption: config.encryption.clone(),
             ..ArchiveConfig::new(config.effective_database_url(), &config.data_dir)
         };
         let archive = archive::open(&archive_config, metrics.clone(), wrap_store).await?;

@@ -70,6 +70,8 @@ pub struct Config {
     pub webrtc: crate::webrtc::WebRtcConfig,
     /// Where fragment bytes are kept (local segment files or an S3 bucket).
     pub store: crate::archive::StoreConfig,
+    /// The master keys that wrap the streams' data keys (encryption at rest).
+    pub encryption: crate::archive::EncryptionConfig,
 }
 
 impl Default for Config {
@@ -93,6 +95,7 @@ impl Default for Config {
             edge: crate::edge::EdgeSettings::default(),
             webrtc: crate::webrtc::WebRtcConfig::default(),
             store: crate::archive::StoreConfig::default(),
+            encryption: crate::archive::EncryptionConfig::default(),
         }
     }
 }
@@ -223,6 +226,7 @@ impl Config {
             }
         }
         self.store.validate().map_err(ConfigError::Invalid)?;
+        self.encryption.validate().map_err(ConfigError::Invalid)?;
         if self.retention.interval_secs == 0 {
             return Err(ConfigError::Invalid("retention.interval_secs must be at least 1".into()));
         }
@@ -274,6 +278,12 @@ impl Config {
             v.push(a);
         }
         v
+    }
+
+    /// The local store's WARM-tier directory in effect: `store.local.warm_dir`, else
+    /// `DATA_DIR/fragments-warm`.
+    pub fn effective_warm_dir(&self) -> PathBuf {
+        self.store.local.warm_dir.clone().unwrap_or_else(|| self.data_dir.join("fragments-warm"))
     }
 
     /// The index URL in effect: `database_url`, else SQLite in `data_dir`.

@@ -24,7 +24,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::{Playback, ReaderSlot};
-use crate::archive::{IndexError, ReadError, TimestampKind};
+use crate::archive::{IndexError, KeyUnavailable, ReadError, TimestampKind};
+use crate::media::error_id::ErrorId;
 use crate::ingest::LiveEvent;
 use crate::media::mkv::kvs_chunk::{live_cluster_start, seconds_text, simple_block_header, tag_names, tags};
 use crate::metrics::GetMediaStreamMetrics;
@@ -310,10 +311,15 @@ impl Reader {
             Err(e) => {
                 tracing::warn!(stream = %self.stream.name, "fragment {} unreadable: {e}", f.number);
                 let (code, id) = match e {
-                    ReadError::Missing => ("FRAGMENT_NOT_FOUND", "4000"),
-                    ReadError::Failed(_) => ("INTERNAL_ERROR", "5000"),
+                    ReadError::Missing => ("FRAGMENT_NOT_FOUND", 4000),
+                    ReadError::KeyUnavailable(KeyUnavailable::WrongKey { .. }) => {
+                        (ErrorId::KmsKeyValidationError.name(), ErrorId::KmsKeyValidationError.id())
+                    }
+                    ReadError::KeyUnavailable(_) => (ErrorId::KmsKeyNotFound.name(), ErrorId::KmsKeyNotFound.id()),
+                    ReadError::Failed(_) | ReadError::Corrupt(_) => ("INTERNAL_ERROR", 5000),
                 };
-                self.send(tags(&[(tag_names::ERROR_CODE, code), (tag_names::ERROR_ID, id)])).await?;
+                let id = id.to_string();
+                self.send(tags(&[(tag_names::ERROR_CODE, code), (tag_names::ERROR_ID, &id)])).await?;
                 return Err(Stop::Store);
             }
         };

@@ -366,6 +366,7 @@ impl TestServer {
             openkvs::archive::StoreKind::Local => Arc::new(
                 openkvs::archive::LocalStore::open(
                     &self.dir.path().join("fragments"),
+                    &self.config.effective_warm_dir(),
                     openkvs::archive::DEFAULT_SEGMENT_BYTES,
                 )
                 .expect("open the local store"),
