@@ -303,7 +303,8 @@ impl Reader {
         Ok(bytes)
     }
 
-    /// Sends one stored fragment as a chunk; on unreadable bytes sends KVS error tags and stops.
+    /// Sends one stored fragment as a chunk; on unreadable bytes sends a chunk of KVS error tags
+    /// (4000 gone, 4506/4502 key unavailable, 5000 otherwise) and stops.
     async fn send_stored(&mut self, f: &FragmentRecord) -> Result<(), Stop> {
         let header = self.header(f.header_id).await?;
         let cluster = match self.playback.archive.read_fragment(f).await {
@@ -318,8 +319,12 @@ impl Reader {
                     ReadError::KeyUnavailable(_) => (ErrorId::KmsKeyNotFound.name(), ErrorId::KmsKeyNotFound.id()),
                     ReadError::Failed(_) | ReadError::Corrupt(_) => ("INTERNAL_ERROR", 5000),
                 };
+                // A chunk of its own, like every other: the header set, then the error tags (so a
+                // reader that parses each chunk as a Matroska document can read them).
                 let id = id.to_string();
-                self.send(tags(&[(tag_names::ERROR_CODE, code), (tag_names::ERROR_ID, &id)])).await?;
+                let mut chunk = header.to_vec();
+                chunk.extend_from_slice(&tags(&[(tag_names::ERROR_CODE, code), (tag_names::ERROR_ID, &id)]));
+                self.send(Bytes::from(chunk)).await?;
                 return Err(Stop::Store);
             }
         };
