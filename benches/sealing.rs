@@ -54,18 +54,29 @@ fn fragment(bytes: usize) -> Vec<Bytes> {
 
 fn data_key() -> DataKey {
     let master = MasterKey::from_bytes(&MasterKey::generate_bytes()).unwrap();
-    let context = WrapContext { stream_arn: "arn:aws:kinesisvideo:us-east-1:0:stream/bench/1", version: 1, master_key_id: "k" };
+    let context = WrapContext {
+        stream_arn: "arn:aws:kinesisvideo:us-east-1:0:stream/bench/1",
+        version: 1,
+        master_key_id: "k",
+    };
     master.new_data_key(context).0
 }
 
 fn main() {
     let key = data_key();
-    let context = FragmentContext { stream_id: 1, fragment_number: "91343852333181432392682062607743920146159169392" };
+    let context =
+        FragmentContext { stream_id: 1, fragment_number: "91343852333181432392682062607743920146159169392" };
     println!(
         "{:>24} {:>10} {:>12} {:>10} {:>12} {:>22}",
         "fragment (2 s of media)", "seal MB/s", "seal ns/B", "open MB/s", "open ns/B", "CPU ms per Mbit/s·s"
     );
-    for (label, kbit) in [("250 kbit/s", 250), ("500 kbit/s", 500), ("1.5 Mbit/s", 1500), ("5 Mbit/s", 5000), ("20 Mbit/s", 20_000)] {
+    for (label, kbit) in [
+        ("250 kbit/s", 250),
+        ("500 kbit/s", 500),
+        ("1.5 Mbit/s", 1500),
+        ("5 Mbit/s", 5000),
+        ("20 Mbit/s", 20_000),
+    ] {
         let bytes = kbit * 1000 / 8 * 2;
         let parts = fragment(bytes);
         let len: usize = parts.iter().map(|p| p.len()).sum();
@@ -107,11 +118,16 @@ fn main() {
         for p in &parts {
             out.extend_from_slice(p);
         }
-        let tag = cipher.encrypt_in_place_detached(Nonce::from_slice(&[1u8; 12]), b"aad", &mut out[12..]).unwrap();
+        let tag =
+            cipher.encrypt_in_place_detached(Nonce::from_slice(&[1u8; 12]), b"aad", &mut out[12..]).unwrap();
         out.extend_from_slice(&tag);
         let took = t.elapsed();
         black_box(out);
         (len, took)
     });
-    println!("aes-gcm 0.10 (RustCrypto), seal 375 KB: {:.0} MB/s, {:.3} ns/B", 1000.0 / rust_crypto, rust_crypto);
+    println!(
+        "aes-gcm 0.10 (RustCrypto), seal 375 KB: {:.0} MB/s, {:.3} ns/B",
+        1000.0 / rust_crypto,
+        rust_crypto
+    );
 }

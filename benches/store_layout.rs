@@ -25,7 +25,8 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn segments(rt: &tokio::runtime::Runtime, root: &Path, streams: usize, payload: &Bytes) -> (f64, Vec<f64>) {
-    let store = LocalStore::open(&root.join("segments"), &root.join("segments-warm"), DEFAULT_SEGMENT_BYTES).unwrap();
+    let store =
+        LocalStore::open(&root.join("segments"), &root.join("segments-warm"), DEFAULT_SEGMENT_BYTES).unwrap();
     let ids: Vec<i64> = (1..=streams as i64).collect();
     let mut lat = Vec::new();
     let start = Instant::now();

@@ -57,7 +57,8 @@ fn fixture_clusters(data: &[u8]) -> BTreeMap<u64, Bytes> {
 /// never, for the few MB a test stores — while plaintext stored fragments match on every fragment.
 fn plaintext_markers(clusters: &BTreeMap<u64, Bytes>) -> Vec<(String, Vec<u8>)> {
     // A Cluster as the store writes it: ID, then an 8-byte size (first byte 0x01).
-    let mut markers = vec![("Matroska Cluster 1F 43 B6 75 01".to_owned(), vec![0x1F, 0x43, 0xB6, 0x75, 0x01])];
+    let mut markers =
+        vec![("Matroska Cluster 1F 43 B6 75 01".to_owned(), vec![0x1F, 0x43, 0xB6, 0x75, 0x01])];
     // H.264 Annex-B start codes followed by a NAL header (SPS, PPS, IDR, non-IDR slice, SEI), and
     // the 3-byte form before an SPS with the common profiles (baseline, main, high).
     for nal in [0x67u8, 0x68, 0x65, 0x41, 0x06] {
@@ -107,7 +108,9 @@ struct Stored {
 
 /// A signed S3 request (path-style, `x-amz-content-sha256` as S3 wants it) to the test endpoint.
 async fn s3_request(s3: &S3Config, path_and_query: &str) -> common::RawResponse {
-    use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
+    };
     use aws_sigv4::sign::v4;
     let endpoint = s3.endpoint.as_deref().expect("an S3 endpoint");
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
@@ -207,7 +210,11 @@ fn persisted(r: &PutResult) -> BTreeMap<String, u64> {
 
 /// What GetMediaForFragmentList returns for `numbers`: the Clusters (children, in order) and the
 /// error tags, if any.
-async fn fragment_list(srv: &TestServer, stream: &str, numbers: &[String]) -> (Vec<Bytes>, Vec<(String, String)>) {
+async fn fragment_list(
+    srv: &TestServer,
+    stream: &str,
+    numbers: &[String],
+) -> (Vec<Bytes>, Vec<(String, String)>) {
     let resp = srv
         .archived()
         .get_media_for_fragment_list()
@@ -228,9 +235,8 @@ async fn fragment_list(srv: &TestServer, stream: &str, numbers: &[String]) -> (V
                 let raw = body.slice(start.take().unwrap()..end_offset as usize);
                 clusters.push(Bytes::copy_from_slice(cluster_payload(&raw)));
             }
-            Ok(Some(MkvEvent::Tags { tags, .. })) => {
-                errors.extend(tags.into_iter().filter(|t| t.name.contains("ERROR")).map(|t| (t.name, t.value)))
-            }
+            Ok(Some(MkvEvent::Tags { tags, .. })) => errors
+                .extend(tags.into_iter().filter(|t| t.name.contains("ERROR")).map(|t| (t.name, t.value))),
             Ok(Some(_)) => {}
             Ok(None) => break,
             Err(e) => panic!("GetMediaForFragmentList output is not valid Matroska: {e}"),
@@ -363,9 +369,16 @@ async fn kms_key_ids_select_keyring_keys_and_a_missing_key_fails_clearly(backend
     }
     let beta_arn = "arn:aws:kms:us-east-1:000000000000:key/beta";
     for (name, kms) in [("a1", Some("alias/cams")), ("b1", Some(beta_arn)), ("d1", None)] {
-        kvs.create_stream().stream_name(name).data_retention_in_hours(24).set_kms_key_id(kms.map(str::to_owned)).send().await.unwrap();
+        kvs.create_stream()
+            .stream_name(name)
+            .data_retention_in_hours(24)
+            .set_kms_key_id(kms.map(str::to_owned))
+            .send()
+            .await
+            .unwrap();
         let info = kvs.describe_stream().stream_name(name).send().await.unwrap().stream_info.unwrap();
-        let shown = kms.map_or("arn:aws:kms:us-east-1:000000000000:alias/aws/kinesisvideo".to_owned(), str::to_owned);
+        let shown =
+            kms.map_or("arn:aws:kms:us-east-1:000000000000:alias/aws/kinesisvideo".to_owned(), str::to_owned);
         assert_eq!(info.kms_key_id(), Some(shown.as_str()), "DescribeStream reports KmsKeyId as given");
     }
     let data = fixture("h264_1280x720_4s.mkv");
@@ -398,14 +411,19 @@ async fn kms_key_ids_select_keyring_keys_and_a_missing_key_fails_clearly(backend
     assert!(clip.message().unwrap_or_default().contains("KMS_KEY_NOT_FOUND"), "{clip:?}");
     let refused = put_fixture(&srv, "b1", &data).await;
     assert!(refused.of("PERSISTED").is_empty(), "nothing stored without the key");
-    assert!(!refused.error_ids().is_empty() && refused.error_ids().iter().all(|id| *id == 4506), "{:?}", refused.acks);
+    assert!(
+        !refused.error_ids().is_empty() && refused.error_ids().iter().all(|id| *id == 4506),
+        "{:?}",
+        refused.acks
+    );
     assert_reads_back(&srv, "a1", &a1, &clusters).await;
     let listed = srv.archived().list_fragments().stream_name("b1").send().await.unwrap();
     assert_eq!(listed.fragments().len(), b1.len(), "the index is untouched");
 
     // Other key material under beta's id: 4502, still nothing garbled.
     let wrong = key_file(keys.path(), "wrong.key", 0x55);
-    let srv = srv.restart_with(|c| c.encryption = keyring(&[("alpha", &alpha, &[]), ("beta", &wrong, &[])])).await;
+    let srv =
+        srv.restart_with(|c| c.encryption = keyring(&[("alpha", &alpha, &[]), ("beta", &wrong, &[])])).await;
     let (clusters_back, errors) = fragment_list(&srv, "b1", &numbers).await;
     assert!(clusters_back.is_empty());
     assert_eq!(errors[1], ("AWS_KINESISVIDEO_ERROR_ID".to_owned(), "4502".to_owned()));
@@ -421,7 +439,9 @@ async fn kms_key_ids_select_keyring_keys_and_a_missing_key_fails_clearly(backend
 /// GetClip's selector: the last ten minutes by server time.
 fn clip_selector() -> aws_sdk_kinesisvideoarchivedmedia::types::ClipFragmentSelector {
     use aws_sdk_kinesisvideoarchivedmedia::primitives::DateTime;
-    use aws_sdk_kinesisvideoarchivedmedia::types::{ClipFragmentSelector, ClipFragmentSelectorType, ClipTimestampRange};
+    use aws_sdk_kinesisvideoarchivedmedia::types::{
+        ClipFragmentSelector, ClipFragmentSelectorType, ClipTimestampRange,
+    };
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
     ClipFragmentSelector::builder()
         .fragment_selector_type(ClipFragmentSelectorType::ServerTimestamp)
@@ -471,9 +491,13 @@ async fn warm_streams_are_stored_apart_and_a_tier_change_applies_to_new_fragment
     let (hot_hot, hot_warm) = tier_places(&srv, hot_id);
     let (warm_hot, warm_warm) = tier_places(&srv, warm_id);
     let at_rest = stored(&srv).await;
-    let under = |prefix: &str| -> Vec<&Stored> { at_rest.iter().filter(|s| s.place.starts_with(prefix)).collect() };
+    let under =
+        |prefix: &str| -> Vec<&Stored> { at_rest.iter().filter(|s| s.place.starts_with(prefix)).collect() };
     assert!(!under(&hot_hot).is_empty() && under(&hot_warm).is_empty(), "a HOT stream stays HOT");
-    assert!(!under(&warm_warm).is_empty() && under(&warm_hot).is_empty(), "a WARM stream's segments are WARM");
+    assert!(
+        !under(&warm_warm).is_empty() && under(&warm_hot).is_empty(),
+        "a WARM stream's segments are WARM"
+    );
     if srv.config.store.kind == StoreKind::S3 {
         let class = |s: &&Stored| s.storage_class.clone().unwrap_or_default();
         assert!(under(&warm_warm).iter().all(|s| class(s) == "STANDARD_IA"), "WARM objects are STANDARD_IA");
@@ -483,7 +507,8 @@ async fn warm_streams_are_stored_apart_and_a_tier_change_applies_to_new_fragment
     assert_reads_back(&srv, "warm", &warm, &clusters).await;
 
     // WARM → HOT: new fragments go HOT, the WARM ones stay where they are and read back.
-    let version = kvs.describe_stream().stream_name("warm").send().await.unwrap().stream_info.unwrap().version.unwrap();
+    let version =
+        kvs.describe_stream().stream_name("warm").send().await.unwrap().stream_info.unwrap().version.unwrap();
     kvs.update_stream_storage_configuration()
         .stream_name("warm")
         .current_version(version)

@@ -887,7 +887,8 @@ async fn data_keys_are_kept_per_version_and_go_with_their_stream(backend: Backen
     let ctx = Ctx::new(backend).await;
     // Created with the stream, in its transaction, as version 1.
     let first = NewDataKey { master_key_id: "cams".into(), wrapped: vec![1; 60] };
-    let new = NewStream { data_key: Some(first.clone()), ..new_stream("us-east-1", "cam", 1_700_000_000_000) };
+    let new =
+        NewStream { data_key: Some(first.clone()), ..new_stream("us-east-1", "cam", 1_700_000_000_000) };
     let s = ctx.index.create_stream(new).await.unwrap();
     let stored = ctx.index.current_data_key(s.id).await.unwrap().unwrap();
     assert_eq!(
@@ -903,7 +904,13 @@ async fn data_keys_are_kept_per_version_and_go_with_their_stream(backend: Backen
     // A stream created without one gets it at its first write; the first insert wins.
     let bare = ctx.index.create_stream(new_stream("us-east-1", "bare", 2)).await.unwrap();
     assert_eq!(ctx.index.current_data_key(bare.id).await.unwrap(), None);
-    let mine = WrappedDataKey { stream_id: bare.id, version: 1, master_key_id: "default".into(), wrapped: vec![2; 60], created_at_ms: 5 };
+    let mine = WrappedDataKey {
+        stream_id: bare.id,
+        version: 1,
+        master_key_id: "default".into(),
+        wrapped: vec![2; 60],
+        created_at_ms: 5,
+    };
     assert!(ctx.index.insert_data_key(&mine).await.unwrap());
     let theirs = WrappedDataKey { wrapped: vec![3; 60], ..mine.clone() };
     assert!(!ctx.index.insert_data_key(&theirs).await.unwrap(), "the version exists");

@@ -88,7 +88,11 @@ async fn fixtures_and_producer_bodies_are_acked_and_stored(backend: Backend) {
             let bytes = store.read(stream.id, row.location).await.unwrap();
             assert_eq!(bytes.len() as i64, row.size_bytes + openkvs::archive::sealing::SEAL_OVERHEAD as i64);
             assert_eq!(row.key_version, 1, "{file}: sealed by the stream's first data key");
-            assert_ne!(&bytes[..4], &[0x1F, 0x43, 0xB6, 0x75], "{file}: the stored bytes are not a bare Cluster");
+            assert_ne!(
+                &bytes[..4],
+                &[0x1F, 0x43, 0xB6, 0x75],
+                "{file}: the stored bytes are not a bare Cluster"
+            );
             assert!(row.frame_count > 0 && row.duration_ms >= 0);
         }
         if mode == "RELATIVE" {

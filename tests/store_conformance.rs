@@ -18,7 +18,7 @@ use openkvs::model::StorageTier;
 /// Where one test's store lives; `open` gives a new handle on the same bytes (as a restart would).
 enum Place {
     Local(tempfile::TempDir),
-    S3(S3Config),
+    S3(Box<S3Config>),
 }
 
 impl Place {
@@ -30,13 +30,14 @@ impl Place {
         let mut config = openkvs::app::Config::default();
         common::use_s3_store(&mut config).await;
         assert_eq!(config.store.s3.endpoint.as_deref(), Some(endpoint.as_str()));
-        Some(Place::S3(config.store.s3))
+        Some(Place::S3(Box::new(config.store.s3)))
     }
 
     fn open(&self) -> Arc<dyn FragmentStore> {
         match self {
             Place::Local(dir) => Arc::new(
-                LocalStore::open(&dir.path().join("hot"), &dir.path().join("warm"), DEFAULT_SEGMENT_BYTES).unwrap(),
+                LocalStore::open(&dir.path().join("hot"), &dir.path().join("warm"), DEFAULT_SEGMENT_BYTES)
+                    .unwrap(),
             ),
             Place::S3(config) => Arc::new(S3Store::open(config).unwrap()),
         }

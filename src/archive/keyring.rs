@@ -216,7 +216,8 @@ fn read_key_file(id: &str, path: &Path) -> Result<[u8; KEY_LEN], KeyringError> {
             );
         }
     }
-    decode_key(&raw).ok_or_else(|| KeyringError::Malformed { id: id.to_owned(), what: path.display().to_string() })
+    decode_key(&raw)
+        .ok_or_else(|| KeyringError::Malformed { id: id.to_owned(), what: path.display().to_string() })
 }
 
 /// Writes a new random key to `path` (mode 0600, created exclusively, synced with its directory).
@@ -417,7 +418,7 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode([5u8; KEY_LEN]);
         assert_eq!(decode_key(b64.as_bytes()), Some([5u8; KEY_LEN]));
         assert_eq!(decode_key(b"too short"), None);
-        assert_eq!(decode_key(hex_key(1)[..62].as_bytes()), None);
+        assert_eq!(decode_key(&hex_key(1).as_bytes()[..62]), None);
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(&[("a", from_env("A", &[]))], None);
         let err = Keyring::load(&cfg, dir.path(), &[], |_| Some("not a key".into())).unwrap_err();
@@ -438,7 +439,8 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(first.resolve(None), Ok(GENERATED_KEY_ID));
         // The same key on the next start: a data key wrapped by the first opens with the second.
-        let context = super::super::sealing::WrapContext { stream_arn: "a", version: 1, master_key_id: "default" };
+        let context =
+            super::super::sealing::WrapContext { stream_arn: "a", version: 1, master_key_id: "default" };
         let (_, wrapped) = first.get(GENERATED_KEY_ID).unwrap().new_data_key(context);
         let in_use = [(GENERATED_KEY_ID.to_owned(), 1)];
         let second = Keyring::load(&empty, dir.path(), &in_use, |_| None).unwrap();
@@ -452,12 +454,16 @@ mod tests {
 
     #[test]
     fn configurations_that_cannot_work_are_refused() {
-        let both = MasterKeyConfig { file: Some("k".into()), env: Some("K".into()), ..MasterKeyConfig::default() };
+        let both =
+            MasterKeyConfig { file: Some("k".into()), env: Some("K".into()), ..MasterKeyConfig::default() };
         for (cfg, says) in [
             (config(&[("a", both)], None), "exactly one of file and env"),
             (config(&[("a:b", from_env("A", &[]))], None), "key id"),
             (config(&[("a", from_env("A", &["aws/kinesisvideo"]))], None), "not under aws/"),
-            (config(&[("a", from_env("A", &["x"])), ("b", from_env("B", &["alias/x"]))], Some("a")), "names both"),
+            (
+                config(&[("a", from_env("A", &["x"])), ("b", from_env("B", &["alias/x"]))], Some("a")),
+                "names both",
+            ),
             (config(&[("a", from_env("A", &[])), ("b", from_env("B", &[]))], None), "several"),
             (config(&[("a", from_env("A", &[]))], Some("b")), "not one of"),
             (config(&[], Some("main")), "no [encryption.keys]"),

@@ -95,10 +95,10 @@ use crate::model::{FragmentRecord, StorageTier, Stream, VersionToken};
 
 pub use index::{
     AnalysisIndex, Backend, CHANNEL_NAME_CONSTRAINT, Catalog, ChannelChanges, ChannelIndex, ChannelPage,
-    DataKeyIndex, EdgeIndex, FragmentIndex, Index, IndexError, LONGEST_FRAGMENT_MS, MEDIA_STORAGE_STREAM_CONSTRAINT,
-    MediaStorage, MediaStorageIndex, NewChannel, NewDataKey, NewSecret, NewStream, SECRET_NAME_CONSTRAINT,
-    STREAM_NAME_CONSTRAINT, SecretIndex, StreamChanges, StreamIndex, StreamPage, TimestampKind,
-    WrappedDataKey, open as open_index, redact_url,
+    DataKeyIndex, EdgeIndex, FragmentIndex, Index, IndexError, LONGEST_FRAGMENT_MS,
+    MEDIA_STORAGE_STREAM_CONSTRAINT, MediaStorage, MediaStorageIndex, NewChannel, NewDataKey, NewSecret,
+    NewStream, SECRET_NAME_CONSTRAINT, STREAM_NAME_CONSTRAINT, SecretIndex, StreamChanges, StreamIndex,
+    StreamPage, TimestampKind, WrappedDataKey, open as open_index, redact_url,
 };
 pub use keyring::{
     AWS_MANAGED_ALIAS, EncryptionConfig, GENERATED_KEY_FILE, GENERATED_KEY_ID, KeyringError, MasterKeyConfig,
@@ -266,7 +266,8 @@ pub async fn open(
 ) -> Result<Arc<Archive>, OpenError> {
     let index = open_index(&config.database_url).await?;
     let in_use = index.data_keys_per_master_key().await?;
-    let keyring = Keyring::load(&config.encryption, &config.data_dir, &in_use, |var| std::env::var(var).ok())?;
+    let keyring =
+        Keyring::load(&config.encryption, &config.data_dir, &in_use, |var| std::env::var(var).ok())?;
     if let (StoreKind::S3, Some(file)) = (config.store.kind, keyring.generated_key_file()) {
         tracing::warn!(
             "fragments in S3 are sealed with the master key generated in {}: it exists on this machine only;              back it up, or configure [encryption.keys] from a secret store (design/0018-encryption-at-rest.md)",
@@ -274,14 +275,14 @@ pub async fn open(
         );
     }
     let store: Arc<dyn FragmentStore> = match config.store.kind {
-        StoreKind::Local => Arc::new(
-            LocalStore::open(&config.store_root, &config.warm_root, config.segment_bytes).map_err(|source| {
-                OpenError::Store {
+        StoreKind::Local => {
+            Arc::new(LocalStore::open(&config.store_root, &config.warm_root, config.segment_bytes).map_err(
+                |source| OpenError::Store {
                     what: format!("cannot open fragment store {}", config.store_root.display()),
                     source,
-                }
-            })?,
-        ),
+                },
+            )?)
+        }
         StoreKind::S3 => Arc::new(S3Store::open(&config.store.s3).map_err(|source| OpenError::Store {
             what: format!("cannot configure the S3 store (bucket {})", config.store.s3.bucket),
             source,
@@ -400,7 +401,8 @@ impl Archive {
             Err(KeyError::Index(IndexError::NotFound)) => return Err(ReadError::Missing),
             Err(KeyError::Index(e)) => return Err(ReadError::Failed(e.to_string())),
         };
-        let context = FragmentContext { stream_id: record.stream_id, fragment_number: record.number.as_str() };
+        let context =
+            FragmentContext { stream_id: record.stream_id, fragment_number: record.number.as_str() };
         key.open(context, stored).map_err(|e| {
             ReadError::Corrupt(format!("stream {} fragment {}: {e}", record.stream_id, record.number))
         })

@@ -23,8 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::index::Index;
 use super::persisted::PersistedFeed;
-use super::stream_keys::KeyUnavailable;
 use super::store::{FragmentBytes, FragmentStore};
+use super::stream_keys::KeyUnavailable;
 use crate::metrics::Metrics;
 use crate::model::FragmentRecord;
 

@@ -61,7 +61,11 @@ fn seal(key: &LessSafeKey, aad: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         out.extend_from_slice(p);
     }
     let tag = key
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut out[NONCE_LEN..])
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut out[NONCE_LEN..],
+        )
         .expect("AES-GCM seals any input under 64 GiB");
     out.extend_from_slice(tag.as_ref());
     out
@@ -249,7 +253,10 @@ mod tests {
         let other_master = MasterKey::from_bytes(&MasterKey::generate_bytes()).unwrap();
         assert!(other_master.open_data_key(&wrapped, context(1)).is_err());
         assert!(master.open_data_key(&wrapped, context(2)).is_err(), "another version");
-        let moved = WrapContext { stream_arn: "arn:aws:kinesisvideo:us-east-1:000000000000:stream/x/2", ..context(1) };
+        let moved = WrapContext {
+            stream_arn: "arn:aws:kinesisvideo:us-east-1:000000000000:stream/x/2",
+            ..context(1)
+        };
         assert!(master.open_data_key(&wrapped, moved).is_err(), "another stream");
         let renamed = WrapContext { master_key_id: "other", ..context(1) };
         assert!(master.open_data_key(&wrapped, renamed).is_err(), "another keyring id");

@@ -90,11 +90,16 @@ impl StreamKeys {
 
     /// Generates a new stream's first data key under the master key `kms_key_id` selects (see
     /// `keyring` for the forms), wrapped and bound to the stream's ARN.
-    pub fn first_key(&self, kms_key_id: Option<&str>, arn: &ResourceArn) -> Result<NewDataKey, UnknownKmsKey> {
+    pub fn first_key(
+        &self,
+        kms_key_id: Option<&str>,
+        arn: &ResourceArn,
+    ) -> Result<NewDataKey, UnknownKmsKey> {
         let id = self.keyring.resolve(kms_key_id)?;
         let master = self.keyring.get(id).ok_or_else(|| UnknownKmsKey(id.to_owned()))?;
         let arn = arn.to_string();
-        let (_, wrapped) = master.new_data_key(WrapContext { stream_arn: &arn, version: 1, master_key_id: id });
+        let (_, wrapped) =
+            master.new_data_key(WrapContext { stream_arn: &arn, version: 1, master_key_id: id });
         Ok(NewDataKey { master_key_id: id.to_owned(), wrapped })
     }
 
@@ -105,12 +110,13 @@ impl StreamKeys {
     /// Unwraps a stored key (bound to the stream's ARN) and caches it.
     async fn unwrap(&self, index: &dyn Index, stored: &WrappedDataKey) -> Result<Arc<DataKey>, KeyError> {
         let (stream_id, master_key_id) = (stored.stream_id, stored.master_key_id.clone());
-        let master = self
-            .keyring
-            .get(&master_key_id)
-            .ok_or_else(|| KeyUnavailable::NotInKeyring { stream_id, master_key_id: master_key_id.clone() })?;
+        let master = self.keyring.get(&master_key_id).ok_or_else(|| KeyUnavailable::NotInKeyring {
+            stream_id,
+            master_key_id: master_key_id.clone(),
+        })?;
         let arn = index.stream_by_id(stream_id).await?.arn.to_string();
-        let context = WrapContext { stream_arn: &arn, version: stored.version, master_key_id: &master_key_id };
+        let context =
+            WrapContext { stream_arn: &arn, version: stored.version, master_key_id: &master_key_id };
         let key = master
             .open_data_key(&stored.wrapped, context)
             .map_err(|_| KeyUnavailable::WrongKey { stream_id, master_key_id })?;
@@ -120,7 +126,12 @@ impl StreamKeys {
     }
 
     /// The key that sealed the stream's fragments of key version `version`.
-    pub async fn version(&self, index: &dyn Index, stream_id: i64, version: u32) -> Result<Arc<DataKey>, KeyError> {
+    pub async fn version(
+        &self,
+        index: &dyn Index,
+        stream_id: i64,
+        version: u32,
+    ) -> Result<Arc<DataKey>, KeyError> {
         if let Some(key) = self.cached(stream_id, version) {
             return Ok(key);
         }
@@ -133,7 +144,12 @@ impl StreamKeys {
 
     /// The key new fragments of the stream are sealed with; generated (under the default master
     /// key) and stored if the stream has none yet.
-    pub async fn current(&self, index: &dyn Index, stream_id: i64, now_ms: i64) -> Result<Arc<DataKey>, KeyError> {
+    pub async fn current(
+        &self,
+        index: &dyn Index,
+        stream_id: i64,
+        now_ms: i64,
+    ) -> Result<Arc<DataKey>, KeyError> {
         let known = self.current.lock().unwrap_or_else(|p| p.into_inner()).get(&stream_id).copied();
         if let Some(key) = known.and_then(|v| self.cached(stream_id, v)) {
             return Ok(key);
@@ -151,17 +167,22 @@ impl StreamKeys {
     }
 
     /// A first data key for a stream that has none (created before encryption at rest).
-    async fn create(&self, index: &dyn Index, stream_id: i64, now_ms: i64) -> Result<WrappedDataKey, KeyError> {
+    async fn create(
+        &self,
+        index: &dyn Index,
+        stream_id: i64,
+        now_ms: i64,
+    ) -> Result<WrappedDataKey, KeyError> {
         let _one_at_a_time = self.creating.lock().await;
         if let Some(stored) = index.current_data_key(stream_id).await? {
             return Ok(stored);
         }
         let stream = index.stream_by_id(stream_id).await?;
         let master_key_id = self.keyring.default_id().to_owned();
-        let master = self
-            .keyring
-            .get(&master_key_id)
-            .ok_or_else(|| KeyUnavailable::NotInKeyring { stream_id, master_key_id: master_key_id.clone() })?;
+        let master = self.keyring.get(&master_key_id).ok_or_else(|| KeyUnavailable::NotInKeyring {
+            stream_id,
+            master_key_id: master_key_id.clone(),
+        })?;
         let arn = stream.arn.to_string();
         let (_, wrapped) =
             master.new_data_key(WrapContext { stream_arn: &arn, version: 1, master_key_id: &master_key_id });

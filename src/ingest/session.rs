@@ -653,9 +653,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::{Ack, AckKind, SessionParams, run};
-    use crate::archive::{
-        self, Archive, ArchiveConfig, FaultSwitch, FaultyStore, NewStream,
-    };
+    use crate::archive::{self, Archive, ArchiveConfig, FaultSwitch, FaultyStore, NewStream};
     use crate::clock::SystemClock;
     use crate::ingest::{Ingest, IngestConfig};
     use crate::media::fragment::TimecodeType;

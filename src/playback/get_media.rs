@@ -25,8 +25,8 @@ use tokio::sync::mpsc;
 
 use super::{Playback, ReaderSlot};
 use crate::archive::{IndexError, KeyUnavailable, ReadError, TimestampKind};
-use crate::media::error_id::ErrorId;
 use crate::ingest::LiveEvent;
+use crate::media::error_id::ErrorId;
 use crate::media::mkv::kvs_chunk::{live_cluster_start, seconds_text, simple_block_header, tag_names, tags};
 use crate::metrics::GetMediaStreamMetrics;
 use crate::model::{FragmentNumber, FragmentRecord, Stream};
@@ -316,7 +316,9 @@ impl Reader {
                     ReadError::KeyUnavailable(KeyUnavailable::WrongKey { .. }) => {
                         (ErrorId::KmsKeyValidationError.name(), ErrorId::KmsKeyValidationError.id())
                     }
-                    ReadError::KeyUnavailable(_) => (ErrorId::KmsKeyNotFound.name(), ErrorId::KmsKeyNotFound.id()),
+                    ReadError::KeyUnavailable(_) => {
+                        (ErrorId::KmsKeyNotFound.name(), ErrorId::KmsKeyNotFound.id())
+                    }
                     ReadError::Failed(_) | ReadError::Corrupt(_) => ("INTERNAL_ERROR", 5000),
                 };
                 // A chunk of its own, like every other: the header set, then the error tags (so a

@@ -264,7 +264,9 @@ impl From<KeyUnavailable> for AwsError {
         };
         AwsError::new(
             AwsErrorCode::NotAuthorizedException,
-            format!("The stream's media cannot be decrypted: the key that encrypts it is not available ({code})."),
+            format!(
+                "The stream's media cannot be decrypted: the key that encrypts it is not available ({code})."
+            ),
         )
         .with_detail(k.to_string())
     }
@@ -274,9 +276,10 @@ impl From<CreateStreamError> for AwsError {
     /// CreateStream failures: an unknown `KmsKeyId` is `InvalidArgumentException`.
     fn from(e: CreateStreamError) -> Self {
         match e {
-            CreateStreamError::UnknownKmsKey(k) => {
-                AwsError::invalid_argument(format!("KmsKeyId {:?} is not a key of this server's keyring.", k.0))
-            }
+            CreateStreamError::UnknownKmsKey(k) => AwsError::invalid_argument(format!(
+                "KmsKeyId {:?} is not a key of this server's keyring.",
+                k.0
+            )),
             CreateStreamError::Index(e) => AwsError::from(e),
         }
     }

@@ -119,7 +119,9 @@ pub async fn handle(
     };
     let name = req.name;
     let stream = state.archive.create_stream(new).await.map_err(|e| match e {
-        CreateStreamError::Index(IndexError::Conflict { constraint }) if constraint == STREAM_NAME_CONSTRAINT => {
+        CreateStreamError::Index(IndexError::Conflict { constraint })
+            if constraint == STREAM_NAME_CONSTRAINT =>
+        {
             AwsError::new(AwsErrorCode::ResourceInUseException, format!("The stream {name} already exists."))
         }
         other => other.into(),

@@ -65,7 +65,10 @@ impl TryFrom<DataKeyRow> for WrappedDataKey {
 
     fn try_from(r: DataKeyRow) -> Result<Self, IndexError> {
         let version = u32::try_from(r.version).map_err(|_| {
-            IndexError::Other(format!("corrupt data key row of stream {}: version {}", r.stream_id, r.version))
+            IndexError::Other(format!(
+                "corrupt data key row of stream {}: version {}",
+                r.stream_id, r.version
+            ))
         })?;
         Ok(WrappedDataKey {
             stream_id: r.stream_id,

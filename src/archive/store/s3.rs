@@ -176,8 +176,11 @@ impl S3Store {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let hot_client = Arc::new(client(config, &config.bucket)?);
         let warm_bucket = config.warm_bucket();
-        let warm_client =
-            if warm_bucket == config.bucket { hot_client.clone() } else { Arc::new(client(config, warm_bucket)?) };
+        let warm_client = if warm_bucket == config.bucket {
+            hot_client.clone()
+        } else {
+            Arc::new(client(config, warm_bucket)?)
+        };
         let storage_class = Some(config.warm_storage_class.clone()).filter(|c| !c.is_empty());
         Ok(Self {
             places: [
@@ -356,18 +359,20 @@ impl FragmentStore for S3Store {
                 .flat_map(|(id, objects)| objects.into_iter().map(move |o| (id, o)))
                 .collect()
         };
-        let results: Vec<(StorageTier, Path, u64, Result<(), StoreError>)> = futures_util::stream::iter(uploads)
-            .map(|(id, object)| {
-                let place = self.place(object.tier);
-                let (client, key, options) = (place.client.clone(), place.key(id, object.segment), place.put_options());
-                async move {
-                    let put = client.put_opts(&key, PutPayload::from_iter(object.parts), options).await;
-                    (object.tier, key, object.len, put.map(|_| ()).map_err(io))
-                }
-            })
-            .buffer_unordered(self.max_puts)
-            .collect()
-            .await;
+        let results: Vec<(StorageTier, Path, u64, Result<(), StoreError>)> =
+            futures_util::stream::iter(uploads)
+                .map(|(id, object)| {
+                    let place = self.place(object.tier);
+                    let (client, key, options) =
+                        (place.client.clone(), place.key(id, object.segment), place.put_options());
+                    async move {
+                        let put = client.put_opts(&key, PutPayload::from_iter(object.parts), options).await;
+                        (object.tier, key, object.len, put.map(|_| ()).map_err(io))
+                    }
+                })
+                .buffer_unordered(self.max_puts)
+                .collect()
+                .await;
         let mut first_error = None;
         let mut stored = 0;
         for (tier, key, len, r) in results {
@@ -449,8 +454,11 @@ impl FragmentStore for S3Store {
         let mut doomed: [Vec<Path>; 2] = [Vec::new(), Vec::new()];
         let mut highest: HashMap<i64, i64> = HashMap::new();
         for id in &ids {
-            let objects: Vec<(usize, &Found)> =
-                listed.iter().enumerate().flat_map(|(t, l)| l.get(id).into_iter().flatten().map(move |o| (t, o))).collect();
+            let objects: Vec<(usize, &Found)> = listed
+                .iter()
+                .enumerate()
+                .flat_map(|(t, l)| l.get(id).into_iter().flatten().map(move |o| (t, o)))
+                .collect();
             total += objects.iter().map(|(_, (_, size, _))| size).sum::<u64>();
             highest.insert(*id, objects.iter().map(|(_, (s, _, _))| *s).max().unwrap_or(0));
             let Some(&HighWater { segment: last, end }) = referenced.get(id) else {
@@ -501,7 +509,11 @@ impl FragmentStore for S3Store {
     async fn check_writable(&self) -> Result<(), StoreError> {
         for place in &self.places {
             let probe = place.root().join(".ready-probe");
-            place.client.put_opts(&probe, PutPayload::from_static(b"ok"), place.put_options()).await.map_err(io)?;
+            place
+                .client
+                .put_opts(&probe, PutPayload::from_static(b"ok"), place.put_options())
+                .await
+                .map_err(io)?;
             place.client.delete(&probe).await.map_err(io)?;
         }
         Ok(())
