@@ -302,6 +302,11 @@ impl Server {
         self.archive.describe_store()
     }
 
+    /// Encryption at rest, described for the startup log line.
+    pub fn encryption_description(&self) -> String {
+        self.archive.describe_encryption()
+    }
+
     /// Serves until `shutdown` resolves, then drains in-flight connections for at most 10 s.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

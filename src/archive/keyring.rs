@@ -304,6 +304,11 @@ impl Keyring {
         Ok(keyring)
     }
 
+    /// How many master keys it holds.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
     /// The keyring id of the default key.
     pub fn default_id(&self) -> &str {
         &self.default_id

@@ -455,6 +455,11 @@ impl Archive {
         self.store.describe()
     }
 
+    /// A description of encryption at rest, for the startup log line.
+    pub fn describe_encryption(&self) -> String {
+        self.keys.describe()
+    }
+
     /// Waits until the persister holds no fragment (every receipt answered), at most `deadline`;
     /// returns whether it drained. Part of graceful shutdown, after ingest stopped appending.
     pub async fn flush(&self, deadline: Duration) -> bool {

@@ -88,6 +88,19 @@ impl StreamKeys {
         }
     }
 
+    /// The keyring, described for the startup log line (ids only, never key material).
+    pub fn describe(&self) -> String {
+        let keyring = &self.keyring;
+        match keyring.generated_key_file() {
+            Some(file) => format!("AES-256-GCM, master key generated in {}", file.display()),
+            None => format!(
+                "AES-256-GCM, keyring of {} master keys (default {:?})",
+                keyring.key_count(),
+                keyring.default_id()
+            ),
+        }
+    }
+
     /// Generates a new stream's first data key under the master key `kms_key_id` selects (see
     /// `keyring` for the forms), wrapped and bound to the stream's ARN.
     pub fn first_key(
