@@ -479,3 +479,79 @@ impl std::ops::Deref for Archive {
         &*self.index
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        AccountId, DataRetention, FragmentLocation, FragmentNumber, Region, ResourceArn, StreamName, TagSet,
+    };
+
+    fn record(stream_id: i64, header_id: i64, ordinal: u128) -> FragmentRecord {
+        FragmentRecord {
+            stream_id,
+            number: FragmentNumber::from_ordinal(ordinal),
+            cluster_timecode: 0,
+            producer_ts_ms: 1_000 * ordinal as i64,
+            server_ts_ms: 1_000 * ordinal as i64,
+            duration_ms: 1_000,
+            size_bytes: 0,
+            header_id,
+            location: FragmentLocation { segment: 0, offset: 0, length: 0, tier: StorageTier::Hot },
+            key_version: 0,
+            key_frame: true,
+            tracks: vec![1],
+            frame_count: 1,
+            metadata: Vec::new(),
+        }
+    }
+
+    /// A stream from before encryption at rest: its plaintext fragment (key version 0) reads as it
+    /// is; its next fragment gets the stream a first data key (under the default master key) and is
+    /// stored sealed — 28 bytes longer, not the plaintext — and reads back as the plaintext.
+    #[tokio::test]
+    async fn rows_from_before_encryption_read_as_they_are_and_new_ones_are_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive =
+            open(&ArchiveConfig::new("sqlite::memory:", dir.path()), Metrics::new(), |s| s).await.unwrap();
+        let name = StreamName::parse("old").unwrap();
+        let arn = ResourceArn::stream(&Region::parse("us-east-1").unwrap(), &AccountId::default(), &name, 1);
+        let new = NewStream {
+            arn,
+            device_name: None,
+            media_type: None,
+            kms_key_id: None,
+            data_key: None,
+            retention: DataRetention::from_hours(24).unwrap(),
+            storage_tier: StorageTier::Hot,
+            version: VersionToken::generate(),
+            tags: TagSet::default(),
+        };
+        // Created through the index alone, as a stream of an older version was: no data key.
+        let stream = archive.index.create_stream(new).await.unwrap();
+        let header = archive.put_track_header(stream.id, "00", b"header", 1).await.unwrap();
+        let plaintext = Bytes::from_static(b"\x1f\x43\xb6\x75 a cluster from before encryption");
+        let bytes =
+            FragmentBytes { stream_id: stream.id, tier: StorageTier::Hot, parts: vec![plaintext.clone()] };
+        let location = archive.store.append(vec![bytes]).await.remove(0).unwrap();
+        archive.store.sync(vec![stream.id]).await.unwrap();
+        let old =
+            FragmentRecord { location, size_bytes: plaintext.len() as i64, ..record(stream.id, header, 1) };
+        assert_eq!(archive.index.insert_fragments(std::slice::from_ref(&old)).await.unwrap(), vec![true]);
+        assert_eq!(archive.read_fragment(&old).await.unwrap(), plaintext);
+        assert_eq!(archive.index.current_data_key(stream.id).await.unwrap(), None);
+
+        let media = Bytes::from_static(b"\x1f\x43\xb6\x75 a cluster after");
+        let receipt = archive.append(record(stream.id, header, 2), vec![media.clone()]).await.unwrap();
+        assert_eq!(receipt.await, PersistOutcome::Persisted);
+        let new = archive.fragment(stream.id, &FragmentNumber::from_ordinal(2)).await.unwrap();
+        assert_eq!((new.key_version, new.size_bytes), (1, media.len() as i64));
+        let stored = archive.store.read(stream.id, new.location).await.unwrap();
+        assert_eq!(stored.len(), media.len() + sealing::SEAL_OVERHEAD);
+        assert!(!stored.windows(media.len()).any(|w| w == media));
+        assert_eq!(archive.read_fragment(&new).await.unwrap(), media);
+        assert_eq!(archive.read_fragment(&old).await.unwrap(), plaintext, "the old one still reads");
+        let key = archive.index.current_data_key(stream.id).await.unwrap().unwrap();
+        assert_eq!((key.version, key.master_key_id.as_str()), (1, GENERATED_KEY_ID));
+    }
+}
