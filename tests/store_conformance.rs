@@ -229,3 +229,19 @@ async fn tiers_are_kept_apart_and_share_the_numbering(place: Place) {
     store.delete_stream(4).await.unwrap();
     assert!(store.stream_ids().await.unwrap().is_empty());
 }
+
+/// A server that refuses the WARM storage class stops the store at startup (reconcile), naming
+/// the setting — not at the first WARM fragment. SeaweedFS refuses unknown classes like S3 does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_warm_storage_class_stops_startup() {
+    let Some(Place::S3(mut config)) = Place::new(true).await else {
+        eprintln!("TEST_S3_ENDPOINT unset: S3 variant not run");
+        return;
+    };
+    S3Store::open(&config).unwrap().reconcile(HashMap::new()).await.expect("STANDARD_IA is accepted");
+    config.warm_storage_class = "NOT_A_CLASS".into();
+    let err = S3Store::open(&config).unwrap().reconcile(HashMap::new()).await.unwrap_err();
+    assert!(err.to_string().contains("store.s3.warm_storage_class"), "{err}");
+    config.warm_storage_class = String::new();
+    S3Store::open(&config).unwrap().reconcile(HashMap::new()).await.expect("no class at all");
+}

@@ -284,6 +284,25 @@ impl S3Store {
         Ok(reclaimed)
     }
 
+    /// Startup: a server that refuses the WARM storage class (MinIO knows only STANDARD and
+    /// REDUCED_REDUNDANCY) fails here, with a message naming the setting, rather than at the first
+    /// WARM fragment.
+    async fn check_storage_class(&self) -> Result<(), StoreError> {
+        let warm = self.place(StorageTier::Warm);
+        let Some(class) = &warm.storage_class else { return Ok(()) };
+        let probe = warm.root().join(".storage-class-probe");
+        if let Err(e) = warm.client.put_opts(&probe, PutPayload::from_static(b"ok"), warm.put_options()).await
+        {
+            return Err(StoreError::Io(std::io::Error::other(format!(
+                "the WARM tier's place {} refuses a PUT with storage class {class} (store.s3.warm_storage_class; \
+                 \"\" sends none): {e}",
+                warm.describe()
+            ))));
+        }
+        warm.client.delete(&probe).await.map_err(io)?;
+        Ok(())
+    }
+
     /// Every object directly under a place's prefix, by stream: (segment, size, key).
     async fn list_place(&self, place: &Place) -> Result<HashMap<i64, Vec<Found>>, StoreError> {
         let root = place.root();
@@ -442,6 +461,7 @@ impl FragmentStore for S3Store {
     }
 
     async fn reconcile(&self, referenced: HashMap<i64, HighWater>) -> Result<Reconciliation, StoreError> {
+        self.check_storage_class().await?;
         let mut listed = Vec::with_capacity(TIERS.len());
         for place in &self.places {
             listed.push(self.list_place(place).await?);
@@ -507,13 +527,11 @@ impl FragmentStore for S3Store {
     }
 
     async fn check_writable(&self) -> Result<(), StoreError> {
+        // Without the storage class: a probe PUT every few seconds must not be billed as a
+        // Standard-IA object (128 KB for 30 days each); reconcile checked the class at startup.
         for place in &self.places {
             let probe = place.root().join(".ready-probe");
-            place
-                .client
-                .put_opts(&probe, PutPayload::from_static(b"ok"), place.put_options())
-                .await
-                .map_err(io)?;
+            place.client.put(&probe, PutPayload::from_static(b"ok")).await.map_err(io)?;
             place.client.delete(&probe).await.map_err(io)?;
         }
         Ok(())
