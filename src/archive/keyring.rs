@@ -149,8 +149,9 @@ pub enum KeyringError {
     },
     /// The generated key is gone but data keys wrapped by it exist.
     #[error(
-        "{path} is missing but {count} stream data keys are wrapped by it: restore the file (or configure \
-         [encryption.keys.{GENERATED_KEY_ID}]); refusing to generate a new key, which could never open them"
+        "{path} is missing but {count} stream data keys are wrapped by it: restore the file (or give it as \
+         [encryption.keys.{GENERATED_KEY_ID}]); refusing to generate a new key, which could never open them. To \
+         start without it, configure [encryption.keys]: those streams then stay unreadable"
     )]
     GeneratedKeyLost {
         /// The file.
