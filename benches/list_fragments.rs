@@ -14,7 +14,7 @@ use aws_sdk_kinesisvideoarchivedmedia::primitives::DateTime;
 use aws_sdk_kinesisvideoarchivedmedia::types::{FragmentSelector, FragmentSelectorType, TimestampRange};
 use openkvs::app::Config;
 use openkvs::app::Server;
-use openkvs::model::{FragmentLocation, FragmentNumber, FragmentRecord, Region, StreamName};
+use openkvs::model::{FragmentLocation, FragmentNumber, FragmentRecord, Region, StorageTier, StreamName};
 use sqlx::Connection;
 
 const FRAGMENTS: i64 = 100_000;
@@ -84,7 +84,9 @@ async fn main() {
                     segment: 1 + i / 170,
                     offset: (i % 170) as u64 * 375_000,
                     length: 375_000,
+                    tier: StorageTier::Hot,
                 },
+                key_version: 1,
                 key_frame: true,
                 tracks: vec![1],
                 frame_count: 60,

@@ -13,7 +13,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use bytes::Bytes;
-use openkvs::archive::{DEFAULT_SEGMENT_BYTES, FragmentStore, LocalStore};
+use openkvs::archive::{DEFAULT_SEGMENT_BYTES, FragmentBytes, FragmentStore, LocalStore};
+use openkvs::model::StorageTier;
 
 const FRAGMENT: usize = 375_000;
 const BATCHES: usize = 40;
@@ -24,13 +25,17 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn segments(rt: &tokio::runtime::Runtime, root: &Path, streams: usize, payload: &Bytes) -> (f64, Vec<f64>) {
-    let store = LocalStore::open(&root.join("segments"), DEFAULT_SEGMENT_BYTES).unwrap();
+    let store =
+        LocalStore::open(&root.join("segments"), &root.join("segments-warm"), DEFAULT_SEGMENT_BYTES).unwrap();
     let ids: Vec<i64> = (1..=streams as i64).collect();
     let mut lat = Vec::new();
     let start = Instant::now();
     for _ in 0..BATCHES {
         let t = Instant::now();
-        let items: Vec<(i64, Vec<Bytes>)> = ids.iter().map(|&id| (id, vec![payload.clone()])).collect();
+        let items: Vec<FragmentBytes> = ids
+            .iter()
+            .map(|&id| FragmentBytes { stream_id: id, tier: StorageTier::Hot, parts: vec![payload.clone()] })
+            .collect();
         for r in rt.block_on(store.append(items)) {
             r.unwrap();
         }

@@ -155,6 +155,8 @@ impl Server {
         let metrics = Metrics::new();
         let archive_config = ArchiveConfig {
             store: config.store.clone(),
+            warm_root: config.effective_warm_dir(),
+            encryption: config.encryption.clone(),
             ..ArchiveConfig::new(config.effective_database_url(), &config.data_dir)
         };
         let archive = archive::open(&archive_config, metrics.clone(), wrap_store).await?;
@@ -299,6 +301,11 @@ impl Server {
     /// The fragment store, described for the startup log line.
     pub fn store_description(&self) -> String {
         self.archive.describe_store()
+    }
+
+    /// Encryption at rest, described for the startup log line.
+    pub fn encryption_description(&self) -> String {
+        self.archive.describe_encryption()
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight connections for at most 10 s.

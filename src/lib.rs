@@ -25,8 +25,10 @@
 //!
 //! **`archive`** is the persistence boundary: it owns the metadata index (SQLite, the embedded
 //! default, or Postgres; one trait per aggregate, each query written once for both) and the
-//! fragment store (segment files in the data directory), the group-commit persister, crash
-//! recovery, retention reclaim and stream deletion, and states the one durability rule they keep:
+//! fragment store (segment files in the data directory or objects in an S3 bucket, each with a
+//! place for the WARM tier), the group-commit persister, crash recovery, retention reclaim, stream
+//! deletion and encryption at rest (every fragment sealed under its stream's data key, wrapped by
+//! a keyring master key), and states the one durability rule they keep:
 //! an index row only ever points at durable bytes, and bytes are removed only after no row points
 //! at them. Everyone who reads or writes fragments or metadata holds its one handle,
 //! [`archive::Archive`]; nothing else imports its `index` or `store` (design/0011-archive.md).

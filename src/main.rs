@@ -445,11 +445,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
         tracing::warn!("auth.mode = \"open\": signatures are NOT verified; use only for local testing");
     }
     tracing::info!(
-        "openkvs listening on {} | index: {} ({}) | store: {} | credentials: {}",
+        "openkvs listening on {} | index: {} ({}) | store: {} | encryption: {} | credentials: {}",
         server.local_urls().join(", "),
         server.index_backend(),
         openkvs::archive::redact_url(&config.effective_database_url()),
         server.store_description(),
+        server.encryption_description(),
         credentials
     );
     server.run(shutdown_signal()).await;

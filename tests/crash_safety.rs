@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::producer::{PutOptions, Synth, now_ms, put_media_head};
+use common::producer::{PutOptions, Synth, cluster_payload, now_ms, put_media_head};
 use common::{archived_client, kvs_client};
 use openkvs::media::mkv::{DemuxLimits, MkvDemuxer, MkvEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -126,13 +126,6 @@ async fn spawn_server(data_dir: &Path, db_url: Option<&str>, env: &[(&str, Strin
 
 fn stream_name(i: usize) -> String {
     format!("crash-{i}")
-}
-
-/// The Cluster's children (everything after its ID and size): what the store keeps verbatim.
-fn cluster_payload(cluster: &[u8]) -> &[u8] {
-    assert_eq!(&cluster[..4], &[0x1F, 0x43, 0xB6, 0x75], "a Cluster element");
-    let size_len = cluster[4].leading_zeros() as usize + 1;
-    &cluster[4 + size_len..]
 }
 
 /// One producer: reconnects to whatever address the server has now and streams clusters (each

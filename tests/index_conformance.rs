@@ -9,7 +9,8 @@ use std::sync::Arc;
 use common::Backend;
 use openkvs::archive::{
     CHANNEL_NAME_CONSTRAINT, ChannelChanges, Index, IndexError, MEDIA_STORAGE_STREAM_CONSTRAINT,
-    MediaStorage, NewChannel, NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind,
+    MediaStorage, NewChannel, NewDataKey, NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind,
+    WrappedDataKey,
 };
 use openkvs::model::{
     AccountId, AnalyzerEvent, ChannelType, ConfigurationStatus, DataRetention, DestinationUri,
@@ -59,6 +60,7 @@ conformance!(
     media_type_is_filled_only_when_unset,
     channels_are_counted_in_every_region,
     media_storage_maps_one_channel_per_stream_and_cascades,
+    data_keys_are_kept_per_version_and_go_with_their_stream,
 );
 
 struct Ctx {
@@ -113,6 +115,7 @@ fn new_stream(region_name: &str, name: &str, millis: i64) -> NewStream {
         device_name: Some("dev".into()),
         media_type: Some("video/h264".into()),
         kms_key_id: None,
+        data_key: None,
         retention: DataRetention::from_hours(24).unwrap(),
         storage_tier: StorageTier::Hot,
         version: VersionToken::generate(),
@@ -290,7 +293,13 @@ fn fragment(stream_id: i64, header_id: i64, i: i64) -> FragmentRecord {
         duration_ms: 2000,
         size_bytes: 100 + i,
         header_id,
-        location: FragmentLocation { segment: 1, offset: (i * 100) as u64, length: 100 + i as u64 },
+        location: FragmentLocation {
+            segment: 1,
+            offset: (i * 100) as u64,
+            length: 100 + i as u64,
+            tier: if i % 3 == 0 { StorageTier::Warm } else { StorageTier::Hot },
+        },
+        key_version: (i % 2) as u32,
         key_frame: i % 2 == 0,
         tracks: vec![1, 2],
         frame_count: 50,
@@ -871,5 +880,55 @@ async fn media_storage_maps_one_channel_per_stream_and_cascades(backend: Backend
         ctx.index.set_media_storage(door.id, None, ConfigurationStatus::Disabled, 60).await,
         Err(IndexError::NotFound)
     ));
+    ctx.done().await;
+}
+
+async fn data_keys_are_kept_per_version_and_go_with_their_stream(backend: Backend) {
+    let ctx = Ctx::new(backend).await;
+    // Created with the stream, in its transaction, as version 1.
+    let first = NewDataKey { master_key_id: "cams".into(), wrapped: vec![1; 60] };
+    let new =
+        NewStream { data_key: Some(first.clone()), ..new_stream("us-east-1", "cam", 1_700_000_000_000) };
+    let s = ctx.index.create_stream(new).await.unwrap();
+    let stored = ctx.index.current_data_key(s.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        WrappedDataKey {
+            stream_id: s.id,
+            version: 1,
+            master_key_id: "cams".into(),
+            wrapped: vec![1; 60],
+            created_at_ms: 1_700_000_000_000
+        }
+    );
+    // A stream created without one gets it at its first write; the first insert wins.
+    let bare = ctx.index.create_stream(new_stream("us-east-1", "bare", 2)).await.unwrap();
+    assert_eq!(ctx.index.current_data_key(bare.id).await.unwrap(), None);
+    let mine = WrappedDataKey {
+        stream_id: bare.id,
+        version: 1,
+        master_key_id: "default".into(),
+        wrapped: vec![2; 60],
+        created_at_ms: 5,
+    };
+    assert!(ctx.index.insert_data_key(&mine).await.unwrap());
+    let theirs = WrappedDataKey { wrapped: vec![3; 60], ..mine.clone() };
+    assert!(!ctx.index.insert_data_key(&theirs).await.unwrap(), "the version exists");
+    assert_eq!(ctx.index.data_key(bare.id, 1).await.unwrap(), Some(mine.clone()));
+    // Versions: the current one is the highest; older ones stay readable.
+    let v2 = WrappedDataKey { version: 2, wrapped: vec![4; 60], ..mine.clone() };
+    assert!(ctx.index.insert_data_key(&v2).await.unwrap());
+    assert_eq!(ctx.index.current_data_key(bare.id).await.unwrap(), Some(v2.clone()));
+    assert_eq!(ctx.index.data_key(bare.id, 1).await.unwrap(), Some(mine.clone()));
+    assert_eq!(ctx.index.data_key(bare.id, 3).await.unwrap(), None);
+    assert_eq!(
+        ctx.index.data_keys_per_master_key().await.unwrap(),
+        vec![("cams".to_owned(), 1), ("default".to_owned(), 2)]
+    );
+    // Deleting the stream deletes its keys; a key for a gone stream is refused.
+    ctx.index.delete_stream(bare.id, None).await.unwrap();
+    assert_eq!(ctx.index.data_key(bare.id, 1).await.unwrap(), None);
+    assert!(matches!(ctx.index.insert_data_key(&mine).await, Err(IndexError::NotFound)));
+    assert_eq!(ctx.index.data_keys_per_master_key().await.unwrap(), vec![("cams".to_owned(), 1)]);
     ctx.done().await;
 }

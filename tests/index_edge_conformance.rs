@@ -53,6 +53,7 @@ impl Ctx {
             device_name: None,
             media_type: None,
             kms_key_id: None,
+            data_key: None,
             retention: DataRetention::from_hours(24).unwrap(),
             storage_tier: StorageTier::Hot,
             version: VersionToken::generate(),

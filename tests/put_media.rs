@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::producer::{
-    PutOptions, PutResult, Synth, put_media, put_media_with_head, split_file, tags_element,
+    PutOptions, PutResult, Synth, chunks_of, put_media, put_media_with_head, tags_element,
 };
 use common::{Backend, TestServer};
 use openkvs::model::StreamName;
@@ -22,20 +22,6 @@ backend_tests!(
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// The whole file as one chunk list: header, then each top-level element after it.
-fn chunks_of(data: &[u8]) -> (Vec<Bytes>, Vec<u64>) {
-    let (header, items) = split_file(data);
-    let mut chunks = vec![header];
-    let mut codes = Vec::new();
-    for (tc, bytes) in items {
-        if let Some(tc) = tc {
-            codes.push(tc);
-        }
-        chunks.push(bytes);
-    }
-    (chunks, codes)
 }
 
 async fn create(srv: &TestServer, name: &str, retention: i32) {
@@ -97,9 +83,16 @@ async fn fixtures_and_producer_bodies_are_acked_and_stored(backend: Backend) {
         let store = srv.open_store();
         for (row, tc) in rows.iter().zip(&codes) {
             assert_eq!(row.cluster_timecode as u64, *tc);
+            // Stored sealed (tests/at_rest.rs reads them back through the API): the media size
+            // plus the nonce and tag, under the stream's first data key.
             let bytes = store.read(stream.id, row.location).await.unwrap();
-            assert_eq!(bytes.len() as i64, row.size_bytes);
-            assert_eq!(&bytes[..4], &[0x1F, 0x43, 0xB6, 0x75], "{file}: stored bytes are a Cluster");
+            assert_eq!(bytes.len() as i64, row.size_bytes + openkvs::archive::sealing::SEAL_OVERHEAD as i64);
+            assert_eq!(row.key_version, 1, "{file}: sealed by the stream's first data key");
+            assert_ne!(
+                &bytes[..4],
+                &[0x1F, 0x43, 0xB6, 0x75],
+                "{file}: the stored bytes are not a bare Cluster"
+            );
             assert!(row.frame_count > 0 && row.duration_ms >= 0);
         }
         if mode == "RELATIVE" {

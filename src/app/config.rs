@@ -72,6 +72,8 @@ pub struct Config {
     pub store: crate::archive::StoreConfig,
     /// Where `s3://` image destinations are written (the S3 endpoint and the upload queue).
     pub destinations: crate::workers::delivery::DestinationsConfig,
+    /// The master keys that wrap the streams' data keys (encryption at rest).
+    pub encryption: crate::archive::EncryptionConfig,
 }
 
 impl Default for Config {
@@ -96,6 +98,7 @@ impl Default for Config {
             webrtc: crate::webrtc::WebRtcConfig::default(),
             store: crate::archive::StoreConfig::default(),
             destinations: crate::workers::delivery::DestinationsConfig::default(),
+            encryption: crate::archive::EncryptionConfig::default(),
         }
     }
 }
@@ -227,6 +230,7 @@ impl Config {
         }
         self.store.validate().map_err(ConfigError::Invalid)?;
         self.destinations.validate().map_err(ConfigError::Invalid)?;
+        self.encryption.validate().map_err(ConfigError::Invalid)?;
         if self.retention.interval_secs == 0 {
             return Err(ConfigError::Invalid("retention.interval_secs must be at least 1".into()));
         }
@@ -278,6 +282,12 @@ impl Config {
             v.push(a);
         }
         v
+    }
+
+    /// The local store's WARM-tier directory in effect: `store.local.warm_dir`, else
+    /// `DATA_DIR/fragments-warm`.
+    pub fn effective_warm_dir(&self) -> PathBuf {
+        self.store.local.warm_dir.clone().unwrap_or_else(|| self.data_dir.join("fragments-warm"))
     }
 
     /// The index URL in effect: `database_url`, else SQLite in `data_dir`.

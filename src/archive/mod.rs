@@ -48,15 +48,39 @@
 //!
 //! The catalog's queries are callable on the handle itself (`archive.stream_by_name(...)`): the
 //! handle dereferences to the index's [`Catalog`] view, which leaves out what only the archive may
-//! do (commit fragment rows, delete rows, close the pool).
+//! do (commit fragment rows, delete rows, read data keys, close the pool). Creating, updating and
+//! deleting a stream go through the handle's own methods of those names, which keep the data keys
+//! and the tier cache in step.
+//!
+//! # Encryption at rest
+//!
+//! Every fragment is sealed (AES-256-GCM) under its stream's data key in [`Archive::append`],
+//! before the persister sees it, and opened in [`Archive::read_fragment`]: the store keeps opaque
+//! sealed bytes (local files and S3 alike), and a row's location describes the sealed bytes while
+//! its `size_bytes` stays the media size. Data keys are generated per stream, stored wrapped by a
+//! master key of the keyring (`keyring`, `[encryption]`) that CreateStream's `KmsKeyId` selects,
+//! and cached unwrapped (`stream_keys`). A row's `key_version` says which key sealed it; 0 marks
+//! bytes persisted before encryption existed, read as they are. A key that cannot be had fails
+//! the append ([`PersistOutcome::KeyUnavailable`]) or the read ([`ReadError::KeyUnavailable`]),
+//! never falls back to plaintext or to another key (design/0018-encryption-at-rest.md).
+//!
+//! # Storage tiers
+//!
+//! [`Archive::append`] also stamps each fragment with its stream's current storage tier; the store
+//! writes it to that tier's place and the row remembers it, so a tier change applies to new
+//! fragments and older ones stay readable where they are (design/0017-object-store.md).
 
 mod index;
+mod keyring;
 mod persisted;
 mod persister;
 mod reclaim;
 mod recovery;
+pub mod sealing;
 mod store;
+mod stream_keys;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -67,25 +91,33 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
-use crate::model::{FragmentRecord, VersionToken};
+use crate::model::{FragmentRecord, StorageTier, Stream, VersionToken};
 
 pub use index::{
     AnalysisIndex, Backend, CHANNEL_NAME_CONSTRAINT, Catalog, ChannelChanges, ChannelIndex, ChannelPage,
-    EdgeIndex, FragmentIndex, Index, IndexError, LONGEST_FRAGMENT_MS, MEDIA_STORAGE_STREAM_CONSTRAINT,
-    MediaStorage, MediaStorageIndex, NewChannel, NewSecret, NewStream, SECRET_NAME_CONSTRAINT,
-    STREAM_NAME_CONSTRAINT, SecretIndex, StreamChanges, StreamIndex, StreamPage, TimestampKind,
-    open as open_index, redact_url,
+    DataKeyIndex, EdgeIndex, FragmentIndex, Index, IndexError, LONGEST_FRAGMENT_MS,
+    MEDIA_STORAGE_STREAM_CONSTRAINT, MediaStorage, MediaStorageIndex, NewChannel, NewDataKey, NewSecret,
+    NewStream, SECRET_NAME_CONSTRAINT, STREAM_NAME_CONSTRAINT, SecretIndex, StreamChanges, StreamIndex,
+    StreamPage, TimestampKind, WrappedDataKey, open as open_index, redact_url,
+};
+pub use keyring::{
+    AWS_MANAGED_ALIAS, EncryptionConfig, GENERATED_KEY_FILE, GENERATED_KEY_ID, KeyringError, MasterKeyConfig,
+    UnknownKmsKey,
 };
 pub use persisted::{PERSISTED_CAPACITY, PersistedFeed};
 pub use persister::{MAX_BATCH, PersistOutcome};
 pub use reclaim::{Expired, ReclaimError};
-pub use store::config::{S3Config, StoreConfig, StoreKind};
+pub use store::config::{LocalConfig, S3Config, StoreConfig, StoreKind};
 pub use store::faulty::{FaultSwitch, FaultyStore};
 pub use store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
 pub use store::s3::S3Store;
-pub use store::{FragmentStore, HighWater, Reclaimed, Reconciliation, StoreError};
+pub use store::{FragmentBytes, FragmentStore, HighWater, Reclaimed, Reconciliation, StoreError};
+pub use stream_keys::KeyUnavailable;
 
+use keyring::Keyring;
 use persister::{PersistJob, Persister};
+use sealing::FragmentContext;
+use stream_keys::{KeyError, StreamKeys};
 
 /// Where the archive keeps things.
 #[derive(Debug, Clone)]
@@ -94,20 +126,31 @@ pub struct ArchiveConfig {
     pub database_url: String,
     /// The local store's root directory (`DATA_DIR/fragments`).
     pub store_root: PathBuf,
+    /// The local store's WARM-tier directory (`[store.local] warm_dir`, by default
+    /// `DATA_DIR/fragments-warm`).
+    pub warm_root: PathBuf,
     /// Size after which a local segment file is closed and a new one started.
     pub segment_bytes: u64,
     /// Which store to open (`[store]`); the local one by default.
     pub store: StoreConfig,
+    /// The keyring (`[encryption]`).
+    pub encryption: EncryptionConfig,
+    /// The data directory: where the generated master key lives when no key is configured.
+    pub data_dir: PathBuf,
 }
 
 impl ArchiveConfig {
-    /// The configuration for a data directory and database URL, with default segment size.
+    /// The configuration for a data directory and database URL, with default segment size, the
+    /// local store and the generated master key.
     pub fn new(database_url: impl Into<String>, data_dir: &std::path::Path) -> Self {
         Self {
             database_url: database_url.into(),
             store_root: data_dir.join("fragments"),
+            warm_root: data_dir.join("fragments-warm"),
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             store: StoreConfig::default(),
+            encryption: EncryptionConfig::default(),
+            data_dir: data_dir.to_owned(),
         }
     }
 }
@@ -126,6 +169,9 @@ pub enum OpenError {
         /// The store's error.
         source: StoreError,
     },
+    /// The keyring could not be loaded.
+    #[error("encryption keyring: {0}")]
+    Keyring(#[from] KeyringError),
 }
 
 /// Why a fragment's bytes could not be read.
@@ -137,6 +183,25 @@ pub enum ReadError {
     /// The store failed; the text is for logs.
     #[error("store I/O error: {0}")]
     Failed(String),
+    /// The stream's data key cannot be had (its master key is not in the keyring, or does not
+    /// open it): the bytes are kept, unread.
+    #[error(transparent)]
+    KeyUnavailable(#[from] KeyUnavailable),
+    /// The sealed bytes do not authenticate under the stream's key (altered or misplaced bytes);
+    /// the text is for logs. Never answered with the bytes.
+    #[error("fragment bytes fail authentication: {0}")]
+    Corrupt(String),
+}
+
+/// Why CreateStream could not create a stream.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateStreamError {
+    /// `KmsKeyId` names no key of the keyring.
+    #[error(transparent)]
+    UnknownKmsKey(#[from] UnknownKmsKey),
+    /// The index refused (a name conflict is `Conflict`) or failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
 }
 
 /// The archive was closed (server shutdown): nothing more can be appended.
@@ -148,6 +213,15 @@ pub struct Closed;
 /// indexed, or failed.
 #[derive(Debug)]
 pub struct Receipt(oneshot::Receiver<PersistOutcome>);
+
+impl Receipt {
+    /// A receipt answered before the persister saw the fragment.
+    fn answered(outcome: PersistOutcome) -> Self {
+        let (done, receipt) = oneshot::channel();
+        let _ = done.send(outcome);
+        Self(receipt)
+    }
+}
 
 impl std::future::Future for Receipt {
     type Output = PersistOutcome;
@@ -169,6 +243,9 @@ pub struct Archive {
     persisted: PersistedFeed,
     metrics: Arc<Metrics>,
     deletion_observers: Mutex<Vec<DeletionObserver>>,
+    keys: StreamKeys,
+    /// Each stream's current tier, as this process last read or set it.
+    tiers: Mutex<HashMap<i64, StorageTier>>,
 }
 
 impl std::fmt::Debug for Archive {
@@ -188,14 +265,23 @@ pub async fn open(
     wrap_store: impl FnOnce(Arc<dyn FragmentStore>) -> Arc<dyn FragmentStore>,
 ) -> Result<Arc<Archive>, OpenError> {
     let index = open_index(&config.database_url).await?;
+    let in_use = index.data_keys_per_master_key().await?;
+    let keyring =
+        Keyring::load(&config.encryption, &config.data_dir, &in_use, |var| std::env::var(var).ok())?;
+    if let (StoreKind::S3, Some(file)) = (config.store.kind, keyring.generated_key_file()) {
+        tracing::warn!(
+            "fragments in S3 are sealed with the master key generated in {}: it exists on this machine only;              back it up, or configure [encryption.keys] from a secret store (design/0018-encryption-at-rest.md)",
+            file.display()
+        );
+    }
     let store: Arc<dyn FragmentStore> = match config.store.kind {
         StoreKind::Local => {
-            Arc::new(LocalStore::open(&config.store_root, config.segment_bytes).map_err(|source| {
-                OpenError::Store {
+            Arc::new(LocalStore::open(&config.store_root, &config.warm_root, config.segment_bytes).map_err(
+                |source| OpenError::Store {
                     what: format!("cannot open fragment store {}", config.store_root.display()),
                     source,
-                }
-            })?)
+                },
+            )?)
         }
         StoreKind::S3 => Arc::new(S3Store::open(&config.store.s3).map_err(|source| OpenError::Store {
             what: format!("cannot configure the S3 store (bucket {})", config.store.s3.bucket),
@@ -203,12 +289,24 @@ pub async fn open(
         })?),
     };
     recovery::recover(index.as_ref(), store.as_ref()).await?;
-    Ok(Archive::start(index, wrap_store(store), metrics))
+    Ok(Archive::start(index, wrap_store(store), metrics, StreamKeys::new(keyring)))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Archive {
     /// Starts the persister over an opened (and recovered) index and store.
-    fn start(index: Arc<dyn Index>, store: Arc<dyn FragmentStore>, metrics: Arc<Metrics>) -> Arc<Self> {
+    fn start(
+        index: Arc<dyn Index>,
+        store: Arc<dyn FragmentStore>,
+        metrics: Arc<Metrics>,
+        keys: StreamKeys,
+    ) -> Arc<Self> {
         let persisted = PersistedFeed::default();
         let persister = Persister::start(store.clone(), index.clone(), persisted.clone(), metrics.clone());
         Arc::new(Self {
@@ -218,24 +316,95 @@ impl Archive {
             persisted,
             metrics,
             deletion_observers: Mutex::new(Vec::new()),
+            keys,
+            tiers: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Hands a fragment (its row, with the location left for the store to fill in, and its bytes as
-    /// parts to concatenate) to the persister. Waits only while the persister's queue is full
-    /// (back-pressure to the producer); the returned [`Receipt`] resolves when the fragment is
-    /// durable and indexed, or failed.
-    pub async fn append(&self, record: FragmentRecord, parts: Vec<Bytes>) -> Result<Receipt, Closed> {
+    /// Creates a stream with its first data key, wrapped by the master key its `KmsKeyId`
+    /// selects (the default key without one), in one index transaction.
+    pub async fn create_stream(&self, mut new: NewStream) -> Result<Stream, CreateStreamError> {
+        new.data_key = Some(self.keys.first_key(new.kms_key_id.as_deref(), &new.arn)?);
+        let stream = self.index.create_stream(new).await?;
+        self.tiers.lock().unwrap_or_else(|p| p.into_inner()).insert(stream.id, stream.storage_tier);
+        Ok(stream)
+    }
+
+    /// Applies `changes` to a stream (see [`StreamIndex::update_stream`]); a new storage tier
+    /// applies to the stream's next fragments.
+    pub async fn update_stream(
+        &self,
+        id: i64,
+        expected: Option<&VersionToken>,
+        changes: &StreamChanges,
+        new_version: &VersionToken,
+    ) -> Result<Stream, IndexError> {
+        let stream = self.index.update_stream(id, expected, changes, new_version).await?;
+        self.tiers.lock().unwrap_or_else(|p| p.into_inner()).insert(stream.id, stream.storage_tier);
+        Ok(stream)
+    }
+
+    /// The stream's current storage tier (cached after the first look).
+    async fn tier_of(&self, stream_id: i64) -> Result<StorageTier, IndexError> {
+        if let Some(tier) = self.tiers.lock().unwrap_or_else(|p| p.into_inner()).get(&stream_id) {
+            return Ok(*tier);
+        }
+        let tier = self.index.stream_by_id(stream_id).await?.storage_tier;
+        self.tiers.lock().unwrap_or_else(|p| p.into_inner()).entry(stream_id).or_insert(tier);
+        Ok(tier)
+    }
+
+    /// Seals a fragment (its row, with the location left for the store to fill in, and its bytes as
+    /// parts to concatenate) under its stream's data key, stamps it with the stream's tier and
+    /// hands it to the persister. Waits only while the persister's queue is full (back-pressure to
+    /// the producer); the returned [`Receipt`] resolves when the fragment is durable and indexed,
+    /// or failed (at once when the stream's key cannot be had).
+    pub async fn append(&self, mut record: FragmentRecord, parts: Vec<Bytes>) -> Result<Receipt, Closed> {
+        let stream_id = record.stream_id;
+        let gone_or_failed = |e: IndexError| match e {
+            IndexError::NotFound => PersistOutcome::StreamGone,
+            other => PersistOutcome::IndexFailed(other.to_string()),
+        };
+        let tier = match self.tier_of(stream_id).await {
+            Ok(tier) => tier,
+            Err(e) => return Ok(Receipt::answered(gone_or_failed(e))),
+        };
+        let key = match self.keys.current(self.index.as_ref(), stream_id, now_ms()).await {
+            Ok(key) => key,
+            Err(KeyError::Unavailable(e)) => return Ok(Receipt::answered(PersistOutcome::KeyUnavailable(e))),
+            Err(KeyError::Index(e)) => return Ok(Receipt::answered(gone_or_failed(e))),
+        };
+        record.size_bytes = parts.iter().map(|p| p.len() as i64).sum();
+        record.key_version = key.version();
+        record.location.tier = tier;
+        let context = FragmentContext { stream_id, fragment_number: record.number.as_str() };
+        let sealed = key.seal(context, &parts);
+        drop(parts);
         let (done, receipt) = oneshot::channel();
-        self.persister.submit(PersistJob { record, parts, done }).await.map_err(|_| Closed)?;
+        self.persister.submit(PersistJob { record, parts: vec![sealed], done }).await.map_err(|_| Closed)?;
         Ok(Receipt(receipt))
     }
 
-    /// Reads a fragment's bytes (the stored Cluster) by its row.
+    /// Reads a fragment's bytes (the stored Cluster) by its row, opening them with the data key
+    /// that sealed them.
     pub async fn read_fragment(&self, record: &FragmentRecord) -> Result<Bytes, ReadError> {
-        self.store.read(record.stream_id, record.location).await.map_err(|e| match e {
+        let stored = self.store.read(record.stream_id, record.location).await.map_err(|e| match e {
             StoreError::NotFound => ReadError::Missing,
             StoreError::Io(e) => ReadError::Failed(e.to_string()),
+        })?;
+        if record.key_version == 0 {
+            return Ok(stored);
+        }
+        let key = match self.keys.version(self.index.as_ref(), record.stream_id, record.key_version).await {
+            Ok(key) => key,
+            Err(KeyError::Unavailable(e)) => return Err(ReadError::KeyUnavailable(e)),
+            Err(KeyError::Index(IndexError::NotFound)) => return Err(ReadError::Missing),
+            Err(KeyError::Index(e)) => return Err(ReadError::Failed(e.to_string())),
+        };
+        let context =
+            FragmentContext { stream_id: record.stream_id, fragment_number: record.number.as_str() };
+        key.open(context, stored).map_err(|e| {
+            ReadError::Corrupt(format!("stream {} fragment {}: {e}", record.stream_id, record.number))
         })
     }
 
@@ -249,6 +418,8 @@ impl Archive {
         expected: Option<&VersionToken>,
     ) -> Result<(), IndexError> {
         self.index.delete_stream(stream_id, expected).await?;
+        self.keys.forget(stream_id);
+        self.tiers.lock().unwrap_or_else(|p| p.into_inner()).remove(&stream_id);
         for observe in self.deletion_observers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             observe(stream_id);
         }
@@ -284,6 +455,11 @@ impl Archive {
         self.store.describe()
     }
 
+    /// A description of encryption at rest, for the startup log line.
+    pub fn describe_encryption(&self) -> String {
+        self.keys.describe()
+    }
+
     /// Waits until the persister holds no fragment (every receipt answered), at most `deadline`;
     /// returns whether it drained. Part of graceful shutdown, after ingest stopped appending.
     pub async fn flush(&self, deadline: Duration) -> bool {
@@ -301,5 +477,81 @@ impl std::ops::Deref for Archive {
 
     fn deref(&self) -> &Self::Target {
         &*self.index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        AccountId, DataRetention, FragmentLocation, FragmentNumber, Region, ResourceArn, StreamName, TagSet,
+    };
+
+    fn record(stream_id: i64, header_id: i64, ordinal: u128) -> FragmentRecord {
+        FragmentRecord {
+            stream_id,
+            number: FragmentNumber::from_ordinal(ordinal),
+            cluster_timecode: 0,
+            producer_ts_ms: 1_000 * ordinal as i64,
+            server_ts_ms: 1_000 * ordinal as i64,
+            duration_ms: 1_000,
+            size_bytes: 0,
+            header_id,
+            location: FragmentLocation { segment: 0, offset: 0, length: 0, tier: StorageTier::Hot },
+            key_version: 0,
+            key_frame: true,
+            tracks: vec![1],
+            frame_count: 1,
+            metadata: Vec::new(),
+        }
+    }
+
+    /// A stream from before encryption at rest: its plaintext fragment (key version 0) reads as it
+    /// is; its next fragment gets the stream a first data key (under the default master key) and is
+    /// stored sealed — 28 bytes longer, not the plaintext — and reads back as the plaintext.
+    #[tokio::test]
+    async fn rows_from_before_encryption_read_as_they_are_and_new_ones_are_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive =
+            open(&ArchiveConfig::new("sqlite::memory:", dir.path()), Metrics::new(), |s| s).await.unwrap();
+        let name = StreamName::parse("old").unwrap();
+        let arn = ResourceArn::stream(&Region::parse("us-east-1").unwrap(), &AccountId::default(), &name, 1);
+        let new = NewStream {
+            arn,
+            device_name: None,
+            media_type: None,
+            kms_key_id: None,
+            data_key: None,
+            retention: DataRetention::from_hours(24).unwrap(),
+            storage_tier: StorageTier::Hot,
+            version: VersionToken::generate(),
+            tags: TagSet::default(),
+        };
+        // Created through the index alone, as a stream of an older version was: no data key.
+        let stream = archive.index.create_stream(new).await.unwrap();
+        let header = archive.put_track_header(stream.id, "00", b"header", 1).await.unwrap();
+        let plaintext = Bytes::from_static(b"\x1f\x43\xb6\x75 a cluster from before encryption");
+        let bytes =
+            FragmentBytes { stream_id: stream.id, tier: StorageTier::Hot, parts: vec![plaintext.clone()] };
+        let location = archive.store.append(vec![bytes]).await.remove(0).unwrap();
+        archive.store.sync(vec![stream.id]).await.unwrap();
+        let old =
+            FragmentRecord { location, size_bytes: plaintext.len() as i64, ..record(stream.id, header, 1) };
+        assert_eq!(archive.index.insert_fragments(std::slice::from_ref(&old)).await.unwrap(), vec![true]);
+        assert_eq!(archive.read_fragment(&old).await.unwrap(), plaintext);
+        assert_eq!(archive.index.current_data_key(stream.id).await.unwrap(), None);
+
+        let media = Bytes::from_static(b"\x1f\x43\xb6\x75 a cluster after");
+        let receipt = archive.append(record(stream.id, header, 2), vec![media.clone()]).await.unwrap();
+        assert_eq!(receipt.await, PersistOutcome::Persisted);
+        let new = archive.fragment(stream.id, &FragmentNumber::from_ordinal(2)).await.unwrap();
+        assert_eq!((new.key_version, new.size_bytes), (1, media.len() as i64));
+        let stored = archive.store.read(stream.id, new.location).await.unwrap();
+        assert_eq!(stored.len(), media.len() + sealing::SEAL_OVERHEAD);
+        assert!(!stored.windows(media.len()).any(|w| w == media));
+        assert_eq!(archive.read_fragment(&new).await.unwrap(), media);
+        assert_eq!(archive.read_fragment(&old).await.unwrap(), plaintext, "the old one still reads");
+        let key = archive.index.current_data_key(stream.id).await.unwrap().unwrap();
+        assert_eq!((key.version, key.master_key_id.as_str()), (1, GENERATED_KEY_ID));
     }
 }

@@ -23,7 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::index::Index;
 use super::persisted::PersistedFeed;
-use super::store::FragmentStore;
+use super::store::{FragmentBytes, FragmentStore};
+use super::stream_keys::KeyUnavailable;
 use crate::metrics::Metrics;
 use crate::model::FragmentRecord;
 
@@ -33,9 +34,9 @@ pub const MAX_BATCH: usize = 1024;
 /// One fragment to persist.
 #[derive(Debug)]
 pub struct PersistJob {
-    /// The row to insert; `location` is filled in by the persister.
+    /// The row to insert; `location` is filled in by the persister (its tier says where).
     pub record: FragmentRecord,
-    /// The bytes to store (concatenated).
+    /// The bytes to store (concatenated; sealed by the archive).
     pub parts: Vec<Bytes>,
     /// Where the outcome goes.
     pub done: oneshot::Sender<PersistOutcome>,
@@ -52,6 +53,8 @@ pub enum PersistOutcome {
     StoreFailed(String),
     /// The index commit failed (or the persister stopped).
     IndexFailed(String),
+    /// The stream's data key cannot be had: nothing was stored.
+    KeyUnavailable(KeyUnavailable),
 }
 
 /// Handle for submitting jobs.
@@ -141,15 +144,20 @@ async fn commit_batch(
 ) {
     // 1. Append, then sync every touched stream. The bytes move to the store (released as soon
     //    as they are written).
-    let items: Vec<(i64, Vec<Bytes>)> =
-        jobs.iter_mut().map(|j| (j.record.stream_id, std::mem::take(&mut j.parts))).collect();
+    let items: Vec<FragmentBytes> = jobs
+        .iter_mut()
+        .map(|j| FragmentBytes {
+            stream_id: j.record.stream_id,
+            tier: j.record.location.tier,
+            parts: std::mem::take(&mut j.parts),
+        })
+        .collect();
     let locations = store.append(items).await;
     let mut touched = BTreeSet::new();
     let mut results = Vec::with_capacity(jobs.len());
     for (mut job, loc) in jobs.into_iter().zip(locations) {
         let r = loc.map(|loc| {
             job.record.location = loc;
-            job.record.size_bytes = loc.length as i64;
             touched.insert(job.record.stream_id);
         });
         results.push((job, r));

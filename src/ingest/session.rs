@@ -13,7 +13,9 @@
 //!   committed. PERSISTED ACKs come in fragment order.
 //! - **ERROR** with the KVS ErrorId: fragment-level errors from the fragmenter (the session goes on
 //!   unless the error is fatal), 4000 when reading the body fails mid-fragment, 4008 when the stream
-//!   is deleted, 5001 when the store fails, 5000 for index or internal failures. After a fatal
+//!   is deleted, 4506 (4502) when the master key of the stream's data key is not in the keyring
+//!   (does not open it) — nothing is stored then —, 5001 when the store fails, 5000 for index or
+//!   internal failures. After a fatal
 //!   error the session stops reading, waits for fragments already handed to the persister, and ends.
 //! - **IDLE** every `idle_ack_interval` without data; the session ends after `idle_timeout`.
 //!
@@ -24,7 +26,8 @@
 //!
 //! The unit tests at the end drive [`run`] without HTTP, on an in-memory index and a store with
 //! fault injection: the ACK order, and every ErrorId the session itself sends (4000, 4008, 5000,
-//! 5001; the fragmenter's own are exercised in `tests/media`), and IDLE.
+//! 5001; the fragmenter's own are exercised in `tests/media`, the key ones in `tests/at_rest.rs`),
+//! and IDLE.
 
 //!
 //! Metrics (`crate::metrics`): body bytes, fragments received/persisted, ERROR ACKs by ErrorId,
@@ -47,7 +50,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::{Ingest, LiveEvent, SessionSlot, StopReason};
-use crate::archive::{IndexError, PersistOutcome};
+use crate::archive::{IndexError, KeyUnavailable, PersistOutcome};
 use crate::media::ebml::writer::EbmlWriter;
 use crate::media::error_id::ErrorId;
 use crate::media::fragment::{
@@ -56,7 +59,7 @@ use crate::media::fragment::{
 };
 use crate::media::mkv::ids;
 use crate::metrics::{AckLatencyKind, ConnectionGuard, StreamIngestMetrics};
-use crate::model::{FragmentLocation, FragmentNumber, FragmentRecord, Stream as KvsStream};
+use crate::model::{FragmentLocation, FragmentNumber, FragmentRecord, StorageTier, Stream as KvsStream};
 
 /// What kind of ACK.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -395,6 +398,16 @@ impl Session {
                 tracing::error!(stream = %self.stream.name, "indexing fragment {number} failed: {e}");
                 Ack::error(ErrorId::AckInternalError, Some(timecode), Some(number))
             }
+            PersistOutcome::KeyUnavailable(e) => {
+                tracing::error!(stream = %self.stream.name, "fragment {number} not stored: {e}");
+                let id = match e {
+                    KeyUnavailable::WrongKey { .. } => ErrorId::KmsKeyValidationError,
+                    KeyUnavailable::NotInKeyring { .. } | KeyUnavailable::NoSuchVersion { .. } => {
+                        ErrorId::KmsKeyNotFound
+                    }
+                };
+                Ack::error(id, Some(timecode), Some(number))
+            }
         };
         self.send(ack).await;
         if persisted {
@@ -560,7 +573,8 @@ impl Session {
             duration_ms: fragment.duration_ms as i64,
             size_bytes: 0,
             header_id,
-            location: FragmentLocation { segment: 0, offset: 0, length: 0 },
+            location: FragmentLocation { segment: 0, offset: 0, length: 0, tier: StorageTier::Hot },
+            key_version: 0,
             key_frame: video_key_frame.unwrap_or(fragment.starts_with_keyframe),
             tracks: fragment.tracks_with_frames.clone(),
             frame_count: fragment.frame_count as i64,
@@ -639,9 +653,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::{Ack, AckKind, SessionParams, run};
-    use crate::archive::{
-        self, Archive, ArchiveConfig, DEFAULT_SEGMENT_BYTES, FaultSwitch, FaultyStore, NewStream,
-    };
+    use crate::archive::{self, Archive, ArchiveConfig, FaultSwitch, FaultyStore, NewStream};
     use crate::clock::SystemClock;
     use crate::ingest::{Ingest, IngestConfig};
     use crate::media::fragment::TimecodeType;
@@ -675,12 +687,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let store_fault = FaultSwitch::new();
             let switch = store_fault.clone();
-            let archive_config = ArchiveConfig {
-                database_url: "sqlite::memory:".to_owned(),
-                store_root: dir.path().join("fragments"),
-                segment_bytes: DEFAULT_SEGMENT_BYTES,
-                store: Default::default(),
-            };
+            let archive_config = ArchiveConfig::new("sqlite::memory:", dir.path());
             let metrics = Metrics::new();
             let archive = archive::open(&archive_config, metrics.clone(), move |inner| {
                 Arc::new(FaultyStore::new(inner, switch))
@@ -696,6 +703,7 @@ mod tests {
                     device_name: None,
                     media_type: None,
                     kms_key_id: None,
+                    data_key: None,
                     retention: DataRetention::from_hours(24).unwrap(),
                     storage_tier: StorageTier::Hot,
                     version: VersionToken::generate(),

@@ -1,8 +1,8 @@
 //! The KVS PutMedia `ErrorId`s: the one table of every id this server sends in an ERROR ACK, with
 //! the name the producer SDKs give it (PIC's `SERVICE_CALL_RESULT_*`, sent as the informational
 //! `ErrorCode`). The fragmenter maps its rejections to these ([`super::fragment`]); ingest sends
-//! the session-level ones (read errors, a deleted stream, storage and index failures). Plain
-//! data: no I/O.
+//! the session-level ones (read errors, a deleted stream, an unavailable encryption key, storage
+//! and index failures), and GetMedia the same ids in its error tags. Plain data: no I/O.
 
 macro_rules! error_ids {
     ($($variant:ident => $id:literal, $name:literal, $doc:literal;)*) => {
@@ -55,6 +55,10 @@ error_ids! {
         "a declared track has no frame in the fragment";
     MoreThanAllowedTracksFound => 4012, "MORE_THAN_ALLOWED_TRACKS_FOUND",
         "more tracks than allowed (ends the session)";
+    KmsKeyValidationError => 4502, "KMS_KEY_VALIDATION_ERROR",
+        "the master key under the stream's key id does not open its data key (other key material)";
+    KmsKeyNotFound => 4506, "KMS_KEY_NOT_FOUND",
+        "the master key that wraps the stream's data key is not in the keyring";
     AckInternalError => 5000, "ACK_INTERNAL_ERROR",
         "the fragment could not be indexed, or another internal failure";
     FragmentArchivalError => 5001, "FRAGMENT_ARCHIVAL_ERROR", "the fragment could not be stored";

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::StorageTier;
+
 /// Width of every fragment number: KVS numbers are 47 decimal digits.
 pub const FRAGMENT_NUMBER_DIGITS: usize = 47;
 
@@ -47,15 +49,19 @@ impl fmt::Display for FragmentNumber {
     }
 }
 
-/// Where the fragment store keeps a fragment's bytes.
+/// Where the fragment store keeps a fragment's bytes (as stored: sealed, see
+/// [`FragmentRecord::key_version`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FragmentLocation {
-    /// Segment file number within the stream.
+    /// Segment file number within the stream (unique across the stream's tiers).
     pub segment: i64,
     /// Byte offset in the segment.
     pub offset: u64,
     /// Length in bytes.
     pub length: u64,
+    /// The storage tier the segment was written to (the stream's tier when the fragment was
+    /// persisted; a later tier change leaves it where it is).
+    pub tier: StorageTier,
 }
 
 /// One persisted fragment.
@@ -73,12 +79,16 @@ pub struct FragmentRecord {
     pub server_ts_ms: i64,
     /// Duration, ms.
     pub duration_ms: i64,
-    /// Size of the stored Cluster, bytes.
+    /// Size of the Cluster (the media bytes, before sealing), bytes.
     pub size_bytes: i64,
     /// The track header set (EBML/Info/Tracks) it was sent under.
     pub header_id: i64,
     /// Where the bytes are.
     pub location: FragmentLocation,
+    /// The version of the stream's data key that sealed the stored bytes (AES-256-GCM,
+    /// design/0018-encryption-at-rest.md); 0: stored in plaintext, as fragments persisted before
+    /// encryption at rest existed.
+    pub key_version: u32,
     /// Whether its video track (the first track of TrackType 1) starts on a key frame; without
     /// video frames, whether its first frame is a key frame.
     pub key_frame: bool,

@@ -42,9 +42,10 @@ impl StreamStatus {
 }
 
 /// Media storage tier (`StreamStorageConfiguration.DefaultStorageTier`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum StorageTier {
     /// Frequently accessed media (the default).
+    #[default]
     Hot,
     /// Infrequently accessed media.
     Warm,

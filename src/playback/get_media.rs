@@ -24,8 +24,9 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use super::{Playback, ReaderSlot};
-use crate::archive::{IndexError, ReadError, TimestampKind};
+use crate::archive::{IndexError, KeyUnavailable, ReadError, TimestampKind};
 use crate::ingest::LiveEvent;
+use crate::media::error_id::ErrorId;
 use crate::media::mkv::kvs_chunk::{live_cluster_start, seconds_text, simple_block_header, tag_names, tags};
 use crate::metrics::GetMediaStreamMetrics;
 use crate::model::{FragmentNumber, FragmentRecord, Stream};
@@ -302,7 +303,8 @@ impl Reader {
         Ok(bytes)
     }
 
-    /// Sends one stored fragment as a chunk; on unreadable bytes sends KVS error tags and stops.
+    /// Sends one stored fragment as a chunk; on unreadable bytes sends a chunk of KVS error tags
+    /// (4000 gone, 4506/4502 key unavailable, 5000 otherwise) and stops.
     async fn send_stored(&mut self, f: &FragmentRecord) -> Result<(), Stop> {
         let header = self.header(f.header_id).await?;
         let cluster = match self.playback.archive.read_fragment(f).await {
@@ -310,10 +312,21 @@ impl Reader {
             Err(e) => {
                 tracing::warn!(stream = %self.stream.name, "fragment {} unreadable: {e}", f.number);
                 let (code, id) = match e {
-                    ReadError::Missing => ("FRAGMENT_NOT_FOUND", "4000"),
-                    ReadError::Failed(_) => ("INTERNAL_ERROR", "5000"),
+                    ReadError::Missing => ("FRAGMENT_NOT_FOUND", 4000),
+                    ReadError::KeyUnavailable(KeyUnavailable::WrongKey { .. }) => {
+                        (ErrorId::KmsKeyValidationError.name(), ErrorId::KmsKeyValidationError.id())
+                    }
+                    ReadError::KeyUnavailable(_) => {
+                        (ErrorId::KmsKeyNotFound.name(), ErrorId::KmsKeyNotFound.id())
+                    }
+                    ReadError::Failed(_) | ReadError::Corrupt(_) => ("INTERNAL_ERROR", 5000),
                 };
-                self.send(tags(&[(tag_names::ERROR_CODE, code), (tag_names::ERROR_ID, id)])).await?;
+                // A chunk of its own, like every other: the header set, then the error tags (so a
+                // reader that parses each chunk as a Matroska document can read them).
+                let id = id.to_string();
+                let mut chunk = header.to_vec();
+                chunk.extend_from_slice(&tags(&[(tag_names::ERROR_CODE, code), (tag_names::ERROR_ID, &id)]));
+                self.send(Bytes::from(chunk)).await?;
                 return Err(Stop::Store);
             }
         };

@@ -222,7 +222,7 @@ pub fn media_playlist_text(c: &SessionClaims, token: &str, track: u64, window: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FragmentLocation, FragmentNumber};
+    use crate::model::{FragmentLocation, FragmentNumber, StorageTier};
     use crate::playback::session::SessionKind;
 
     fn claims(
@@ -259,7 +259,8 @@ mod tests {
             duration_ms,
             size_bytes: 1000,
             header_id,
-            location: FragmentLocation { segment: 1, offset: 0, length: 1000 },
+            location: FragmentLocation { segment: 1, offset: 0, length: 1000, tier: StorageTier::Hot },
+            key_version: 1,
             key_frame: true,
             tracks: vec![1],
             frame_count: 50,

@@ -234,9 +234,7 @@ impl Playback {
                 // GOP its start, the covering fragment means there is no media any more.
                 Err(ReadError::Missing) if i < covering => {}
                 Err(ReadError::Missing) => return Ok(all(ImageContent::NoMedia)),
-                Err(ReadError::Failed(e)) => {
-                    return Err(PlaybackError::Internal(format!("reading fragment {}: {e}", f.number)));
-                }
+                Err(e) => return Err(PlaybackError::unreadable(f, e)),
             }
         }
         let (times, req) = (unit.times, req.clone());

@@ -22,12 +22,13 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use crate::archive::{Archive, IndexError};
+use crate::archive::{Archive, IndexError, KeyUnavailable, ReadError};
 use crate::auth::session_token::SessionTokenKey;
 use crate::clock::Clock;
 use crate::ingest::Ingest;
 use crate::media::codec::CodecError;
 use crate::media::samples::SamplesError;
+use crate::model::FragmentRecord;
 
 pub use get_media::{GetMediaError, StartSelector};
 
@@ -100,12 +101,28 @@ pub enum PlaybackError {
     /// The media cannot be packaged.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// The stream's data key cannot be had: its media cannot be decrypted.
+    #[error(transparent)]
+    KeyUnavailable(#[from] KeyUnavailable),
     /// The index failed.
     #[error(transparent)]
     Index(#[from] IndexError),
     /// Anything else (store I/O, a panicked task).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl PlaybackError {
+    /// Why fragment `f`'s bytes could not be read, as a playback error.
+    pub fn unreadable(f: &FragmentRecord, e: ReadError) -> Self {
+        match e {
+            ReadError::Missing => PlaybackError::FragmentNotInSession,
+            ReadError::KeyUnavailable(k) => PlaybackError::KeyUnavailable(k),
+            ReadError::Failed(e) | ReadError::Corrupt(e) => {
+                PlaybackError::Internal(format!("reading fragment {}: {e}", f.number))
+            }
+        }
+    }
 }
 
 impl From<SamplesError> for PlaybackError {

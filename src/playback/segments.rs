@@ -9,7 +9,6 @@ use bytes::Bytes;
 
 use super::session::SessionClaims;
 use super::{Playback, PlaybackError};
-use crate::archive::ReadError;
 use crate::media::codec::{PlayableTrack, TrackRun};
 use crate::media::samples::{FragmentMedia, fragment_media, header_tracks};
 use crate::media::{fmp4, mpegts};
@@ -37,10 +36,7 @@ impl Playback {
     /// Reads a fragment's bytes from the store and demuxes them into samples.
     pub async fn fragment_media(&self, f: &FragmentRecord) -> Result<FragmentMedia, PlaybackError> {
         let header = self.header_bytes(f.stream_id, f.header_id).await?;
-        let cluster = self.archive.read_fragment(f).await.map_err(|e| match e {
-            ReadError::Missing => PlaybackError::FragmentNotInSession,
-            ReadError::Failed(e) => PlaybackError::Internal(format!("reading fragment {}: {e}", f.number)),
-        })?;
+        let cluster = self.archive.read_fragment(f).await.map_err(|e| PlaybackError::unreadable(f, e))?;
         let start = f.producer_ts_ms;
         tokio::task::spawn_blocking(move || fragment_media(&header, cluster, start))
             .await

@@ -381,10 +381,18 @@ impl TestServer {
     }
 
     /// Starts the server again on the same data (new port).
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Starts the server again on the same data (new port), after letting `tweak` change the
+    /// configuration (e.g. the keyring).
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> Self {
         self.halt().await;
         let mut config = self.config.clone();
         config.listen = "127.0.0.1:0".parse().unwrap();
+        tweak(&mut config);
+        config.validate().expect("valid test config");
         let pg = self.pg.take();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         let extra = std::mem::take(&mut self.extra_workers);
@@ -398,6 +406,7 @@ impl TestServer {
             openkvs::archive::StoreKind::Local => Arc::new(
                 openkvs::archive::LocalStore::open(
                     &self.dir.path().join("fragments"),
+                    &self.config.effective_warm_dir(),
                     openkvs::archive::DEFAULT_SEGMENT_BYTES,
                 )
                 .expect("open the local store"),

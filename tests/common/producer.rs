@@ -294,6 +294,28 @@ pub fn split_file(data: &[u8]) -> (Bytes, Vec<(Option<u64>, Bytes)>) {
     (header, items)
 }
 
+/// A whole file as one PutMedia chunk list: header, then each top-level element after it; and the
+/// Cluster timecodes in order.
+pub fn chunks_of(data: &[u8]) -> (Vec<Bytes>, Vec<u64>) {
+    let (header, items) = split_file(data);
+    let mut chunks = vec![header];
+    let mut codes = Vec::new();
+    for (tc, bytes) in items {
+        if let Some(tc) = tc {
+            codes.push(tc);
+        }
+        chunks.push(bytes);
+    }
+    (chunks, codes)
+}
+
+/// A Cluster's children (everything after its ID and size): what the store keeps verbatim.
+pub fn cluster_payload(cluster: &[u8]) -> &[u8] {
+    assert_eq!(&cluster[..4], &[0x1F, 0x43, 0xB6, 0x75], "a Cluster element");
+    let size_len = cluster[4].leading_zeros() as usize + 1;
+    &cluster[4 + size_len..]
+}
+
 /// `Tags{Tag{SimpleTag{name, value}}}` at segment level.
 pub fn tags_element(name: &str, value: &str) -> Bytes {
     let mut w = EbmlWriter::with_size_form(SizeForm::Eight);

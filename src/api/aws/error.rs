@@ -10,7 +10,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::archive::IndexError;
+use crate::archive::{CreateStreamError, IndexError, KeyUnavailable};
 use crate::media::codec::CodecError;
 use crate::model::ValidationError;
 use crate::playback::PlaybackError;
@@ -246,8 +246,41 @@ impl From<PlaybackError> for AwsError {
             PlaybackError::Codec(CodecError::InvalidFrame(d)) => {
                 AwsError::new(C::InvalidMediaFrameException, "A media frame could not be read.").with_detail(d)
             }
+            PlaybackError::KeyUnavailable(k) => AwsError::from(k),
             PlaybackError::Index(e) => AwsError::from(e),
             PlaybackError::Internal(d) => AwsError::internal(d),
+        }
+    }
+}
+
+impl From<KeyUnavailable> for AwsError {
+    /// Media whose data key cannot be had (its master key left the keyring): a 401 like KVS's
+    /// refusals when its KMS key cannot be used, naming the PutMedia/GetMedia error code. The
+    /// keyring id goes to the log only.
+    fn from(k: KeyUnavailable) -> Self {
+        let code = match k {
+            KeyUnavailable::WrongKey { .. } => "KMS_KEY_VALIDATION_ERROR",
+            KeyUnavailable::NotInKeyring { .. } | KeyUnavailable::NoSuchVersion { .. } => "KMS_KEY_NOT_FOUND",
+        };
+        AwsError::new(
+            AwsErrorCode::NotAuthorizedException,
+            format!(
+                "The stream's media cannot be decrypted: the key that encrypts it is not available ({code})."
+            ),
+        )
+        .with_detail(k.to_string())
+    }
+}
+
+impl From<CreateStreamError> for AwsError {
+    /// CreateStream failures: an unknown `KmsKeyId` is `InvalidArgumentException`.
+    fn from(e: CreateStreamError) -> Self {
+        match e {
+            CreateStreamError::UnknownKmsKey(k) => AwsError::invalid_argument(format!(
+                "KmsKeyId {:?} is not a key of this server's keyring.",
+                k.0
+            )),
+            CreateStreamError::Index(e) => AwsError::from(e),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `POST /createStream`: validates the input like the botocore model and creates an ACTIVE stream
 //! in the caller's region (AWS creates asynchronously via CREATING; producers poll for ACTIVE, so
-//! creating directly as ACTIVE is compatible).
+//! creating directly as ACTIVE is compatible). `KmsKeyId` (key id, key ARN, alias or alias ARN)
+//! must name a key of the keyring (`InvalidArgumentException` otherwise); the archive generates the
+//! stream's data key under it (design/0018-encryption-at-rest.md).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
 use crate::api::streams::authorize_stream;
-use crate::archive::{IndexError, NewStream, STREAM_NAME_CONSTRAINT};
+use crate::archive::{CreateStreamError, IndexError, NewStream, STREAM_NAME_CONSTRAINT};
 use crate::model::{
     AccountId, DataRetention, DeviceName, MediaType, ResourceArn, StorageTier, StreamName, TagSet,
     ValidationError, VersionToken, check_enum, check_len, required,
@@ -109,6 +111,7 @@ pub async fn handle(
         device_name: req.device_name,
         media_type: req.media_type,
         kms_key_id: req.kms_key_id,
+        data_key: None,
         retention: req.retention,
         storage_tier: req.storage_tier,
         version: VersionToken::generate(),
@@ -116,7 +119,9 @@ pub async fn handle(
     };
     let name = req.name;
     let stream = state.archive.create_stream(new).await.map_err(|e| match e {
-        IndexError::Conflict { constraint } if constraint == STREAM_NAME_CONSTRAINT => {
+        CreateStreamError::Index(IndexError::Conflict { constraint })
+            if constraint == STREAM_NAME_CONSTRAINT =>
+        {
             AwsError::new(AwsErrorCode::ResourceInUseException, format!("The stream {name} already exists."))
         }
         other => other.into(),

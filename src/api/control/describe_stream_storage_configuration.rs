@@ -1,5 +1,6 @@
 //! `POST /describeStreamStorageConfiguration`: the stream's default storage tier (HOT or WARM).
-//! The tier is recorded and reported; this server keeps both tiers in the same fragment store.
+//! The tier decides where the stream's new fragments are stored (design/0017-object-store.md, "WARM
+//! tier").
 
 use serde::{Deserialize, Serialize};
 

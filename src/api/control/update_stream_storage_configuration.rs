@@ -1,6 +1,7 @@
 //! `POST /updateStreamStorageConfiguration`: sets the stream's default storage tier (HOT or WARM)
-//! when `CurrentVersion` matches, and issues a new version. The tier is recorded and reported;
-//! this server keeps both tiers in the same fragment store.
+//! when `CurrentVersion` matches, and issues a new version. Fragments persisted from then on go
+//! to the new tier's place in the store (WARM: its own directory, or S3 prefix/bucket and storage
+//! class); older fragments stay where they are, readable (design/0017-object-store.md).
 
 use serde::{Deserialize, Serialize};
 

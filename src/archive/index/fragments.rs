@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::postgres::PostgresIndex;
 use super::sqlite::SqliteIndex;
 use super::{Dialect, IndexError};
-use crate::model::{FragmentLocation, FragmentNumber, FragmentRecord};
+use crate::model::{FragmentLocation, FragmentNumber, FragmentRecord, StorageTier};
 
 /// Which of a fragment's timestamps a query is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +115,8 @@ struct FragmentRow {
     tracks: String,
     frame_count: i64,
     metadata: String,
+    key_version: i64,
+    tier: String,
 }
 
 impl TryFrom<FragmentRow> for FragmentRecord {
@@ -146,7 +148,9 @@ impl TryFrom<FragmentRow> for FragmentRecord {
                 segment: r.segment,
                 offset: u64::try_from(r.byte_offset).map_err(|_| corrupt("offset"))?,
                 length: u64::try_from(r.byte_length).map_err(|_| corrupt("length"))?,
+                tier: StorageTier::parse(&r.tier).ok_or_else(|| corrupt("tier"))?,
             },
+            key_version: u32::try_from(r.key_version).map_err(|_| corrupt("key version"))?,
             key_frame: r.key_frame,
             tracks,
             frame_count: r.frame_count,
@@ -166,8 +170,8 @@ pub(super) fn fragment_list_columns(f: &FragmentRecord) -> (String, String) {
 macro_rules! select_fragments {
     () => {
         "SELECT stream_id, fragment_number, cluster_timecode, producer_ts_ms, server_ts_ms, duration_ms, \
-         size_bytes, header_id, segment, byte_offset, byte_length, key_frame, tracks, frame_count, metadata \
-         FROM fragments"
+         size_bytes, header_id, segment, byte_offset, byte_length, key_frame, tracks, frame_count, metadata, \
+         key_version, tier FROM fragments"
     };
 }
 

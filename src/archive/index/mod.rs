@@ -11,10 +11,12 @@
 //! | camera secrets (Secrets Manager subset) | [`SecretIndex`] | `secrets` |
 //! | media storage (WebRTC ingestion) | [`MediaStorageIndex`] | `media_storage_configurations` |
 //! | references to stored bytes (retention bookkeeping) | [`ReferenceIndex`] | `fragments` (commit, expiry), `deleted_streams` |
+//! | streams' wrapped data keys (encryption at rest) | [`DataKeyIndex`] | `stream_data_keys` |
 //!
 //! [`Catalog`] is the first seven plus [`Backend`]: what `archive` lets everyone call through its
 //! handle. [`Index`] adds [`ReferenceIndex`], the queries the durability rule rests on (committing
-//! fragment rows, deleting rows, what recovery and reclaim ask), which only `archive` calls.
+//! fragment rows, deleting rows, what recovery and reclaim ask), and [`DataKeyIndex`], which only
+//! `archive` calls.
 //!
 //! Each aggregate's file holds its trait, its row types and ONE implementation, written inside a
 //! `macro_rules!` that the file expands for [`sqlite::SqliteIndex`] and [`postgres::PostgresIndex`]:
@@ -34,6 +36,7 @@
 
 mod analysis;
 mod channels;
+mod data_keys;
 mod edge;
 mod fragments;
 mod media_storage;
@@ -51,6 +54,7 @@ use async_trait::async_trait;
 
 pub use analysis::AnalysisIndex;
 pub use channels::{CHANNEL_NAME_CONSTRAINT, ChannelChanges, ChannelIndex, ChannelPage, NewChannel};
+pub use data_keys::{DataKeyIndex, NewDataKey, WrappedDataKey};
 pub use edge::EdgeIndex;
 pub use fragments::{FragmentIndex, LONGEST_FRAGMENT_MS, TimestampKind};
 pub use media_storage::{MEDIA_STORAGE_STREAM_CONSTRAINT, MediaStorage, MediaStorageIndex};
@@ -163,11 +167,11 @@ impl<T> Catalog for T where
 {
 }
 
-/// The whole index: the catalog plus the references to stored bytes and closing, which only
-/// `archive` uses.
-pub trait Index: Catalog + ReferenceIndex + Shutdown {}
+/// The whole index: the catalog plus the references to stored bytes, the wrapped data keys and
+/// closing, which only `archive` uses.
+pub trait Index: Catalog + ReferenceIndex + DataKeyIndex + Shutdown {}
 
-impl<T: Catalog + ReferenceIndex + Shutdown> Index for T {}
+impl<T: Catalog + ReferenceIndex + DataKeyIndex + Shutdown> Index for T {}
 
 /// What differs between the two SQL dialects; everything else is shared text.
 trait Dialect {

@@ -86,8 +86,8 @@ macro_rules! reference_queries {
                     let done = sqlx::query(
                         "INSERT INTO fragments (stream_id, fragment_number, cluster_timecode, producer_ts_ms, \
                          server_ts_ms, duration_ms, size_bytes, header_id, segment, byte_offset, byte_length, \
-                         key_frame, tracks, frame_count, metadata) \
-                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+                         key_frame, tracks, frame_count, metadata, key_version, tier) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 \
                          WHERE EXISTS (SELECT 1 FROM streams WHERE id = $1) \
                          AND EXISTS (SELECT 1 FROM track_headers WHERE id = $8)",
                     )
@@ -106,6 +106,8 @@ macro_rules! reference_queries {
                     .bind(tracks)
                     .bind(f.frame_count)
                     .bind(metadata)
+                    .bind(i64::from(f.key_version))
+                    .bind(f.location.tier.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(referent_gone)?;

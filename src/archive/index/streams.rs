@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use super::data_keys::{INSERT_DATA_KEY, NewDataKey};
 use super::postgres::PostgresIndex;
 use super::sqlite::SqliteIndex;
 use super::tags::{TagOwner, Tags};
@@ -23,8 +24,12 @@ pub struct NewStream {
     pub device_name: Option<String>,
     /// Optional media type.
     pub media_type: Option<String>,
-    /// Optional KMS key id.
+    /// Optional KMS key id, as given (what DescribeStream reports).
     pub kms_key_id: Option<String>,
+    /// The stream's first data key (version 1), wrapped by the master key its `kms_key_id`
+    /// selects; stored in the same transaction as the stream. `None`: generated at the stream's
+    /// first write. `archive::Archive::create_stream` fills it in; other callers leave it `None`.
+    pub data_key: Option<NewDataKey>,
     /// Retention.
     pub retention: DataRetention,
     /// Storage tier.
@@ -194,6 +199,16 @@ macro_rules! stream_queries {
                 .await
                 .map_err(<Self as Dialect>::name_constraints)?;
                 Self::upsert_tags(&mut tx, TagOwner::Stream, id, &new.tags).await?;
+                if let Some(key) = &new.data_key {
+                    sqlx::query(INSERT_DATA_KEY)
+                        .bind(id)
+                        .bind(1_i64)
+                        .bind(&key.master_key_id)
+                        .bind(&key.wrapped)
+                        .bind(new.arn.creation_millis)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 self.fetch_stream(id).await
             }

@@ -1,6 +1,10 @@
 //! `[store]`: which fragment store the archive opens (the local segment directory, the default, or
-//! an S3-compatible bucket) and the S3 connection settings. Pure data with serde defaults; opening
-//! the store is `archive::open`'s job, and the `OPENKVS_*` overrides are applied by `app::config`.
+//! an S3-compatible bucket), the S3 connection settings, and where each store keeps the WARM tier
+//! (`[store.local] warm_dir`; `[store.s3] warm_bucket`, `warm_prefix`, `warm_storage_class`).
+//! Pure data with serde defaults; opening the store is `archive::open`'s job, and the `OPENKVS_*`
+//! overrides are applied by `app::config`.
+
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -34,8 +38,19 @@ impl std::str::FromStr for StoreKind {
 pub struct StoreConfig {
     /// `"local"` (default) or `"s3"`.
     pub kind: StoreKind,
+    /// The local store's settings (used when `kind = "local"`).
+    pub local: LocalConfig,
     /// The S3 settings (used when `kind = "s3"`).
     pub s3: S3Config,
+}
+
+/// `[store.local]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalConfig {
+    /// Where WARM-tier streams' segments go (e.g. a larger, slower disk). Absent:
+    /// `DATA_DIR/fragments-warm`.
+    pub warm_dir: Option<PathBuf>,
 }
 
 /// `[store.s3]`: an S3-compatible bucket. Credentials not given here come from the standard AWS
@@ -63,6 +78,12 @@ pub struct S3Config {
     pub retry_secs: u64,
     /// Most PUTs in flight at once (one per stream of a commit batch).
     pub max_concurrent_puts: usize,
+    /// The bucket of WARM-tier objects (absent: `bucket`).
+    pub warm_bucket: Option<String>,
+    /// The key prefix of WARM-tier objects (absent: `PREFIX/warm`, or `warm` without a prefix).
+    pub warm_prefix: Option<String>,
+    /// The S3 storage class WARM-tier objects are PUT with (`""`: none, the bucket's default).
+    pub warm_storage_class: String,
 }
 
 impl Default for S3Config {
@@ -77,6 +98,27 @@ impl Default for S3Config {
             request_timeout_secs: 10,
             retry_secs: 5,
             max_concurrent_puts: 64,
+            warm_bucket: None,
+            warm_prefix: None,
+            warm_storage_class: "STANDARD_IA".to_owned(),
+        }
+    }
+}
+
+impl S3Config {
+    /// The bucket WARM-tier objects go to.
+    pub fn warm_bucket(&self) -> &str {
+        self.warm_bucket.as_deref().filter(|b| !b.is_empty()).unwrap_or(&self.bucket)
+    }
+
+    /// The key prefix WARM-tier objects go under (no leading or trailing `/`).
+    pub fn warm_prefix(&self) -> String {
+        match &self.warm_prefix {
+            Some(p) => p.trim_matches('/').to_owned(),
+            None => {
+                let hot = self.prefix.trim_matches('/');
+                if hot.is_empty() { "warm".to_owned() } else { format!("{hot}/warm") }
+            }
         }
     }
 }
@@ -93,6 +135,9 @@ impl std::fmt::Debug for S3Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("retry_secs", &self.retry_secs)
             .field("max_concurrent_puts", &self.max_concurrent_puts)
+            .field("warm_bucket", &self.warm_bucket)
+            .field("warm_prefix", &self.warm_prefix)
+            .field("warm_storage_class", &self.warm_storage_class)
             .finish()
     }
 }
@@ -119,6 +164,16 @@ impl StoreConfig {
         }
         if s3.request_timeout_secs == 0 || s3.max_concurrent_puts == 0 {
             return Err("store.s3.request_timeout_secs and max_concurrent_puts must be at least 1".into());
+        }
+        if s3.warm_bucket().len() < 3 {
+            return Err("store.s3.warm_bucket must name a bucket (at least 3 characters)".into());
+        }
+        if s3.warm_bucket() == s3.bucket && s3.warm_prefix() == s3.prefix.trim_matches('/') {
+            return Err(
+                "store.s3.warm_bucket and warm_prefix must differ from bucket and prefix: the WARM tier needs a \
+                 place of its own"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
+use super::{FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
 
 /// Turns the injected fault on and off; clones share the switch.
 #[derive(Debug, Clone, Default)]
@@ -67,7 +67,7 @@ impl FaultyStore {
 
 #[async_trait]
 impl FragmentStore for FaultyStore {
-    async fn append(&self, items: Vec<(i64, Vec<Bytes>)>) -> Vec<Result<Location, StoreError>> {
+    async fn append(&self, items: Vec<FragmentBytes>) -> Vec<Result<Location, StoreError>> {
         if self.switch.check().is_err() {
             return items
                 .iter()

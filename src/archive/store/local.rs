@@ -1,24 +1,29 @@
-//! [`LocalStore`]: per-stream append-only segment files under `ROOT/<stream id>/<segment>.seg`.
+//! [`LocalStore`]: per-stream append-only segment files under `ROOT/<stream id>/<segment>.seg`,
+//! where ROOT is the HOT directory (`DATA_DIR/fragments`) or the WARM one (`[store.local]
+//! warm_dir`, by default `DATA_DIR/fragments-warm`) as the fragment's tier says.
 //!
-//! Each stream has one open segment. `append` writes the fragment at the segment's end (one
-//! `write` per part, no copy) and returns (segment, offset, length). A segment is closed once it
-//! exceeds the roll size; it is then still fsynced by the next `sync` before its handle is dropped.
-//! `sync` fdatasyncs every touched segment (and a stream directory the first time a file appears in
-//! it) on up to [`SYNC_THREADS`] threads at once, so one group commit across many streams costs about
-//! one journal commit, not one per stream.
+//! Each stream has one open segment, in the tier of its last append. `append` writes the fragment
+//! at the segment's end (one `write` per part, no copy) and returns (segment, offset, length,
+//! tier). A segment is closed once it exceeds the roll size, or when the stream's tier changes
+//! (the next segment opens in the other directory, numbered after it); it is then still fsynced
+//! by the next `sync` before its handle is dropped. Segment numbers of a stream are unique across
+//! the two directories. `sync` fdatasyncs every touched segment (and a stream directory the first
+//! time a file appears in it) on up to [`SYNC_THREADS`] threads at once, so one group commit
+//! across many streams costs about one journal commit, not one per stream.
 //!
 //! Crash safety: after a restart the store never appends to an old segment; it starts a new one
 //! numbered after the highest on disk. Bytes written but never acknowledged (a torn tail) are
 //! therefore never followed by acknowledged bytes, and the index only points at bytes that were
 //! synced before their row was committed. Reconciliation ([`FragmentStore::reconcile`], run once at
-//! startup, before any append) then trims what a crash left behind: each stream's newest indexed segment is truncated
-//! to the end of its last indexed fragment and newer, unindexed segments are removed, so torn tails
-//! neither hold disk nor survive to be misread (design/0006-crash-safety.md).
+//! startup, before any append) then trims what a crash left behind: each stream's newest indexed
+//! segment is truncated to the end of its last indexed fragment and newer, unindexed segments are
+//! removed, in both directories, so torn tails neither hold disk nor survive to be misread
+//! (design/0006-crash-safety.md).
 //!
 //! [`SegmentFiles`] does the blocking file I/O; [`LocalStore`] is the async [`FragmentStore`] over
 //! it, running each call on a blocking thread.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{IoSlice, Write};
 use std::os::unix::fs::FileExt;
@@ -30,7 +35,8 @@ use bytes::Bytes;
 
 use async_trait::async_trait;
 
-use super::{FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
+use super::{FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
+use crate::model::StorageTier;
 
 /// Most threads used to fsync segments in parallel.
 pub const SYNC_THREADS: usize = 8;
@@ -38,11 +44,15 @@ pub const SYNC_THREADS: usize = 8;
 /// Default size after which a segment is closed and a new one started.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Both tiers, HOT first.
+const TIERS: [StorageTier; 2] = [StorageTier::Hot, StorageTier::Warm];
+
 #[derive(Debug)]
 struct Segment {
     file: File,
     number: i64,
     len: u64,
+    tier: StorageTier,
 }
 
 #[derive(Debug, Default)]
@@ -52,17 +62,28 @@ struct StreamFiles {
     retired: Vec<File>,
     /// Whether the current segment has unsynced appends.
     dirty: bool,
-    /// Whether a file was created in the directory since the last sync.
-    dir_dirty: bool,
+    /// Tiers whose stream directory got a new file since the last sync.
+    dirs_dirty: BTreeSet<usize>,
     /// The highest segment number the index references (set by `recover`): a new segment is
     /// numbered after it even if its file is missing, so a referenced number is never reused.
     indexed_segment: i64,
 }
 
-/// Per-stream append-only segment files in a local directory: the blocking side of [`LocalStore`].
+/// One segment file found on disk.
+#[derive(Debug)]
+struct FoundSegment {
+    tier: StorageTier,
+    number: i64,
+    path: PathBuf,
+    len: u64,
+}
+
+/// Per-stream append-only segment files in a HOT and a WARM directory: the blocking side of
+/// [`LocalStore`].
 #[derive(Debug)]
 pub struct SegmentFiles {
-    root: PathBuf,
+    /// The HOT and WARM roots, indexed by [`tier_index`].
+    roots: [PathBuf; 2],
     segment_bytes: u64,
     streams: Mutex<HashMap<i64, Arc<Mutex<StreamFiles>>>>,
     bytes: AtomicU64,
@@ -71,34 +92,73 @@ pub struct SegmentFiles {
     deleted: RwLock<HashSet<i64>>,
 }
 
-impl SegmentFiles {
-    /// Opens (creating) the store at `root`, counting the bytes already there.
-    pub fn open(root: &Path, segment_bytes: u64) -> Result<Self, StoreError> {
-        fs::create_dir_all(root)?;
-        let mut total = 0u64;
-        for stream_dir in fs::read_dir(root)? {
-            let stream_dir = stream_dir?;
-            if stream_dir.file_type()?.is_dir() {
-                for f in fs::read_dir(stream_dir.path())? {
-                    total += f?.metadata()?.len();
-                }
-            }
+fn tier_index(tier: StorageTier) -> usize {
+    match tier {
+        StorageTier::Hot => 0,
+        StorageTier::Warm => 1,
+    }
+}
+
+fn segment_number(name: &std::ffi::OsStr) -> Option<i64> {
+    name.to_str().and_then(|n| n.strip_suffix(".seg")).and_then(|n| n.parse::<i64>().ok())
+}
+
+/// The stream ids of the numbered directories under `root` (none if it does not exist).
+fn stream_dirs(root: &Path) -> std::io::Result<Vec<i64>> {
+    let entries = match fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut ids = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir()
+            && let Some(id) = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok())
+        {
+            ids.push(id);
         }
-        Ok(Self {
-            root: root.to_owned(),
+    }
+    Ok(ids)
+}
+
+impl SegmentFiles {
+    /// Opens (creating) the store at the `hot` and `warm` roots, counting the bytes already there.
+    pub fn open(hot: &Path, warm: &Path, segment_bytes: u64) -> Result<Self, StoreError> {
+        if hot == warm {
+            return Err(StoreError::Io(std::io::Error::other(format!(
+                "the HOT and WARM fragment directories are the same ({})",
+                hot.display()
+            ))));
+        }
+        let store = Self {
+            roots: [hot.to_owned(), warm.to_owned()],
             segment_bytes: segment_bytes.max(1),
             streams: Mutex::new(HashMap::new()),
-            bytes: AtomicU64::new(total),
+            bytes: AtomicU64::new(0),
             deleted: RwLock::new(HashSet::new()),
-        })
+        };
+        let mut total = 0u64;
+        for root in &store.roots {
+            fs::create_dir_all(root)?;
+        }
+        for id in store.stream_ids()? {
+            total += store.segments(id)?.iter().map(|s| s.len).sum::<u64>();
+        }
+        store.bytes.store(total, Ordering::Relaxed);
+        Ok(store)
     }
 
-    fn stream_dir(&self, stream_id: i64) -> PathBuf {
-        self.root.join(stream_id.to_string())
+    fn root(&self, tier: StorageTier) -> &Path {
+        &self.roots[tier_index(tier)]
     }
 
-    fn segment_path(&self, stream_id: i64, segment: i64) -> PathBuf {
-        self.stream_dir(stream_id).join(format!("{segment:016}.seg"))
+    fn stream_dir(&self, tier: StorageTier, stream_id: i64) -> PathBuf {
+        self.root(tier).join(stream_id.to_string())
+    }
+
+    fn segment_path(&self, tier: StorageTier, stream_id: i64, segment: i64) -> PathBuf {
+        self.stream_dir(tier, stream_id).join(format!("{segment:016}.seg"))
     }
 
     fn files(&self, stream_id: i64) -> Arc<Mutex<StreamFiles>> {
@@ -106,31 +166,47 @@ impl SegmentFiles {
         map.entry(stream_id).or_default().clone()
     }
 
-    /// Opens a new segment numbered after every segment already on disk (and after `floor`).
-    fn open_segment(&self, stream_id: i64, after: Option<i64>, floor: i64) -> Result<Segment, StoreError> {
-        let dir = self.stream_dir(stream_id);
-        fs::create_dir_all(&dir)?;
-        let mut highest = after.unwrap_or(0).max(floor);
-        if after.is_none() {
-            for entry in fs::read_dir(&dir)? {
-                let name = entry?.file_name();
-                if let Some(n) = segment_number(&name) {
-                    highest = highest.max(n);
+    /// Every segment file of a stream, in both tiers.
+    fn segments(&self, stream_id: i64) -> std::io::Result<Vec<FoundSegment>> {
+        let mut out = Vec::new();
+        for tier in TIERS {
+            let entries = match fs::read_dir(self.stream_dir(tier, stream_id)) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                if let Some(number) = segment_number(&entry.file_name()) {
+                    out.push(FoundSegment { tier, number, path: entry.path(), len: entry.metadata()?.len() });
                 }
             }
+        }
+        Ok(out)
+    }
+
+    /// Opens a new segment in `tier`, numbered after every segment of the stream already on disk
+    /// in either tier (and after `floor`).
+    fn open_segment(
+        &self,
+        stream_id: i64,
+        tier: StorageTier,
+        after: Option<i64>,
+        floor: i64,
+    ) -> Result<Segment, StoreError> {
+        fs::create_dir_all(self.stream_dir(tier, stream_id))?;
+        let mut highest = after.unwrap_or(0).max(floor);
+        if after.is_none() {
+            highest = self.segments(stream_id)?.iter().map(|s| s.number).fold(highest, i64::max);
         }
         let number = highest + 1;
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
             .read(true)
-            .open(self.segment_path(stream_id, number))?;
-        Ok(Segment { file, number, len: 0 })
+            .open(self.segment_path(tier, stream_id, number))?;
+        Ok(Segment { file, number, len: 0, tier })
     }
-}
-
-fn segment_number(name: &std::ffi::OsStr) -> Option<i64> {
-    name.to_str().and_then(|n| n.strip_suffix(".seg")).and_then(|n| n.parse::<i64>().ok())
 }
 
 impl SegmentFiles {
@@ -140,70 +216,55 @@ impl SegmentFiles {
     ///
     /// Per such stream: bytes past that end in that segment (a torn or never-acknowledged tail) are
     /// truncated, and segments numbered after it (opened and written but never acknowledged) are
-    /// deleted; both changes are fsynced. Older segments are left alone: they were closed before the
-    /// newest one started, so they hold no tail that could precede acknowledged bytes. Directories
-    /// of streams the index has no fragments for are reported, not deleted: that is also what an
-    /// index pointed at the wrong database looks like, and the store must not destroy data on a
-    /// misconfiguration (their bytes are unreachable and never appended to either way).
+    /// deleted, in either tier; both changes are fsynced. Older segments are left alone: they were
+    /// closed before the newest one started, so they hold no tail that could precede acknowledged
+    /// bytes. Directories of streams the index has no fragments for are reported, not deleted:
+    /// that is also what an index pointed at the wrong database looks like, and the store must not
+    /// destroy data on a misconfiguration (their bytes are unreachable and never appended to either
+    /// way).
     pub fn recover(&self, indexed: &HashMap<i64, HighWater>) -> Result<Reconciliation, StoreError> {
         let mut report = Reconciliation::default();
-        let mut stream_ids: Vec<i64> = Vec::new();
-        for entry in fs::read_dir(&self.root)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir()
-                && let Some(id) = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok())
-            {
-                stream_ids.push(id);
-            }
-        }
-        stream_ids.sort_unstable();
         for (&id, hw) in indexed {
-            let last = hw.segment;
             let files = self.files(id);
-            files.lock().unwrap_or_else(|p| p.into_inner()).indexed_segment = last;
+            files.lock().unwrap_or_else(|p| p.into_inner()).indexed_segment = hw.segment;
         }
-        for id in stream_ids {
-            let dir = self.stream_dir(id);
+        for id in self.stream_ids()? {
+            let segments = self.segments(id)?;
             let Some(&HighWater { segment: last, end }) = indexed.get(&id) else {
-                let has_segments = fs::read_dir(&dir)?
-                    .filter_map(Result::ok)
-                    .any(|e| segment_number(&e.file_name()).is_some());
-                if has_segments {
+                if !segments.is_empty() {
                     report.unindexed_streams.push(id);
                 }
                 continue;
             };
-            let mut removed_any = false;
+            let mut changed_dirs = BTreeSet::new();
             let mut last_seen = false;
-            for entry in fs::read_dir(&dir)? {
-                let entry = entry?;
-                let Some(n) = segment_number(&entry.file_name()) else { continue };
-                let len = entry.metadata()?.len();
-                if n > last {
-                    fs::remove_file(entry.path())?;
+            for seg in segments {
+                if seg.number > last {
+                    fs::remove_file(&seg.path)?;
                     report.removed_segments += 1;
-                    report.bytes_dropped += len;
-                    removed_any = true;
-                } else if n == last {
+                    report.bytes_dropped += seg.len;
+                    changed_dirs.insert(tier_index(seg.tier));
+                } else if seg.number == last {
                     last_seen = true;
-                    if len > end {
-                        let file = OpenOptions::new().write(true).open(entry.path())?;
+                    if seg.len > end {
+                        let file = OpenOptions::new().write(true).open(&seg.path)?;
                         file.set_len(end)?;
                         file.sync_all()?;
                         report.truncated_segments += 1;
-                        report.bytes_dropped += len - end;
-                    } else if len < end {
-                        report.short_segments.push((id, n, end, len));
+                        report.bytes_dropped += seg.len - end;
+                    } else if seg.len < end {
+                        report.short_segments.push((id, seg.number, end, seg.len));
                     }
                 }
             }
             if !last_seen {
                 report.short_segments.push((id, last, end, 0));
             }
-            if removed_any {
-                sync_dir(&dir)?;
+            for tier in changed_dirs {
+                sync_dir(&self.stream_dir(TIERS[tier], id))?;
             }
         }
+        report.short_segments.sort_unstable();
         let dropped = report.bytes_dropped;
         let _ = self
             .bytes
@@ -237,8 +298,8 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
 }
 
 impl SegmentFiles {
-    /// Appends one fragment of `stream_id` (see [`FragmentStore::append`]).
-    pub fn append(&self, stream_id: i64, parts: &[Bytes]) -> Result<Location, StoreError> {
+    /// Appends one fragment of `stream_id` to `tier` (see [`FragmentStore::append`]).
+    pub fn append(&self, stream_id: i64, tier: StorageTier, parts: &[Bytes]) -> Result<Location, StoreError> {
         if self.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&stream_id) {
             return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
         }
@@ -246,17 +307,17 @@ impl SegmentFiles {
         let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
         let needs_new = match &files.current {
             None => true,
-            Some(seg) => seg.len >= self.segment_bytes,
+            Some(seg) => seg.len >= self.segment_bytes || seg.tier != tier,
         };
         if needs_new {
             let after = files.current.as_ref().map(|s| s.number);
-            let seg = self.open_segment(stream_id, after, files.indexed_segment)?;
+            let seg = self.open_segment(stream_id, tier, after, files.indexed_segment)?;
             if let Some(old) = files.current.replace(seg)
                 && files.dirty
             {
                 files.retired.push(old.file);
             }
-            files.dir_dirty = true;
+            files.dirs_dirty.insert(tier_index(tier));
         }
         let seg = files.current.as_mut().expect("segment opened above");
         let offset = seg.len;
@@ -273,19 +334,19 @@ impl SegmentFiles {
         let number = seg.number;
         files.dirty = true;
         self.bytes.fetch_add(written, Ordering::Relaxed);
-        Ok(Location { segment: number, offset, length: written })
+        Ok(Location { segment: number, offset, length: written, tier })
     }
 
     /// Appends several fragments, writing different streams in parallel.
-    pub fn append_many(&self, items: &[(i64, &[Bytes])]) -> Vec<Result<Location, StoreError>> {
+    pub fn append_many(&self, items: &[FragmentBytes]) -> Vec<Result<Location, StoreError>> {
         if items.len() < 4 {
-            return items.iter().map(|(id, parts)| self.append(*id, parts)).collect();
+            return items.iter().map(|f| self.append(f.stream_id, f.tier, &f.parts)).collect();
         }
         // Group by stream (keeping each stream's order), spread the streams over up to
         // SYNC_THREADS threads: copying into the page cache is the costly part of a big batch.
         let mut by_stream: HashMap<i64, Vec<usize>> = HashMap::new();
-        for (i, (id, _)) in items.iter().enumerate() {
-            by_stream.entry(*id).or_default().push(i);
+        for (i, f) in items.iter().enumerate() {
+            by_stream.entry(f.stream_id).or_default().push(i);
         }
         let groups: Vec<Vec<usize>> = by_stream.into_values().collect();
         let per_thread = groups.len().div_ceil(SYNC_THREADS);
@@ -298,8 +359,8 @@ impl SegmentFiles {
                         let mut out = Vec::new();
                         for group in chunk {
                             for &i in group {
-                                let (id, parts) = items[i];
-                                out.push((i, self.append(id, parts)));
+                                let f = &items[i];
+                                out.push((i, self.append(f.stream_id, f.tier, &f.parts)));
                             }
                         }
                         out
@@ -329,6 +390,7 @@ impl SegmentFiles {
         // Collect what needs syncing under the locks (cheap fd clones), fsync outside them.
         let mut files_to_sync: Vec<File> = Vec::new();
         let mut dirs_to_sync: Vec<PathBuf> = Vec::new();
+        let mut roots_to_sync = BTreeSet::new();
         for &id in stream_ids {
             let entry = self.files(id);
             let mut f = entry.lock().unwrap_or_else(|p| p.into_inner());
@@ -339,9 +401,9 @@ impl SegmentFiles {
                 }
                 f.dirty = false;
             }
-            if f.dir_dirty {
-                dirs_to_sync.push(self.stream_dir(id));
-                f.dir_dirty = false;
+            for tier in std::mem::take(&mut f.dirs_dirty) {
+                dirs_to_sync.push(self.stream_dir(TIERS[tier], id));
+                roots_to_sync.insert(tier);
             }
         }
         if files_to_sync.is_empty() && dirs_to_sync.is_empty() {
@@ -354,12 +416,10 @@ impl SegmentFiles {
         for d in dirs_to_sync {
             jobs.push(Box::new(move || sync_dir(&d)));
         }
-        if !jobs.is_empty() {
-            // A brand-new stream directory must itself be durable in the store root.
-            jobs.push(Box::new({
-                let root = self.root.clone();
-                move || sync_dir(&root)
-            }));
+        // A brand-new stream directory must itself be durable in its root.
+        for tier in roots_to_sync {
+            let root = self.roots[tier].clone();
+            jobs.push(Box::new(move || sync_dir(&root)));
         }
         let mut first_error = None;
         if jobs.len() == 1 {
@@ -402,9 +462,9 @@ impl SegmentFiles {
         }
     }
 
-    /// Reads a fragment back.
+    /// Reads a fragment back from its tier.
     pub fn read(&self, stream_id: i64, location: &Location) -> Result<Bytes, StoreError> {
-        let path = self.segment_path(stream_id, location.segment);
+        let path = self.segment_path(location.tier, stream_id, location.segment);
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound),
@@ -419,55 +479,45 @@ impl SegmentFiles {
         }
     }
 
-    /// Removes the stream's directory and refuses later appends to it.
+    /// Removes the stream's directories and refuses later appends to it.
     pub fn delete_stream(&self, stream_id: i64) -> Result<Reclaimed, StoreError> {
         self.deleted.write().unwrap_or_else(|p| p.into_inner()).insert(stream_id);
         // Wait out an append in progress (it holds the stream's lock), then forget the files.
         let files = self.files(stream_id);
         drop(files.lock().unwrap_or_else(|p| p.into_inner()));
         self.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&stream_id);
-        let dir = self.stream_dir(stream_id);
-        let (mut freed, mut segments) = (0u64, 0u64);
-        match fs::read_dir(&dir) {
-            Ok(entries) => {
-                for e in entries.flatten() {
-                    freed += e.metadata().map(|m| m.len()).unwrap_or(0);
-                    segments += u64::from(segment_number(&e.file_name()).is_some());
-                }
+        let segments = self.segments(stream_id)?;
+        let freed: u64 = segments.iter().map(|s| s.len).sum();
+        for tier in TIERS {
+            match fs::remove_dir_all(self.stream_dir(tier, stream_id)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Reclaimed::default()),
-            Err(e) => return Err(e.into()),
         }
-        fs::remove_dir_all(&dir)?;
         let _ =
             self.bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(freed)));
-        Ok(Reclaimed { segments, bytes: freed })
+        Ok(Reclaimed { segments: segments.len() as u64, bytes: freed })
     }
 
-    /// Unlinks the stream's segment files numbered below `below` (`None`: all).
+    /// Unlinks the stream's segment files numbered below `below` (`None`: all), in both tiers.
     pub fn remove_segments_below(&self, stream_id: i64, below: Option<i64>) -> Result<Reclaimed, StoreError> {
         let files = self.files(stream_id);
         let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
-        let dir = self.stream_dir(stream_id);
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Reclaimed::default()),
-            Err(e) => return Err(e.into()),
-        };
         let (mut removed, mut freed, mut highest_removed) = (0u64, 0u64, None::<i64>);
-        let mut kept_any = false;
-        for entry in entries {
-            let entry = entry?;
-            let Some(n) = segment_number(&entry.file_name()) else { continue };
-            if below.is_some_and(|b| n >= b) {
-                kept_any = true;
+        let mut kept = [false; 2];
+        let mut emptied = [false; 2];
+        for seg in self.segments(stream_id)? {
+            let t = tier_index(seg.tier);
+            if below.is_some_and(|b| seg.number >= b) {
+                kept[t] = true;
                 continue;
             }
-            let len = entry.metadata()?.len();
-            fs::remove_file(entry.path())?;
+            fs::remove_file(&seg.path)?;
             removed += 1;
-            freed += len;
-            highest_removed = highest_removed.max(Some(n));
+            freed += seg.len;
+            emptied[t] = true;
+            highest_removed = highest_removed.max(Some(seg.number));
         }
         if let Some(h) = highest_removed {
             if files.current.as_ref().is_some_and(|c| c.number <= h) {
@@ -478,11 +528,19 @@ impl SegmentFiles {
             // A number once used is never reused in this process, so a stale location read by a
             // slow reader finds nothing rather than another fragment's bytes.
             files.indexed_segment = files.indexed_segment.max(h);
-            if !kept_any && files.current.is_none() {
-                let _ = fs::remove_dir(&dir);
-                sync_dir(&self.root)?;
-            } else {
-                sync_dir(&dir)?;
+            for tier in TIERS {
+                let t = tier_index(tier);
+                if !emptied[t] {
+                    continue;
+                }
+                let dir = self.stream_dir(tier, stream_id);
+                let open_here = files.current.as_ref().is_some_and(|c| c.tier == tier);
+                if !kept[t] && !open_here {
+                    let _ = fs::remove_dir(&dir);
+                    sync_dir(self.root(tier))?;
+                } else {
+                    sync_dir(&dir)?;
+                }
             }
         }
         let _ =
@@ -490,26 +548,22 @@ impl SegmentFiles {
         Ok(Reclaimed { segments: removed, bytes: freed })
     }
 
-    /// Ids of the streams with a directory, ascending.
+    /// Ids of the streams with a directory in either tier, ascending.
     pub fn stream_ids(&self) -> Result<Vec<i64>, StoreError> {
-        let mut ids = Vec::new();
-        for entry in fs::read_dir(&self.root)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir()
-                && let Some(id) = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok())
-            {
-                ids.push(id);
-            }
+        let mut ids = BTreeSet::new();
+        for root in &self.roots {
+            ids.extend(stream_dirs(root)?);
         }
-        ids.sort_unstable();
-        Ok(ids)
+        Ok(ids.into_iter().collect())
     }
 
-    /// Creates, writes and removes a probe file.
+    /// Creates, writes and removes a probe file in both tiers.
     pub fn check_writable(&self) -> Result<(), StoreError> {
-        let probe = self.root.join(".ready-probe");
-        fs::write(&probe, b"ok")?;
-        fs::remove_file(&probe)?;
+        for root in &self.roots {
+            let probe = root.join(".ready-probe");
+            fs::write(&probe, b"ok")?;
+            fs::remove_file(&probe)?;
+        }
         Ok(())
     }
 
@@ -526,9 +580,9 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
-    /// Opens (creating) the store at `root`, counting the bytes already there.
-    pub fn open(root: &Path, segment_bytes: u64) -> Result<Self, StoreError> {
-        Ok(Self { files: Arc::new(SegmentFiles::open(root, segment_bytes)?) })
+    /// Opens (creating) the store at the `hot` and `warm` roots, counting the bytes already there.
+    pub fn open(hot: &Path, warm: &Path, segment_bytes: u64) -> Result<Self, StoreError> {
+        Ok(Self { files: Arc::new(SegmentFiles::open(hot, warm, segment_bytes)?) })
     }
 
     /// Runs `f` on the segment files on a blocking thread.
@@ -545,15 +599,10 @@ impl LocalStore {
 
 #[async_trait]
 impl FragmentStore for LocalStore {
-    async fn append(&self, items: Vec<(i64, Vec<Bytes>)>) -> Vec<Result<Location, StoreError>> {
+    async fn append(&self, items: Vec<FragmentBytes>) -> Vec<Result<Location, StoreError>> {
         let n = items.len();
         let files = self.files.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            let refs: Vec<(i64, &[Bytes])> =
-                items.iter().map(|(id, parts)| (*id, parts.as_slice())).collect();
-            files.append_many(&refs)
-        })
-        .await;
+        let written = tokio::task::spawn_blocking(move || files.append_many(&items)).await;
         written.unwrap_or_else(|e| {
             (0..n)
                 .map(|_| Err(StoreError::Io(std::io::Error::other(format!("store thread failed: {e}")))))
@@ -598,13 +647,26 @@ impl FragmentStore for LocalStore {
     }
 
     fn describe(&self) -> String {
-        format!("local segments in {}", self.files.root.display())
+        format!(
+            "local segments in {} (WARM tier: {})",
+            self.files.roots[0].display(),
+            self.files.roots[1].display()
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const HOT: StorageTier = StorageTier::Hot;
+    const WARM: StorageTier = StorageTier::Warm;
+
+    /// A store with its HOT root at `dir` and its WARM root inside it (a non-numeric directory the
+    /// HOT side ignores).
+    fn open_files(dir: &Path, segment_bytes: u64) -> SegmentFiles {
+        SegmentFiles::open(dir, &dir.join("warm"), segment_bytes).unwrap()
+    }
 
     fn hw(segment: i64, end: u64) -> HighWater {
         HighWater { segment, end }
@@ -613,29 +675,29 @@ mod tests {
     #[test]
     fn appends_read_back_and_roll_segments() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SegmentFiles::open(dir.path(), 10).unwrap();
-        let a = store.append(7, &[Bytes::from_static(b"hello"), Bytes::from_static(b" world")]).unwrap();
+        let store = open_files(dir.path(), 10);
+        let a = store.append(7, HOT, &[Bytes::from_static(b"hello"), Bytes::from_static(b" world")]).unwrap();
         assert_eq!((a.segment, a.offset, a.length), (1, 0, 11));
-        let b = store.append(7, &[Bytes::from_static(b"next")]).unwrap();
+        let b = store.append(7, HOT, &[Bytes::from_static(b"next")]).unwrap();
         assert_eq!(b.segment, 2, "the first segment passed the roll size");
         store.sync(&[7]).unwrap();
         assert_eq!(&store.read(7, &a).unwrap()[..], b"hello world");
         assert_eq!(&store.read(7, &b).unwrap()[..], b"next");
         assert_eq!(store.bytes_stored(), 15);
-        let missing = Location { segment: 9, offset: 0, length: 1 };
+        let missing = Location { segment: 9, offset: 0, length: 1, tier: HOT };
         assert!(matches!(store.read(7, &missing), Err(StoreError::NotFound)));
     }
 
     #[test]
     fn a_fragment_of_many_parts_is_written_whole_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let store = open_files(dir.path(), DEFAULT_SEGMENT_BYTES);
         // More parts than one writev takes, some empty.
         let parts: Vec<Bytes> =
             (0..2500u32).map(|i| Bytes::from(vec![(i % 251) as u8; (i % 7) as usize])).collect();
         let expected: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
-        let a = store.append(3, &parts).unwrap();
-        let b = store.append(3, &[Bytes::from_static(b"after")]).unwrap();
+        let a = store.append(3, HOT, &parts).unwrap();
+        let b = store.append(3, HOT, &[Bytes::from_static(b"after")]).unwrap();
         store.sync(&[3]).unwrap();
         assert_eq!(a.length, expected.len() as u64);
         assert_eq!(&store.read(3, &a).unwrap()[..], &expected[..]);
@@ -646,13 +708,13 @@ mod tests {
     #[test]
     fn a_reopened_store_starts_a_new_segment() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
-        let a = store.append(1, &[Bytes::from_static(b"abc")]).unwrap();
+        let store = open_files(dir.path(), DEFAULT_SEGMENT_BYTES);
+        let a = store.append(1, HOT, &[Bytes::from_static(b"abc")]).unwrap();
         store.sync(&[1]).unwrap();
         drop(store);
-        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let store = open_files(dir.path(), DEFAULT_SEGMENT_BYTES);
         assert_eq!(store.bytes_stored(), 3);
-        let b = store.append(1, &[Bytes::from_static(b"def")]).unwrap();
+        let b = store.append(1, HOT, &[Bytes::from_static(b"def")]).unwrap();
         assert_eq!(b.segment, a.segment + 1);
         assert_eq!(&store.read(1, &a).unwrap()[..], b"abc");
         store.delete_stream(1).unwrap();
@@ -667,22 +729,22 @@ mod tests {
     #[test]
     fn recovery_cuts_torn_tails_back_to_the_index() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SegmentFiles::open(dir.path(), 64).unwrap();
-        let a = store.append(3, &[Bytes::from_static(b"first fragment")]).unwrap();
-        let b = store.append(3, &[Bytes::from_static(b"second fragment")]).unwrap();
+        let store = open_files(dir.path(), 64);
+        let a = store.append(3, HOT, &[Bytes::from_static(b"first fragment")]).unwrap();
+        let b = store.append(3, HOT, &[Bytes::from_static(b"second fragment")]).unwrap();
         store.sync(&[3]).unwrap();
         // Indexed so far: a and b (their rows committed after that sync). Then the crash: a write
         // torn halfway through a third fragment, never synced, never indexed.
-        let torn = store.append(3, &[Bytes::from_static(b"third frag")]).unwrap();
+        let torn = store.append(3, HOT, &[Bytes::from_static(b"third frag")]).unwrap();
         assert_eq!(torn.segment, b.segment);
         // Stream 4: its indexed fragment lives in segment 1; segment 2 was opened (roll) and
         // written but the batch never committed.
-        let store4 = SegmentFiles::open(dir.path(), 8).unwrap();
-        let c = store4.append(4, &[Bytes::from_static(b"indexed!!")]).unwrap();
-        let lost = store4.append(4, &[Bytes::from_static(b"unacked")]).unwrap();
+        let store4 = open_files(dir.path(), 8);
+        let c = store4.append(4, HOT, &[Bytes::from_static(b"indexed!!")]).unwrap();
+        let lost = store4.append(4, HOT, &[Bytes::from_static(b"unacked")]).unwrap();
         assert_eq!((c.segment, lost.segment), (1, 2));
         // Stream 5: a directory with a segment but no indexed fragments at all.
-        store4.append(5, &[Bytes::from_static(b"orphan")]).unwrap();
+        store4.append(5, HOT, &[Bytes::from_static(b"orphan")]).unwrap();
         drop((store, store4));
         let seg3 = dir.path().join("3").join(format!("{:016}.seg", b.segment));
         // Simulate the kernel having kept only part of the torn write.
@@ -690,7 +752,7 @@ mod tests {
         f.set_len(b.offset + b.length + 4).unwrap();
         drop(f);
 
-        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let store = open_files(dir.path(), DEFAULT_SEGMENT_BYTES);
         let indexed = HashMap::from([(3, hw(b.segment, b.offset + b.length)), (4, hw(c.segment, c.length))]);
         let report = store.recover(&indexed).unwrap();
         assert_eq!(report.truncated_segments, 1);
@@ -705,12 +767,12 @@ mod tests {
         assert_eq!(&store.read(4, &c).unwrap()[..], b"indexed!!");
         assert!(matches!(store.read(3, &torn), Err(StoreError::NotFound)), "torn bytes are gone");
         // The next append starts a new segment after the recovered one; nothing follows torn bytes.
-        let d = store.append(3, &[Bytes::from_static(b"after restart")]).unwrap();
+        let d = store.append(3, HOT, &[Bytes::from_static(b"after restart")]).unwrap();
         assert_eq!((d.segment, d.offset), (b.segment + 1, 0));
         store.sync(&[3]).unwrap();
         assert_eq!(&store.read(3, &d).unwrap()[..], b"after restart");
         // Recovery is idempotent.
-        let again = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let again = open_files(dir.path(), DEFAULT_SEGMENT_BYTES);
         let mut indexed = indexed;
         indexed.insert(3, hw(d.segment, d.length));
         let report = again.recover(&indexed).unwrap();
@@ -721,24 +783,24 @@ mod tests {
     #[test]
     fn recovery_reports_indexed_bytes_missing_from_disk() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
-        store.append(1, &[Bytes::from_static(b"abc")]).unwrap();
+        let store = open_files(dir.path(), DEFAULT_SEGMENT_BYTES);
+        store.append(1, HOT, &[Bytes::from_static(b"abc")]).unwrap();
         store.sync(&[1]).unwrap();
         let report = store.recover(&HashMap::from([(1, hw(1, 10)), (2, hw(3, 5))])).unwrap();
         assert_eq!(report.short_segments, vec![(1, 1, 10, 3)]);
         assert_eq!(report.bytes_dropped, 0);
         // A segment number the index references is never reused, even when its file is missing.
-        let next = store.append(2, &[Bytes::from_static(b"new")]).unwrap();
+        let next = store.append(2, HOT, &[Bytes::from_static(b"new")]).unwrap();
         assert_eq!(next.segment, 4);
     }
 
     #[test]
     fn removes_whole_segments_below_a_bound_and_never_reuses_their_numbers() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SegmentFiles::open(dir.path(), 4).unwrap();
-        let a = store.append(1, &[Bytes::from_static(b"aaaa")]).unwrap();
-        let b = store.append(1, &[Bytes::from_static(b"bbbb")]).unwrap();
-        let c = store.append(1, &[Bytes::from_static(b"cc")]).unwrap();
+        let store = open_files(dir.path(), 4);
+        let a = store.append(1, HOT, &[Bytes::from_static(b"aaaa")]).unwrap();
+        let b = store.append(1, HOT, &[Bytes::from_static(b"bbbb")]).unwrap();
+        let c = store.append(1, HOT, &[Bytes::from_static(b"cc")]).unwrap();
         store.sync(&[1]).unwrap();
         assert_eq!((a.segment, b.segment, c.segment), (1, 2, 3));
         assert_eq!(
@@ -751,23 +813,62 @@ mod tests {
         // Everything, the open segment included: it is closed and the directory goes.
         assert_eq!(store.remove_segments_below(1, None).unwrap(), Reclaimed { segments: 1, bytes: 2 });
         assert!(!dir.path().join("1").exists());
-        let d = store.append(1, &[Bytes::from_static(b"d")]).unwrap();
+        let d = store.append(1, HOT, &[Bytes::from_static(b"d")]).unwrap();
         assert_eq!(d.segment, 4, "a removed segment's number is not reused");
         assert_eq!(store.stream_ids().unwrap(), vec![1]);
         store.check_writable().unwrap();
         // A deleted stream's directory is not re-created by a late append.
         store.delete_stream(1).unwrap();
-        assert!(store.append(1, &[Bytes::from_static(b"late")]).is_err());
+        assert!(store.append(1, HOT, &[Bytes::from_static(b"late")]).is_err());
         assert!(store.stream_ids().unwrap().is_empty());
+    }
+
+    /// A stream whose tier changes starts a segment in the other directory, numbered after the
+    /// last; reads follow each location's tier; numbering, recovery, reclaim and deletion cover
+    /// both directories.
+    #[test]
+    fn tiers_keep_their_own_directories_and_share_the_numbering() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_files(dir.path(), DEFAULT_SEGMENT_BYTES);
+        let a = store.append(5, HOT, &[Bytes::from_static(b"hot one")]).unwrap();
+        let b = store.append(5, WARM, &[Bytes::from_static(b"warm one")]).unwrap();
+        let c = store.append(5, WARM, &[Bytes::from_static(b"warm two")]).unwrap();
+        store.sync(&[5]).unwrap();
+        assert_eq!((a.segment, a.tier, b.segment, b.tier, c.segment, c.offset), (1, HOT, 2, WARM, 2, 8));
+        assert!(dir.path().join("5").join(format!("{:016}.seg", 1)).exists());
+        assert!(dir.path().join("warm").join("5").join(format!("{:016}.seg", 2)).exists());
+        assert_eq!(&store.read(5, &a).unwrap()[..], b"hot one");
+        assert_eq!(&store.read(5, &c).unwrap()[..], b"warm two");
+        assert!(matches!(store.read(5, &Location { tier: HOT, ..c }), Err(StoreError::NotFound)));
+        assert_eq!(store.stream_ids().unwrap(), vec![5]);
+        drop(store);
+        // After a restart: the next segment is numbered after the highest of either tier, and a
+        // never-committed WARM tail past the high water goes.
+        let store = open_files(dir.path(), DEFAULT_SEGMENT_BYTES);
+        assert_eq!(store.bytes_stored(), 7 + 16);
+        let report = store.recover(&HashMap::from([(5, hw(b.segment, b.length))])).unwrap();
+        assert_eq!((report.truncated_segments, report.bytes_dropped), (1, 8));
+        let d = store.append(5, HOT, &[Bytes::from_static(b"hot again")]).unwrap();
+        store.sync(&[5]).unwrap();
+        assert_eq!((d.segment, d.tier), (3, HOT));
+        assert_eq!(store.remove_segments_below(5, Some(3)).unwrap(), Reclaimed { segments: 2, bytes: 15 });
+        assert!(!dir.path().join("warm").join("5").exists(), "the emptied WARM directory goes");
+        assert_eq!(&store.read(5, &d).unwrap()[..], b"hot again");
+        let e = store.append(5, WARM, &[Bytes::from_static(b"w")]).unwrap();
+        store.sync(&[5]).unwrap();
+        assert_eq!(e.segment, 4);
+        assert_eq!(store.delete_stream(5).unwrap(), Reclaimed { segments: 2, bytes: 10 });
+        assert!(store.stream_ids().unwrap().is_empty());
+        assert_eq!(store.bytes_stored(), 0);
     }
 
     #[test]
     fn syncs_many_streams_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SegmentFiles::open(dir.path(), DEFAULT_SEGMENT_BYTES).unwrap();
+        let store = open_files(dir.path(), DEFAULT_SEGMENT_BYTES);
         let ids: Vec<i64> = (1..=40).collect();
         for &id in &ids {
-            store.append(id, &[Bytes::from(vec![id as u8; 100])]).unwrap();
+            store.append(id, HOT, &[Bytes::from(vec![id as u8; 100])]).unwrap();
         }
         store.sync(&ids).unwrap();
         store.sync(&ids).unwrap(); // nothing dirty: a no-op

@@ -1,12 +1,21 @@
 //! The fragment store: where fragment bytes live. Private to `archive`, which alone calls it.
 //!
-//! [`FragmentStore`] is the contract every store meets, a local directory today and an object
-//! store next. Its unit of space is the **segment**: a numbered container of ONE stream's fragment
-//! bytes (a segment file of [`local::LocalStore`]; an object, or one object per commit batch, in an
-//! object store). A fragment's [`Location`] is (segment, offset, length); the store chooses it at
-//! append, the index keeps it in the fragment's row, and nobody else interprets it. Segment numbers
-//! of a stream only grow and are never reused, so "every segment below N" and "every segment after
-//! N" are meaningful to every store.
+//! [`FragmentStore`] is the contract every store meets: a local directory ([`local::LocalStore`])
+//! or an S3-compatible bucket ([`s3::S3Store`]). Its unit of space is the **segment**: a numbered
+//! container of ONE stream's fragment bytes (a segment file of the local store; one object per
+//! commit batch in S3). A fragment's [`Location`] is (segment, offset, length, tier); the store
+//! chooses it at append, the index keeps it in the fragment's row, and nobody else interprets it.
+//! Segment numbers of a stream only grow and are never reused, across both tiers, so "every
+//! segment below N" and "every segment after N" are meaningful to every store.
+//!
+//! **Tiers.** Every append names the storage tier of its stream ([`StorageTier`]); each store keeps
+//! the tiers apart (HOT and WARM directories; HOT and WARM prefixes, buckets and storage classes),
+//! writes a fragment where its tier says and reads it where its location says, so a stream whose
+//! tier changes keeps its older segments where they were (design/0017-object-store.md, "WARM
+//! tier"). Every other method covers both tiers.
+//!
+//! The bytes are opaque here: the archive seals them before `append` and opens them after `read`
+//! (design/0018-encryption-at-rest.md).
 //!
 //! What each method promises (the archive builds the durability rule on these, see `archive`):
 //! - [`FragmentStore::append`] writes; nothing is durable until [`FragmentStore::sync`] returns Ok
@@ -35,6 +44,19 @@ use bytes::Bytes;
 
 /// Where a fragment's bytes are (the index stores it with the fragment's row).
 pub use crate::model::FragmentLocation as Location;
+use crate::model::StorageTier;
+
+/// One fragment to append: its stream, the tier its stream writes to, its bytes as parts to
+/// concatenate.
+#[derive(Debug, Clone)]
+pub struct FragmentBytes {
+    /// The stream's index id.
+    pub stream_id: i64,
+    /// Where the bytes go.
+    pub tier: StorageTier,
+    /// The bytes.
+    pub parts: Vec<Bytes>,
+}
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -94,16 +116,16 @@ pub struct Reclaimed {
 /// cannot back the archive.
 #[async_trait]
 pub trait FragmentStore: Send + Sync + std::fmt::Debug {
-    /// Appends fragments (of any streams; each item is one fragment given as parts to
-    /// concatenate), per stream in the order given, and returns one result per item, in order.
-    /// The bytes are not necessarily durable until [`FragmentStore::sync`] covers their stream.
-    /// A stream deleted in this process ([`FragmentStore::delete_stream`]) is refused.
-    async fn append(&self, items: Vec<(i64, Vec<Bytes>)>) -> Vec<Result<Location, StoreError>>;
+    /// Appends fragments (of any streams, each to its tier), per stream in the order given, and
+    /// returns one result per item, in order. The bytes are not necessarily durable until
+    /// [`FragmentStore::sync`] covers their stream. A stream deleted in this process
+    /// ([`FragmentStore::delete_stream`]) is refused.
+    async fn append(&self, items: Vec<FragmentBytes>) -> Vec<Result<Location, StoreError>>;
 
     /// Makes every append so far to the given streams durable (fsync, or the acknowledged PUT).
     async fn sync(&self, stream_ids: Vec<i64>) -> Result<(), StoreError>;
 
-    /// Reads a fragment back; `NotFound` when its bytes are gone.
+    /// Reads a fragment back from its location's tier; `NotFound` when its bytes are gone.
     async fn read(&self, stream_id: i64, location: Location) -> Result<Bytes, StoreError>;
 
     /// Deletes every byte of a stream (no row references any) and refuses later appends to it.

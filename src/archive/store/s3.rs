@@ -1,23 +1,26 @@
 //! [`S3Store`]: fragment bytes in an S3-compatible bucket, one object per commit batch per stream
-//! (design/0017-object-store.md).
+//! and tier (design/0017-object-store.md).
 //!
 //! Keys are `PREFIX/<stream id>/<segment, 16 digits>` — built from the numeric stream id, never
-//! from a stream name. A stream's segment numbers only grow: the next one is taken after the highest
-//! the index references ([`FragmentStore::reconcile`]) and the highest present in the bucket (listed
-//! once per stream the first time this process appends to it), so no object is ever overwritten.
+//! from a stream name. The WARM tier has a place of its own: its prefix (by default
+//! `PREFIX/warm`), optionally its own bucket, and the storage class its objects are PUT with (by
+//! default `STANDARD_IA`). A stream's segment numbers only grow and are unique across both places:
+//! the next one is taken after the highest the index references ([`FragmentStore::reconcile`])
+//! and the highest present in either place (listed once per stream the first time this process
+//! appends to it), so no object is ever overwritten.
 //!
-//! `append` only buffers: each stream touched by a batch gets ONE new segment number and its
-//! fragments are laid out back to back in a buffer (offset = bytes buffered before). `sync` PUTs
-//! every buffered stream of the batch in parallel (at most `max_concurrent_puts` at once) and
-//! returns Ok only when every PUT was acknowledged; the persister commits the rows after that,
+//! `append` only buffers: each (stream, tier) touched by a batch gets ONE new segment number and
+//! its fragments are laid out back to back in a buffer (offset = bytes buffered before). `sync`
+//! PUTs every buffered object of the batch in parallel (at most `max_concurrent_puts` at once)
+//! and returns Ok only when every PUT was acknowledged; the persister commits the rows after that,
 //! which is the archive's durability rule for an object store. A failed PUT fails the batch (the
 //! producer gets ERROR 5001); the object, should it have landed anyway, is deleted at once (best
 //! effort) and is in any case above the high water or below the next referenced segment, where
 //! recovery or the next retention sweep removes it.
 //!
-//! Reads are ranged GETs. `remove_segments_below` and `delete_stream` list the stream's keys and
-//! delete the objects (the caller guarantees no row references them). No HTTP types leak out: the
-//! store speaks [`StoreError`].
+//! Reads are ranged GETs in the place the location's tier names. `remove_segments_below` and
+//! `delete_stream` list the stream's keys in both places and delete the objects (the caller
+//! guarantees no row references them). No HTTP types leak out: the store speaks [`StoreError`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,28 +32,86 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{
+    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
+    RetryConfig,
+};
 
 use super::config::S3Config;
-use super::{FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
+use super::{FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
+use crate::model::StorageTier;
 
-/// Per-stream state: the next segment number and the bytes buffered for the running batch.
+/// Both tiers, HOT first.
+const TIERS: [StorageTier; 2] = [StorageTier::Hot, StorageTier::Warm];
+
+/// One object being filled by the running batch: its tier, number, parts and length.
+#[derive(Debug)]
+struct PendingObject {
+    tier: StorageTier,
+    segment: i64,
+    parts: Vec<Bytes>,
+    len: u64,
+}
+
+/// Per-stream state: the next segment number and the objects buffered for the running batch.
 #[derive(Debug, Default)]
 struct StreamState {
     /// Whether the bucket has been listed for this stream (or reconcile set `next`).
     known: bool,
     /// The number the next batch's object gets.
     next: i64,
-    /// The running batch's object: its number and the fragments' parts, in order.
-    pending: Option<(i64, Vec<Bytes>, u64)>,
+    /// The running batch's objects (at most one per tier).
+    pending: Vec<PendingObject>,
 }
+
+/// Where one tier's objects live.
+#[derive(Debug)]
+struct Place {
+    client: Arc<AmazonS3>,
+    bucket: String,
+    prefix: String,
+    /// `x-amz-storage-class` of every PUT (`None`: the bucket's default, STANDARD).
+    storage_class: Option<String>,
+}
+
+impl Place {
+    fn root(&self) -> Path {
+        Path::from(self.prefix.as_str())
+    }
+
+    fn stream_dir(&self, stream_id: i64) -> Path {
+        self.root().join(stream_id.to_string())
+    }
+
+    fn key(&self, stream_id: i64, segment: i64) -> Path {
+        self.stream_dir(stream_id).join(format!("{segment:016}"))
+    }
+
+    fn put_options(&self) -> PutOptions {
+        let mut attributes = Attributes::new();
+        if let Some(class) = &self.storage_class {
+            attributes.insert(Attribute::StorageClass, class.clone().into());
+        }
+        PutOptions { attributes, ..PutOptions::default() }
+    }
+
+    fn describe(&self) -> String {
+        let prefix = if self.prefix.is_empty() { String::new() } else { format!("/{}", self.prefix) };
+        match &self.storage_class {
+            Some(class) => format!("s3://{}{prefix} ({class})", self.bucket),
+            None => format!("s3://{}{prefix}", self.bucket),
+        }
+    }
+}
+
+/// One object found in a place: (segment, size, key).
+type Found = (i64, u64, Path);
 
 /// The S3 [`FragmentStore`].
 #[derive(Debug)]
 pub struct S3Store {
-    client: Arc<AmazonS3>,
-    bucket: String,
-    prefix: String,
+    /// The HOT and WARM places, HOT first.
+    places: [Place; 2],
     max_puts: usize,
     streams: Mutex<HashMap<i64, StreamState>>,
     deleted: Mutex<HashSet<i64>>,
@@ -69,43 +130,73 @@ fn segment_of(name: &str) -> Option<i64> {
     (name.len() == 16 && name.bytes().all(|b| b.is_ascii_digit())).then(|| name.parse().ok()).flatten()
 }
 
+fn tier_index(tier: StorageTier) -> usize {
+    match tier {
+        StorageTier::Hot => 0,
+        StorageTier::Warm => 1,
+    }
+}
+
+/// The object store client for one bucket.
+fn client(config: &S3Config, bucket: &str) -> Result<AmazonS3, StoreError> {
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_region(&config.region)
+        .with_retry(RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_secs(1),
+                base: 2.0,
+            },
+            max_retries: 10,
+            retry_timeout: Duration::from_secs(config.retry_secs),
+        })
+        .with_client_options(
+            ClientOptions::new()
+                .with_timeout(Duration::from_secs(config.request_timeout_secs))
+                .with_connect_timeout(Duration::from_secs(config.request_timeout_secs.min(3)))
+                .with_pool_idle_timeout(Duration::from_secs(30)),
+        );
+    if let Some(endpoint) = &config.endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false);
+    }
+    if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
+        builder = builder.with_access_key_id(id).with_secret_access_key(secret);
+    }
+    builder.build().map_err(io)
+}
+
 impl S3Store {
-    /// Builds the client (no request is made: the first reconcile or probe finds a wrong bucket).
+    /// Builds the clients (no request is made: the first reconcile or probe finds a wrong bucket).
     pub fn open(config: &S3Config) -> Result<Self, StoreError> {
         // reqwest's rustls has no built-in provider here: ring is the process default (no aws-lc).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = AmazonS3Builder::from_env()
-            .with_bucket_name(&config.bucket)
-            .with_region(&config.region)
-            .with_retry(RetryConfig {
-                backoff: BackoffConfig {
-                    init_backoff: Duration::from_millis(50),
-                    max_backoff: Duration::from_secs(1),
-                    base: 2.0,
-                },
-                max_retries: 10,
-                retry_timeout: Duration::from_secs(config.retry_secs),
-            })
-            .with_client_options(
-                ClientOptions::new()
-                    .with_timeout(Duration::from_secs(config.request_timeout_secs))
-                    .with_connect_timeout(Duration::from_secs(config.request_timeout_secs.min(3)))
-                    .with_pool_idle_timeout(Duration::from_secs(30)),
-            );
-        if let Some(endpoint) = &config.endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"))
-                .with_virtual_hosted_style_request(false);
-        }
-        if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
-            builder = builder.with_access_key_id(id).with_secret_access_key(secret);
-        }
-        let client = builder.build().map_err(io)?;
+        let hot_client = Arc::new(client(config, &config.bucket)?);
+        let warm_bucket = config.warm_bucket();
+        let warm_client = if warm_bucket == config.bucket {
+            hot_client.clone()
+        } else {
+            Arc::new(client(config, warm_bucket)?)
+        };
+        let storage_class = Some(config.warm_storage_class.clone()).filter(|c| !c.is_empty());
         Ok(Self {
-            client: Arc::new(client),
-            bucket: config.bucket.clone(),
-            prefix: config.prefix.trim_matches('/').to_owned(),
+            places: [
+                Place {
+                    client: hot_client,
+                    bucket: config.bucket.clone(),
+                    prefix: config.prefix.trim_matches('/').to_owned(),
+                    storage_class: None,
+                },
+                Place {
+                    client: warm_client,
+                    bucket: warm_bucket.to_owned(),
+                    prefix: config.warm_prefix(),
+                    storage_class,
+                },
+            ],
             max_puts: config.max_concurrent_puts.max(1),
             streams: Mutex::new(HashMap::new()),
             deleted: Mutex::new(HashSet::new()),
@@ -113,22 +204,14 @@ impl S3Store {
         })
     }
 
-    fn root(&self) -> Path {
-        Path::from(self.prefix.as_str())
+    fn place(&self, tier: StorageTier) -> &Place {
+        &self.places[tier_index(tier)]
     }
 
-    fn stream_dir(&self, stream_id: i64) -> Path {
-        self.root().join(stream_id.to_string())
-    }
-
-    fn key(&self, stream_id: i64, segment: i64) -> Path {
-        self.stream_dir(stream_id).join(format!("{segment:016}"))
-    }
-
-    /// Every (segment, size) of a stream in the bucket.
-    async fn list_stream(&self, stream_id: i64) -> Result<Vec<(i64, u64, Path)>, StoreError> {
-        let dir = self.stream_dir(stream_id);
-        let metas: Vec<_> = self.client.list(Some(&dir)).try_collect().await.map_err(io)?;
+    /// Every (segment, size, key) of a stream in one place.
+    async fn list_stream_in(&self, place: &Place, stream_id: i64) -> Result<Vec<Found>, StoreError> {
+        let dir = place.stream_dir(stream_id);
+        let metas: Vec<_> = place.client.list(Some(&dir)).try_collect().await.map_err(io)?;
         Ok(metas
             .into_iter()
             .filter_map(|m| {
@@ -138,14 +221,18 @@ impl S3Store {
             .collect())
     }
 
-    /// Makes sure the stream's next number is above every object in the bucket.
+    /// Makes sure the stream's next number is above every object in either place.
     async fn learn_stream(&self, stream_id: i64) -> Result<(), StoreError> {
         let known =
             self.streams.lock().unwrap_or_else(|p| p.into_inner()).get(&stream_id).is_some_and(|s| s.known);
         if known {
             return Ok(());
         }
-        let highest = self.list_stream(stream_id).await?.iter().map(|(s, _, _)| *s).max().unwrap_or(0);
+        let mut highest = 0;
+        for place in &self.places {
+            let found = self.list_stream_in(place, stream_id).await?;
+            highest = found.iter().map(|(s, _, _)| *s).fold(highest, i64::max);
+        }
         let mut map = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         let st = map.entry(stream_id).or_default();
         st.next = st.next.max(highest + 1);
@@ -153,12 +240,12 @@ impl S3Store {
         Ok(())
     }
 
-    async fn delete_objects(&self, keys: Vec<Path>) -> Result<(), StoreError> {
+    async fn delete_objects(&self, place: &Place, keys: Vec<Path>) -> Result<(), StoreError> {
         if keys.is_empty() {
             return Ok(());
         }
         let locations = futures_util::stream::iter(keys.into_iter().map(Ok)).boxed();
-        let mut results = self.client.delete_stream(locations);
+        let mut results = place.client.delete_stream(locations);
         while let Some(r) = results.next().await {
             match r {
                 Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
@@ -168,22 +255,24 @@ impl S3Store {
         Ok(())
     }
 
-    /// Removes the stream's objects numbered below `below` (`None`: all); keeps numbering above.
+    /// Removes the stream's objects numbered below `below` (`None`: all) in both places; keeps
+    /// numbering above.
     async fn remove_below(&self, stream_id: i64, below: Option<i64>) -> Result<Reclaimed, StoreError> {
-        let objects = self.list_stream(stream_id).await?;
-        let mut doomed = Vec::new();
         let mut reclaimed = Reclaimed::default();
         let mut highest = 0;
-        for (seg, size, key) in objects {
-            if below.is_some_and(|b| seg >= b) {
-                continue;
+        for place in &self.places {
+            let mut doomed = Vec::new();
+            for (seg, size, key) in self.list_stream_in(place, stream_id).await? {
+                if below.is_some_and(|b| seg >= b) {
+                    continue;
+                }
+                highest = highest.max(seg);
+                reclaimed.segments += 1;
+                reclaimed.bytes += size;
+                doomed.push(key);
             }
-            highest = highest.max(seg);
-            reclaimed.segments += 1;
-            reclaimed.bytes += size;
-            doomed.push(key);
+            self.delete_objects(place, doomed).await?;
         }
-        self.delete_objects(doomed).await?;
         {
             let mut map = self.streams.lock().unwrap_or_else(|p| p.into_inner());
             let st = map.entry(stream_id).or_default();
@@ -194,13 +283,53 @@ impl S3Store {
             self.bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(freed)));
         Ok(reclaimed)
     }
+
+    /// Startup: a server that refuses the WARM storage class (MinIO knows only STANDARD and
+    /// REDUCED_REDUNDANCY) fails here, with a message naming the setting, rather than at the first
+    /// WARM fragment.
+    async fn check_storage_class(&self) -> Result<(), StoreError> {
+        let warm = self.place(StorageTier::Warm);
+        let Some(class) = &warm.storage_class else { return Ok(()) };
+        let probe = warm.root().join(".storage-class-probe");
+        if let Err(e) = warm.client.put_opts(&probe, PutPayload::from_static(b"ok"), warm.put_options()).await
+        {
+            return Err(StoreError::Io(std::io::Error::other(format!(
+                "the WARM tier's place {} refuses a PUT with storage class {class} (store.s3.warm_storage_class; \
+                 \"\" sends none): {e}",
+                warm.describe()
+            ))));
+        }
+        warm.client.delete(&probe).await.map_err(io)?;
+        Ok(())
+    }
+
+    /// Every object directly under a place's prefix, by stream: (segment, size, key).
+    async fn list_place(&self, place: &Place) -> Result<HashMap<i64, Vec<Found>>, StoreError> {
+        let root = place.root();
+        let metas: Vec<_> = place.client.list(Some(&root)).try_collect().await.map_err(io)?;
+        let mut by_stream: HashMap<i64, Vec<Found>> = HashMap::new();
+        for m in metas {
+            let mut parts: Vec<_> = m.location.parts().collect();
+            let (Some(file), Some(dir)) = (parts.pop(), parts.pop()) else { continue };
+            let (Some(seg), Ok(id)) = (segment_of(file.as_ref()), dir.as_ref().parse::<i64>()) else {
+                continue;
+            };
+            // Only direct children of the prefix count (a nested prefix, such as the WARM one
+            // inside the HOT one, is another place's).
+            if parts.len() != root.parts().count() {
+                continue;
+            }
+            by_stream.entry(id).or_default().push((seg, m.size, m.location));
+        }
+        Ok(by_stream)
+    }
 }
 
 #[async_trait]
 impl FragmentStore for S3Store {
-    async fn append(&self, items: Vec<(i64, Vec<Bytes>)>) -> Vec<Result<Location, StoreError>> {
+    async fn append(&self, items: Vec<FragmentBytes>) -> Vec<Result<Location, StoreError>> {
         // Learn the numbering of streams new to this process first (a LIST each, once).
-        let mut fresh: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
+        let mut fresh: Vec<i64> = items.iter().map(|f| f.stream_id).collect();
         fresh.sort_unstable();
         fresh.dedup();
         let failed: HashMap<i64, String> = futures_util::stream::iter(fresh)
@@ -213,7 +342,7 @@ impl FragmentStore for S3Store {
         let mut map = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         items
             .into_iter()
-            .map(|(id, parts)| {
+            .map(|FragmentBytes { stream_id: id, tier, parts }| {
                 if deleted.contains(&id) {
                     return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
                 }
@@ -221,52 +350,56 @@ impl FragmentStore for S3Store {
                     return Err(StoreError::Io(std::io::Error::other(e.clone())));
                 }
                 let st = map.entry(id).or_default();
-                if st.pending.is_none() {
-                    let number = st.next.max(1);
-                    st.next = number + 1;
-                    st.pending = Some((number, Vec::new(), 0));
-                }
-                let (segment, buffered, len) = st.pending.as_mut().expect("set above");
+                let slot = match st.pending.iter().position(|p| p.tier == tier) {
+                    Some(i) => i,
+                    None => {
+                        let segment = st.next.max(1);
+                        st.next = segment + 1;
+                        st.pending.push(PendingObject { tier, segment, parts: Vec::new(), len: 0 });
+                        st.pending.len() - 1
+                    }
+                };
+                let object = &mut st.pending[slot];
                 let length: u64 = parts.iter().map(|p| p.len() as u64).sum();
-                let offset = *len;
-                buffered.extend(parts.into_iter().filter(|p| !p.is_empty()));
-                *len += length;
-                Ok(Location { segment: *segment, offset, length })
+                let offset = object.len;
+                object.parts.extend(parts.into_iter().filter(|p| !p.is_empty()));
+                object.len += length;
+                Ok(Location { segment: object.segment, offset, length, tier })
             })
             .collect()
     }
 
     async fn sync(&self, stream_ids: Vec<i64>) -> Result<(), StoreError> {
-        let uploads: Vec<(i64, i64, Vec<Bytes>, u64)> = {
+        let uploads: Vec<(i64, PendingObject)> = {
             let mut map = self.streams.lock().unwrap_or_else(|p| p.into_inner());
             stream_ids
                 .iter()
-                .filter_map(|id| {
-                    let (seg, parts, len) = map.get_mut(id)?.pending.take()?;
-                    Some((*id, seg, parts, len))
-                })
+                .filter_map(|id| Some((*id, std::mem::take(&mut map.get_mut(id)?.pending))))
+                .flat_map(|(id, objects)| objects.into_iter().map(move |o| (id, o)))
                 .collect()
         };
-        let results: Vec<(Path, u64, Result<(), StoreError>)> = futures_util::stream::iter(uploads)
-            .map(|(id, seg, parts, len)| {
-                let client = self.client.clone();
-                let key = self.key(id, seg);
-                async move {
-                    let put = client.put(&key, PutPayload::from_iter(parts)).await;
-                    (key, len, put.map(|_| ()).map_err(io))
-                }
-            })
-            .buffer_unordered(self.max_puts)
-            .collect()
-            .await;
+        let results: Vec<(StorageTier, Path, u64, Result<(), StoreError>)> =
+            futures_util::stream::iter(uploads)
+                .map(|(id, object)| {
+                    let place = self.place(object.tier);
+                    let (client, key, options) =
+                        (place.client.clone(), place.key(id, object.segment), place.put_options());
+                    async move {
+                        let put = client.put_opts(&key, PutPayload::from_iter(object.parts), options).await;
+                        (object.tier, key, object.len, put.map(|_| ()).map_err(io))
+                    }
+                })
+                .buffer_unordered(self.max_puts)
+                .collect()
+                .await;
         let mut first_error = None;
         let mut stored = 0;
-        for (key, len, r) in results {
+        for (tier, key, len, r) in results {
             match r {
                 Ok(()) => stored += len,
                 Err(e) => {
                     // It may have landed despite the error: nobody will reference it.
-                    let client = self.client.clone();
+                    let client = self.place(tier).client.clone();
                     tokio::spawn(async move {
                         let _ = client.delete(&key).await;
                     });
@@ -285,9 +418,10 @@ impl FragmentStore for S3Store {
         if location.length == 0 {
             return Ok(Bytes::new());
         }
-        let key = self.key(stream_id, location.segment);
+        let place = self.place(location.tier);
+        let key = place.key(stream_id, location.segment);
         let range = location.offset..location.offset + location.length;
-        let bytes = self.client.get_range(&key, range).await.map_err(io)?;
+        let bytes = place.client.get_range(&key, range).await.map_err(io)?;
         if bytes.len() as u64 != location.length {
             return Err(StoreError::NotFound);
         }
@@ -309,55 +443,54 @@ impl FragmentStore for S3Store {
     }
 
     async fn stream_ids(&self) -> Result<Vec<i64>, StoreError> {
-        let root = self.root();
-        let listed = self.client.list_with_delimiter(Some(&root)).await.map_err(io)?;
-        let mut ids = Vec::new();
-        for dir in &listed.common_prefixes {
-            let Some(id) = dir.filename().and_then(|n| n.parse::<i64>().ok()) else { continue };
-            // Some servers (SeaweedFS) keep a "directory" after its last object went: a stream
-            // holds bytes only if one object is left (the first page of its listing says).
-            if self.client.list(Some(dir)).next().await.transpose().map_err(io)?.is_some() {
-                ids.push(id);
+        let mut ids = std::collections::BTreeSet::new();
+        for place in &self.places {
+            let listed = place.client.list_with_delimiter(Some(&place.root())).await.map_err(io)?;
+            for dir in &listed.common_prefixes {
+                let Some(id) = dir.filename().and_then(|n| n.parse::<i64>().ok()) else { continue };
+                // Some servers (SeaweedFS) keep a "directory" after its last object went: a stream
+                // holds bytes only if one object is left (the first page of its listing says).
+                if !ids.contains(&id)
+                    && place.client.list(Some(dir)).next().await.transpose().map_err(io)?.is_some()
+                {
+                    ids.insert(id);
+                }
             }
         }
-        ids.sort_unstable();
-        Ok(ids)
+        Ok(ids.into_iter().collect())
     }
 
     async fn reconcile(&self, referenced: HashMap<i64, HighWater>) -> Result<Reconciliation, StoreError> {
-        let root = self.root();
-        let metas: Vec<_> = self.client.list(Some(&root)).try_collect().await.map_err(io)?;
-        let mut by_stream: HashMap<i64, Vec<(i64, u64, Path)>> = HashMap::new();
-        let mut total = 0u64;
-        for m in metas {
-            let mut parts: Vec<_> = m.location.parts().collect();
-            let (Some(file), Some(dir)) = (parts.pop(), parts.pop()) else { continue };
-            let (Some(seg), Ok(id)) = (segment_of(file.as_ref()), dir.as_ref().parse::<i64>()) else {
-                continue;
-            };
-            // Only direct children of the prefix count (a nested prefix is someone else's).
-            if parts.len() != root.parts().count() {
-                continue;
-            }
-            total += m.size;
-            by_stream.entry(id).or_default().push((seg, m.size, m.location));
+        self.check_storage_class().await?;
+        let mut listed = Vec::with_capacity(TIERS.len());
+        for place in &self.places {
+            listed.push(self.list_place(place).await?);
         }
         let mut report = Reconciliation::default();
-        let mut doomed = Vec::new();
-        let mut ids: Vec<i64> = by_stream.keys().copied().collect();
+        let mut total = 0u64;
+        let mut ids: Vec<i64> = listed.iter().flat_map(|l| l.keys().copied()).collect();
         ids.sort_unstable();
+        ids.dedup();
+        let mut doomed: [Vec<Path>; 2] = [Vec::new(), Vec::new()];
+        let mut highest: HashMap<i64, i64> = HashMap::new();
         for id in &ids {
-            let objects = &by_stream[id];
+            let objects: Vec<(usize, &Found)> = listed
+                .iter()
+                .enumerate()
+                .flat_map(|(t, l)| l.get(id).into_iter().flatten().map(move |o| (t, o)))
+                .collect();
+            total += objects.iter().map(|(_, (_, size, _))| size).sum::<u64>();
+            highest.insert(*id, objects.iter().map(|(_, (s, _, _))| *s).max().unwrap_or(0));
             let Some(&HighWater { segment: last, end }) = referenced.get(id) else {
                 report.unindexed_streams.push(*id);
                 continue;
             };
             let mut last_len = None;
-            for (seg, size, key) in objects {
+            for (t, (seg, size, key)) in objects {
                 if *seg > last {
                     report.removed_segments += 1;
                     report.bytes_dropped += size;
-                    doomed.push(key.clone());
+                    doomed[t].push(key.clone());
                 } else if *seg == last {
                     last_len = Some(*size);
                 }
@@ -370,16 +503,17 @@ impl FragmentStore for S3Store {
             }
         }
         for (id, hw) in &referenced {
-            if !by_stream.contains_key(id) {
+            if !highest.contains_key(id) {
                 report.short_segments.push((*id, hw.segment, hw.end, 0));
             }
         }
         report.short_segments.sort_unstable();
-        self.delete_objects(doomed).await?;
+        for (place, keys) in self.places.iter().zip(doomed) {
+            self.delete_objects(place, keys).await?;
+        }
         let mut map = self.streams.lock().unwrap_or_else(|p| p.into_inner());
-        for (id, objects) in &by_stream {
-            let highest = objects.iter().map(|(s, _, _)| *s).max().unwrap_or(0);
-            let floor = referenced.get(id).map_or(highest, |hw| hw.segment.max(highest));
+        for (id, top) in &highest {
+            let floor = referenced.get(id).map_or(*top, |hw| hw.segment.max(*top));
             let st = map.entry(*id).or_default();
             st.next = st.next.max(floor + 1);
             st.known = true;
@@ -393,9 +527,13 @@ impl FragmentStore for S3Store {
     }
 
     async fn check_writable(&self) -> Result<(), StoreError> {
-        let probe = self.root().join(".ready-probe");
-        self.client.put(&probe, PutPayload::from_static(b"ok")).await.map_err(io)?;
-        self.client.delete(&probe).await.map_err(io)?;
+        // Without the storage class: a probe PUT every few seconds must not be billed as a
+        // Standard-IA object (128 KB for 30 days each); reconcile checked the class at startup.
+        for place in &self.places {
+            let probe = place.root().join(".ready-probe");
+            place.client.put(&probe, PutPayload::from_static(b"ok")).await.map_err(io)?;
+            place.client.delete(&probe).await.map_err(io)?;
+        }
         Ok(())
     }
 
@@ -404,7 +542,6 @@ impl FragmentStore for S3Store {
     }
 
     fn describe(&self) -> String {
-        let prefix = if self.prefix.is_empty() { String::new() } else { format!("/{}", self.prefix) };
-        format!("S3 objects in s3://{}{prefix}", self.bucket)
+        format!("S3 objects in {} (WARM tier: {})", self.places[0].describe(), self.places[1].describe())
     }
 }
