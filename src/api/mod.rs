@@ -208,6 +208,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The WebRTC media endpoint (WHEP, storage sessions); `None` when disabled.
     pub webrtc: Option<Arc<crate::webrtc::WebRtc>>,
+    /// openkvs's own TURN relay; `None` when disabled.
+    pub turn: Option<Arc<crate::turn_relay::TurnRelay>>,
 }
 
 aws::operation::operations! {

@@ -244,6 +244,8 @@ impl TestServer {
             data_dir: dir.path().to_path_buf(),
             ..Config::default()
         };
+        // Many servers run at once: the TURN relay on an ephemeral port, not 3478.
+        config.turn.listen = Some("127.0.0.1:0".parse().unwrap());
         let mut pg = None;
         if backend.is_postgres() {
             let (admin, name, url) = fresh_postgres_db().await;
