@@ -200,7 +200,13 @@ impl Server {
             let live: Arc<dyn crate::webrtc::feed::LiveSource> = ingest.clone();
             let http = listeners[0].info.local_addr;
             Some(
-                crate::webrtc::WebRtc::start(config.webrtc.clone(), http, live, token_key.clone())
+                crate::webrtc::WebRtc::start(
+                    config.webrtc.clone(),
+                    http,
+                    live,
+                    token_key.clone(),
+                    metrics.webrtc_viewer_audio_frames(),
+                )
                     .await
                     .map_err(|source| StartError::Io {
                         what: "cannot bind the WebRTC UDP socket".into(),

@@ -605,3 +605,15 @@ pub fn signed_json_post(
     req.push_str(body);
     req.into_bytes()
 }
+
+/// The value of the unlabelled sample `name` (e.g. `openkvs_turn_allocations_total`) in the
+/// server's `/metrics` scrape; 0 when absent.
+#[allow(dead_code)]
+pub async fn metric_value(addr: SocketAddr, name: &str) -> f64 {
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let text = String::from_utf8(raw_request(addr, req.as_bytes()).await.body).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .next()
+        .unwrap_or(0.0)
+}
