@@ -207,11 +207,11 @@ impl Server {
                     token_key.clone(),
                     metrics.webrtc_viewer_audio_frames(),
                 )
-                    .await
-                    .map_err(|source| StartError::Io {
-                        what: "cannot bind the WebRTC UDP socket".into(),
-                        source,
-                    })?,
+                .await
+                .map_err(|source| StartError::Io {
+                    what: "cannot bind the WebRTC UDP socket".into(),
+                    source,
+                })?,
             )
         } else {
             None
@@ -533,7 +533,11 @@ fn session_token_key(config: &Config) -> crate::auth::session_token::SessionToke
 
 /// Logs a warning when signaling channels exist and GetIceServerConfig would list no TURN server
 /// (see `IceConfig::missing_turn_warning`).
-async fn warn_if_channels_lack_turn(archive: &Archive, ice: &crate::signaling::ice::IceConfig, own_relay: bool) {
+async fn warn_if_channels_lack_turn(
+    archive: &Archive,
+    ice: &crate::signaling::ice::IceConfig,
+    own_relay: bool,
+) {
     if ice.has_turn() || own_relay {
         return;
     }

@@ -569,7 +569,11 @@ impl Metrics {
             "TURN relay allocations created (openkvs's own relay, [turn])",
             turn.allocations.clone(),
         );
-        r.register("openkvs_turn_active_allocations", "TURN relay allocations alive now", turn.active.clone());
+        r.register(
+            "openkvs_turn_active_allocations",
+            "TURN relay allocations alive now",
+            turn.active.clone(),
+        );
         r.register(
             "openkvs_turn_relayed_bytes",
             "Bytes relayed by the TURN relay between its allocations and their peers, both directions",

@@ -110,7 +110,11 @@ impl std::fmt::Debug for TurnRelay {
 impl TurnRelay {
     /// Binds the listen socket and starts the server. `listen_ip` is the main `listen` address's IP
     /// (the default for the relay's own addresses).
-    pub async fn start(config: &TurnConfig, listen_ip: IpAddr, metrics: TurnMetrics) -> std::io::Result<Self> {
+    pub async fn start(
+        config: &TurnConfig,
+        listen_ip: IpAddr,
+        metrics: TurnMetrics,
+    ) -> std::io::Result<Self> {
         let socket = match config.listen {
             Some(addr) => UdpSocket::bind(addr).await?,
             None => match UdpSocket::bind(SocketAddr::new(listen_ip, DEFAULT_PORT)).await {

@@ -84,11 +84,13 @@ async fn get_ice_server_config_lists_the_own_relay_which_relays_with_fresh_crede
     let peer_addr = peer.local_addr().unwrap();
     relayed.send_to(b"through the relay", peer_addr).await.unwrap();
     let mut buf = [0u8; 64];
-    let (n, from) = tokio::time::timeout(Duration::from_secs(5), peer.recv_from(&mut buf)).await.unwrap().unwrap();
+    let (n, from) =
+        tokio::time::timeout(Duration::from_secs(5), peer.recv_from(&mut buf)).await.unwrap().unwrap();
     assert_eq!(&buf[..n], b"through the relay");
     assert_eq!(from, relayed_addr, "the peer sees the relayed address");
     peer.send_to(b"and back", from).await.unwrap();
-    let (n, from) = tokio::time::timeout(Duration::from_secs(5), relayed.recv_from(&mut buf)).await.unwrap().unwrap();
+    let (n, from) =
+        tokio::time::timeout(Duration::from_secs(5), relayed.recv_from(&mut buf)).await.unwrap().unwrap();
     assert_eq!((&buf[..n], from), (&b"and back"[..], peer_addr));
     assert_eq!(metric_value(srv.addr, "openkvs_turn_allocations_total").await, 1.0);
     assert_eq!(metric_value(srv.addr, "openkvs_turn_active_allocations").await, 1.0);

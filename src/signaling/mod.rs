@@ -259,7 +259,8 @@ impl Drop for SessionViewerLink<'_> {
         if ch.session_viewers.get(&self.client_id).is_some_and(|p| p.conn_id == self.conn_id) {
             ch.session_viewers.remove(&self.client_id);
         }
-        if ch.master.is_none() && ch.viewers.is_empty() && ch.held.is_empty() && ch.session_viewers.is_empty() {
+        if ch.master.is_none() && ch.viewers.is_empty() && ch.held.is_empty() && ch.session_viewers.is_empty()
+        {
             channels.remove(&self.channel_id);
         }
     }
@@ -365,7 +366,8 @@ impl SignalingHub {
                 }
             }
         }
-        if ch.master.is_none() && ch.viewers.is_empty() && ch.held.is_empty() && ch.session_viewers.is_empty() {
+        if ch.master.is_none() && ch.viewers.is_empty() && ch.held.is_empty() && ch.session_viewers.is_empty()
+        {
             channels.remove(&channel_id);
         }
     }
@@ -393,7 +395,11 @@ impl SignalingHub {
         action: &str,
         payload: String,
     ) -> Result<(), Refusal> {
-        let out = Outbound::Relay { sender_client_id: None, message_type: action.to_owned(), message_payload: payload };
+        let out = Outbound::Relay {
+            sender_client_id: None,
+            message_type: action.to_owned(),
+            message_payload: payload,
+        };
         self.deliver(channel_id, ttl, Role::Viewer(client_id.to_owned()), out, None)
     }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::counter::Counter;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, MediaTime, Mid, Pt};
@@ -23,7 +24,6 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
-use prometheus_client::metrics::counter::Counter;
 use tokio::task::JoinHandle;
 
 use super::feed::{FeedFrame, FeedTrack, LiveSource};
@@ -389,8 +389,11 @@ impl Driver {
         let now = Instant::now();
         // A viewer this server offered to answers through signaling, maybe after connecting to
         // it: as patient as a storage peer.
-        let patience =
-            if offered.is_empty() { self.connect_timeout } else { self.connect_timeout.max(STORAGE_PATIENCE) };
+        let patience = if offered.is_empty() {
+            self.connect_timeout
+        } else {
+            self.connect_timeout.max(STORAGE_PATIENCE)
+        };
         let peer = Peer {
             rtc,
             viewer: Viewer { stream_id, offered, _ended: ended, waiting_key: true, ..Default::default() },

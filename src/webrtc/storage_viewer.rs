@@ -66,7 +66,11 @@ impl WebRtc {
         Ok(())
     }
 
-    async fn viewer_session(&self, signaling: &SignalingHub, target: ViewerTarget) -> Result<(), WebRtcError> {
+    async fn viewer_session(
+        &self,
+        signaling: &SignalingHub,
+        target: ViewerTarget,
+    ) -> Result<(), WebRtcError> {
         let mut link = signaling.attach_session_viewer(target.channel_id, &target.client_id);
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut rtc = self.new_rtc();

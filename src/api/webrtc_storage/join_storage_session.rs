@@ -57,7 +57,10 @@ pub async fn handle(
 /// The channel (which the caller may use) and the stream its ENABLED media storage configuration
 /// maps it to; InvalidArgumentException without one (JoinStorageSession and
 /// JoinStorageSessionAsViewer alike).
-pub async fn storage_session_of(call: &Call, channel: &ChannelRef) -> Result<(SignalingChannel, Stream), AwsError> {
+pub async fn storage_session_of(
+    call: &Call,
+    channel: &ChannelRef,
+) -> Result<(SignalingChannel, Stream), AwsError> {
     let channel = call.channel(channel).await?;
     let state = &call.state;
     let storage = state.archive.media_storage_of_channel(channel.id).await?;
