@@ -123,6 +123,8 @@ async fn relay_only_peers_connect_through_openkvs_turn_relay() {
         report["timeToFirstFrameMs"]["p50"]
     );
     assert!(allocations >= 2.0, "master and viewer each allocate: {allocations}");
-    assert!(relayed > 100_000.0, "the video went through the relay: {relayed} bytes");
+    // 2 s of video (the harness's --relay run), counted in and out of the relay.
+    assert!(relayed > 200_000.0, "the video went through the relay: {relayed} bytes");
+    assert!(pair["bytesReceived"].as_f64().unwrap_or(0.0) > 50_000.0, "{report:#}");
     srv.stop().await;
 }

@@ -128,6 +128,8 @@ async function main() {
         '--disable-dev-shm-usage', '--no-first-run', '--disable-background-media-suspend',
         '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
         '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
+        // The WHEP live view: the server (on 127.0.0.1) offers a loopback host candidate.
+        '--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection',
         `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE ${host}`,
       ],
     });

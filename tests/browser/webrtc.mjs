@@ -184,8 +184,10 @@ async function main() {
     return p.state;
   };
 
+  // --relay plays a little longer: enough media to tell relayed video from ICE/DTLS traffic.
+  const advance = opts.relay ? 2 : ADVANCE_S;
   const viewerDone = (s) =>
-    s && s.firstFrameMs != null && s.videoWidth > 0 && s.currentTime >= (s.firstFrameCurrentTime || 0) + ADVANCE_S;
+    s && s.firstFrameMs != null && s.videoWidth > 0 && s.currentTime >= (s.firstFrameCurrentTime || 0) + advance;
 
   const buildResult = () => {
     const viewers = pages.filter((p) => p.kind === 'viewer');
