@@ -13,6 +13,7 @@ const PATHS = {
   GetDataEndpoint: '/getDataEndpoint',
   ListFragments: '/listFragments',
   GetHLSStreamingSessionURL: '/getHLSStreamingSessionURL',
+  GetWHEPStreamingSessionURL: '/openkvs/getWHEPStreamingSessionURL',
   GetClip: '/getClip',
   GetImages: '/getImages',
   ListAnalyzerEvents: '/openkvs/listAnalyzerEvents',

@@ -1,14 +1,20 @@
-// The console's video player: HLS session URLs from GetHLSStreamingSessionURL played by hls.js
-// (the committed build in vendor/, see console/README.md) in a <video> element.
+// The console's video player, in a <video> element.
 //
-// LIVE follows the live edge; a replay is an ON_DEMAND session over a producer-time range, started
-// at the exact moment asked for (the playlist carries #EXT-X-PROGRAM-DATE-TIME, so media time maps
-// to wall-clock time both ways).
+// LIVE plays over WebRTC first: a WHEP session (GetWHEPStreamingSessionURL, POST of the SDP offer,
+// frames as the server receives them, sub-second behind). When WebRTC cannot connect (no session
+// URL, the POST refused, or no video frame within WEBRTC_FIRST_FRAME_MS: UDP blocked, ICE failed)
+// or the connection fails later, it falls back to HLS: GetHLSStreamingSessionURL LIVE played by
+// hls.js (the committed build in vendor/, see console/README.md), a few seconds behind.
+// A replay is an ON_DEMAND HLS session over a producer-time range, started at the exact moment
+// asked for (the playlist carries #EXT-X-PROGRAM-DATE-TIME, so media time maps to wall-clock time
+// both ways).
 
 import Hls from './vendor/hls.light.min.mjs';
 import { ApiError, call, wireTime } from './api.js';
 
 const SESSION_SECONDS = 43200; // the longest session KVS allows (12 h)
+const WEBRTC_FIRST_FRAME_MS = 5000; // WebRTC live view gives way to HLS without a frame by then
+const ICE_GATHERING_MS = 1500; // the offer goes out with the candidates gathered by then
 
 export class Player {
   /**
@@ -19,7 +25,9 @@ export class Player {
     this.video = video;
     this.onState = onState;
     this.hls = null;
+    this.webrtc = null; // { pc, resource } of a WHEP session
     this.mode = null; // 'live' | 'replay'
+    this.transport = null; // 'webrtc' | 'hls'
     this.generation = 0;
     this.recoveries = 0;
     for (const ev of ['playing', 'waiting', 'pause', 'ended']) {
@@ -29,20 +37,78 @@ export class Player {
 
   emit(phase, message) {
     this.phase = phase;
-    this.onState({ phase, mode: this.mode, message });
+    this.onState({ phase, mode: this.mode, transport: this.transport, message });
   }
 
   emitFromVideo(ev) {
-    if (!this.hls) return;
+    if (!this.hls && !this.webrtc) return;
     if (ev === 'playing') this.emit('playing');
     else if (ev === 'waiting') this.emit('buffering');
     else if (ev === 'pause' && !this.video.ended) this.emit('paused');
     else if (ev === 'ended') this.emit('ended');
   }
 
-  /** Plays the live edge of a stream. */
+  /** Plays the live edge of a stream: WebRTC (WHEP), else HLS. */
   async live(streamName) {
     const gen = this.begin('live');
+    if (await this.liveWebRtc(streamName, gen)) return;
+    if (gen === this.generation) await this.liveHls(streamName, gen);
+  }
+
+  /**
+   * Tries the WHEP live view; true when it plays (or a newer request took over), false when the
+   * caller should fall back to HLS.
+   */
+  async liveWebRtc(streamName, gen) {
+    if (typeof RTCPeerConnection === 'undefined') return false;
+    let url;
+    try {
+      const r = await call('GetWHEPStreamingSessionURL', { StreamName: streamName, Expires: 300 });
+      url = r.WHEPStreamingSessionURL;
+    } catch {
+      return gen !== this.generation;
+    }
+    if (gen !== this.generation) return true;
+    const pc = new RTCPeerConnection();
+    const session = { pc, resource: null };
+    this.webrtc = session;
+    const media = new MediaStream();
+    pc.addEventListener('track', (e) => media.addTrack(e.track));
+    try {
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc, ICE_GATHERING_MS);
+      const resp = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription.sdp });
+      if (resp.status !== 201) throw new Error(`WHEP answered ${resp.status}`);
+      const location = resp.headers.get('location');
+      if (location) session.resource = new URL(location, new URL(url, window.location.href)).href;
+      const answer = await resp.text();
+      if (gen !== this.generation) return true;
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+      this.video.srcObject = media;
+      const p = this.video.play();
+      if (p && p.catch) p.catch(() => {});
+      if (!(await firstFrame(this.video, WEBRTC_FIRST_FRAME_MS))) throw new Error('no video frame over WebRTC');
+    } catch {
+      if (this.webrtc === session) this.closeWebRtc();
+      return gen !== this.generation;
+    }
+    if (gen !== this.generation) return true;
+    this.transport = 'webrtc';
+    this.emit(this.video.paused ? 'paused' : 'playing');
+    // A connection lost later: HLS takes over.
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState !== 'failed' || this.webrtc !== session || gen !== this.generation) return;
+      this.closeWebRtc();
+      this.liveHls(streamName, gen);
+    });
+    return true;
+  }
+
+  /** Plays the live edge over HLS. */
+  async liveHls(streamName, gen) {
+    this.transport = 'hls';
     try {
       const r = await call('GetHLSStreamingSessionURL', {
         StreamName: streamName,
@@ -91,6 +157,8 @@ export class Player {
 
   begin(mode) {
     this.destroyHls();
+    this.closeWebRtc();
+    this.transport = mode === 'live' ? null : 'hls';
     this.mode = mode;
     this.recoveries = 0;
     this.generation += 1;
@@ -148,13 +216,23 @@ export class Player {
     return d ? d.getTime() : null;
   }
 
+  /** Ends the WHEP session, if any (DELETE of its resource, as WHEP asks). */
+  closeWebRtc() {
+    const s = this.webrtc;
+    if (!s) return;
+    this.webrtc = null;
+    s.pc.close();
+    if (s.resource) fetch(s.resource, { method: 'DELETE' }).catch(() => {});
+    if (this.video.srcObject) this.video.srcObject = null;
+  }
+
   /** Seconds behind the live edge (live mode). */
   latency() {
     return this.hls && this.mode === 'live' ? this.hls.latency : null;
   }
 
   togglePause() {
-    if (!this.hls) return;
+    if (!this.hls && !this.webrtc) return;
     if (this.video.paused) this.video.play().catch(() => {});
     else this.video.pause();
   }
@@ -169,10 +247,43 @@ export class Player {
   stop() {
     this.generation += 1;
     this.destroyHls();
+    this.closeWebRtc();
     this.video.removeAttribute('src');
     this.video.load();
     this.mode = null;
   }
+}
+
+/** Resolves when ICE gathering completes or after `ms`, whichever comes first. */
+function gathered(pc, ms) {
+  return new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    const timer = setTimeout(resolve, ms);
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+/** Resolves true at the first decoded video frame, false if none comes within `ms`. */
+function firstFrame(video, ms) {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (ok) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      clearInterval(poll);
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), ms);
+    // requestVideoFrameCallback where available; videoWidth as the fallback signal.
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => finish(true));
+    const poll = setInterval(() => video.videoWidth > 0 && video.currentTime > 0 && finish(true), 100);
+  });
 }
 
 /** Media time (s) of producer time `ms` in a playlist with program date times. */

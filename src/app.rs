@@ -100,6 +100,7 @@ pub struct Server {
     metrics: Arc<Metrics>,
     janitor: Arc<Janitor>,
     webrtc: Option<Arc<crate::webrtc::WebRtc>>,
+    turn: Option<Arc<crate::turn_relay::TurnRelay>>,
     retention: crate::retention::RetentionConfig,
     /// The edge recorder for this server's own hub devices, if it runs.
     edge_agent: Option<crate::edge::agent::Agent>,
@@ -160,7 +161,7 @@ impl Server {
             ..ArchiveConfig::new(config.effective_database_url(), &config.data_dir)
         };
         let archive = archive::open(&archive_config, metrics.clone(), wrap_store).await?;
-        warn_if_channels_lack_turn(&archive, &config.signaling.ice).await;
+        warn_if_channels_lack_turn(&archive, &config.signaling.ice, config.turn.enabled).await;
         let ingest = Ingest::new(archive.clone(), clock.clone(), config.ingest.clone(), metrics.clone());
         let janitor = Janitor::new(archive.clone(), clock.clone(), metrics.clone());
         let worker_env = WorkerEnv {
@@ -202,13 +203,27 @@ impl Server {
             let live: Arc<dyn crate::webrtc::feed::LiveSource> = ingest.clone();
             let http = listeners[0].info.local_addr;
             Some(
-                crate::webrtc::WebRtc::start(config.webrtc.clone(), http, live, token_key.clone())
-                    .await
-                    .map_err(|source| StartError::Io {
-                        what: "cannot bind the WebRTC UDP socket".into(),
-                        source,
-                    })?,
+                crate::webrtc::WebRtc::start(
+                    config.webrtc.clone(),
+                    http,
+                    live,
+                    token_key.clone(),
+                    metrics.webrtc_viewer_audio_frames(),
+                )
+                .await
+                .map_err(|source| StartError::Io {
+                    what: "cannot bind the WebRTC UDP socket".into(),
+                    source,
+                })?,
             )
+        } else {
+            None
+        };
+        let turn = if config.turn.enabled {
+            let relay = crate::turn_relay::TurnRelay::start(&config.turn, config.listen.ip(), metrics.turn())
+                .await
+                .map_err(|source| StartError::Io { what: "cannot start the TURN relay".into(), source })?;
+            Some(Arc::new(relay))
         } else {
             None
         };
@@ -236,6 +251,7 @@ impl Server {
             console_sessions: Arc::new(ConsoleSessions::new(SessionLimits::default())),
             metrics: metrics.clone(),
             webrtc: webrtc.clone(),
+            turn: turn.clone(),
         };
         let metrics_listener = match config.metrics.listen {
             Some(addr) => Some((bind_one(addr, None).await?, api::metrics::router(state.clone()))),
@@ -255,6 +271,7 @@ impl Server {
             metrics,
             janitor,
             webrtc,
+            turn,
             retention: config.retention.clone(),
             edge_agent,
             metrics_listener,
@@ -346,6 +363,9 @@ impl Server {
         self.signaling.go_away_all();
         if let Some(w) = &self.webrtc {
             w.shutdown();
+        }
+        if let Some(t) = &self.turn {
+            t.shutdown().await;
         }
         for t in accept_tasks {
             let _ = t.await;
@@ -521,8 +541,12 @@ fn session_token_key(config: &Config) -> crate::auth::session_token::SessionToke
 
 /// Logs a warning when signaling channels exist and GetIceServerConfig would list no TURN server
 /// (see `IceConfig::missing_turn_warning`).
-async fn warn_if_channels_lack_turn(archive: &Archive, ice: &crate::signaling::ice::IceConfig) {
-    if ice.has_turn() {
+async fn warn_if_channels_lack_turn(
+    archive: &Archive,
+    ice: &crate::signaling::ice::IceConfig,
+    own_relay: bool,
+) {
+    if ice.has_turn() || own_relay {
         return;
     }
     match archive.channel_count().await {
@@ -533,7 +557,7 @@ async fn warn_if_channels_lack_turn(archive: &Archive, ice: &crate::signaling::i
             } else {
                 format!("{n} signaling channels exist")
             };
-            if let Some(warning) = ice.missing_turn_warning(&situation) {
+            if let Some(warning) = ice.missing_turn_warning(&situation, own_relay) {
                 tracing::warn!("{warning}");
             }
         }

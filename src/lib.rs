@@ -57,7 +57,8 @@
 //! **`webrtc`** is the server's own WebRTC media endpoint on the sans-IO `str0m` stack: WHEP live
 //! view of any stream from the ingest live feed (one conversion per stream, fanned out to its
 //! viewers) and the storage peer of WebRTC ingestion. One driver task owns its sockets, timers and
-//! peer connections; it knows no HTTP.
+//! peer connections; it knows no HTTP. **`turn_relay`** beside it is openkvs's own TURN relay
+//! (the `turn` crate's server, checking the credentials GetIceServerConfig mints).
 //!
 //! **`producer`** is the other side of PutMedia: a client that resolves a stream with the AWS SDK,
 //! re-frames a Matroska file or pipe like the KVS C producer and streams it over one signed,
@@ -118,5 +119,6 @@ pub mod playback;
 pub mod producer;
 pub mod retention;
 pub mod signaling;
+pub mod turn_relay;
 pub mod webrtc;
 pub mod workers;

@@ -350,6 +350,20 @@ impl Drop for ConnectionGuard {
     }
 }
 
+/// The TURN relay's series (`crate::turn_relay` updates them).
+#[derive(Debug, Clone, Default)]
+pub struct TurnMetrics {
+    /// Allocations created.
+    pub allocations: Counter,
+    /// Allocations alive now.
+    pub active: Gauge,
+    /// Bytes relayed through relayed-transport sockets, both directions.
+    pub relayed_bytes: Counter,
+    /// Requests refused for expired or malformed credentials (a wrong password fails
+    /// MESSAGE-INTEGRITY inside the TURN server and is not counted here).
+    pub refused: Counter,
+}
+
 /// Every metric of one server.
 #[derive(Debug)]
 pub struct Metrics {
@@ -386,6 +400,8 @@ pub struct Metrics {
     retention_bytes: Counter,
     retention_orphans: Counter,
     retention_last_run: SecondsGauge,
+    turn: TurnMetrics,
+    webrtc_viewer_audio_frames: Counter,
 }
 
 impl Metrics {
@@ -564,6 +580,33 @@ impl Metrics {
             "When the last retention pass finished (server clock), Unix seconds; 0 before the first",
             retention_last_run.clone(),
         );
+        let turn = TurnMetrics::default();
+        r.register(
+            "openkvs_turn_allocations",
+            "TURN relay allocations created (openkvs's own relay, [turn])",
+            turn.allocations.clone(),
+        );
+        r.register(
+            "openkvs_turn_active_allocations",
+            "TURN relay allocations alive now",
+            turn.active.clone(),
+        );
+        r.register(
+            "openkvs_turn_relayed_bytes",
+            "Bytes relayed by the TURN relay between its allocations and their peers, both directions",
+            turn.relayed_bytes.clone(),
+        );
+        r.register(
+            "openkvs_turn_refused_credentials",
+            "TURN requests refused for expired or malformed credentials",
+            turn.refused.clone(),
+        );
+        let webrtc_viewer_audio_frames = Counter::default();
+        r.register(
+            "openkvs_webrtc_viewer_audio_frames",
+            "Audio frames received from JoinStorageSessionAsViewer viewers (received, not stored or forwarded)",
+            webrtc_viewer_audio_frames.clone(),
+        );
         r.register(
             "openkvs_build",
             "The running build: version and profile; always 1",
@@ -605,7 +648,19 @@ impl Metrics {
             retention_bytes,
             retention_orphans,
             retention_last_run,
+            turn,
+            webrtc_viewer_audio_frames,
         })
+    }
+
+    /// The TURN relay's series.
+    pub fn turn(&self) -> TurnMetrics {
+        self.turn.clone()
+    }
+
+    /// The counter of audio frames received from storage-session viewers.
+    pub fn webrtc_viewer_audio_frames(&self) -> Counter {
+        self.webrtc_viewer_audio_frames.clone()
     }
 
     /// A PutMedia session started; the gauge goes down when the guard drops.

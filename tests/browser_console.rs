@@ -134,12 +134,14 @@ async fn console_end_to_end_in_chromium() {
         "streamCreated",
         "streamListShowsIngest",
         "liveVideoPlays",
+        "liveOverWebRtc",
         "timelineFragments",
         "replayFromTimeline",
         "cameraAdded",
     ] {
         assert_eq!(checks[check], true, "{check}: {report:#}");
     }
+    assert!(checks["liveFallsBackToHls"]["playingAfterMs"].as_u64().is_some(), "{report:#}");
     assert!(checks["thumbnails"].as_u64().unwrap_or(0) >= 2, "{report:#}");
     assert!(checks["motionMarkers"].as_u64().unwrap_or(0) >= 1, "{report:#}");
     assert!(checks["clip"]["bytes"].as_u64().unwrap_or(0) > 20_000, "{report:#}");

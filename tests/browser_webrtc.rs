@@ -17,9 +17,13 @@ use std::time::Duration;
 use common::browser::{browser_dir, missing_prerequisite};
 use common::{Backend, TestServer};
 
-async fn run_harness(endpoint: &str, channel: &str, viewers: usize) -> serde_json::Value {
+/// One Chromium harness at a time: two at once on a 2-core machine starve each other's encoders.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn run_harness(endpoint: &str, channel: &str, viewers: usize, extra: &[&str]) -> serde_json::Value {
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(browser_dir().join("webrtc.mjs"))
+        .args(extra)
         .args([
             "--endpoint",
             endpoint,
@@ -50,11 +54,14 @@ async fn run_harness(endpoint: &str, channel: &str, viewers: usize) -> serde_jso
     report
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn kvs_webrtc_sdk_master_and_viewers_connect_through_openkvs() {
+/// The bundled SDK pages and a server with a TLS listener (the JS SDK wants `wss://`); `None`
+/// (after printing why) when the browser prerequisites are missing.
+async fn tls_server(
+    tweak: impl FnOnce(&mut openkvs::app::Config),
+) -> Option<(TestServer, tempfile::TempDir)> {
     if let Some(why) = missing_prerequisite("amazon-kinesis-video-streams-webrtc") {
         println!("skipped: {why}");
-        return;
+        return None;
     }
     let build = tokio::process::Command::new("npm")
         .args(["run", "--silent", "build:webrtc"])
@@ -63,7 +70,6 @@ async fn kvs_webrtc_sdk_master_and_viewers_connect_through_openkvs() {
         .await
         .unwrap();
     assert!(build.success(), "bundling the KVS WebRTC SDK failed");
-
     let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
@@ -73,14 +79,52 @@ async fn kvs_webrtc_sdk_master_and_viewers_connect_through_openkvs() {
         c.tls.cert = Some(cert_path.clone());
         c.tls.key = Some(key_path.clone());
         c.tls.listen = Some("127.0.0.1:0".parse().unwrap());
+        tweak(c);
     })
     .await;
+    Some((srv, dir))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kvs_webrtc_sdk_master_and_viewers_connect_through_openkvs() {
+    let Some((srv, _dir)) = tls_server(|_| {}).await else { return };
+    let _one = BROWSER.lock().await;
     srv.kvs().create_signaling_channel().channel_name("front-door").send().await.unwrap();
     let endpoint = format!("https://127.0.0.1:{}", srv.tls_addr.unwrap().port());
     let viewers = std::env::var("OPENKVS_WEBRTC_VIEWERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
-    let report = run_harness(&endpoint, "front-door", viewers).await;
+    let report = run_harness(&endpoint, "front-door", viewers, &[]).await;
     assert_eq!(report["ok"], true, "WebRTC through openkvs failed: {report:#}");
     assert_eq!(report["connected"], viewers, "{report:#}");
     println!("time to first frame ({viewers} viewers): {}", report["timeToFirstFrameMs"]);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn relay_only_peers_connect_through_openkvs_turn_relay() {
+    let Some((srv, _dir)) = tls_server(|c| c.turn.public_ip = Some("127.0.0.1".parse().unwrap())).await
+    else {
+        return;
+    };
+    let _one = BROWSER.lock().await;
+    srv.kvs().create_signaling_channel().channel_name("back-door").send().await.unwrap();
+    let endpoint = format!("https://127.0.0.1:{}", srv.tls_addr.unwrap().port());
+    let report = run_harness(&endpoint, "back-door", 1, &["--relay"]).await;
+    assert_eq!(report["ok"], true, "relay-only WebRTC through openkvs failed: {report:#}");
+    let pair = &report["viewerCandidatePairs"][0];
+    assert_eq!(
+        (pair["local"].as_str(), pair["remote"].as_str()),
+        (Some("relay"), Some("relay")),
+        "{report:#}"
+    );
+    let allocations = common::metric_value(srv.addr, "openkvs_turn_allocations_total").await;
+    let relayed = common::metric_value(srv.addr, "openkvs_turn_relayed_bytes_total").await;
+    println!(
+        "relay-only: first frame {} ms, {allocations} TURN allocations, {relayed} bytes relayed, pair {pair}",
+        report["timeToFirstFrameMs"]["p50"]
+    );
+    assert!(allocations >= 2.0, "master and viewer each allocate: {allocations}");
+    // 2 s of video (the harness's --relay run), counted in and out of the relay.
+    assert!(relayed > 200_000.0, "the video went through the relay: {relayed} bytes");
+    assert!(pair["bytesReceived"].as_f64().unwrap_or(0.0) > 50_000.0, "{report:#}");
     srv.stop().await;
 }

@@ -5,6 +5,9 @@
 //! the channel's WEBRTC endpoint; openkvs's storage peer offers through signaling, receives H.264
 //! and Opus and records them. After ~20 s of recording the stream must hold at least 8 fragments,
 //! and ffprobe must decode every video frame (and the Opus audio) of an HLS session of them.
+//! Meanwhile a viewer page (the same SDK, `--storage-viewer`) calls JoinStorageSessionAsViewer and
+//! answers the offer openkvs sends it: it must render the recording live, and openkvs must
+//! receive its fake microphone.
 //!
 //! Needs Chromium, node, `npm ci` in `tests/browser` and ffprobe; otherwise prints "skipped: …".
 
@@ -120,6 +123,7 @@ async fn kvs_js_sdk_master_records_into_a_stream_with_join_storage_session() {
         tokio::process::Command::new("node")
             .arg(browser_dir().join("webrtc.mjs"))
             .args(["--endpoint", &endpoint, "--channel", "doorbell-channel", "--viewers", "1", "--storage"])
+            .arg("--storage-viewer")
             .args(["--seconds", "26"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -134,6 +138,15 @@ async fn kvs_js_sdk_master_records_into_a_stream_with_join_storage_session() {
         .unwrap_or_else(|_| panic!("no JSON: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(report["storageJoined"], true, "JoinStorageSession: {report:#}");
     assert_eq!(report["storagePeerState"], "connected", "the storage peer did not connect: {report:#}");
+    // JoinStorageSessionAsViewer: the viewer played the stream live from openkvs and sent audio.
+    assert_eq!(report["connected"], 1, "the storage-session viewer got no video: {report:#}");
+    assert_eq!(report["viewersSendingAudio"], 1, "{report:#}");
+    let heard = common::metric_value(srv.addr, "openkvs_webrtc_viewer_audio_frames_total").await;
+    println!(
+        "storage-session viewer: first frame {} ms, {heard} audio frames received",
+        report["timeToFirstFrameMs"]["p50"]
+    );
+    assert!(heard > 50.0, "openkvs received {heard} audio frames from the viewer");
     if let (Some(called), Ok(Ok(listed))) = (
         report["storageJoinCalledAt"].as_i64(),
         tokio::time::timeout(Duration::from_secs(5), first_listed).await,

@@ -79,6 +79,7 @@ fn nothing_below_api_speaks_http() {
         "auth",
         "edge",
         "webrtc",
+        "turn_relay",
     ] {
         bad.extend(violations(module, HTTP));
     }

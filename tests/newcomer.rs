@@ -9,7 +9,8 @@
 //! - every URL handed out (GetDataEndpoint, GetSignalingChannelEndpoint, HLS/DASH session URLs)
 //!   leaves out the scheme's default port, as AWS's do (the KVS WebRTC C SDK depends on it), and
 //!   keeps any other port;
-//! - `openkvs serve` warns when signaling channels exist and no TURN server is configured;
+//! - `openkvs serve` warns when signaling channels exist and GetIceServerConfig would list no TURN
+//!   server (own relay disabled, none configured), and stays silent with its own relay (default);
 //! - the README's aws CLI commands (when the `aws` CLI is installed).
 
 mod common;
@@ -475,9 +476,12 @@ async fn serve_warns_when_channels_exist_without_a_turn_server() {
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("data");
     const WARNING: &str = "but no TURN server is configured";
+    let no_relay = home.path().join("no-relay.toml");
+    std::fs::write(&no_relay, "[turn]\nenabled = false\n").unwrap();
+    let no_relay = ["--config", no_relay.to_str().unwrap()];
 
-    // A fresh data dir: no channel, no warning at startup; creating one warns.
-    let (mut child, endpoint, mut lines) = serve(home.path(), &data, &[]).await;
+    // A fresh data dir, own relay off: no channel, no warning at startup; creating one warns.
+    let (mut child, endpoint, mut lines) = serve(home.path(), &data, &no_relay).await;
     let startup: Vec<String> = lines_until(&mut lines, "listening on", Duration::from_secs(1)).await;
     assert!(!startup.iter().any(|l| l.contains(WARNING)), "{startup:#?}");
     common::kvs_client(&endpoint).create_signaling_channel().channel_name("door").send().await.unwrap();
@@ -489,7 +493,7 @@ async fn serve_warns_when_channels_exist_without_a_turn_server() {
     child.kill().await.unwrap();
 
     // Restarted over the same index: the channel exists, so the startup log says so.
-    let (mut child, _, mut lines) = serve(home.path(), &data, &[]).await;
+    let (mut child, _, mut lines) = serve(home.path(), &data, &no_relay).await;
     let startup = lines_until(&mut lines, WARNING, Duration::from_secs(1)).await;
     assert!(
         startup.iter().any(|l| l.contains("1 signaling channel exists") && l.contains(WARNING)),
@@ -497,17 +501,19 @@ async fn serve_warns_when_channels_exist_without_a_turn_server() {
     );
     child.kill().await.unwrap();
 
-    // With a coturn-style TURN server configured: silent.
-    let config = home.path().join("openkvs.toml");
+    // With openkvs's own relay (the default), or a coturn-style TURN server configured: silent.
+    let coturn = home.path().join("openkvs.toml");
     std::fs::write(
-        &config,
-        "[signaling.ice]\nturn_uris = [\"turn:127.0.0.1:3478?transport=udp\"]\nturn_shared_secret = \"s3cret\"\n",
+        &coturn,
+        "[turn]\nenabled = false\n[signaling.ice]\nturn_uris = [\"turn:127.0.0.1:3478?transport=udp\"]\nturn_shared_secret = \"s3cret\"\n",
     )
     .unwrap();
-    let (mut child, _, mut lines) = serve(home.path(), &data, &["--config", config.to_str().unwrap()]).await;
-    let startup = lines_until(&mut lines, WARNING, Duration::from_secs(1)).await;
-    assert!(!startup.iter().any(|l| l.contains(WARNING)), "{startup:#?}");
-    child.kill().await.unwrap();
+    for args in [&[][..], &["--config", coturn.to_str().unwrap()][..]] {
+        let (mut child, _, mut lines) = serve(home.path(), &data, args).await;
+        let startup = lines_until(&mut lines, "listening on", Duration::from_secs(5)).await;
+        assert!(!startup.iter().any(|l| l.contains(WARNING)), "{args:?}: {startup:#?}");
+        child.kill().await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,8 @@
 //! ICE (dropped after the connect timeout, freeing their slots), 1,000 requests without a valid
 //! token — after which the server still answers and still serves a valid viewer. Offers come from a
 //! real WebRTC stack (str0m, the crate the server uses) acting as a receive-only viewer that never
-//! sends a packet.
+//! sends a packet. Also JoinStorageSessionAsViewer's validation, driven by boto3
+//! (`tests/webrtc_storage/boto3_join_as_viewer.py`).
 
 mod common;
 
@@ -174,5 +175,41 @@ async fn whep_resources_and_hostile_input() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(post(&srv, &path, "application/sdp", &offer).await.status, 201);
+    srv.stop().await;
+}
+
+/// boto3's `kinesis-video-webrtc-storage` client: JoinStorageSessionAsViewer answers 200 for a
+/// channel with ENABLED media storage, and the model's errors for a bad clientId, a bad or
+/// unknown channel ARN, a channel without media storage, and a bad signature.
+#[tokio::test(flavor = "multi_thread")]
+async fn boto3_join_storage_session_as_viewer() {
+    use aws_sdk_kinesisvideo::types::{MediaStorageConfiguration, MediaStorageConfigurationStatus};
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let kvs = srv.kvs();
+    let stream = kvs.create_stream().stream_name("porch").data_retention_in_hours(1).send().await.unwrap();
+    let storage = kvs.create_signaling_channel().channel_name("porch-channel").send().await.unwrap();
+    let plain = kvs.create_signaling_channel().channel_name("plain-channel").send().await.unwrap();
+    let storage_arn = storage.channel_arn.unwrap();
+    kvs.update_media_storage_configuration()
+        .channel_arn(&storage_arn)
+        .media_storage_configuration(
+            MediaStorageConfiguration::builder()
+                .stream_arn(stream.stream_arn.unwrap())
+                .status(MediaStorageConfigurationStatus::Enabled)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let out = tokio::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webrtc_storage/boto3_join_as_viewer.py"))
+        .args([&srv.endpoint, &storage_arn, &plain.channel_arn.unwrap()])
+        .output()
+        .await
+        .expect("python3 runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("boto3 join-as-viewer ok"), "{text}");
     srv.stop().await;
 }

@@ -74,6 +74,7 @@ export function renderStream(main, name) {
     modePill.hidden = !st.mode || ['offline', 'error', 'loading'].includes(st.phase);
     playerBox.dataset.phase = st.phase;
     playerBox.dataset.mode = st.mode || '';
+    playerBox.dataset.transport = st.transport || '';
     const show = (title, text, action) => {
       stateEl.hidden = false;
       replace(stateEl, h('div', null, h('div', { class: 'big' }, title), text ? h('div', null, text) : null, action || null));
@@ -110,7 +111,8 @@ export function renderStream(main, name) {
     if (wall != null) clockEl.textContent = fmt.dateTime(wall);
     timeline.setPlayhead(wall);
     const lat = player.latency();
-    if (player.mode === 'live' && wall != null) playerInfo.textContent = `${fmt.duration(Date.now() - wall)} behind real time`;
+    if (player.mode === 'live' && player.transport === 'webrtc') playerInfo.textContent = 'Real time (WebRTC)';
+    else if (player.mode === 'live' && wall != null) playerInfo.textContent = `${fmt.duration(Date.now() - wall)} behind real time`;
     else if (player.mode === 'replay' && wall != null) playerInfo.textContent = `Replaying ${fmt.clock(wall)} · ${fmt.ago(Date.now() - wall)}`;
     else playerInfo.textContent = lat != null ? `${lat.toFixed(1)} s behind live` : '';
   }, 250);

@@ -93,9 +93,11 @@ pub mod signaling {
 
 /// The `kinesis-video-webrtc-storage` data plane (rest-json, camelCase members): the master of a
 /// channel with an ENABLED media storage configuration asks openkvs to join its WebRTC session as
-/// the storage peer. The WebRTC work itself is `crate::webrtc`.
+/// the storage peer, and viewers join that session to watch it. The WebRTC work itself is
+/// `crate::webrtc`.
 pub mod webrtc_storage {
     pub mod join_storage_session;
+    pub mod join_storage_session_as_viewer;
 }
 
 /// openkvs's own analysis API (outside the AWS surface, documented in
@@ -208,6 +210,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The WebRTC media endpoint (WHEP, storage sessions); `None` when disabled.
     pub webrtc: Option<Arc<crate::webrtc::WebRtc>>,
+    /// openkvs's own TURN relay; `None` when disabled.
+    pub turn: Option<Arc<crate::turn_relay::TurnRelay>>,
 }
 
 aws::operation::operations! {
@@ -297,6 +301,8 @@ aws::operation::operations! {
     // kinesis-video-webrtc-storage
     JoinStorageSession => "/joinStorageSession", SigV4Json, AccessDeniedException,
         webrtc_storage::join_storage_session::handle;
+    JoinStorageSessionAsViewer => "/joinStorageSessionAsViewer", SigV4Json, AccessDeniedException,
+        webrtc_storage::join_storage_session_as_viewer::handle;
     // openkvs's own analysis API (docs/openapi/analysis.yaml)
     ListAnalyzerEvents => "/openkvs/listAnalyzerEvents", SigV4Json, AccessDeniedException,
         analysis::list_analyzer_events::handle;

@@ -68,6 +68,8 @@ pub struct Config {
     pub edge: crate::edge::EdgeSettings,
     /// Server-side WebRTC media (WHEP live view, storage sessions).
     pub webrtc: crate::webrtc::WebRtcConfig,
+    /// openkvs's own TURN relay (GetIceServerConfig's TURN server unless others are configured).
+    pub turn: crate::turn_relay::TurnConfig,
     /// Where fragment bytes are kept (local segment files or an S3 bucket).
     pub store: crate::archive::StoreConfig,
     /// Where `s3://` image destinations are written (the S3 endpoint and the upload queue).
@@ -96,6 +98,7 @@ impl Default for Config {
             retention: crate::retention::RetentionConfig::default(),
             edge: crate::edge::EdgeSettings::default(),
             webrtc: crate::webrtc::WebRtcConfig::default(),
+            turn: crate::turn_relay::TurnConfig::default(),
             store: crate::archive::StoreConfig::default(),
             destinations: crate::workers::delivery::DestinationsConfig::default(),
             encryption: crate::archive::EncryptionConfig::default(),
@@ -231,6 +234,7 @@ impl Config {
         self.store.validate().map_err(ConfigError::Invalid)?;
         self.destinations.validate().map_err(ConfigError::Invalid)?;
         self.encryption.validate().map_err(ConfigError::Invalid)?;
+        self.turn.validate().map_err(ConfigError::Invalid)?;
         if self.retention.interval_secs == 0 {
             return Err(ConfigError::Invalid("retention.interval_secs must be at least 1".into()));
         }

@@ -1,8 +1,8 @@
 //! What GetIceServerConfig answers: configured STUN/TURN servers, and TURN credentials minted per
 //! request for a TURN server that uses the "TURN REST API" shared-secret scheme (coturn's
 //! `use-auth-secret` / `static-auth-secret`): username `EXPIRY_UNIX:CLIENT_ID`, password
-//! `base64(HMAC-SHA1(secret, username))`, so no third-party service and no per-user state is
-//! needed. Owns that scheme and the list shape; no I/O, no clock (callers pass `now`).
+//! `base64(HMAC-SHA1(secret, username))`, so no per-user state is needed (openkvs's own relay,
+//! `crate::turn_relay`, checks the same scheme). Owns that scheme and the list shape; no I/O, no clock (callers pass `now`).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -64,10 +64,16 @@ pub struct IceServer {
 /// The TURN REST API credentials for `client_id` valid until `now + ttl`.
 pub fn turn_credentials(secret: &str, client_id: &str, now_unix: i64, ttl_secs: u64) -> (String, String) {
     let username = format!("{}:{}", now_unix + ttl_secs as i64, client_id);
+    let password = turn_password(secret, &username);
+    (username, password)
+}
+
+/// The TURN REST API password of `username`: `base64(HMAC-SHA1(secret, username))`.
+pub fn turn_password(secret: &str, username: &str) -> String {
     let mut mac =
         <Hmac<sha1::Sha1> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(username.as_bytes());
-    (username, STANDARD.encode(mac.finalize().into_bytes()))
+    STANDARD.encode(mac.finalize().into_bytes())
 }
 
 impl IceConfig {
@@ -81,15 +87,16 @@ impl IceConfig {
 
     /// What to tell an operator when signaling channels exist (`situation`: "3 signaling channels
     /// exist", "signaling channel door was created") and GetIceServerConfig lists no TURN server;
-    /// `None` when one is configured. AWS always answers GetIceServerConfig with TURN servers and
-    /// the KVS WebRTC C SDK's samples depend on it; openkvs has no TURN relay of its own.
-    pub fn missing_turn_warning(&self, situation: &str) -> Option<String> {
-        (!self.has_turn()).then(|| {
+    /// `None` when one is configured or openkvs's own relay runs (`own_relay`). AWS always answers
+    /// GetIceServerConfig with TURN servers and the KVS WebRTC C SDK's samples depend on it.
+    pub fn missing_turn_warning(&self, situation: &str, own_relay: bool) -> Option<String> {
+        (!self.has_turn() && !own_relay).then(|| {
             format!(
                 "{situation} but no TURN server is configured: GetIceServerConfig \
                  answers {}, so peers behind NAT and the KVS WebRTC C SDK samples (which require a TURN \
-                 server) cannot connect. openkvs has no TURN relay of its own; run coturn with \
-                 use-auth-secret and set [signaling.ice] turn_uris and turn_shared_secret (README, \"WebRTC\")",
+                 server) cannot connect. openkvs's own TURN relay is off ([turn] enabled = false); turn it \
+                 on, or run coturn with use-auth-secret and set [signaling.ice] turn_uris and \
+                 turn_shared_secret (README, \"WebRTC\")",
                 if self.servers.is_empty() { "an empty IceServerList" } else { "STUN servers only" }
             )
         })
@@ -151,7 +158,7 @@ mod tests {
     fn a_missing_turn_server_is_reported() {
         let none = IceConfig::default();
         assert!(!none.has_turn());
-        let w = none.missing_turn_warning("2 signaling channels exist").unwrap();
+        let w = none.missing_turn_warning("2 signaling channels exist", false).unwrap();
         assert!(w.starts_with("2 signaling channels exist but") && w.contains("empty IceServerList"), "{w}");
         let stun = IceConfig {
             servers: vec![StaticIceServer {
@@ -161,12 +168,13 @@ mod tests {
             }],
             ..IceConfig::default()
         };
-        assert!(stun.missing_turn_warning("x").unwrap().contains("STUN servers only"));
+        assert!(stun.missing_turn_warning("x", false).unwrap().contains("STUN servers only"));
         let no_secret = IceConfig { turn_uris: vec!["turn:h:3478".into()], ..IceConfig::default() };
         assert!(!no_secret.has_turn());
         let minted = IceConfig { turn_shared_secret: Some("s".into()), ..no_secret };
         assert!(minted.has_turn());
-        assert_eq!(minted.missing_turn_warning("x"), None);
+        assert_eq!(minted.missing_turn_warning("x", false), None);
+        assert_eq!(none.missing_turn_warning("x", true), None, "openkvs's own relay runs");
         let fixed = IceConfig {
             servers: vec![StaticIceServer {
                 uris: vec!["turns:h:5349?transport=tcp".into()],

@@ -1,7 +1,9 @@
 //! KVS WebRTC signaling, in memory: who is connected to which signaling channel (one master, many
 //! viewers by ClientId), relaying SDP offers/answers and ICE candidates between them, holding
-//! messages for a peer that is not connected yet for the channel's MessageTtlSeconds, and
-//! SendAlexaOfferToMaster (an offer that waits for the master's answer).
+//! messages for a peer that is not connected yet for the channel's MessageTtlSeconds,
+//! SendAlexaOfferToMaster (an offer that waits for the master's answer), and the viewers of a
+//! storage session (JoinStorageSessionAsViewer): while one is attached, that viewer's messages go
+//! to the in-process session instead of the master, and the session speaks to it as its master.
 //!
 //! Owns routing, the per-channel limits and the message shapes clients receive. It knows nothing
 //! of HTTP or WebSockets (the API layer moves [`Outbound`] values to sockets and parses frames
@@ -234,6 +236,34 @@ struct ChannelState {
     master: Option<Peer>,
     viewers: HashMap<String, Peer>,
     held: Vec<Held>,
+    /// Viewers whose messages go to a storage session instead of the master, by ClientId.
+    session_viewers: HashMap<String, Peer>,
+}
+
+/// A storage session's end of one viewer's signaling (JoinStorageSessionAsViewer): the viewer's
+/// messages arrive in `inbox`; dropping it gives the viewer back to the master.
+#[derive(Debug)]
+pub struct SessionViewerLink<'a> {
+    hub: &'a SignalingHub,
+    channel_id: i64,
+    client_id: String,
+    conn_id: u64,
+    /// The viewer's SDP answers and ICE candidates, as [`Outbound::Relay`] with its ClientId.
+    pub inbox: mpsc::Receiver<Outbound>,
+}
+
+impl Drop for SessionViewerLink<'_> {
+    fn drop(&mut self) {
+        let mut channels = self.hub.lock();
+        let Some(ch) = channels.get_mut(&self.channel_id) else { return };
+        if ch.session_viewers.get(&self.client_id).is_some_and(|p| p.conn_id == self.conn_id) {
+            ch.session_viewers.remove(&self.client_id);
+        }
+        if ch.master.is_none() && ch.viewers.is_empty() && ch.held.is_empty() && ch.session_viewers.is_empty()
+        {
+            channels.remove(&self.channel_id);
+        }
+    }
 }
 
 /// One open connection: its inbox and identity. Dropping it disconnects it.
@@ -336,9 +366,41 @@ impl SignalingHub {
                 }
             }
         }
-        if ch.master.is_none() && ch.viewers.is_empty() && ch.held.is_empty() {
+        if ch.master.is_none() && ch.viewers.is_empty() && ch.held.is_empty() && ch.session_viewers.is_empty()
+        {
             channels.remove(&channel_id);
         }
+    }
+
+    /// Attaches a storage session to viewer `client_id`: from now on its messages go to the
+    /// returned link instead of the master (a newer attachment for the same viewer replaces this
+    /// one, whose inbox closes).
+    pub fn attach_session_viewer(&self, channel_id: i64, client_id: &str) -> SessionViewerLink<'_> {
+        let (tx, inbox) = mpsc::channel(INBOX);
+        let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let mut channels = self.lock();
+        let ch = channels.entry(channel_id).or_default();
+        ch.session_viewers.insert(client_id.to_owned(), Peer { conn_id, tx });
+        drop(channels);
+        SessionViewerLink { hub: self, channel_id, client_id: client_id.to_owned(), conn_id, inbox }
+    }
+
+    /// Sends viewer `client_id` a message as its master does (no senderClientId); held for `ttl`
+    /// when the viewer is not connected yet.
+    pub fn send_to_viewer(
+        &self,
+        channel_id: i64,
+        ttl: Duration,
+        client_id: &str,
+        action: &str,
+        payload: String,
+    ) -> Result<(), Refusal> {
+        let out = Outbound::Relay {
+            sender_client_id: None,
+            message_type: action.to_owned(),
+            message_payload: payload,
+        };
+        self.deliver(channel_id, ttl, Role::Viewer(client_id.to_owned()), out, None)
     }
 
     /// Relays a message from `from` on a channel whose messages live `ttl`. A viewer's message
@@ -346,7 +408,12 @@ impl SignalingHub {
     /// connected gets it when it connects within `ttl`.
     pub fn relay(&self, channel_id: i64, ttl: Duration, from: &Role, msg: Inbound) -> Result<(), Refusal> {
         let (recipient, sender_client_id) = match from {
-            Role::Viewer(id) => (Role::Master, Some(id.clone())),
+            Role::Viewer(id) => {
+                if let Some(sent) = self.to_session(channel_id, id, &msg) {
+                    return sent;
+                }
+                (Role::Master, Some(id.clone()))
+            }
             Role::Master => match msg.recipient_client_id {
                 Some(r) => (Role::Viewer(r), None),
                 None => {
@@ -363,6 +430,22 @@ impl SignalingHub {
             message_payload: msg.message_payload,
         };
         self.deliver(channel_id, ttl, recipient, out, msg.correlation_id)
+    }
+
+    /// Hands a viewer's message to the storage session attached to it, if one is.
+    fn to_session(&self, channel_id: i64, client_id: &str, msg: &Inbound) -> Option<Result<(), Refusal>> {
+        let channels = self.lock();
+        let link = channels.get(&channel_id)?.session_viewers.get(client_id)?;
+        let out = Outbound::Relay {
+            sender_client_id: Some(client_id.to_owned()),
+            message_type: msg.action.clone(),
+            message_payload: msg.message_payload.clone(),
+        };
+        Some(link.tx.try_send(out).map_err(|_| Refusal {
+            correlation_id: msg.correlation_id.clone(),
+            error_type: "ClientLimitExceededException",
+            description: "The storage session is not reading its messages.".into(),
+        }))
     }
 
     fn deliver(
@@ -579,6 +662,25 @@ mod tests {
         let none = hub.offer_to_master(8, Duration::from_millis(20), "alexa", "x".into()).await.unwrap();
         assert_eq!(none, None, "no master answers within the TTL");
         answerer.abort();
+    }
+
+    #[tokio::test]
+    async fn an_attached_storage_session_takes_its_viewers_messages_and_speaks_as_master() {
+        let hub = SignalingHub::new(SignalingConfig::default());
+        let mut m = hub.connect(4, Role::Master).unwrap();
+        let mut v = hub.connect(4, Role::Viewer("v".into())).unwrap();
+        let mut link = hub.attach_session_viewer(4, "v");
+        hub.send_to_viewer(4, TTL, "v", "SDP_OFFER", "offer".into()).unwrap();
+        assert!(matches!(v.inbox.recv().await, Some(Outbound::Relay { sender_client_id: None, .. })));
+        hub.relay(4, TTL, &Role::Viewer("v".into()), msg("SDP_ANSWER", None, "answer")).unwrap();
+        let got = link.inbox.recv().await.unwrap();
+        assert!(
+            matches!(got, Outbound::Relay { sender_client_id: Some(ref c), ref message_type, .. } if c == "v" && message_type == "SDP_ANSWER")
+        );
+        assert!(m.inbox.try_recv().is_err(), "the master does not see it");
+        drop(link);
+        hub.relay(4, TTL, &Role::Viewer("v".into()), msg("SDP_OFFER", None, "p2p")).unwrap();
+        assert!(m.inbox.recv().await.is_some(), "detached: back to the master");
     }
 
     #[tokio::test]

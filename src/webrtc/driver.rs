@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::counter::Counter;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, MediaTime, Mid, Pt};
@@ -30,6 +31,10 @@ use super::feed::{FeedFrame, FeedTrack, LiveSource};
 /// A peer connection's id (the WHEP session resource's last path segment).
 pub type SessionId = String;
 
+/// How long a peer that answers through signaling (a storage peer, a storage-session viewer) has
+/// to connect, at least.
+const STORAGE_PATIENCE: Duration = Duration::from_secs(30);
+
 /// Everything the driver reacts to.
 pub enum DriverInput {
     /// A datagram read from the socket bound to `local`.
@@ -43,7 +48,9 @@ pub enum DriverInput {
         /// When it was read.
         at: Instant,
     },
-    /// A new WHEP viewer of `stream_id` (its offer already answered).
+    /// A new viewer of `stream_id`: a WHEP viewer (its offer already answered, `offered` empty)
+    /// or a storage-session viewer this server made the offer to (the m-lines in `offered`; its
+    /// answer comes later as [`DriverInput::Answer`]).
     AddViewer {
         /// Its id.
         id: SessionId,
@@ -51,6 +58,10 @@ pub enum DriverInput {
         stream_id: i64,
         /// The connection.
         rtc: Box<Rtc>,
+        /// The m-lines of this server's offer, if it made one.
+        offered: Vec<(Mid, MediaKind)>,
+        /// Dropped when the peer is removed (its session task then ends).
+        ended: Option<oneshot::Sender<()>>,
     },
     /// A new storage peer (its offer sent to the master through signaling); received media goes
     /// to `media`, and the peer is dropped when that receiver is.
@@ -158,10 +169,14 @@ struct StorageLink {
     media: mpsc::Sender<ReceivedMedia>,
 }
 
-/// A WHEP viewer's sending state.
+/// A viewer's sending state.
 #[derive(Debug, Default)]
 struct Viewer {
     stream_id: i64,
+    /// The m-lines of this server's offer (storage-session viewers); empty for WHEP.
+    offered: Vec<(Mid, MediaKind)>,
+    /// Dropped with the peer.
+    _ended: Option<oneshot::Sender<()>>,
     /// The video m-line and the H.264 payload type chosen for it.
     video: Option<(Mid, Pt)>,
     /// The audio m-line and the Opus payload type.
@@ -202,6 +217,8 @@ pub struct Driver {
     live: Arc<dyn LiveSource>,
     sessions: Arc<AtomicUsize>,
     connect_timeout: Duration,
+    /// Audio frames received from viewers (two-way audio of storage-session viewers).
+    viewer_audio: Counter,
 }
 
 /// Reads datagrams from `socket` and forwards them to the driver until it goes away.
@@ -230,6 +247,7 @@ impl Driver {
         live: Arc<dyn LiveSource>,
         sessions: Arc<AtomicUsize>,
         connect_timeout: Duration,
+        viewer_audio: Counter,
     ) -> Self {
         let sockets = sockets.into_iter().filter_map(|s| Some((s.local_addr().ok()?, s))).collect();
         Self {
@@ -242,6 +260,7 @@ impl Driver {
             live,
             sessions,
             connect_timeout,
+            viewer_audio,
         }
     }
 
@@ -269,7 +288,9 @@ impl Driver {
             DriverInput::Datagram { local, source, data, at } => {
                 self.on_datagram(local, source, &data, at).await
             }
-            DriverInput::AddViewer { id, stream_id, rtc } => self.add_viewer(id, stream_id, *rtc).await,
+            DriverInput::AddViewer { id, stream_id, rtc, offered, ended } => {
+                self.add_viewer(id, stream_id, *rtc, offered, ended).await
+            }
             DriverInput::AddStorage { id, rtc, video_mid, media } => {
                 let now = Instant::now();
                 let peer = Peer {
@@ -278,7 +299,7 @@ impl Driver {
                     storage: Some(StorageLink { video_mid, media }),
                     next_timeout: now,
                     connected: false,
-                    connect_deadline: now + self.connect_timeout.max(Duration::from_secs(30)),
+                    connect_deadline: now + self.connect_timeout.max(STORAGE_PATIENCE),
                 };
                 self.peers.insert(id.clone(), peer);
                 self.drive(&id).await;
@@ -286,7 +307,12 @@ impl Driver {
             DriverInput::Answer { id, pending, answer, done } => {
                 let applied = match self.peers.get_mut(&id) {
                     Some(p) => match p.rtc.sdp_api().accept_answer(*pending, *answer) {
-                        Ok(()) => true,
+                        Ok(()) => {
+                            for (mid, kind) in p.viewer.offered.clone() {
+                                choose_payload(p, mid, kind);
+                            }
+                            true
+                        }
                         Err(e) => {
                             tracing::info!(session = %id, "the master's SDP answer cannot be used: {e}");
                             false
@@ -352,15 +378,29 @@ impl Driver {
         }
     }
 
-    async fn add_viewer(&mut self, id: SessionId, stream_id: i64, rtc: Rtc) {
+    async fn add_viewer(
+        &mut self,
+        id: SessionId,
+        stream_id: i64,
+        rtc: Rtc,
+        offered: Vec<(Mid, MediaKind)>,
+        ended: Option<oneshot::Sender<()>>,
+    ) {
         let now = Instant::now();
+        // A viewer this server offered to answers through signaling, maybe after connecting to
+        // it: as patient as a storage peer.
+        let patience = if offered.is_empty() {
+            self.connect_timeout
+        } else {
+            self.connect_timeout.max(STORAGE_PATIENCE)
+        };
         let peer = Peer {
             rtc,
-            viewer: Viewer { stream_id, waiting_key: true, ..Default::default() },
+            viewer: Viewer { stream_id, offered, _ended: ended, waiting_key: true, ..Default::default() },
             storage: None,
             next_timeout: now,
             connected: false,
-            connect_deadline: now + self.connect_timeout,
+            connect_deadline: now + patience,
         };
         self.peers.insert(id.clone(), peer);
         let fanout = self.streams.entry(stream_id).or_insert_with(|| Fanout {
@@ -452,6 +492,10 @@ impl Driver {
                     }
                     Event::MediaAdded(m) => choose_payload(p, m.mid, m.kind),
                     Event::MediaData(d) => {
+                        if p.storage.is_none() && d.params.spec().codec.is_audio() {
+                            // A storage-session viewer's microphone: received, not stored.
+                            self.viewer_audio.inc();
+                        }
                         if let Some(link) = &p.storage {
                             let lost = !d.contiguous && d.params.spec().codec == Codec::H264;
                             let media = ReceivedMedia {

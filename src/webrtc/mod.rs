@@ -10,6 +10,8 @@
 //! - [`feed`], one live feed per watched stream, converted once and fanned out to its viewers;
 //! - [`whep`], WHEP token claims and the offer → answer step;
 //! - [`storage`], the storage peer of JoinStorageSession (signaling → RTP → Matroska → ingest);
+//! - [`storage_viewer`], JoinStorageSessionAsViewer: this server offers a viewer the live media
+//!   of the channel's stream through signaling (the WHEP fan-out, with this server as offerer);
 //! - [`host`], the local addresses offered as ICE host candidates.
 //!
 //! It must not know HTTP (the API layer maps [`WebRtcError`] to statuses) nor read or write the
@@ -19,6 +21,7 @@ pub mod driver;
 pub mod feed;
 pub mod host;
 pub mod storage;
+pub mod storage_viewer;
 pub mod whep;
 
 use std::net::{IpAddr, SocketAddr};
@@ -103,6 +106,9 @@ pub struct WebRtc {
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     /// The storage session task of each channel (a newer JoinStorageSession replaces it).
     storage_sessions: std::sync::Mutex<std::collections::HashMap<i64, JoinHandle<()>>>,
+    /// The session task of each storage-session viewer, by channel and ClientId (a newer
+    /// JoinStorageSessionAsViewer for the same viewer replaces it).
+    viewer_sessions: std::sync::Mutex<std::collections::HashMap<(i64, String), JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for WebRtc {
@@ -119,6 +125,7 @@ impl WebRtc {
         http_listen: SocketAddr,
         live: Arc<dyn LiveSource>,
         token_key: SessionTokenKey,
+        viewer_audio: prometheus_client::metrics::counter::Counter,
     ) -> std::io::Result<Arc<Self>> {
         let listen = config.udp_listen.unwrap_or(http_listen);
         let ips = host::candidate_ips(listen.ip(), &config.candidate_ips);
@@ -154,7 +161,8 @@ impl WebRtc {
             tasks.push(tokio::spawn(driver::read_socket(s.clone(), tx.clone())));
         }
         let connect_timeout = Duration::from_secs(config.connect_timeout_secs.max(1));
-        let driver = Driver::new(rx, tx.clone(), sockets, live, sessions.clone(), connect_timeout);
+        let driver =
+            Driver::new(rx, tx.clone(), sockets, live, sessions.clone(), connect_timeout, viewer_audio);
         tasks.push(tokio::spawn(driver.run()));
         Ok(Arc::new(Self {
             config,
@@ -166,6 +174,7 @@ impl WebRtc {
             sessions,
             tasks: std::sync::Mutex::new(tasks),
             storage_sessions: Default::default(),
+            viewer_sessions: Default::default(),
         }))
     }
 
@@ -192,6 +201,9 @@ impl WebRtc {
             t.abort();
         }
         for (_, t) in self.storage_sessions.lock().unwrap_or_else(|p| p.into_inner()).drain() {
+            t.abort();
+        }
+        for (_, t) in self.viewer_sessions.lock().unwrap_or_else(|p| p.into_inner()).drain() {
             t.abort();
         }
     }

@@ -121,13 +121,25 @@ impl Recorder {
 }
 
 /// A signaling payload: base64 of a JSON object (the KVS SDKs' encoding).
-fn encode_payload(v: &Value) -> String {
+pub(super) fn encode_payload(v: &Value) -> String {
     STANDARD.encode(v.to_string())
 }
 
-fn decode_payload(payload: &str) -> Option<Value> {
+/// The JSON object inside a signaling payload.
+pub(super) fn decode_payload(payload: &str) -> Option<Value> {
     let bytes = STANDARD.decode(payload.trim()).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// The candidate of an ICE_CANDIDATE payload (`{"candidate": "candidate:…", …}`); `None` for the
+/// end-of-candidates marker and for candidates this side cannot use.
+pub(super) fn remote_candidate(v: &Value) -> Option<Candidate> {
+    let line = v["candidate"].as_str().unwrap_or_default();
+    let line = line.trim().trim_start_matches("a=");
+    if line.is_empty() {
+        return None;
+    }
+    Candidate::from_sdp_string(line).ok()
 }
 
 impl WebRtc {
@@ -219,12 +231,7 @@ impl WebRtc {
                                 }
                             }
                             "ICE_CANDIDATE" => {
-                                let line = v["candidate"].as_str().unwrap_or_default();
-                                let line = line.trim().trim_start_matches("a=");
-                                if line.is_empty() {
-                                    continue;
-                                }
-                                if let Ok(c) = Candidate::from_sdp_string(line) {
+                                if let Some(c) = remote_candidate(&v) {
                                     let (done, _reply) = oneshot::channel();
                                     self.send(DriverInput::Candidates { id: id.clone(), candidates: vec![c], done }).await?;
                                 }
@@ -311,9 +318,9 @@ async fn start_ingest(
 }
 
 /// Ends the driver's peer when the session task ends (or is aborted by a newer join).
-struct CloseOnDrop<'a> {
-    webrtc: &'a WebRtc,
-    id: String,
+pub(super) struct CloseOnDrop<'a> {
+    pub(super) webrtc: &'a WebRtc,
+    pub(super) id: String,
 }
 
 impl Drop for CloseOnDrop<'_> {

@@ -86,6 +86,8 @@ impl WebRtc {
             id: id.clone(),
             stream_id: claims.stream_id,
             rtc: Box::new(rtc),
+            offered: Vec::new(),
+            ended: None,
         })
         .await?;
         Ok((id, answer.to_sdp_string()))

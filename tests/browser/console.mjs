@@ -128,6 +128,8 @@ async function main() {
         '--disable-dev-shm-usage', '--no-first-run', '--disable-background-media-suspend',
         '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
         '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
+        // The WHEP live view: the server (on 127.0.0.1) offers a loopback host candidate.
+        '--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection',
         `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE ${host}`,
       ],
     });
@@ -224,12 +226,18 @@ async function main() {
   await page.getByRole('heading', { name: args.stream, level: 1 }).waitFor({ timeout: 10000 });
   const video = page.locator('video');
   await video.waitFor({ timeout: 10000 });
+  const liveOpened = Date.now();
   const t1 = await until('live video playing', 45000, async () => {
     const st = await video.evaluate((v) => ({ t: v.currentTime, paused: v.paused, rs: v.readyState, mode: v.closest('.player').dataset.mode }));
     return st.t > 0.5 && !st.paused && st.rs >= 2 && st.mode === 'live' ? st.t : null;
   });
   await until('live video advancing 2 s', 20000, async () => (await video.evaluate((v) => v.currentTime)) >= t1 + 2);
   checks.liveVideoPlays = true;
+  // The live view plays over WebRTC (WHEP), not HLS.
+  checks.liveTransport = await video.evaluate((v) => v.closest('.player').dataset.transport);
+  checks.liveOverWebRtc = checks.liveTransport === 'webrtc' && (await video.evaluate((v) => v.srcObject instanceof MediaStream));
+  if (!checks.liveOverWebRtc) throw new Error(`the live view plays over ${checks.liveTransport}, not WebRTC`);
+  note(`live over WebRTC, playing ${Date.now() - liveOpened} ms after opening the stream`);
   const size = await video.evaluate((v) => `${v.videoWidth}x${v.videoHeight}`);
   note(`live playing ${size}`);
 
@@ -322,6 +330,28 @@ async function main() {
   const r1 = await video.evaluate((v) => v.currentTime);
   await until('replay advancing', 15000, async () => (await video.evaluate((v) => v.currentTime)) > r1 + 1);
   checks.replayFromTimeline = true;
+
+  // WebRTC made impossible (every peer connection relay-only with no TURN server: no candidate,
+  // ICE never connects, as with UDP blocked): going live must fall back to HLS.
+  await page.evaluate(() => {
+    const Real = window.RTCPeerConnection;
+    window.__RealRTCPeerConnection = Real;
+    window.RTCPeerConnection = class extends Real {
+      constructor(config) {
+        super({ ...(config || {}), iceServers: [], iceTransportPolicy: 'relay' });
+      }
+    };
+  });
+  const fallbackStarted = Date.now();
+  await page.locator('button[title^="Go to the live edge"]').click();
+  const f1 = await until('live over HLS after WebRTC failed', 45000, async () => {
+    const st = await video.evaluate((v) => ({ t: v.currentTime, paused: v.paused, ...v.closest('.player').dataset }));
+    return st.mode === 'live' && st.transport === 'hls' && st.phase === 'playing' && st.t > 0 ? st.t : null;
+  });
+  await until('HLS live advancing', 20000, async () => (await video.evaluate((v) => v.currentTime)) > f1 + 1);
+  checks.liveFallsBackToHls = { playingAfterMs: Date.now() - fallbackStarted };
+  note(`WebRTC impossible: live over HLS after ${checks.liveFallsBackToHls.playingAfterMs} ms`);
+  await page.evaluate(() => { window.RTCPeerConnection = window.__RealRTCPeerConnection; });
 
   // ------------------------------------------------------------ workers
   await page.getByRole('link', { name: 'Workers' }).click();

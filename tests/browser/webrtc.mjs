@@ -4,12 +4,17 @@
 //   node tests/browser/webrtc.mjs --endpoint https://127.0.0.1:PORT --channel NAME
 //        [--viewers N] [--seconds S] [--create] [--region R]
 //        [--access-key K] [--secret-key S] [--stun] [--no-turn] [--no-audio]
-//        [--screenshot PREFIX]
+//        [--storage [--storage-viewer]] [--relay] [--screenshot PREFIX]
 //   node tests/browser/webrtc.mjs --dry-run      (no openkvs needed)
 //
 // Opens webrtc/master.html (fake camera, KVS WebRTC SDK + AWS SDK v3 pointed at
 // --endpoint), waits until its signaling client is open, opens N viewer pages and
 // waits until every viewer's <video> renders frames and its currentTime advances.
+// --storage: the master calls JoinStorageSession (openkvs records it) and keeps going until
+// --seconds; --storage-viewer: viewers call JoinStorageSessionAsViewer and play what openkvs
+// offers them (the recorded stream, live) instead of connecting to the master. --relay: every
+// page uses iceTransportPolicy 'relay' (TURN relay candidates only); the report's
+// viewerCandidatePairs gives each viewer's selected candidate pair types.
 // Prints exactly one JSON line on stdout; diagnostics go to stderr.
 // Exit codes: 0 every viewer got video within --seconds, 1 not, 2 usage / harness
 // error (no browser, no node_modules, bundle missing: run "npm run build:webrtc").
@@ -30,6 +35,7 @@ const ADVANCE_S = 0.5; // currentTime must move this far past the first frame
 const USAGE =
   'usage: node webrtc.mjs --endpoint https://HOST:PORT --channel NAME [--viewers N] [--seconds S] ' +
   '[--create] [--region R] [--access-key K] [--secret-key S] [--stun] [--no-turn] [--no-audio] ' +
+  '[--storage [--storage-viewer]] [--relay] ' +
   '[--screenshot PREFIX] | --dry-run';
 
 function parseArgs(argv) {
@@ -67,6 +73,8 @@ function parseArgs(argv) {
     else if (a === '--no-turn') o.turn = false;
     else if (a === '--no-audio') o.audio = false;
     else if (a === '--storage') o.storage = true;
+    else if (a === '--storage-viewer') o.storageViewer = true;
+    else if (a === '--relay') o.relay = true;
     else if (a === '--screenshot') o.screenshot = val();
     else if (a === '--help' || a === '-h') return { usageError: USAGE };
     else throw new Error(`unknown argument ${a}`);
@@ -176,8 +184,10 @@ async function main() {
     return p.state;
   };
 
+  // --relay plays a little longer: enough media to tell relayed video from ICE/DTLS traffic.
+  const advance = opts.relay ? 2 : ADVANCE_S;
   const viewerDone = (s) =>
-    s && s.firstFrameMs != null && s.videoWidth > 0 && s.currentTime >= (s.firstFrameCurrentTime || 0) + ADVANCE_S;
+    s && s.firstFrameMs != null && s.videoWidth > 0 && s.currentTime >= (s.firstFrameCurrentTime || 0) + advance;
 
   const buildResult = () => {
     const viewers = pages.filter((p) => p.kind === 'viewer');
@@ -220,6 +230,8 @@ async function main() {
       storageJoinCalledAt: master?.state?.storageJoinCalledAt ?? null,
       storagePeerState: master?.state?.storagePeerState ?? null,
       viewerPhases: viewers.map((p) => p.state?.phase ?? null),
+      viewerCandidatePairs: viewers.map((p) => p.state?.selectedPair ?? null),
+      viewersSendingAudio: viewers.filter((p) => p.state?.sendingAudio).length,
       elapsedMs: Date.now() - t0,
     };
     if (opts.dryRun) {
@@ -319,6 +331,7 @@ async function main() {
         ...(opts.turn ? {} : { turn: '0' }),
         ...(opts.audio ? {} : { audio: '0' }),
         ...(opts.dryRun ? { dryrun: '1' } : {}),
+        ...(opts.relay ? { relay: '1' } : {}),
         ...extra,
       });
       return u.toString();
@@ -366,7 +379,10 @@ async function main() {
       const nViewers = opts.dryRun ? 1 : opts.viewers;
       await Promise.all(
         Array.from({ length: nViewers }, (_, i) =>
-          openPage(`viewer${i + 1}`, 'viewer', 'viewer.html', { clientId: `viewer-${i + 1}-${runTag}` }),
+          openPage(`viewer${i + 1}`, 'viewer', 'viewer.html', {
+            clientId: `viewer-${i + 1}-${runTag}`,
+            ...(opts.storageViewer ? { storageViewer: '1' } : {}),
+          }),
         ),
       );
       const viewers = pages.filter((p) => p.kind === 'viewer');

@@ -276,6 +276,8 @@ impl TestServer {
             data_dir: dir.path().to_path_buf(),
             ..Config::default()
         };
+        // Many servers run at once: the TURN relay on an ephemeral port, not 3478.
+        config.turn.listen = Some("127.0.0.1:0".parse().unwrap());
         let mut pg = None;
         if backend.is_postgres() {
             let (admin, name, url) = fresh_postgres_db().await;
@@ -643,4 +645,16 @@ pub fn signed_json_post(
     req.push_str("\r\n");
     req.push_str(body);
     req.into_bytes()
+}
+
+/// The value of the unlabelled sample `name` (e.g. `openkvs_turn_allocations_total`) in the
+/// server's `/metrics` scrape; 0 when absent.
+#[allow(dead_code)]
+pub async fn metric_value(addr: SocketAddr, name: &str) -> f64 {
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let text = String::from_utf8(raw_request(addr, req.as_bytes()).await.body).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .next()
+        .unwrap_or(0.0)
 }

@@ -101,7 +101,8 @@ pub async fn handle(
     // The channel is of little use to WebRTC SDK clients without TURN: say so where the operator
     // looks (the server log), once per channel created.
     let situation = format!("signaling channel {name} was created");
-    if let Some(warning) = state.signaling.config().ice.missing_turn_warning(&situation) {
+    if let Some(warning) = state.signaling.config().ice.missing_turn_warning(&situation, state.turn.is_some())
+    {
         tracing::warn!("{warning}");
     }
     Ok(CreateSignalingChannelOutput { channel_arn: channel.arn.to_string() })

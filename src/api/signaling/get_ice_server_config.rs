@@ -1,6 +1,7 @@
 //! `POST /v1/get-ice-server-config`: the STUN/TURN servers a peer should use (configured ones, plus
 //! per-request TURN credentials when a shared-secret TURN server is configured; see
-//! `signaling::ice`).
+//! `signaling::ice`). When no TURN server is configured, openkvs's own relay (`turn_relay`) is
+//! listed, with per-request credentials of the same scheme.
 
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +85,13 @@ pub async fn handle(
     let channel =
         resolve_signaling_channel(state, &call.caller, &req.channel, denied, call.operation.name()).await?;
     let client = req.client.unwrap_or_else(|| format!("channel-{}", channel.id));
-    let servers = state.signaling.config().ice.servers_for(&client, state.clock.now_secs());
+    let ice = &state.signaling.config().ice;
+    let now = state.clock.now_secs();
+    let mut servers = ice.servers_for(&client, now);
+    if let Some(relay) = &state.turn
+        && !ice.has_turn()
+    {
+        servers.push(relay.ice_server(&client, now, ice.credential_ttl_secs));
+    }
     Ok(GetIceServerConfigOutput { ice_server_list: servers.into_iter().map(IceServerItem::from).collect() })
 }

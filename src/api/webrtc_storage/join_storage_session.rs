@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, Valid};
 use crate::api::channels::ChannelRef;
-use crate::model::{ConfigurationStatus, ResourceArn, required};
+use crate::model::{ConfigurationStatus, ResourceArn, SignalingChannel, Stream, required};
 use crate::webrtc::WebRtcError;
 use crate::webrtc::storage::StorageTarget;
 
@@ -40,7 +40,28 @@ pub async fn handle(
     Valid(channel): Valid<JoinStorageSessionInput>,
 ) -> Result<JoinStorageSessionOutput, AwsError> {
     let joined = Instant::now();
-    let channel = call.channel(&channel).await?;
+    let (channel, stream) = storage_session_of(&call, &channel).await?;
+    let state = &call.state;
+    let webrtc = state.webrtc.as_ref().ok_or(WebRtcError::Unavailable)?;
+    let target = StorageTarget {
+        channel_id: channel.id,
+        message_ttl: Duration::from_secs(u64::from(channel.message_ttl_seconds)),
+        stream,
+    };
+    webrtc
+        .join_storage_session(state.signaling.clone(), state.ingest.clone(), target, joined)
+        .map_err(session_error)?;
+    Ok(JoinStorageSessionOutput {})
+}
+
+/// The channel (which the caller may use) and the stream its ENABLED media storage configuration
+/// maps it to; InvalidArgumentException without one (JoinStorageSession and
+/// JoinStorageSessionAsViewer alike).
+pub async fn storage_session_of(
+    call: &Call,
+    channel: &ChannelRef,
+) -> Result<(SignalingChannel, Stream), AwsError> {
+    let channel = call.channel(channel).await?;
     let state = &call.state;
     let storage = state.archive.media_storage_of_channel(channel.id).await?;
     let stream_arn = storage
@@ -53,20 +74,17 @@ pub async fn handle(
         })?;
     let stream_arn = ResourceArn::parse_member(&stream_arn, "streamARN")?;
     let stream = state.archive.stream_by_arn(&stream_arn).await?;
-    let webrtc = state.webrtc.as_ref().ok_or(WebRtcError::Unavailable)?;
-    let target = StorageTarget {
-        channel_id: channel.id,
-        message_ttl: Duration::from_secs(u64::from(channel.message_ttl_seconds)),
-        stream,
-    };
-    webrtc.join_storage_session(state.signaling.clone(), state.ingest.clone(), target, joined).map_err(
-        |e| match e {
-            WebRtcError::TooManySessions => AwsError::new(
-                AwsErrorCode::ClientLimitExceededException,
-                "Too many WebRTC sessions; try again later.",
-            ),
-            other => other.into(),
-        },
-    )?;
-    Ok(JoinStorageSessionOutput {})
+    Ok((channel, stream))
+}
+
+/// A session that could not start: too many WebRTC sessions is the model's
+/// ClientLimitExceededException.
+pub fn session_error(e: WebRtcError) -> AwsError {
+    match e {
+        WebRtcError::TooManySessions => AwsError::new(
+            AwsErrorCode::ClientLimitExceededException,
+            "Too many WebRTC sessions; try again later.",
+        ),
+        other => other.into(),
+    }
 }

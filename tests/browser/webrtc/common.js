@@ -16,6 +16,9 @@
 //                   no network here; host candidates are enough on one machine)
 //   turn=0          ignore the TURN servers from GetIceServerConfig (default: use them)
 //   audio=0         master sends video only (default video + audio)
+//   relay=1         iceTransportPolicy 'relay': only TURN relay candidates (GetIceServerConfig's)
+//   storageViewer=1 viewer: join the channel's storage session (JoinStorageSessionAsViewer) and
+//                   answer openkvs's offer instead of offering to the master
 //   create=1        master: create the channel if DescribeSignalingChannel says it does not exist
 //   dryrun=1        only check that the SDK globals exist, sign a URL, and (master) open the camera
 //
@@ -85,6 +88,8 @@ function readParams() {
         create: q.get('create') === '1',
         dryRun: q.get('dryrun') === '1',
         storage: q.get('storage') === '1',
+        relay: q.get('relay') === '1',
+        storageViewer: q.get('storageViewer') === '1',
     };
     return p;
 }
@@ -223,6 +228,33 @@ async function setUpChannel(p, role) {
         systemClockOffset: kinesisVideoClient.config.systemClockOffset,
     });
     return { channelARN, endpointsByProtocol, iceServers, signalingClient };
+}
+
+// The transport the peer connection uses: the selected candidate pair's local and remote
+// candidate types ('host', 'srflx', 'relay'), from getStats, into KVS.selectedPair.
+function watchSelectedPair(pc) {
+    const timer = setInterval(async () => {
+        if (pc.connectionState === 'closed') return clearInterval(timer);
+        try {
+            const stats = await pc.getStats();
+            let pairId = null;
+            stats.forEach(s => {
+                if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+            });
+            const pair = pairId && stats.get(pairId);
+            if (!pair) return;
+            const local = stats.get(pair.localCandidateId);
+            const remote = stats.get(pair.remoteCandidateId);
+            KVS.selectedPair = {
+                local: local && local.candidateType,
+                remote: remote && remote.candidateType,
+                bytesReceived: pair.bytesReceived,
+                bytesSent: pair.bytesSent,
+            };
+        } catch (e) {
+            kvsLog('getStats:', e);
+        }
+    }, 500);
 }
 
 function describePcState(pc, who) {

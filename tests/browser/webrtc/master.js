@@ -57,7 +57,7 @@ async function startMaster() {
                 kvsLog('Closed previous connection of', remoteClientId);
             }
 
-            const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'all' });
+            const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: p.relay ? 'relay' : 'all' });
             let remoteSet;
             const peer = { pc, onIce: null, remoteSet: new Promise(r => (remoteSet = r)) };
             master.peerByClientId[remoteClientId] = peer;

@@ -1,6 +1,8 @@
 // VIEWER: receive-only RTCPeerConnection; sends the SDP offer when the signaling
 // channel opens, applies the master's SDP answer, trickle ICE both ways
-// (examples/viewer.js of the KVS WebRTC SDK).
+// (examples/viewer.js of the KVS WebRTC SDK). With storageViewer=1 it joins the channel's
+// storage session instead (examples/joinStorageSessionAsViewer.js: JoinStorageSessionAsViewer on
+// the WEBRTC endpoint), answers the offer openkvs then sends it, and sends its microphone.
 //
 // window.__kvs also gets: firstFrameMs (performance.now() at the first rendered
 // remote frame = ms since this page's navigation started), firstFrameCurrentTime,
@@ -60,15 +62,21 @@ async function startViewer() {
     const { iceServers, signalingClient } = await setUpChannel(p, 'VIEWER');
     viewer.signalingClient = signalingClient;
 
-    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'all' });
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: p.relay ? 'relay' : 'all' });
     viewer.peerConnection = pc;
     describePcState(pc, 'to MASTER');
+    watchSelectedPair(pc);
     pc.addEventListener('connectionstatechange', () => (KVS.connectionState = pc.connectionState));
 
     signalingClient.on('open', async () => {
         try {
             KVS.signalingOpen = true;
             kvsLog('Connected to signaling service');
+            if (p.storageViewer) {
+                setPhase('joining-storage-session');
+                await joinStorageSessionAsViewer(p);
+                return setPhase('waiting-for-offer');
+            }
             // Receive-only, like the sample with "send video/audio" unticked
             // (it passes the legacy offerToReceiveAudio/Video to createOffer).
             pc.addTransceiver('video', { direction: 'recvonly' });
@@ -85,6 +93,25 @@ async function startViewer() {
 
     let remoteSet;
     const remoteSetP = new Promise(r => (remoteSet = r));
+    // The storage session's offer (storageViewer=1): openkvs speaks to this viewer as its master.
+    signalingClient.on('sdpOffer', async offer => {
+        try {
+            kvsLog('Received SDP offer');
+            setPhase('offer-received');
+            await pc.setRemoteDescription(offer);
+            remoteSet();
+            if (p.sendAudio) {
+                const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+                mic.getTracks().forEach(track => pc.addTrack(track, mic));
+                KVS.sendingAudio = true;
+            }
+            await pc.setLocalDescription(await pc.createAnswer());
+            kvsLog('Sending SDP answer');
+            signalingClient.sendSdpAnswer(pc.localDescription);
+        } catch (e) {
+            kvsError('answering the storage session offer:', e);
+        }
+    });
     signalingClient.on('sdpAnswer', async answer => {
         try {
             kvsLog('Received SDP answer');
@@ -131,6 +158,26 @@ async function startViewer() {
     setPhase('connecting-signaling');
     kvsLog('Starting viewer connection');
     signalingClient.open();
+}
+
+// examples/joinStorageSessionAsViewer.js with the AWS SDK v3: the channel's WEBRTC endpoint, then
+// JoinStorageSessionAsViewer with this viewer's client id.
+async function joinStorageSessionAsViewer(p) {
+    const clientArgs = { region: p.region, credentials: credentialsOf(p) };
+    const kinesisVideoClient = new AWS.KinesisVideo.KinesisVideoClient({ ...clientArgs, endpoint: p.endpoint });
+    const endpoints = await kinesisVideoClient.send(
+        new AWS.KinesisVideo.GetSignalingChannelEndpointCommand({
+            ChannelARN: KVS.channelARN,
+            SingleMasterChannelEndpointConfiguration: { Protocols: ['WEBRTC'], Role: 'VIEWER' },
+        }),
+    );
+    const webrtcEndpoint = endpoints.ResourceEndpointList.find(e => e.Protocol === 'WEBRTC').ResourceEndpoint;
+    const storageClient = new AWS.KinesisVideoWebRTCStorage.KinesisVideoWebRTCStorageClient({ ...clientArgs, endpoint: webrtcEndpoint });
+    await storageClient.send(
+        new AWS.KinesisVideoWebRTCStorage.JoinStorageSessionAsViewerCommand({ channelArn: KVS.channelARN, clientId: p.clientId }),
+    );
+    KVS.storageViewerJoined = true;
+    kvsLog('JoinStorageSessionAsViewer succeeded');
 }
 
 window.__stop = () => {
