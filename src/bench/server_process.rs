@@ -1,6 +1,7 @@
 //! The server process a bench measures from the outside: either `openkvs serve` started by the
 //! bench as a child (this same executable, `--listen 127.0.0.1:0`, a new data directory under the
-//! system temp dir, the built-in configuration), or an existing process named by its pid. Its CPU
+//! system temp dir, the built-in configuration: `OPENKVS_*`, `DATABASE_URL` and `RUST_LOG` are
+//! not passed on), or an existing process named by its pid. Its CPU
 //! time and resident memory are read from `/proc/<pid>/stat` (Linux procfs; elsewhere the readings
 //! are `None`).
 //!
@@ -34,13 +35,37 @@ pub struct ChildServer {
 
 impl ChildServer {
     /// Starts `openkvs serve` (this executable) on 127.0.0.1 port 0 with a new data directory and
-    /// waits for its startup line. Blocking: call it from a blocking thread.
+    /// waits for its startup line. Blocking. The child is killed when the calling thread ends
+    /// (`PR_SET_PDEATHSIG`), so call it from a thread that lives as long as the bench (its main
+    /// thread), not from a pooled blocking thread.
     pub fn start() -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-        let data_dir = std::env::temp_dir()
-            .join(format!("openkvs-bench-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-        let spawned = Command::new(exe)
+        let data_dir = std::env::temp_dir().join(format!(
+            "openkvs-bench-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        let mut command = Command::new(exe);
+        // The built-in configuration: no configuration file, database or store from the
+        // environment of the bench.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("OPENKVS_") || name == "DATABASE_URL" || name == "RUST_LOG"
+            {
+                command.env_remove(name);
+            }
+        }
+        // The child dies with the thread that started it (the bench's main thread: a bench killed
+        // by a timeout leaves no server behind).
+        // SAFETY: prctl is async-signal-safe and touches only the new process.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let spawned = command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
@@ -80,7 +105,8 @@ impl ChildServer {
             }
         });
         let deadline = Instant::now() + START_BOUND;
-        let log = || kept.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect::<Vec<_>>().join("\n");
+        let log =
+            || kept.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect::<Vec<_>>().join("\n");
         loop {
             if let Ok(url) = rx.recv_timeout(Duration::from_millis(20)) {
                 server.endpoint = url;
@@ -90,7 +116,11 @@ impl ChildServer {
                 return Err(format!("openkvs serve exited ({status}) before listening:\n{}", log()));
             }
             if Instant::now() > deadline {
-                return Err(format!("openkvs serve did not listen within {} s:\n{}", START_BOUND.as_secs(), log()));
+                return Err(format!(
+                    "openkvs serve did not listen within {} s:\n{}",
+                    START_BOUND.as_secs(),
+                    log()
+                ));
             }
         }
     }
@@ -157,9 +187,9 @@ mod tests {
 
     #[test]
     fn stat_fields_after_a_name_with_spaces() {
-        let stat = "4242 (openkvs (x) y) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 12 0 \
-                    123456 987654321 2048 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
-        assert_eq!(cpu_and_rss_fields(stat), Some((250, 50, 2048)));
+        let stat = "77 (a) b) R 1 77 77 0 -1 0 5 0 0 0 1234 321 0 0 20 0 3 0 900 5000 4096 1 1 1";
+        assert_eq!(cpu_and_rss_fields(stat), Some((1234, 321, 4096)));
+        assert_eq!(cpu_and_rss_fields("77 (a) R 1 2 3"), None);
     }
 
     #[test]

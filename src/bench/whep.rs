@@ -331,13 +331,22 @@ pub async fn run(opts: WhepBenchOptions) -> ExitCode {
     let (endpoint, pid, credentials) = match &opts.server {
         ServerChoice::Endpoint { url, pid } => (url.clone(), *pid, None),
         ServerChoice::Child => {
-            let started = match tokio::task::spawn_blocking(ChildServer::start).await {
-                Ok(Ok(c)) => c,
-                Ok(Err(e)) => return fail(e),
+            // On this thread (the one `block_on` runs the command on): the child lives as long
+            // as it does. Nothing else runs yet.
+            let started = match ChildServer::start() {
+                Ok(c) => c,
                 Err(e) => return fail(e),
             };
-            eprintln!("openkvs bench whep: started openkvs serve (pid {}) at {}", started.pid(), started.endpoint);
-            let out = (started.endpoint.clone(), Some(started.pid()), Some(Credentials::new(DEV_KEY.0, DEV_KEY.1, None, None, "openkvs-bench")));
+            eprintln!(
+                "openkvs bench whep: started openkvs serve (pid {}) at {}",
+                started.pid(),
+                started.endpoint
+            );
+            let out = (
+                started.endpoint.clone(),
+                Some(started.pid()),
+                Some(Credentials::new(DEV_KEY.0, DEV_KEY.1, None, None, "openkvs-bench")),
+            );
             child = Some(started);
             out
         }
@@ -354,7 +363,9 @@ pub async fn run(opts: WhepBenchOptions) -> ExitCode {
             } else {
                 print!("{}", summary.table());
             }
-            let ok = summary.dropped == 0 && summary.connected == summary.viewers && summary.feed.failures.is_empty();
+            let ok = summary.dropped == 0
+                && summary.connected == summary.viewers
+                && summary.feed.failures.is_empty();
             if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Err(e) => fail(e),
@@ -371,7 +382,11 @@ struct Mark {
 
 impl Mark {
     fn now(pid: Option<u32>) -> Self {
-        Mark { at: Instant::now(), server: pid.and_then(|p| ProcessReading::of(Some(p))), client: ProcessReading::of(None) }
+        Mark {
+            at: Instant::now(),
+            server: pid.and_then(|p| ProcessReading::of(Some(p))),
+            client: ProcessReading::of(None),
+        }
     }
 }
 
@@ -451,7 +466,10 @@ async fn bench(
 
     // Connect phase: until every viewer connected or dropped (or the end).
     let mut settled = 0;
-    let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(5), Duration::from_secs(5));
+    let mut progress = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(5),
+        Duration::from_secs(5),
+    );
     let mut all_settled = None;
     loop {
         tokio::select! {
@@ -478,9 +496,15 @@ async fn bench(
 
     let mut results = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        results.push(joined.unwrap_or_else(|e| ViewerResult { dropped: Some(format!("viewer task: {e}")), ..Default::default() }));
+        results.push(joined.unwrap_or_else(|e| ViewerResult {
+            dropped: Some(format!("viewer task: {e}")),
+            ..Default::default()
+        }));
     }
-    let feed = feeder.await.unwrap_or_else(|e| FeedSummary { failures: vec![format!("feeder task: {e}")], ..Default::default() });
+    let feed = feeder.await.unwrap_or_else(|e| FeedSummary {
+        failures: vec![format!("feeder task: {e}")],
+        ..Default::default()
+    });
     sampler.abort();
 
     let marks = [fed, started, all_settled, ended];
@@ -526,7 +550,9 @@ async fn bench(
         max_gap_ms_per_viewer: Spread::of(
             results.iter().filter_map(|r| r.max_gap).map(|g| g.as_secs_f64() * 1000.0).collect(),
         ),
-        frame_latency_ms: LatencySummary::of(results.iter().flat_map(|r| r.latencies.iter().copied()).collect()),
+        frame_latency_ms: LatencySummary::of(
+            results.iter().flat_map(|r| r.latencies.iter().copied()).collect(),
+        ),
         discontinuities: results.iter().map(|r| r.discontinuities).sum(),
         server,
         client_cpu: windows(&marks, |m| m.client),
@@ -542,7 +568,12 @@ fn mb(bytes: u64) -> f64 {
 }
 
 /// One `GetWHEPStreamingSessionURL` (SigV4) for `stream`.
-async fn whep_session_url(endpoint: &str, stream: &str, control: &ControlPlane, expires: u64) -> Result<String, String> {
+async fn whep_session_url(
+    endpoint: &str,
+    stream: &str,
+    control: &ControlPlane,
+    expires: u64,
+) -> Result<String, String> {
     let body = serde_json::json!({ "StreamName": stream, "Expires": expires }).to_string().into_bytes();
     let mut conn = DataConnection::new(endpoint).map_err(|e| e.to_string())?;
     let response = conn
@@ -558,7 +589,12 @@ async fn whep_session_url(endpoint: &str, stream: &str, control: &ControlPlane, 
 }
 
 /// Feeds the file in real time, one PutMedia session per pass, until `end`.
-async fn feed(prepared: Arc<PreparedFile>, target: Target, final_ack: FinalAck, end: tokio::time::Instant) -> FeedSummary {
+async fn feed(
+    prepared: Arc<PreparedFile>,
+    target: Target,
+    final_ack: FinalAck,
+    end: tokio::time::Instant,
+) -> FeedSummary {
     let mut out = FeedSummary::default();
     let started = Instant::now();
     let mut bytes = 0;
@@ -659,7 +695,10 @@ async fn watch(
                 break;
             }
             ViewerEvent::Deadline => {
-                drop_with(&mut r, format!("not connected {:.1} s after the POST", started.elapsed().as_secs_f64()));
+                drop_with(
+                    &mut r,
+                    format!("not connected {:.1} s after the POST", started.elapsed().as_secs_f64()),
+                );
                 break;
             }
         }
@@ -701,7 +740,10 @@ async fn watch(
             }
             ViewerEvent::Connected => {}
             ViewerEvent::Lost(why) => {
-                drop_with(&mut r, format!("connection lost after {:.1} s: {why}", connected.elapsed().as_secs_f64()));
+                drop_with(
+                    &mut r,
+                    format!("connection lost after {:.1} s: {why}", connected.elapsed().as_secs_f64()),
+                );
                 break;
             }
             ViewerEvent::Deadline if Instant::now() >= end => break,
@@ -741,7 +783,10 @@ mod tests {
         };
         let marks = [at(0, 1.0), at(10, 2.0), at(12, 3.0), at(22, 8.0)];
         let w = windows(&marks, |m| m.server);
-        assert_eq!((w.feed_only_percent, w.connect_percent, w.viewing_percent), (Some(10.0), Some(50.0), Some(50.0)));
+        assert_eq!(
+            (w.feed_only_percent, w.connect_percent, w.viewing_percent),
+            (Some(10.0), Some(50.0), Some(50.0))
+        );
         assert_eq!(windows(&marks, |m| m.client).viewing_percent, None);
     }
 }

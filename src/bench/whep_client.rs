@@ -204,8 +204,11 @@ impl WhepViewer {
                     }
                     Event::Closed => return ViewerEvent::Lost("the connection closed".to_owned()),
                     Event::MediaData(d) => {
-                        let kind =
-                            if d.params.spec().codec.is_audio() { MediaKind::Audio } else { MediaKind::Video };
+                        let kind = if d.params.spec().codec.is_audio() {
+                            MediaKind::Audio
+                        } else {
+                            MediaKind::Video
+                        };
                         return ViewerEvent::Frame(ReceivedFrame {
                             kind,
                             rtp_time: d.time,
@@ -316,7 +319,10 @@ mod tests {
     #[test]
     fn location_resolves_on_the_whep_origin() {
         let url = "http://127.0.0.1:4567/whep/v1/play?SessionToken=t";
-        assert_eq!(resolve_location(url, "/whep/v1/sessions/ab"), "http://127.0.0.1:4567/whep/v1/sessions/ab");
+        assert_eq!(
+            resolve_location(url, "/whep/v1/sessions/ab"),
+            "http://127.0.0.1:4567/whep/v1/sessions/ab"
+        );
         assert_eq!(resolve_location(url, "https://x/y"), "https://x/y");
     }
 }

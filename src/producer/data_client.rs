@@ -119,8 +119,11 @@ impl DataConnection {
         body: Option<(&str, Bytes)>,
     ) -> Result<Response<Incoming>, DataError> {
         let path = self.path_of(url)?;
-        let mut request =
-            Request::builder().method(method).uri(path).header("host", &self.authority).header("user-agent", USER_AGENT);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.authority)
+            .header("user-agent", USER_AGENT);
         let body = match body {
             Some((content_type, bytes)) => {
                 request = request.header("content-type", content_type).header("content-length", bytes.len());
@@ -138,7 +141,12 @@ impl DataConnection {
     }
 
     /// An unsigned POST of `body` (`content_type`) to `url` (e.g. a WHEP offer); the response head.
-    pub async fn post(&mut self, url: &str, content_type: &str, body: Bytes) -> Result<Response<Incoming>, DataError> {
+    pub async fn post(
+        &mut self,
+        url: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<Response<Incoming>, DataError> {
         self.unsigned(Method::POST, url, Some((content_type, body))).await
     }
 
