@@ -22,3 +22,31 @@ pub mod ingest;
 pub mod server_process;
 pub mod whep;
 pub mod whep_client;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::media::mkv::rewrite::FragmentPolicy;
+use crate::producer::body::PreparedFile;
+
+/// Prints a bench's result on stdout: one line of JSON with `--json`, else its human table.
+fn print_summary<T: serde::Serialize>(
+    summary: &T,
+    json: bool,
+    table: fn(&T) -> String,
+) -> Result<(), serde_json::Error> {
+    if json {
+        println!("{}", serde_json::to_string(summary)?);
+    } else {
+        print!("{}", table(summary));
+    }
+    Ok(())
+}
+
+/// Reads and splits the Matroska file a feeding bench sends; errors name the file.
+async fn prepare_file(path: &Path, policy: FragmentPolicy) -> Result<Arc<PreparedFile>, String> {
+    let data = tokio::fs::read(path).await.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    PreparedFile::new(Bytes::from(data), policy).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -45,7 +45,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_kinesisvideo::config::Credentials;
-use bytes::Bytes;
 use serde::Serialize;
 use str0m::media::MediaKind;
 use tokio::sync::mpsc;
@@ -318,13 +317,9 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 
 /// Runs `openkvs bench whep`.
 pub async fn run(opts: WhepBenchOptions) -> ExitCode {
-    let data = match tokio::fs::read(&opts.file).await {
-        Ok(d) => Bytes::from(d),
-        Err(e) => return fail(format!("cannot read {}: {e}", opts.file.display())),
-    };
-    let prepared = match PreparedFile::new(data, opts.fragment_policy) {
+    let prepared = match super::prepare_file(&opts.file, opts.fragment_policy).await {
         Ok(p) => p,
-        Err(e) => return fail(format!("{}: {e}", opts.file.display())),
+        Err(e) => return fail(e),
     };
     // Kept until the end: dropping it stops the child server.
     let mut child = None;
@@ -355,13 +350,8 @@ pub async fn run(opts: WhepBenchOptions) -> ExitCode {
     drop(child);
     match result {
         Ok(summary) => {
-            if opts.json {
-                match serde_json::to_string(&summary) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => return fail(e),
-                }
-            } else {
-                print!("{}", summary.table());
+            if let Err(e) = super::print_summary(&summary, opts.json, WhepSummary::table) {
+                return fail(e);
             }
             let ok = summary.dropped == 0
                 && summary.connected == summary.viewers

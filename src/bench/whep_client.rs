@@ -177,7 +177,7 @@ impl WhepViewer {
             socket,
             local,
             http,
-            resource_url: resolve_location(whep_url, &location),
+            resource_url: resolve_location(whep_url, &location)?,
             buf: vec![0u8; 2048],
         })
     }
@@ -252,17 +252,12 @@ impl WhepViewer {
     }
 }
 
-/// `Location` (usually a path) as an absolute URL on the WHEP URL's origin.
-fn resolve_location(whep_url: &str, location: &str) -> String {
-    if location.contains("://") {
-        return location.to_owned();
-    }
-    let origin_end = whep_url.find("://").map_or(0, |i| i + 3);
-    let origin = match whep_url[origin_end..].find('/') {
-        Some(i) => &whep_url[..origin_end + i],
-        None => whep_url,
-    };
-    format!("{origin}/{}", location.trim_start_matches('/'))
+/// `Location` (usually a path) as an absolute URL, resolved against the WHEP URL.
+fn resolve_location(whep_url: &str, location: &str) -> Result<String, WhepClientError> {
+    let base = url::Url::parse(whep_url).map_err(|_| WhepClientError::Url(whep_url.to_owned()))?;
+    let resolved =
+        base.join(location).map_err(|_| WhepClientError::Post(format!("unusable Location {location}")))?;
+    Ok(resolved.into())
 }
 
 fn set_receive_buffer(socket: &UdpSocket) {
@@ -320,9 +315,9 @@ mod tests {
     fn location_resolves_on_the_whep_origin() {
         let url = "http://127.0.0.1:4567/whep/v1/play?SessionToken=t";
         assert_eq!(
-            resolve_location(url, "/whep/v1/sessions/ab"),
+            resolve_location(url, "/whep/v1/sessions/ab").unwrap(),
             "http://127.0.0.1:4567/whep/v1/sessions/ab"
         );
-        assert_eq!(resolve_location(url, "https://x/y"), "https://x/y");
+        assert_eq!(resolve_location(url, "https://x/y").unwrap(), "https://x/y");
     }
 }
