@@ -20,7 +20,7 @@
 //! connecting on). Right after connecting a viewer gets the stream's last key frame, then nothing
 //! until the next key frame (up to one GOP): `stall` must be longer than the GOP.
 //!
-//! Figures: viewers connected/dropped; POST → connected and POST → first frame; per viewer video
+//! Figures: viewers connected/dropped; POST → answer, POST → connected and POST → first frame; per viewer video
 //! frames and Mbit/s (min/median/max); the longest gap between two frames of a viewer, counted
 //! from its second frame (after the key-frame wait above); **frame latency** = the frame's
 //! producer timestamp (carried in its RTP timestamp, as the server sets it; the feeder in this
@@ -198,7 +198,9 @@ pub struct WhepSummary {
     pub load_average: Option<[f64; 3]>,
     /// The feeder.
     pub feed: FeedSummary,
-    /// POST → connected.
+    /// POST sent → answer applied (the HTTP exchange and the server's offer handling).
+    pub answer_ms: Option<LatencySummary>,
+    /// POST sent → connected (answer, then ICE + DTLS).
     pub connect_ms: Option<LatencySummary>,
     /// POST → first frame.
     pub first_frame_ms: Option<LatencySummary>,
@@ -239,6 +241,7 @@ impl WhepSummary {
              windows             warm-up {:.1} s, viewing {:.1} s (connect phase {:.1} s)\n\
              load average        {}\n\
              feed                {} passes, {} fragments sent, {} acknowledged, {:.2} Mbit/s\n\
+             answer              {}\n\
              connect             {}\n\
              first frame         {}\n\
              video frames        {}\n\
@@ -259,6 +262,7 @@ impl WhepSummary {
             self.feed.fragments_sent,
             self.feed.fragments_acknowledged,
             self.feed.mbit_per_s,
+            latency_line(&self.answer_ms, LatencyDetail::Full),
             latency_line(&self.connect_ms, LatencyDetail::Full),
             latency_line(&self.first_frame_ms, LatencyDetail::Full),
             spread(&self.video_frames_per_viewer, ""),
@@ -289,6 +293,7 @@ impl WhepSummary {
 /// What one viewer saw.
 #[derive(Debug, Default)]
 struct ViewerResult {
+    answered_after: Option<Duration>,
     connected_after: Option<Duration>,
     first_frame_after: Option<Duration>,
     /// Connected → end (or drop).
@@ -525,6 +530,7 @@ async fn bench(
         connect_phase_secs: secs(all_settled.at - started.at),
         load_average: load,
         feed,
+        answer_ms: LatencySummary::of(results.iter().filter_map(|r| r.answered_after).collect()),
         connect_ms: LatencySummary::of(results.iter().filter_map(|r| r.connected_after).collect()),
         first_frame_ms: LatencySummary::of(results.iter().filter_map(|r| r.first_frame_after).collect()),
         video_frames_per_viewer: Spread::of(
@@ -668,7 +674,10 @@ async fn watch(
         live.dropped.fetch_add(1, Ordering::Relaxed);
     };
     let mut viewer = match WhepViewer::connect(setup, url).await {
-        Ok(v) => v,
+        Ok(v) => {
+            r.answered_after = Some(started.elapsed());
+            v
+        }
         Err(e) => {
             drop_with(&mut r, e.to_string());
             let _ = settled.send(());
