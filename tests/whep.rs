@@ -4,7 +4,8 @@
 //! ICE (dropped after the connect timeout, freeing their slots), 1,000 requests without a valid
 //! token — after which the server still answers and still serves a valid viewer. Offers come from a
 //! real WebRTC stack (str0m, the crate the server uses) acting as a receive-only viewer that never
-//! sends a packet.
+//! sends a packet. And `openkvs bench whep` with 3 viewers that do connect (the bench's str0m WHEP
+//! client, DTLS-SRTP over loopback UDP) and receive the stream it feeds.
 
 mod common;
 
