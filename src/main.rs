@@ -12,6 +12,7 @@ use openkvs::auth::AuthMode;
 use openkvs::bench::get_media::GetMediaBenchOptions;
 use openkvs::bench::hls::HlsBenchOptions;
 use openkvs::bench::ingest::BenchOptions;
+use openkvs::bench::whep::{ServerChoice, WhepBenchOptions};
 use openkvs::media::fragment::TimecodeType;
 use openkvs::media::mkv::rewrite::{DEFAULT_MAX_FRAGMENT_DURATION_MS, FragmentPolicy};
 use openkvs::producer::put::{Input, PutOptions};
@@ -149,6 +150,53 @@ enum BenchCommand {
     Getmedia(BenchGetMediaArgs),
     /// N simulated LIVE HLS viewers of one stream: requests/s, freshness, segment fetch latency.
     Hls(BenchHlsArgs),
+    /// N WHEP (WebRTC) viewers of one stream the bench feeds in real time: drops, frame latency,
+    /// server CPU. Starts its own `openkvs serve` unless --endpoint is given.
+    Whep(BenchWhepArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchWhepArgs {
+    /// Control-plane URL of a running server [default: start `openkvs serve` on 127.0.0.1, port 0,
+    /// with a temporary data dir, and sign with the development key].
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// With --endpoint: the server's process id, for its CPU time and memory (/proc/PID).
+    #[arg(long, requires = "endpoint")]
+    server_pid: Option<u32>,
+    /// Region [default: the AWS configuration chain, else us-east-1].
+    #[arg(long)]
+    region: Option<String>,
+    /// Stream fed and watched (created with 1 h retention if missing).
+    #[arg(long, default_value = "bench-whep")]
+    stream: String,
+    /// Matroska file fed in real time, pass after pass (e.g. a 1.5 Mbit/s H.264 file).
+    #[arg(long)]
+    file: PathBuf,
+    /// Concurrent viewers.
+    #[arg(long, default_value_t = 100)]
+    viewers: usize,
+    /// Seconds of feeding alone before the viewers start (the feed-only CPU baseline).
+    #[arg(long, default_value_t = 5.0)]
+    warmup_secs: f64,
+    /// How long the viewers watch, seconds.
+    #[arg(long, default_value_t = 30.0)]
+    duration_secs: f64,
+    /// Spread the viewer starts evenly over this many seconds.
+    #[arg(long, default_value_t = 0.0)]
+    ramp_up_secs: f64,
+    /// A viewer with no frame for longer than this many seconds is dropped (longer than a GOP:
+    /// after connecting, a viewer waits for the next key frame).
+    #[arg(long, default_value_t = 5.0)]
+    stall_secs: f64,
+    /// A viewer not connected (ICE + DTLS) this many seconds after its POST is dropped.
+    #[arg(long, default_value_t = 10.0)]
+    connect_timeout_secs: f64,
+    #[command(flatten)]
+    fragments: FragmentArgs,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -367,6 +415,26 @@ fn main() -> ExitCode {
                 stream: args.stream,
                 readers: args.readers,
                 duration: std::time::Duration::from_secs(args.duration_secs),
+                json: args.json,
+            }))
+        }
+        Command::Bench(BenchCommand::Whep(args)) => {
+            let secs = |s: f64| std::time::Duration::try_from_secs_f64(s).unwrap_or_default();
+            runtime.block_on(openkvs::bench::whep::run(WhepBenchOptions {
+                server: match args.endpoint {
+                    Some(url) => ServerChoice::Endpoint { url, pid: args.server_pid },
+                    None => ServerChoice::Child,
+                },
+                region: args.region,
+                stream: args.stream,
+                file: args.file,
+                fragment_policy: args.fragments.policy(),
+                viewers: args.viewers,
+                warmup: secs(args.warmup_secs),
+                duration: secs(args.duration_secs),
+                ramp_up: secs(args.ramp_up_secs),
+                stall: secs(args.stall_secs),
+                connect_timeout: secs(args.connect_timeout_secs),
                 json: args.json,
             }))
         }

@@ -6,6 +6,8 @@
 //! real WebRTC stack (str0m, the crate the server uses) acting as a receive-only viewer that never
 //! sends a packet. Also JoinStorageSessionAsViewer's validation, driven by boto3
 //! (`tests/webrtc_storage/boto3_join_as_viewer.py`).
+//! And `openkvs bench whep` with 3 viewers that do connect (the bench's str0m WHEP
+//! client, DTLS-SRTP over loopback UDP) and receive the stream it feeds.
 
 mod common;
 
@@ -212,4 +214,49 @@ async fn boto3_join_storage_session_as_viewer() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("boto3 join-as-viewer ok"), "{text}");
     srv.stop().await;
+/// `openkvs bench whep` end to end, small, so the bench tool cannot rot: it starts its own
+/// `openkvs serve`, feeds the 20 s fixture in real time, and 3 viewers — the bench's str0m WHEP
+/// client: POST offer, answer, ICE over loopback UDP, DTLS-SRTP, RTP — watch for 4 s. All connect,
+/// none is dropped, each receives video with a measured latency, every session is DELETEd, and
+/// the server's CPU is read from /proc.
+#[tokio::test]
+async fn bench_whep_three_viewers() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h264_640x360_20s_2sgop.mkv");
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_openkvs"))
+        .args([
+            "bench",
+            "whep",
+            "--viewers",
+            "3",
+            "--warmup-secs",
+            "1",
+            "--duration-secs",
+            "4",
+            "--json",
+            "--file",
+        ])
+        .arg(&fixture)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), run).await.expect("bench whep ends").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench whep failed: {stderr}\n{}", String::from_utf8_lossy(&out.stdout));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(
+        (v["viewers"].as_u64(), v["connected"].as_u64(), v["dropped"].as_u64()),
+        (Some(3), Some(3), Some(0)),
+        "{v:#}"
+    );
+    assert_eq!(v["deleted"], 3, "{v:#}");
+    assert!(v["feed"]["fragments_acknowledged"].as_u64().unwrap() >= 1, "{v:#}");
+    assert!(v["video_frames_per_viewer"]["min"].as_f64().unwrap() >= 10.0, "{v:#}");
+    let latency = &v["frame_latency_ms"];
+    assert!(latency["count"].as_u64().unwrap() > 0 && latency["p50_ms"].as_f64().unwrap() < 1000.0, "{v:#}");
+    if std::path::Path::new("/proc/self/stat").exists() {
+        assert!(v["server"]["pid"].as_u64().is_some(), "{v:#}");
+        assert!(v["server"]["cpu"]["viewing_percent"].as_f64().is_some(), "{v:#}");
+        assert!(v["server"]["peak_rss_mb"].as_f64().unwrap() > 1.0, "{v:#}");
+    }
 }

@@ -189,13 +189,8 @@ pub async fn run(opts: GetMediaBenchOptions) -> ExitCode {
     }
     let elapsed = started.elapsed();
     let summary = summarize(&opts, results, elapsed);
-    if opts.json {
-        match serde_json::to_string(&summary) {
-            Ok(s) => println!("{s}"),
-            Err(e) => return fail(e),
-        }
-    } else {
-        print!("{}", summary.table());
+    if let Err(e) = super::print_summary(&summary, opts.json, GetMediaSummary::table) {
+        return fail(e);
     }
     if summary.errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -17,13 +17,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::media::fragment::TimecodeType;
 use crate::media::mkv::rewrite::FragmentPolicy;
-use crate::producer::body::{PreparedFile, Retimer};
+use crate::producer::body::Retimer;
 use crate::producer::control::ControlPlane;
 use crate::producer::put::now_ms;
 use crate::producer::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
@@ -132,13 +131,9 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 
 /// Runs `openkvs bench ingest`.
 pub async fn run(opts: BenchOptions) -> ExitCode {
-    let data = match tokio::fs::read(&opts.file).await {
-        Ok(d) => Bytes::from(d),
-        Err(e) => return fail(format!("cannot read {}: {e}", opts.file.display())),
-    };
-    let prepared = match PreparedFile::new(data, opts.fragment_policy) {
+    let prepared = match super::prepare_file(&opts.file, opts.fragment_policy).await {
         Ok(p) => p,
-        Err(e) => return fail(format!("{}: {e}", opts.file.display())),
+        Err(e) => return fail(e),
     };
     let control = match ControlPlane::load(Some(&opts.endpoint), opts.region.as_deref()).await {
         Ok(c) => Arc::new(c),
@@ -236,13 +231,8 @@ pub async fn run(opts: BenchOptions) -> ExitCode {
     progress.abort();
     let elapsed = started.elapsed();
     let summary = summarize(&opts, &reports, failures, elapsed);
-    if opts.json {
-        match serde_json::to_string(&summary) {
-            Ok(s) => println!("{s}"),
-            Err(e) => return fail(e),
-        }
-    } else {
-        print!("{}", summary.table());
+    if let Err(e) = super::print_summary(&summary, opts.json, BenchSummary::table) {
+        return fail(e);
     }
     if summary.failed_sessions == 0 && summary.error_acks == 0 {
         ExitCode::SUCCESS

@@ -98,8 +98,21 @@ impl ControlPlane {
     /// and a long warning per attempt. Credentials keep the whole chain (environment and profile
     /// come first, so IMDS is only asked when neither has a key).
     pub async fn load(endpoint: Option<&str>, region: Option<&str>) -> Result<Self, ControlError> {
+        Self::load_as(endpoint, region, None).await
+    }
+
+    /// As [`ControlPlane::load`], signing with `credentials` instead of the chain's when given (a
+    /// development server's key, known to the caller that started it).
+    pub async fn load_as(
+        endpoint: Option<&str>,
+        region: Option<&str>,
+        credentials: Option<Credentials>,
+    ) -> Result<Self, ControlError> {
         let mut loader =
             aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(sdk_http_client());
+        if let Some(c) = credentials {
+            loader = loader.credentials_provider(c);
+        }
         if let Some(r) = region {
             loader = loader.region(Region::new(r.to_owned()));
         } else if endpoint.is_some() {

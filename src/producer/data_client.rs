@@ -1,7 +1,7 @@
 //! One keep-alive HTTP/1.1 connection to an endpoint, for the clients that make many small signed
-//! calls: the read-side benches (`bench getmedia`, `bench hls`: GetMedia,
-//! GetHLSStreamingSessionURL, and plain GETs of session resources authorized by their
-//! SessionToken) and the edge agent of `openkvs edge` (ListEdgeAgentConfigurations,
+//! calls: the read-side benches (`bench getmedia`, `bench hls`, `bench whep`: GetMedia,
+//! GetHLSStreamingSessionURL, GetWHEPStreamingSessionURL, and unsigned GETs, POSTs and DELETEs of
+//! session resources authorized by their SessionToken or URL) and the edge agent of `openkvs edge` (ListEdgeAgentConfigurations,
 //! GetDataEndpoint, its status reports, and secretsmanager's GetSecretValue in AWS JSON 1.1).
 //!
 //! Owns the hyper client connection of one client: opened through [`crate::outbound`]
@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
-use hyper::{Request, Response, Uri};
+use hyper::{Method, Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 
 use crate::outbound::{self as transport, ConnectError};
@@ -110,15 +110,49 @@ impl DataConnection {
         Ok(if rest.starts_with('/') { rest.to_owned() } else { format!("/{rest}") })
     }
 
+    /// An unsigned request for `url` (on this connection's origin), with a body of the given
+    /// content type if any: a session resource authorized by its URL. The response head.
+    async fn unsigned(
+        &mut self,
+        method: Method,
+        url: &str,
+        body: Option<(&str, Bytes)>,
+    ) -> Result<Response<Incoming>, DataError> {
+        let path = self.path_of(url)?;
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.authority)
+            .header("user-agent", USER_AGENT);
+        let body = match body {
+            Some((content_type, bytes)) => {
+                request = request.header("content-type", content_type).header("content-length", bytes.len());
+                bytes
+            }
+            None => Bytes::new(),
+        };
+        let request = request.body(Full::new(body)).map_err(|e| DataError::Http(e.to_string()))?;
+        self.send(request).await
+    }
+
     /// GET `url` (on this connection's origin); the response head, body not yet read.
     pub async fn get(&mut self, url: &str) -> Result<Response<Incoming>, DataError> {
-        let path = self.path_of(url)?;
-        let request = Request::get(path)
-            .header("host", &self.authority)
-            .header("user-agent", USER_AGENT)
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| DataError::Http(e.to_string()))?;
-        self.send(request).await
+        self.unsigned(Method::GET, url, None).await
+    }
+
+    /// An unsigned POST of `body` (`content_type`) to `url` (e.g. a WHEP offer); the response head.
+    pub async fn post(
+        &mut self,
+        url: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<Response<Incoming>, DataError> {
+        self.unsigned(Method::POST, url, Some((content_type, body))).await
+    }
+
+    /// An unsigned DELETE of `url` (e.g. a WHEP session resource); the response head.
+    pub async fn delete(&mut self, url: &str) -> Result<Response<Incoming>, DataError> {
+        self.unsigned(Method::DELETE, url, None).await
     }
 
     /// A SigV4-signed POST of a JSON `body` to `path`; the response head, body not yet read.
