@@ -214,6 +214,8 @@ async fn boto3_join_storage_session_as_viewer() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("boto3 join-as-viewer ok"), "{text}");
     srv.stop().await;
+}
+
 /// `openkvs bench whep` end to end, small, so the bench tool cannot rot: it starts its own
 /// `openkvs serve`, feeds the 20 s fixture in real time, and 3 viewers — the bench's str0m WHEP
 /// client: POST offer, answer, ICE over loopback UDP, DTLS-SRTP, RTP — watch for 4 s. All connect,
