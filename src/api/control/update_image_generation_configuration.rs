@@ -10,7 +10,7 @@
 //! no data (`DataRetentionInHours` 0) is `NoDataRetentionException`, on a stream that is not
 //! ACTIVE `ResourceInUseException`.
 //!
-//! Destinations (`workers::delivery::ImageDestination`, design/0017-image-delivery.md): images are
+//! Destinations (`workers::delivery::ImageDestination`, design/0019-image-delivery.md): images are
 //! PUT into the bucket of an `s3://bucket/prefix` URI, as in AWS; openkvs also accepts
 //! `file://dir/sub`, a directory under its own image root. Anything else the model's pattern
 //! admits, a bucket name S3 refuses, and `.`, `..` or empty path segments are

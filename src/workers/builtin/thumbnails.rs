@@ -1,5 +1,5 @@
 //! The `thumbnails` worker: key-frame images of every stream it runs on, delivered to the stream's
-//! destination (design/0017-image-delivery.md).
+//! destination (design/0019-image-delivery.md).
 //!
 //! Settings come from the stream's ImageGenerationConfiguration when it is ENABLED (sampling
 //! interval, format, JPEG quality, width/height with AWS's aspect rules, destination) and from

@@ -1,4 +1,4 @@
-//! Where generated images go outside the analyzer (design/0017-image-delivery.md).
+//! Where generated images go outside the analyzer (design/0019-image-delivery.md).
 //!
 //! - [`ImageDestination`]: an `ImageGenerationConfiguration` destination URI as openkvs acts on
 //!   it — `s3://bucket/prefix` (an S3 bucket and key prefix, as in AWS) or `file://dir/sub` (an

@@ -1,5 +1,5 @@
 //! [`ImageUploads`]: generated images PUT into S3 buckets, off the analysis path
-//! (design/0017-image-delivery.md).
+//! (design/0019-image-delivery.md).
 //!
 //! One uploader per bucket in use, created on first use and kept: an `object_store` S3 client,
 //! a bounded queue (`queue_capacity` images) and a task that runs at most `max_concurrent_puts`
