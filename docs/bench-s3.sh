@@ -21,22 +21,25 @@ for backend in local s3; do
     --database-url "postgres://postgres@127.0.0.1:5432/$db" "${store[@]}" >"$data/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  c0=$(cpu $pid)
+  weed=$(pgrep -f "weed server" | head -1 || true)
+  c0=$(cpu $pid); w0=$([ -n "$weed" ] && cpu "$weed" || echo 0)
   "$BIN" bench ingest --endpoint "http://127.0.0.1:$port" --streams "$N" --file "$FILE" --realtime \
     --duration-secs "$SECS" --ramp-up-secs 5 --json >"$data/ingest.json" &
   ing=$!
   sleep 8
   "$BIN" bench hls --endpoint "http://127.0.0.1:$port" --stream bench-0 --viewers 10 --duration-secs 10 --json >"$data/hls.json" || true
   wait $ing
-  c1=$(cpu $pid)
+  c1=$(cpu $pid); w1=$([ -n "$weed" ] && cpu "$weed" || echo 0)
   objects=""
   if [ "$backend" = s3 ]; then
-    objects=$(aws --endpoint-url http://127.0.0.1:18333 s3api list-objects-v2 --bucket openkvs-test --prefix "$prefix/" \
-      --query 'length(Contents)' --output text 2>/dev/null || echo "?")
+    objects=$(python3 -c 'import sys, boto3
+s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:18333", aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
+n = sum(len(p.get("Contents", [])) for p in s3.get_paginator("list_objects_v2").paginate(Bucket="openkvs-test", Prefix=sys.argv[1] + "/"))
+print(n)' "$prefix")
   fi
-  python3 - "$data" "$c0" "$c1" "$backend" "$objects" <<'PY'
+  python3 - "$data" "$c0" "$c1" "$backend" "$objects" "$((w1 - w0))" <<'PY'
 import json, sys
-d, c0, c1, backend, objects = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+d, c0, c1, backend, objects, weed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
 ing = json.load(open(f"{d}/ingest.json"))
 try: hls = json.load(open(f"{d}/hls.json"))
 except Exception: hls = {}
@@ -48,6 +51,7 @@ seg = hls.get("segment_fetch_ms") or {}
 print(json.dumps({"backend": backend, "streams": ing.get("streams"), "fragments_persisted": frags,
   "error_acks": ing.get("error_acks"), "server_cpu_s": cpu_s, "mbit": round(mbit, 1),
   "cpu_ms_per_mbit": round(cpu_s * 1000 / mbit, 3) if mbit else None,
+  "s3_server_cpu_ms_per_mbit": round(weed * 10 / mbit, 3) if mbit and backend == "s3" else None,
   "persisted_p50_ms": lat.get("p50_ms"), "persisted_p99_ms": lat.get("p99_ms"),
   "objects": objects, "objects_per_fragment": round(int(objects) / frags, 3) if objects.isdigit() and frags else None,
   "hls_segment_fetch": seg}))
