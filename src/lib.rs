@@ -118,6 +118,7 @@ pub mod outbound;
 pub mod playback;
 pub mod producer;
 pub mod retention;
+pub mod s3_client;
 pub mod signaling;
 pub mod turn_relay;
 pub mod webrtc;

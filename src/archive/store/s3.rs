@@ -30,16 +30,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::AmazonS3;
 use object_store::path::Path;
-use object_store::{
-    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
-    RetryConfig,
-};
+use object_store::{Attribute, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
 
 use super::config::S3Config;
 use super::{FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
 use crate::model::StorageTier;
+use crate::s3_client::{self, S3Connection, S3Retry};
 
 /// Both tiers, HOT first.
 const TIERS: [StorageTier; 2] = [StorageTier::Hot, StorageTier::Warm];
@@ -137,43 +135,20 @@ fn tier_index(tier: StorageTier) -> usize {
     }
 }
 
-/// The object store client for one bucket.
+/// The object store client for one bucket (object_store retries within `retry_secs`).
 fn client(config: &S3Config, bucket: &str) -> Result<AmazonS3, StoreError> {
-    let mut builder = AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
-        .with_region(&config.region)
-        .with_retry(RetryConfig {
-            backoff: BackoffConfig {
-                init_backoff: Duration::from_millis(50),
-                max_backoff: Duration::from_secs(1),
-                base: 2.0,
-            },
-            max_retries: 10,
-            retry_timeout: Duration::from_secs(config.retry_secs),
-        })
-        .with_client_options(
-            ClientOptions::new()
-                .with_timeout(Duration::from_secs(config.request_timeout_secs))
-                .with_connect_timeout(Duration::from_secs(config.request_timeout_secs.min(3)))
-                .with_pool_idle_timeout(Duration::from_secs(30)),
-        );
-    if let Some(endpoint) = &config.endpoint {
-        builder = builder
-            .with_endpoint(endpoint)
-            .with_allow_http(endpoint.starts_with("http://"))
-            .with_virtual_hosted_style_request(false);
-    }
-    if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
-        builder = builder.with_access_key_id(id).with_secret_access_key(secret);
-    }
-    builder.build().map_err(io)
+    let connection = S3Connection {
+        endpoint: config.endpoint.as_deref(),
+        region: &config.region,
+        credentials: config.access_key_id.as_deref().zip(config.secret_access_key.as_deref()),
+        request_timeout: Duration::from_secs(config.request_timeout_secs),
+    };
+    s3_client::client(connection, bucket, S3Retry::For(Duration::from_secs(config.retry_secs))).map_err(io)
 }
 
 impl S3Store {
     /// Builds the clients (no request is made: the first reconcile or probe finds a wrong bucket).
     pub fn open(config: &S3Config) -> Result<Self, StoreError> {
-        // reqwest's rustls has no built-in provider here: ring is the process default (no aws-lc).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let hot_client = Arc::new(client(config, &config.bucket)?);
         let warm_bucket = config.warm_bucket();
         let warm_client = if warm_bucket == config.bucket {

@@ -20,15 +20,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::AmazonS3;
 use object_store::path::Path;
-use object_store::{
-    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, PutOptions, PutPayload, RetryConfig,
-};
+use object_store::{Attribute, Attributes, ObjectStore, PutOptions, PutPayload};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::S3DestinationConfig;
 use crate::clock::Clock;
+use crate::s3_client::{self, S3Connection, S3Retry};
 use crate::workers::analyzer::{DeliveryStatus, EventDraft, LateEvents};
 
 /// One image to PUT.
@@ -147,34 +146,14 @@ impl ImageUploads {
     /// A client for one bucket. Its own retries are off: [`run`] retries, so every failure is
     /// counted and shown.
     fn client(&self, bucket: &str, region: &str) -> Result<AmazonS3, object_store::Error> {
-        // reqwest's rustls has no built-in provider here: ring is the process default (no aws-lc).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let c = &self.config;
-        let timeout = Duration::from_secs(c.request_timeout_secs.max(1));
-        let mut builder = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .with_region(c.region.as_deref().unwrap_or(region))
-            .with_retry(RetryConfig {
-                backoff: BackoffConfig::default(),
-                max_retries: 0,
-                retry_timeout: timeout,
-            })
-            .with_client_options(
-                ClientOptions::new()
-                    .with_timeout(timeout)
-                    .with_connect_timeout(timeout.min(Duration::from_secs(3)))
-                    .with_pool_idle_timeout(Duration::from_secs(30)),
-            );
-        if let Some(endpoint) = &c.endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"))
-                .with_virtual_hosted_style_request(false);
-        }
-        if let (Some(id), Some(secret)) = (&c.access_key_id, &c.secret_access_key) {
-            builder = builder.with_access_key_id(id).with_secret_access_key(secret);
-        }
-        builder.build()
+        let connection = S3Connection {
+            endpoint: c.endpoint.as_deref(),
+            region: c.region.as_deref().unwrap_or(region),
+            credentials: c.access_key_id.as_deref().zip(c.secret_access_key.as_deref()),
+            request_timeout: Duration::from_secs(c.request_timeout_secs.max(1)),
+        };
+        s3_client::client(connection, bucket, S3Retry::Never)
     }
 }
 
