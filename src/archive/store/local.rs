@@ -377,8 +377,7 @@ impl SegmentFiles {
         for (out, ids) in self.crew.run_all(jobs).into_iter().zip(indices) {
             match out {
                 Some(out) => out.into_iter().for_each(|(i, r)| results[i] = Some(r)),
-                // A panicked writer: its fragments fail (the segment state is unknown, so the
-                // next append of those streams starts a new segment only via the error path).
+                // A writer that panicked: its fragments fail (none of them is acknowledged).
                 None => ids.into_iter().for_each(|i| {
                     results[i] =
                         Some(Err(StoreError::Io(std::io::Error::other("store writer thread panicked"))))
