@@ -11,7 +11,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, header};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, PayloadOutput, Valid};
 use crate::api::streams::StreamRef;
@@ -143,38 +143,33 @@ pub async fn handle(call: Call, Valid(req): Valid<PutMediaInput>) -> Result<PutM
 }
 
 /// One ACK event as the producer SDK parses it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct AckEvent<'a> {
-    event_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fragment_timecode: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fragment_number: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_id: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'static str>,
-}
-
-/// One ACK as the line the producer SDK parses.
+/// One ACK line, written directly (no serializer): a constant prefix per event type, then the
+/// bare integers and the fragment number (decimal digits, never escaped). Three lines per fragment
+/// at every bitrate, so this is a per-fragment cost worth keeping small. The field order and form
+/// are exactly what a JSON serializer of the flat object would produce (the unit test pins it).
 pub fn ack_line(ack: &Ack) -> Bytes {
-    let (event_type, error) = match ack.kind {
-        AckKind::Buffering => ("BUFFERING", None),
-        AckKind::Received => ("RECEIVED", None),
-        AckKind::Persisted => ("PERSISTED", None),
-        AckKind::Error(id) => ("ERROR", Some(id)),
-        AckKind::Idle => ("IDLE", None),
+    use std::io::Write;
+    let (prefix, error): (&[u8], _) = match ack.kind {
+        AckKind::Buffering => (b"{\"EventType\":\"BUFFERING\"", None),
+        AckKind::Received => (b"{\"EventType\":\"RECEIVED\"", None),
+        AckKind::Persisted => (b"{\"EventType\":\"PERSISTED\"", None),
+        AckKind::Error(id) => (b"{\"EventType\":\"ERROR\"", Some(id)),
+        AckKind::Idle => (b"{\"EventType\":\"IDLE\"", None),
     };
-    let event = AckEvent {
-        event_type,
-        fragment_timecode: ack.fragment_timecode,
-        fragment_number: ack.fragment_number.as_ref().map(|n| n.as_str()),
-        error_id: error.map(|e| e.id()),
-        error_code: error.map(|e| e.name()),
-    };
-    let mut line = serde_json::to_vec(&event).expect("ACK events serialise");
-    line.push(b'\n');
+    let mut line = Vec::with_capacity(128);
+    line.extend_from_slice(prefix);
+    if let Some(tc) = ack.fragment_timecode {
+        let _ = write!(line, ",\"FragmentTimecode\":{tc}");
+    }
+    if let Some(n) = &ack.fragment_number {
+        line.extend_from_slice(b",\"FragmentNumber\":\"");
+        line.extend_from_slice(n.as_str().as_bytes());
+        line.push(b'"');
+    }
+    if let Some(e) = error {
+        let _ = write!(line, ",\"ErrorId\":{},\"ErrorCode\":\"{}\"", e.id(), e.name());
+    }
+    line.extend_from_slice(b"}\n");
     Bytes::from(line)
 }
 
@@ -212,5 +207,38 @@ mod tests {
             ack_line(&Ack { kind: AckKind::Idle, fragment_timecode: None, fragment_number: None }),
             "{\"EventType\":\"IDLE\"}\n"
         );
+    }
+
+    #[test]
+    fn every_ack_kind_is_one_json_object_with_the_fields_it_has() {
+        let n = FragmentNumber::from_ordinal(123_456);
+        let kinds = [
+            AckKind::Buffering,
+            AckKind::Received,
+            AckKind::Persisted,
+            AckKind::Error(ErrorId::FragmentArchivalError),
+            AckKind::Idle,
+        ];
+        for kind in kinds {
+            for (tc, num) in [(Some(u64::MAX), Some(n.clone())), (Some(0), None), (None, Some(n.clone()))] {
+                let ack = Ack { kind: kind.clone(), fragment_timecode: tc, fragment_number: num.clone() };
+                let line = ack_line(&ack);
+                assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
+                let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+                let o = v.as_object().unwrap();
+                assert_eq!(o.get("FragmentTimecode").and_then(|t| t.as_u64()), tc);
+                assert_eq!(
+                    o.get("FragmentNumber").and_then(|t| t.as_str()),
+                    num.as_ref().map(|n| n.as_str())
+                );
+                if let AckKind::Error(e) = kind {
+                    assert_eq!(o["EventType"], "ERROR");
+                    assert_eq!(o["ErrorId"].as_u64(), Some(u64::from(e.id())));
+                    assert_eq!(o["ErrorCode"], e.name());
+                } else {
+                    assert!(!o.contains_key("ErrorId") && !o.contains_key("ErrorCode"));
+                }
+            }
+        }
     }
 }

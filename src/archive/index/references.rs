@@ -69,52 +69,91 @@ const SEGMENT_HIGH_WATER_SQL: &str = "SELECT f.stream_id, f.segment, MAX(f.byte_
        ON f.stream_id = m.stream_id AND f.segment = m.seg \
      GROUP BY f.stream_id, f.segment";
 
+/// Rows per multi-row fragment insert, largest first: a batch is cut greedily into these. (sqlx
+/// looks up every parameter's name, linear in the statement's parameters in SQLite: ~1 % of the
+/// server's CPU at 64 rows × 17 parameters, less than the round trips larger chunks save.)
+const INSERT_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// Columns of one fragment row, in bind order.
+const FRAGMENT_INSERT_COLUMNS: &str = "stream_id, fragment_number, cluster_timecode, producer_ts_ms, \
+     server_ts_ms, duration_ms, size_bytes, header_id, segment, byte_offset, byte_length, key_frame, tracks, \
+     frame_count, metadata, key_version, tier";
+
+/// The insert of `rows` rows (one of [`INSERT_CHUNKS`]), built once.
+fn insert_fragments_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::LazyLock<Vec<(usize, String)>> = std::sync::LazyLock::new(|| {
+        INSERT_CHUNKS.iter().map(|&n| (n, build_insert_fragments_sql(n))).collect()
+    });
+    SQL.iter().find(|(n, _)| *n == rows).map(|(_, sql)| sql.as_str()).expect("rows is one of INSERT_CHUNKS")
+}
+
+/// The insert of `rows` fragment rows (17 parameters each, `$1`-numbered for both dialects): a row
+/// whose stream or header set no longer exists is skipped; the inserted rows' keys come back.
+fn build_insert_fragments_sql(rows: usize) -> String {
+    const COLUMNS: usize = 17;
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!(
+        "WITH v ({FRAGMENT_INSERT_COLUMNS}) AS (VALUES {}) \
+         INSERT INTO fragments ({FRAGMENT_INSERT_COLUMNS}) SELECT {FRAGMENT_INSERT_COLUMNS} FROM v \
+         WHERE EXISTS (SELECT 1 FROM streams WHERE id = v.stream_id) \
+         AND EXISTS (SELECT 1 FROM track_headers WHERE id = v.header_id) \
+         RETURNING stream_id, fragment_number",
+        values.join(", ")
+    )
+}
+
 macro_rules! reference_queries {
     ($backend:ident) => {
         impl $backend {
             /// One transaction inserting `rows` (rows whose stream or header set is gone are
             /// skipped); a foreign-key refusal (the stream deleted while the batch ran) is
-            /// `NotFound`.
+            /// `NotFound`. Rows go in multi-row statements of [`INSERT_CHUNKS`] rows (a handful of
+            /// round trips per batch instead of one per row; a few fixed statement texts, so
+            /// every one stays prepared).
             async fn insert_fragment_batch(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
                 let mut tx = self.pool.begin().await?;
                 if let Some(fence) = <Self as Dialect>::FRAGMENT_WRITER_FENCE {
                     sqlx::query(fence).execute(&mut *tx).await?;
                 }
-                let mut inserted = Vec::with_capacity(rows.len());
-                for f in rows {
-                    let (tracks, metadata) = fragment_list_columns(f);
-                    let done = sqlx::query(
-                        "INSERT INTO fragments (stream_id, fragment_number, cluster_timecode, producer_ts_ms, \
-                         server_ts_ms, duration_ms, size_bytes, header_id, segment, byte_offset, byte_length, \
-                         key_frame, tracks, frame_count, metadata, key_version, tier) \
-                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 \
-                         WHERE EXISTS (SELECT 1 FROM streams WHERE id = $1) \
-                         AND EXISTS (SELECT 1 FROM track_headers WHERE id = $8)",
-                    )
-                    .bind(f.stream_id)
-                    .bind(f.number.as_str())
-                    .bind(f.cluster_timecode)
-                    .bind(f.producer_ts_ms)
-                    .bind(f.server_ts_ms)
-                    .bind(f.duration_ms)
-                    .bind(f.size_bytes)
-                    .bind(f.header_id)
-                    .bind(f.location.segment)
-                    .bind(f.location.offset as i64)
-                    .bind(f.location.length as i64)
-                    .bind(f.key_frame)
-                    .bind(tracks)
-                    .bind(f.frame_count)
-                    .bind(metadata)
-                    .bind(i64::from(f.key_version))
-                    .bind(f.location.tier.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(referent_gone)?;
-                    inserted.push(done.rows_affected() == 1);
+                let mut inserted = std::collections::HashSet::with_capacity(rows.len());
+                let mut rest = rows;
+                while !rest.is_empty() {
+                    let size = INSERT_CHUNKS.iter().copied().find(|&c| c <= rest.len()).unwrap_or(1);
+                    let (chunk, tail) = rest.split_at(size);
+                    rest = tail;
+                    let mut q = sqlx::query_as::<_, (i64, String)>(insert_fragments_sql(size));
+                    for f in chunk {
+                        let (tracks, metadata) = fragment_list_columns(f);
+                        q = q
+                            .bind(f.stream_id)
+                            .bind(f.number.as_str())
+                            .bind(f.cluster_timecode)
+                            .bind(f.producer_ts_ms)
+                            .bind(f.server_ts_ms)
+                            .bind(f.duration_ms)
+                            .bind(f.size_bytes)
+                            .bind(f.header_id)
+                            .bind(f.location.segment)
+                            .bind(f.location.offset as i64)
+                            .bind(f.location.length as i64)
+                            .bind(f.key_frame)
+                            .bind(tracks)
+                            .bind(f.frame_count)
+                            .bind(metadata)
+                            .bind(i64::from(f.key_version))
+                            .bind(f.location.tier.as_str());
+                    }
+                    for key in q.fetch_all(&mut *tx).await.map_err(referent_gone)? {
+                        inserted.insert(key);
+                    }
                 }
                 tx.commit().await?;
-                Ok(inserted)
+                Ok(rows.iter().map(|f| inserted.contains(&(f.stream_id, f.number.as_str().to_owned()))).collect())
             }
         }
 

@@ -9,7 +9,8 @@
 //! by the next `sync` before its handle is dropped. Segment numbers of a stream are unique across
 //! the two directories. `sync` fdatasyncs every touched segment (and a stream directory the first
 //! time a file appears in it) on up to [`SYNC_THREADS`] threads at once, so one group commit
-//! across many streams costs about one journal commit, not one per stream.
+//! across many streams costs about one journal commit, not one per stream. Those threads are a
+//! long-lived crew ([`super::io_crew::IoCrew`]) started with the store, not spawned per batch.
 //!
 //! Crash safety: after a restart the store never appends to an old segment; it starts a new one
 //! numbered after the highest on disk. Bytes written but never acknowledged (a torn tail) are
@@ -35,6 +36,7 @@ use bytes::Bytes;
 
 use async_trait::async_trait;
 
+use super::io_crew::IoCrew;
 use super::{FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
 use crate::model::StorageTier;
 
@@ -49,7 +51,8 @@ const TIERS: [StorageTier; 2] = [StorageTier::Hot, StorageTier::Warm];
 
 #[derive(Debug)]
 struct Segment {
-    file: File,
+    /// Shared so `sync` can fdatasync it outside the stream's lock without a `dup`.
+    file: Arc<File>,
     number: i64,
     len: u64,
     tier: StorageTier,
@@ -59,7 +62,7 @@ struct Segment {
 struct StreamFiles {
     current: Option<Segment>,
     /// Closed segments whose last appends have not been synced yet.
-    retired: Vec<File>,
+    retired: Vec<Arc<File>>,
     /// Whether the current segment has unsynced appends.
     dirty: bool,
     /// Tiers whose stream directory got a new file since the last sync.
@@ -90,6 +93,8 @@ pub struct SegmentFiles {
     /// Streams deleted in this process: appends for them are refused, so a persist racing
     /// DeleteStream cannot re-create the directory just removed.
     deleted: RwLock<HashSet<i64>>,
+    /// The threads that write big batches and fdatasync segments in parallel.
+    crew: IoCrew,
 }
 
 fn tier_index(tier: StorageTier) -> usize {
@@ -137,6 +142,7 @@ impl SegmentFiles {
             streams: Mutex::new(HashMap::new()),
             bytes: AtomicU64::new(0),
             deleted: RwLock::new(HashSet::new()),
+            crew: IoCrew::start(SYNC_THREADS, "store-io")?,
         };
         let mut total = 0u64;
         for root in &store.roots {
@@ -205,7 +211,7 @@ impl SegmentFiles {
             .append(true)
             .read(true)
             .open(self.segment_path(tier, stream_id, number))?;
-        Ok(Segment { file, number, len: 0, tier })
+        Ok(Segment { file: Arc::new(file), number, len: 0, tier })
     }
 }
 
@@ -275,7 +281,7 @@ impl SegmentFiles {
 
 /// Writes every byte of `parts` in order with as few `writev` calls as the kernel allows (at
 /// most `IOV_MAX` = 1024 slices per call).
-fn write_all_vectored(file: &mut File, parts: &[Bytes]) -> std::io::Result<()> {
+fn write_all_vectored(mut file: &File, parts: &[Bytes]) -> std::io::Result<()> {
     const MAX_SLICES: usize = 1024;
     for batch in parts.chunks(MAX_SLICES) {
         let mut slices: Vec<IoSlice<'_>> =
@@ -323,7 +329,7 @@ impl SegmentFiles {
         let offset = seg.len;
         // One writev for all parts (a fragment is a part per frame): a syscall per fragment
         // instead of one per frame.
-        if let Err(e) = write_all_vectored(&mut seg.file, parts) {
+        if let Err(e) = write_all_vectored(&seg.file, parts) {
             // Leave the segment unusable for further appends: the next append starts a new one,
             // so a partial write is never followed by acknowledged bytes.
             seg.len = u64::MAX / 2;
@@ -337,44 +343,47 @@ impl SegmentFiles {
         Ok(Location { segment: number, offset, length: written, tier })
     }
 
-    /// Appends several fragments, writing different streams in parallel.
-    pub fn append_many(&self, items: &[FragmentBytes]) -> Vec<Result<Location, StoreError>> {
+    /// Appends several fragments, writing different streams in parallel on the store's crew.
+    pub fn append_many(self: &Arc<Self>, items: Vec<FragmentBytes>) -> Vec<Result<Location, StoreError>> {
         if items.len() < 4 {
             return items.iter().map(|f| self.append(f.stream_id, f.tier, &f.parts)).collect();
         }
         // Group by stream (keeping each stream's order), spread the streams over up to
-        // SYNC_THREADS threads: copying into the page cache is the costly part of a big batch.
-        let mut by_stream: HashMap<i64, Vec<usize>> = HashMap::new();
-        for (i, f) in items.iter().enumerate() {
-            by_stream.entry(f.stream_id).or_default().push(i);
+        // SYNC_THREADS crew threads: copying into the page cache is the costly part of a big batch.
+        let n = items.len();
+        let mut by_stream: HashMap<i64, Vec<(usize, FragmentBytes)>> = HashMap::new();
+        for (i, f) in items.into_iter().enumerate() {
+            by_stream.entry(f.stream_id).or_default().push((i, f));
         }
-        let groups: Vec<Vec<usize>> = by_stream.into_values().collect();
-        let per_thread = groups.len().div_ceil(SYNC_THREADS);
-        let mut results: Vec<Option<Result<Location, StoreError>>> = (0..items.len()).map(|_| None).collect();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = groups
-                .chunks(per_thread.max(1))
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        let mut out = Vec::new();
-                        for group in chunk {
-                            for &i in group {
-                                let f = &items[i];
-                                out.push((i, self.append(f.stream_id, f.tier, &f.parts)));
-                            }
-                        }
-                        out
-                    })
-                })
-                .collect();
-            for h in handles {
-                if let Ok(out) = h.join() {
-                    for (i, r) in out {
-                        results[i] = Some(r);
-                    }
-                }
+        let mut groups: Vec<Vec<(usize, FragmentBytes)>> = by_stream.into_values().collect();
+        let per_thread = groups.len().div_ceil(SYNC_THREADS).max(1);
+        type Written = Vec<(usize, Result<Location, StoreError>)>;
+        let mut jobs: Vec<Box<dyn FnOnce() -> Written + Send>> = Vec::new();
+        let mut indices: Vec<Vec<usize>> = Vec::new();
+        while !groups.is_empty() {
+            let take = per_thread.min(groups.len());
+            let chunk: Vec<Vec<(usize, FragmentBytes)>> = groups.drain(..take).collect();
+            indices.push(chunk.iter().flatten().map(|(i, _)| *i).collect());
+            let files = self.clone();
+            jobs.push(Box::new(move || {
+                chunk
+                    .into_iter()
+                    .flatten()
+                    .map(|(i, f)| (i, files.append(f.stream_id, f.tier, &f.parts)))
+                    .collect()
+            }));
+        }
+        let mut results: Vec<Option<Result<Location, StoreError>>> = (0..n).map(|_| None).collect();
+        for (out, ids) in self.crew.run_all(jobs).into_iter().zip(indices) {
+            match out {
+                Some(out) => out.into_iter().for_each(|(i, r)| results[i] = Some(r)),
+                // A writer that panicked: its fragments fail (none of them is acknowledged).
+                None => ids.into_iter().for_each(|i| {
+                    results[i] =
+                        Some(Err(StoreError::Io(std::io::Error::other("store writer thread panicked"))))
+                }),
             }
-        });
+        }
         results
             .into_iter()
             .map(|r| {
@@ -388,7 +397,7 @@ impl SegmentFiles {
     /// fdatasyncs every touched segment of the streams (and new directories), in parallel.
     pub fn sync(&self, stream_ids: &[i64]) -> Result<(), StoreError> {
         // Collect what needs syncing under the locks (cheap fd clones), fsync outside them.
-        let mut files_to_sync: Vec<File> = Vec::new();
+        let mut files_to_sync: Vec<Arc<File>> = Vec::new();
         let mut dirs_to_sync: Vec<PathBuf> = Vec::new();
         let mut roots_to_sync = BTreeSet::new();
         for &id in stream_ids {
@@ -397,7 +406,7 @@ impl SegmentFiles {
             files_to_sync.append(&mut f.retired);
             if f.dirty {
                 if let Some(seg) = &f.current {
-                    files_to_sync.push(seg.file.try_clone()?);
+                    files_to_sync.push(seg.file.clone());
                 }
                 f.dirty = false;
             }
@@ -428,22 +437,23 @@ impl SegmentFiles {
             }
         } else {
             let per_thread = jobs.len().div_ceil(SYNC_THREADS);
-            let mut groups: Vec<Vec<_>> = Vec::new();
+            let mut groups: Vec<Box<dyn FnOnce() -> std::io::Result<()> + Send>> = Vec::new();
             while !jobs.is_empty() {
                 let take = per_thread.min(jobs.len());
-                groups.push(jobs.drain(..take).collect());
+                let group: Vec<_> = jobs.drain(..take).collect();
+                groups.push(Box::new(move || group.into_iter().try_for_each(|job| job())));
             }
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = groups
-                    .into_iter()
-                    .map(|group| scope.spawn(move || group.into_iter().map(|job| job()).find(Result::is_err)))
-                    .collect();
-                for h in handles {
-                    if let Ok(Some(Err(e))) = h.join() {
+            for r in self.crew.run_all(groups) {
+                match r {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => {
                         first_error.get_or_insert(e);
                     }
+                    None => {
+                        first_error.get_or_insert(std::io::Error::other("store sync thread panicked"));
+                    }
                 }
-            });
+            }
         }
         match first_error {
             Some(e) => {
@@ -602,7 +612,7 @@ impl FragmentStore for LocalStore {
     async fn append(&self, items: Vec<FragmentBytes>) -> Vec<Result<Location, StoreError>> {
         let n = items.len();
         let files = self.files.clone();
-        let written = tokio::task::spawn_blocking(move || files.append_many(&items)).await;
+        let written = tokio::task::spawn_blocking(move || files.append_many(items)).await;
         written.unwrap_or_else(|e| {
             (0..n)
                 .map(|_| Err(StoreError::Io(std::io::Error::other(format!("store thread failed: {e}")))))

@@ -34,6 +34,7 @@
 
 pub mod config;
 pub mod faulty;
+mod io_crew;
 pub mod local;
 pub mod s3;
 
