@@ -1035,7 +1035,7 @@ impl Collector for ScrapeValues {
             family(
                 e,
                 "openkvs_worker_uploads",
-                "Images a worker delivered to S3 (outcome=\"delivered\"), gave up after every attempt (\"failed\"), or dropped because its upload queue was full while S3 was down or slow (\"dropped\").",
+                "Images a worker delivered (thumbnails: to S3; detection: to its model process) (outcome=\"delivered\"), gave up after every attempt (\"failed\"), or dropped because its upload queue was full while S3 was down or slow (\"dropped\").",
                 MetricType::Counter,
                 uploading.iter().flat_map(|(w, t)| {
                     [("delivered", t.delivered), ("failed", t.failed), ("dropped", t.dropped)].map(

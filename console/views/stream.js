@@ -148,8 +148,15 @@ export function renderStream(main, name) {
     h('div', { class: 'card-head' }, h('h2', null, 'Camera'), cameraPill), h('div', { class: 'card-body' }, cameraBody));
   const eventsList = h('ul', { class: 'events', 'aria-label': 'Analyzer events' });
   const eventsCount = h('span', { class: 'muted' });
+  // Detection events: a filter by label name (the time range is the timeline's window).
+  let labelFilter = '';
+  let lastPainted = null;
+  const labelSelect = h('select', { 'aria-label': 'Show label', onchange: () => {
+    labelFilter = labelSelect.value;
+    if (lastPainted) paintEvents(...lastPainted);
+  } }, h('option', { value: '' }, 'All events'));
   const eventsCard = h('section', { class: 'card' },
-    h('div', { class: 'card-head' }, h('h2', null, 'Events'), eventsCount), eventsList);
+    h('div', { class: 'card-head' }, h('h2', null, 'Events'), labelSelect, eventsCount), eventsList);
 
   // ---------------------------------------------------------------- timeline
   let windowMs = WINDOWS[2].ms;
@@ -255,6 +262,14 @@ export function renderStream(main, name) {
   }
 
   function paintEvents(events, end) {
+    lastPainted = [events, end];
+    const names = [...new Set(events.filter((e) => e.Kind === 'object_start' && e.Detail && e.Detail.Name).map((e) => e.Detail.Name))].sort();
+    if (labelFilter && !names.includes(labelFilter)) names.push(labelFilter);
+    const options = [h('option', { value: '' }, 'All events'), ...names.map((n) => h('option', { value: n }, `Only “${n}”`))];
+    replace(labelSelect, options);
+    labelSelect.value = labelFilter;
+    labelSelect.hidden = !names.length;
+    if (labelFilter) events = events.filter((e) => e.Kind.startsWith('object_') && e.Detail && e.Detail.Name === labelFilter);
     const spans = [];
     const markers = [];
     const open = [];
@@ -272,12 +287,15 @@ export function renderStream(main, name) {
         spans.push({ start: startMs, end: fmt.fromWire(e.EndTimestamp) ?? at });
       } else if (e.Kind === 'analyzer_error') {
         markers.push({ ms: at, kind: 'error', label: `${e.Worker} error`, event: e });
+      } else if (e.Kind === 'object_start') {
+        markers.push({ ms: at, kind: 'label', label: `${e.Detail.Name} (${Math.round(e.Detail.Confidence || 0)}%)`, event: e });
       }
     }
     for (const o of open) spans.push({ start: o, end });
     timeline.setEvents(spans, markers);
 
-    const shown = sorted.filter((e) => e.Kind !== 'image').reverse().slice(0, 100);
+    // Per-picture `label` events are many; their spans (object_start/object_end) are listed.
+    const shown = sorted.filter((e) => e.Kind !== 'image' && e.Kind !== 'label').reverse().slice(0, 100);
     eventsCount.textContent = shown.length ? `${shown.length}${shown.length === 100 ? '+' : ''} in window` : '';
     if (!shown.length) {
       replace(eventsList, h('li', { class: 'empty' }, can('ListAnalyzerEvents') ? 'No events in this window.' : 'Your key may not list events.'));
@@ -286,13 +304,19 @@ export function renderStream(main, name) {
     replace(eventsList, shown.map((e) => {
       const at = fmt.fromWire(e.ProducerTimestamp);
       const isMotion = e.Kind.startsWith('motion');
-      const label = { motion_start: 'Motion started', motion_end: 'Motion ended', analyzer_error: 'Analyzer error' }[e.Kind] || e.Kind;
-      const extra = e.Kind === 'motion_end' && e.Detail && e.Detail.StartTimestamp != null
+      const isObject = e.Kind.startsWith('object_');
+      const name = isObject && e.Detail ? e.Detail.Name : '';
+      const label = { motion_start: 'Motion started', motion_end: 'Motion ended', analyzer_error: 'Analyzer error', object_start: `${name} appeared`, object_end: `${name} gone` }[e.Kind] || e.Kind;
+      const extra = (e.Kind === 'motion_end' || e.Kind === 'object_end') && e.Detail && e.Detail.StartTimestamp != null
         ? `lasted ${fmt.duration(at - fmt.fromWire(e.Detail.StartTimestamp))}${e.Score != null ? ` · peak ${(e.Score * 100).toFixed(1)}%` : ''}`
         : e.Score != null ? `score ${(e.Score * 100).toFixed(1)}%` : e.Worker;
+      // The frame with its boxes drawn, as the detection worker recorded it.
+      const thumb = e.Kind === 'object_start' && e.Detail && e.Detail.Thumbnail
+        ? h('img', { class: 'event-thumb', alt: `${name} with its box`, src: `data:${e.Detail.Thumbnail.ContentType};base64,${e.Detail.Thumbnail.Base64}` })
+        : null;
       return h('li', null, h('button', { type: 'button', title: 'Play from here', onclick: () => replayFrom(at - 2000) },
-        h('span', { class: ['dot', isMotion ? 'motion' : e.Kind.includes('error') ? 'error' : ''] }),
-        h('span', { class: 'what' }, label, h('small', null, extra)),
+        h('span', { class: ['dot', isMotion ? 'motion' : isObject ? 'object' : e.Kind.includes('error') ? 'error' : ''] }),
+        h('span', { class: 'what' }, label, h('small', null, extra), thumb),
         h('span', { class: 'when' }, fmt.clock(at))));
     }));
   }

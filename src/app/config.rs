@@ -235,6 +235,10 @@ impl Config {
         self.destinations.validate().map_err(ConfigError::Invalid)?;
         self.encryption.validate().map_err(ConfigError::Invalid)?;
         self.turn.validate().map_err(ConfigError::Invalid)?;
+        self.workers
+            .detection
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("workers.detection: {e}")))?;
         if self.retention.interval_secs == 0 {
             return Err(ConfigError::Invalid("retention.interval_secs must be at least 1".into()));
         }

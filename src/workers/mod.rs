@@ -10,7 +10,7 @@
 //! - [`compute`]: the low-priority thread pool analyzers decode on (ingest keeps the CPU).
 //! - [`delivery`]: where generated images go (an S3 bucket under AWS's key layout, or a directory
 //!   under the image root) and the S3 uploads, queued and retried off the analysis path.
-//! - [`builtin`]: key-frame images, motion detection, and the JetStream "fragment persisted"
+//! - [`builtin`]: key-frame images, motion detection, object and face detection, and the JetStream "fragment persisted"
 //!   publisher.
 //!
 //! [`Workers`] owns the dispatcher: it subscribes to the archive's [`PersistedFeed`] and offers each
@@ -73,6 +73,8 @@ pub struct WorkersConfig {
     pub thumbnails: builtin::thumbnails::ThumbnailsConfig,
     /// The motion detector (`motion`).
     pub motion: builtin::motion::MotionConfig,
+    /// The object and face detector (`detection`).
+    pub detection: builtin::detection::DetectionConfig,
     /// Where events go (webhook, NATS) and the JetStream fragment feed.
     pub notifications: NotificationsConfig,
 }
@@ -89,6 +91,7 @@ impl Default for WorkersConfig {
             stream_info_ttl_ms: 2000,
             thumbnails: Default::default(),
             motion: Default::default(),
+            detection: Default::default(),
             notifications: Default::default(),
         }
     }
@@ -220,6 +223,13 @@ impl Workers {
             WorkerSpec {
                 analyzer: Arc::new(builtin::motion::Motion::new(config.motion.clone())),
                 streams: config.motion.streams.clone(),
+            },
+            WorkerSpec {
+                analyzer: Arc::new(builtin::detection::Detection::new(
+                    config.detection.clone(),
+                    config.motion.clone(),
+                )),
+                streams: config.detection.streams.clone(),
             },
         ];
         if let Some(url) = &config.notifications.nats_url {

@@ -3,8 +3,11 @@
 //! - [`thumbnails`]: key-frame images (JPEG/PNG) at a sampling interval, driven by the stream's
 //!   ImageGenerationConfiguration or the `[workers.thumbnails]` defaults.
 //! - [`motion`]: frame differencing on a downscaled luma plane, motion start/end events.
+//! - [`detection`]: people, animals, vehicles and faces in key frames (CenterNet and BlazeFace in a
+//!   supervised Node.js process), `label` and object start/end events.
 //! - [`jetstream`]: every persisted fragment as a JetStream message, for external workers.
 
+pub mod detection;
 pub mod jetstream;
 pub mod motion;
 pub mod thumbnails;
