@@ -22,12 +22,35 @@ pub struct SegmentEnd {
     pub end: u64,
 }
 
+/// What became of one row of a fenced fragment commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowCommit {
+    /// Committed.
+    Inserted,
+    /// Its stream no longer exists.
+    StreamGone,
+    /// Its writer epoch is not the stream's current one (cluster mode: another node claimed the
+    /// stream since); nothing was written for it.
+    Fenced,
+}
+
 /// Fragment rows as references to stored bytes.
 #[async_trait]
 pub trait ReferenceIndex: Send + Sync {
     /// Inserts fragment rows in one transaction (the group commit). Returns, per row, whether it
     /// was inserted: `false` means its stream no longer exists. The call returns only after commit.
     async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError>;
+
+    /// As [`ReferenceIndex::insert_fragments`], each row under a writer epoch (`fences[i]`, or
+    /// `None` on a single node): in the same transaction, a row whose epoch is not its stream's
+    /// current `stream_writers` epoch is refused ([`RowCommit::Fenced`]). The epoch row is read
+    /// with a share lock, so a claim that raises it waits for this commit, and this commit, if it
+    /// comes second, sees the raised epoch (design/0020-cluster.md, "Fencing").
+    async fn insert_fragments_fenced(
+        &self,
+        rows: &[FragmentRecord],
+        fences: &[Option<i64>],
+    ) -> Result<Vec<RowCommit>, IndexError>;
 
     /// Deletes the stream row and everything that references it, if the version matches (`None`:
     /// any version), and records its id in the deleted-streams list
@@ -75,19 +98,44 @@ macro_rules! reference_queries {
             /// One transaction inserting `rows` (rows whose stream or header set is gone are
             /// skipped); a foreign-key refusal (the stream deleted while the batch ran) is
             /// `NotFound`.
-            async fn insert_fragment_batch(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
+            async fn insert_fragment_batch(
+                &self,
+                rows: &[FragmentRecord],
+                fences: &[Option<i64>],
+            ) -> Result<Vec<RowCommit>, IndexError> {
                 let mut tx = self.pool.begin().await?;
                 if let Some(fence) = <Self as Dialect>::FRAGMENT_WRITER_FENCE {
                     sqlx::query(fence).execute(&mut *tx).await?;
                 }
+                // Fencing: the (stream, epoch) pairs that are not their stream's current writer
+                // epoch, read under a share lock on each stream's epoch row.
+                let mut pairs: Vec<(i64, i64)> =
+                    rows.iter().zip(fences).filter_map(|(r, f)| f.map(|e| (r.stream_id, e))).collect();
+                pairs.sort_unstable();
+                pairs.dedup();
+                let mut stale = Vec::new();
+                for (stream_id, epoch) in pairs {
+                    let current: Option<i64> = sqlx::query_scalar(<Self as Dialect>::SHARE_WRITER_EPOCH)
+                        .bind(stream_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if current != Some(epoch) {
+                        stale.push((stream_id, epoch));
+                    }
+                }
                 let mut inserted = Vec::with_capacity(rows.len());
-                for f in rows {
+                for (i, f) in rows.iter().enumerate() {
+                    let epoch = fences.get(i).copied().flatten();
+                    if epoch.is_some_and(|e| stale.contains(&(f.stream_id, e))) {
+                        inserted.push(RowCommit::Fenced);
+                        continue;
+                    }
                     let (tracks, metadata) = fragment_list_columns(f);
                     let done = sqlx::query(
                         "INSERT INTO fragments (stream_id, fragment_number, cluster_timecode, producer_ts_ms, \
                          server_ts_ms, duration_ms, size_bytes, header_id, segment, byte_offset, byte_length, \
-                         key_frame, tracks, frame_count, metadata, key_version, tier) \
-                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 \
+                         key_frame, tracks, frame_count, metadata, key_version, tier, writer_epoch) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 \
                          WHERE EXISTS (SELECT 1 FROM streams WHERE id = $1) \
                          AND EXISTS (SELECT 1 FROM track_headers WHERE id = $8)",
                     )
@@ -108,10 +156,11 @@ macro_rules! reference_queries {
                     .bind(metadata)
                     .bind(i64::from(f.key_version))
                     .bind(f.location.tier.as_str())
+                    .bind(epoch)
                     .execute(&mut *tx)
                     .await
                     .map_err(referent_gone)?;
-                    inserted.push(done.rows_affected() == 1);
+                    inserted.push(if done.rows_affected() == 1 { RowCommit::Inserted } else { RowCommit::StreamGone });
                 }
                 tx.commit().await?;
                 Ok(inserted)
@@ -121,16 +170,26 @@ macro_rules! reference_queries {
         #[async_trait]
         impl ReferenceIndex for $backend {
             async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
-                match self.insert_fragment_batch(rows).await {
+                let done = self.insert_fragments_fenced(rows, &[]).await?;
+                Ok(done.into_iter().map(|r| r == RowCommit::Inserted).collect())
+            }
+
+            async fn insert_fragments_fenced(
+                &self,
+                rows: &[FragmentRecord],
+                fences: &[Option<i64>],
+            ) -> Result<Vec<RowCommit>, IndexError> {
+                match self.insert_fragment_batch(rows, fences).await {
                     // A stream deleted between a row's existence check and its insert (Postgres)
                     // fails the whole batch; redo the rows one by one so only that stream's are
                     // refused. Any other failure fails the batch.
                     Err(IndexError::NotFound) => {
                         let mut out = Vec::with_capacity(rows.len());
-                        for row in rows {
-                            match self.insert_fragment_batch(std::slice::from_ref(row)).await {
+                        for (i, row) in rows.iter().enumerate() {
+                            let fence = [fences.get(i).copied().flatten()];
+                            match self.insert_fragment_batch(std::slice::from_ref(row), &fence).await {
                                 Ok(one) => out.push(one[0]),
-                                Err(IndexError::NotFound) => out.push(false),
+                                Err(IndexError::NotFound) => out.push(RowCommit::StreamGone),
                                 Err(e) => return Err(e),
                             }
                         }
