@@ -458,7 +458,7 @@ mod tests {
         cfg.database_url = Some("postgres://db/openkvs".into());
         assert!(cfg.validate().unwrap_err().to_string().contains("S3"));
         cfg.store.kind = crate::archive::StoreKind::S3;
-        cfg.store.s3.bucket = "b".into();
+        cfg.store.s3.bucket = "frags".into();
         assert!(cfg.validate().unwrap_err().to_string().contains("master keys"));
         cfg.encryption.keys.insert(
             "k".into(),
