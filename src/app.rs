@@ -81,6 +81,9 @@ pub enum StartError {
     /// Another server holds the data directory.
     #[error(transparent)]
     DataDirInUse(#[from] crate::data_dir_lock::LockError),
+    /// The cluster could not be joined (`[cluster]`).
+    #[error("cannot join the cluster: {0}")]
+    Cluster(String),
 }
 
 struct BoundListener {
@@ -102,6 +105,8 @@ pub struct Server {
     webrtc: Option<Arc<crate::webrtc::WebRtc>>,
     turn: Option<Arc<crate::turn_relay::TurnRelay>>,
     retention: crate::retention::RetentionConfig,
+    /// This node's membership of a cluster (`[cluster]`); `None` on a single node.
+    cluster: Option<Arc<crate::cluster::Cluster>>,
     /// The edge recorder for this server's own hub devices, if it runs.
     edge_agent: Option<crate::edge::agent::Agent>,
     /// The separate `[metrics] listen` listener and its router (metrics, health, ready only).
@@ -158,6 +163,7 @@ impl Server {
             store: config.store.clone(),
             warm_root: config.effective_warm_dir(),
             encryption: config.encryption.clone(),
+            shared_store: config.cluster.enabled(),
             ..ArchiveConfig::new(config.effective_database_url(), &config.data_dir)
         };
         let archive = archive::open(&archive_config, metrics.clone(), wrap_store).await?;
@@ -197,6 +203,11 @@ impl Server {
             listeners.push(bind_one(addr, Some(acceptor)).await?);
         }
         let tls_listener = listeners.iter().find(|l| l.tls.is_some()).map(|l| l.info.clone());
+        let cluster = if config.cluster.enabled() {
+            Some(join_cluster(config, archive.clone(), &listeners[0].info).await?)
+        } else {
+            None
+        };
         let edge_agent = edge::local_agent(config, archive.clone(), &listeners[0].info);
         let token_key = session_token_key(config);
         let webrtc = if config.webrtc.enabled {
@@ -252,6 +263,7 @@ impl Server {
             metrics: metrics.clone(),
             webrtc: webrtc.clone(),
             turn: turn.clone(),
+            cluster: cluster.clone(),
         };
         let metrics_listener = match config.metrics.listen {
             Some(addr) => Some((bind_one(addr, None).await?, api::metrics::router(state.clone()))),
@@ -273,6 +285,7 @@ impl Server {
             webrtc,
             turn,
             retention: config.retention.clone(),
+            cluster,
             edge_agent,
             metrics_listener,
             header_read_timeout,
@@ -404,10 +417,40 @@ impl Server {
         }
         // 5. Workers stop between fragments; their cursors resume the rest after a restart.
         self.workers.shutdown(WORKER_DRAIN).await;
-        // 6. Close the archive's index pool.
+        // 6. Leave the cluster (the others take this node's streams at once), then close the
+        //    archive's index pool.
+        if let Some(c) = &self.cluster {
+            c.leave().await;
+        }
         self.archive.close().await;
         tracing::info!("shutdown complete");
     }
+}
+
+/// Joins the cluster `[cluster]` describes: the node id and advertised URL default to the host
+/// name with the HTTP port and to `public_url` or the bound HTTP listener.
+async fn join_cluster(
+    config: &Config,
+    archive: Arc<Archive>,
+    http: &ListenerInfo,
+) -> Result<Arc<crate::cluster::Cluster>, StartError> {
+    let c = &config.cluster;
+    let node_id =
+        c.node_id.clone().unwrap_or_else(|| crate::cluster::default_node_id(http.local_addr.port()));
+    let url = match (&c.advertise_url, &config.public_url) {
+        (Some(u), _) | (None, Some(u)) => u.trim_end_matches('/').to_owned(),
+        (None, None) => http.base_url(None),
+    };
+    let cluster = crate::cluster::Cluster::join(c.clone(), archive, node_id, url)
+        .await
+        .map_err(|e| StartError::Cluster(e.to_string()))?;
+    tracing::info!(
+        "cluster node {} at {} ({} members live)",
+        cluster.node_id(),
+        cluster.url(),
+        cluster.members().len()
+    );
+    Ok(cluster)
 }
 
 async fn bind_one(addr: SocketAddr, tls: Option<TlsAcceptor>) -> Result<BoundListener, StartError> {

@@ -76,6 +76,11 @@
 //! pluggable analyzers (key-frame images, motion, a JetStream feed) with durable cursors in the
 //! archive, and their events are recorded and delivered to webhooks and NATS.
 //!
+//! **`cluster`** exists only when several nodes share one Postgres index, one S3 bucket and one
+//! NATS server (`[cluster]`): membership (heartbeat rows in Postgres), stream ownership (rendezvous
+//! hashing over the live members) and the writer epochs that fence a stream's fragment commits to
+//! one node at a time. The single-node path never builds it.
+//!
 //! **`metrics`** is the process's Prometheus metrics: atomics the other layers bump, rendered as
 //! text at scrape time (`api::metrics` serves `/metrics`, `/health`, `/ready`). No HTTP, no I/O.
 //!
@@ -106,6 +111,7 @@ pub mod archive;
 pub mod auth;
 pub mod bench;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod data_dir_lock;
 pub mod edge;

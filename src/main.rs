@@ -335,6 +335,15 @@ struct ServeArgs {
     /// Region the `s3` store signs for [default: us-east-1].
     #[arg(long, env = "OPENKVS_S3_REGION")]
     s3_region: Option<String>,
+    /// NATS server of a cluster of nodes; turns cluster mode on (needs Postgres and S3).
+    #[arg(long, env = "OPENKVS_CLUSTER_NATS_URL")]
+    cluster_nats_url: Option<String>,
+    /// This node's id in the cluster [default: HOSTNAME-PORT].
+    #[arg(long, env = "OPENKVS_CLUSTER_NODE_ID")]
+    cluster_node_id: Option<String>,
+    /// The URL other nodes and clients reach this node at [default: public_url, else the listener].
+    #[arg(long, env = "OPENKVS_CLUSTER_ADVERTISE_URL")]
+    cluster_advertise_url: Option<String>,
 }
 
 fn parse_auth_mode(s: &str) -> Result<AuthMode, String> {
@@ -482,6 +491,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         s3_prefix: args.s3_prefix,
         s3_endpoint: args.s3_endpoint,
         s3_region: args.s3_region,
+        cluster_nats_url: args.cluster_nats_url,
+        cluster_node_id: args.cluster_node_id,
+        cluster_advertise_url: args.cluster_advertise_url,
     };
     let config = match Config::load(args.config.as_deref(), overrides) {
         Ok(c) => c,

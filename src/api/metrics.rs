@@ -99,7 +99,11 @@ async fn ready(State(state): State<AppState>) -> Response {
     };
     let status =
         if index == "ok" && store == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(Readiness { index, store })).into_response()
+    let cluster = state.cluster.as_ref().map(|c| ClusterReadiness {
+        node_id: c.node_id().to_owned(),
+        members: c.members().into_iter().map(|m| m.node_id).collect(),
+    });
+    (status, axum::Json(Readiness { index, store, cluster })).into_response()
 }
 
 /// The `/ready` body: each dependency's state, `ok` or why not.
@@ -107,6 +111,16 @@ async fn ready(State(state): State<AppState>) -> Response {
 struct Readiness {
     index: String,
     store: String,
+    /// Cluster mode only: this node and the live members it knows of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterReadiness>,
+}
+
+/// `/ready`'s `cluster`: this node's id and the live members' ids, as of its last heartbeat.
+#[derive(serde::Serialize)]
+struct ClusterReadiness {
+    node_id: String,
+    members: Vec<String>,
 }
 
 /// The metrics name of a request: its AWS operation (the request extension the request context

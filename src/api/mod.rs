@@ -212,6 +212,8 @@ pub struct AppState {
     pub webrtc: Option<Arc<crate::webrtc::WebRtc>>,
     /// openkvs's own TURN relay; `None` when disabled.
     pub turn: Option<Arc<crate::turn_relay::TurnRelay>>,
+    /// This node's cluster membership; `None` on a single node.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 aws::operation::operations! {

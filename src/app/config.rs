@@ -76,6 +76,8 @@ pub struct Config {
     pub destinations: crate::workers::delivery::DestinationsConfig,
     /// The master keys that wrap the streams' data keys (encryption at rest).
     pub encryption: crate::archive::EncryptionConfig,
+    /// Several nodes on one Postgres, S3 bucket and NATS server (cluster mode when `nats_url` is set).
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 impl Default for Config {
@@ -102,6 +104,7 @@ impl Default for Config {
             store: crate::archive::StoreConfig::default(),
             destinations: crate::workers::delivery::DestinationsConfig::default(),
             encryption: crate::archive::EncryptionConfig::default(),
+            cluster: crate::cluster::ClusterConfig::default(),
         }
     }
 }
@@ -141,6 +144,12 @@ pub struct Overrides {
     pub s3_endpoint: Option<String>,
     /// `--s3-region` / `OPENKVS_S3_REGION`
     pub s3_region: Option<String>,
+    /// `--cluster-nats-url` / `OPENKVS_CLUSTER_NATS_URL`
+    pub cluster_nats_url: Option<String>,
+    /// `--cluster-node-id` / `OPENKVS_CLUSTER_NODE_ID`
+    pub cluster_node_id: Option<String>,
+    /// `--cluster-advertise-url` / `OPENKVS_CLUSTER_ADVERTISE_URL`
+    pub cluster_advertise_url: Option<String>,
 }
 
 impl Config {
@@ -210,6 +219,15 @@ impl Config {
         if let Some(v) = o.s3_region {
             self.store.s3.region = v;
         }
+        if let Some(v) = o.cluster_nats_url {
+            self.cluster.nats_url = Some(v);
+        }
+        if let Some(v) = o.cluster_node_id {
+            self.cluster.node_id = Some(v);
+        }
+        if let Some(v) = o.cluster_advertise_url {
+            self.cluster.advertise_url = Some(v);
+        }
     }
 
     /// Checks ranges and combinations, including the development-key rule.
@@ -239,6 +257,10 @@ impl Config {
             .detection
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("workers.detection: {e}")))?;
+        self.cluster.validate().map_err(ConfigError::Invalid)?;
+        if self.cluster.enabled() {
+            self.validate_cluster_dependencies()?;
+        }
         if self.retention.interval_secs == 0 {
             return Err(ConfigError::Invalid("retention.interval_secs must be at least 1".into()));
         }
@@ -271,6 +293,34 @@ impl Config {
                     exposed.join(", ")
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// Cluster mode shares everything that matters between the nodes: the index must be Postgres,
+    /// the fragments in S3, and the master keys configured (a generated key exists on one machine).
+    fn validate_cluster_dependencies(&self) -> Result<(), ConfigError> {
+        let url = self.effective_database_url();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid(
+                "cluster mode ([cluster] nats_url) needs the Postgres index: set database_url = \"postgres://…\", \
+                 shared by every node"
+                    .into(),
+            ));
+        }
+        if self.store.kind != crate::archive::StoreKind::S3 {
+            return Err(ConfigError::Invalid(
+                "cluster mode ([cluster] nats_url) needs the fragments in S3: set [store] kind = \"s3\" with one \
+                 bucket and prefix shared by every node"
+                    .into(),
+            ));
+        }
+        if self.encryption.keys.is_empty() {
+            return Err(ConfigError::Invalid(
+                "cluster mode ([cluster] nats_url) needs the same master keys on every node: configure \
+                 [encryption.keys.ID] (a generated key would exist on one machine only)"
+                    .into(),
+            ));
         }
         Ok(())
     }
@@ -402,6 +452,28 @@ mod tests {
         assert_eq!((d.access_key_id.as_deref(), d.secret_access_key.as_deref()), (Some("i"), Some("t")));
         let half = Config::from_toml("[destinations.s3]\naccess_key_id = \"i\"\n", Path::new("x")).unwrap();
         assert!(half.validate().is_err());
+    }
+
+    #[test]
+    fn cluster_mode_needs_postgres_s3_and_shared_keys() {
+        let mut cfg = Config::default();
+        cfg.cluster.nats_url = Some("nats://127.0.0.1:4222".into());
+        assert!(cfg.validate().unwrap_err().to_string().contains("Postgres"));
+        cfg.database_url = Some("postgres://db/openkvs".into());
+        assert!(cfg.validate().unwrap_err().to_string().contains("S3"));
+        cfg.store.kind = crate::archive::StoreKind::S3;
+        cfg.store.s3.bucket = "frags".into();
+        assert!(cfg.validate().unwrap_err().to_string().contains("master keys"));
+        cfg.encryption.keys.insert(
+            "k".into(),
+            crate::archive::MasterKeyConfig { env: Some("K".into()), ..Default::default() },
+        );
+        cfg.validate().unwrap();
+        cfg.cluster.member_ttl_ms = cfg.cluster.heartbeat_interval_ms;
+        assert!(cfg.validate().unwrap_err().to_string().contains("member_ttl_ms"));
+        // Without nats_url the section is inert: a single node needs none of it.
+        let single = Config { cluster: crate::cluster::ClusterConfig::default(), ..Config::default() };
+        single.validate().unwrap();
     }
 
     #[test]

@@ -95,10 +95,11 @@ use crate::model::{FragmentRecord, StorageTier, Stream, VersionToken};
 
 pub use index::{
     AnalysisIndex, Backend, CHANNEL_NAME_CONSTRAINT, Catalog, ChannelChanges, ChannelIndex, ChannelPage,
-    DataKeyIndex, EdgeIndex, FragmentIndex, Index, IndexError, LONGEST_FRAGMENT_MS,
-    MEDIA_STORAGE_STREAM_CONSTRAINT, MediaStorage, MediaStorageIndex, NewChannel, NewDataKey, NewSecret,
-    NewStream, SECRET_NAME_CONSTRAINT, STREAM_NAME_CONSTRAINT, SecretIndex, StreamChanges, StreamIndex,
-    StreamPage, TimestampKind, WrappedDataKey, open as open_index, redact_url,
+    ClusterIndex, ClusterMember, DataKeyIndex, EdgeIndex, FragmentIndex, Index, IndexError,
+    LONGEST_FRAGMENT_MS, MEDIA_STORAGE_STREAM_CONSTRAINT, MediaStorage, MediaStorageIndex, NewChannel,
+    NewDataKey, NewSecret, NewStream, SECRET_NAME_CONSTRAINT, STREAM_NAME_CONSTRAINT, SecretIndex,
+    StreamChanges, StreamIndex, StreamPage, TimestampKind, WrappedDataKey, WriterClaim, open as open_index,
+    redact_url,
 };
 pub use keyring::{
     AWS_MANAGED_ALIAS, EncryptionConfig, GENERATED_KEY_FILE, GENERATED_KEY_ID, KeyringError, MasterKeyConfig,
@@ -137,6 +138,10 @@ pub struct ArchiveConfig {
     pub encryption: EncryptionConfig,
     /// The data directory: where the generated master key lives when no key is configured.
     pub data_dir: PathBuf,
+    /// Other nodes of a cluster write to the same index and store (design/0020-cluster.md): crash
+    /// recovery then trims nothing at startup, since bytes above a stream's high water may be
+    /// another node's batch between its PUT and its commit.
+    pub shared_store: bool,
 }
 
 impl ArchiveConfig {
@@ -151,6 +156,7 @@ impl ArchiveConfig {
             store: StoreConfig::default(),
             encryption: EncryptionConfig::default(),
             data_dir: data_dir.to_owned(),
+            shared_store: false,
         }
     }
 }
@@ -288,7 +294,14 @@ pub async fn open(
             source,
         })?),
     };
-    recovery::recover(index.as_ref(), store.as_ref()).await?;
+    if config.shared_store {
+        tracing::info!(
+            "store recovery skipped: other cluster nodes write to this store (objects of batches whose \
+             commit was lost stay unreferenced in the bucket)"
+        );
+    } else {
+        recovery::recover(index.as_ref(), store.as_ref()).await?;
+    }
     Ok(Archive::start(index, wrap_store(store), metrics, StreamKeys::new(keyring)))
 }
 
@@ -359,7 +372,19 @@ impl Archive {
     /// hands it to the persister. Waits only while the persister's queue is full (back-pressure to
     /// the producer); the returned [`Receipt`] resolves when the fragment is durable and indexed,
     /// or failed (at once when the stream's key cannot be had).
-    pub async fn append(&self, mut record: FragmentRecord, parts: Vec<Bytes>) -> Result<Receipt, Closed> {
+    pub async fn append(&self, record: FragmentRecord, parts: Vec<Bytes>) -> Result<Receipt, Closed> {
+        self.append_fenced(record, parts, None).await
+    }
+
+    /// As [`Archive::append`], committed only under the stream's writer epoch `fence` (cluster
+    /// mode; `None` is a single node's unfenced commit): if another node has claimed the stream
+    /// since, the receipt answers [`PersistOutcome::Fenced`] and no row is written.
+    pub async fn append_fenced(
+        &self,
+        mut record: FragmentRecord,
+        parts: Vec<Bytes>,
+        fence: Option<i64>,
+    ) -> Result<Receipt, Closed> {
         let stream_id = record.stream_id;
         let gone_or_failed = |e: IndexError| match e {
             IndexError::NotFound => PersistOutcome::StreamGone,
@@ -381,7 +406,10 @@ impl Archive {
         let sealed = key.seal(context, &parts);
         drop(parts);
         let (done, receipt) = oneshot::channel();
-        self.persister.submit(PersistJob { record, parts: vec![sealed], done }).await.map_err(|_| Closed)?;
+        self.persister
+            .submit(PersistJob { record, parts: vec![sealed], done, fence })
+            .await
+            .map_err(|_| Closed)?;
         Ok(Receipt(receipt))
     }
 

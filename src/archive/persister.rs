@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::index::Index;
+use super::index::{Index, RowCommit};
 use super::persisted::PersistedFeed;
 use super::store::{FragmentBytes, FragmentStore};
 use super::stream_keys::KeyUnavailable;
@@ -40,7 +40,14 @@ pub struct PersistJob {
     pub parts: Vec<Bytes>,
     /// Where the outcome goes.
     pub done: oneshot::Sender<PersistOutcome>,
+    /// The writer epoch the row must be committed under (cluster mode), `None` on a single node.
+    pub fence: Option<i64>,
 }
+
+/// How many segment numbers each writer epoch of a stream has to itself: epoch `e` numbers its
+/// segments from `e * SEGMENTS_PER_EPOCH` on (see `FragmentStore::number_segments_from`).
+/// A billion batches is 30 years of one per second.
+pub const SEGMENTS_PER_EPOCH: i64 = 1_000_000_000;
 
 /// What happened to an appended fragment (the durable receipt's answer).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +62,9 @@ pub enum PersistOutcome {
     IndexFailed(String),
     /// The stream's data key cannot be had: nothing was stored.
     KeyUnavailable(KeyUnavailable),
+    /// Cluster mode: another node claimed the stream since this fragment's session did (its
+    /// writer epoch is stale); the row was refused (design/0020-cluster.md).
+    Fenced,
 }
 
 /// Handle for submitting jobs.
@@ -143,7 +153,12 @@ async fn commit_batch(
     metrics: &Metrics,
 ) {
     // 1. Append, then sync every touched stream. The bytes move to the store (released as soon
-    //    as they are written).
+    //    as they are written). A fenced job's segments are numbered in its epoch's own range.
+    for job in &jobs {
+        if let Some(epoch) = job.fence {
+            store.number_segments_from(job.record.stream_id, epoch.saturating_mul(SEGMENTS_PER_EPOCH));
+        }
+    }
     let items: Vec<FragmentBytes> = jobs
         .iter_mut()
         .map(|j| FragmentBytes {
@@ -185,15 +200,20 @@ async fn commit_batch(
     }
     // 3. One index transaction for the whole batch.
     let rows: Vec<FragmentRecord> = durable.iter().map(|j| j.record.clone()).collect();
+    let fences: Vec<Option<i64>> = durable.iter().map(|j| j.fence).collect();
     let started = Instant::now();
-    let committed = index.insert_fragments(&rows).await;
+    let committed = index.insert_fragments_fenced(&rows, &fences).await;
     metrics.index_call("insert_fragments", started.elapsed(), committed.is_ok());
     match committed {
         Ok(inserted) => {
-            for ((job, ok), row) in durable.into_iter().zip(inserted).zip(rows) {
-                let _ =
-                    job.done.send(if ok { PersistOutcome::Persisted } else { PersistOutcome::StreamGone });
-                if ok {
+            for ((job, done), row) in durable.into_iter().zip(inserted).zip(rows) {
+                let outcome = match done {
+                    RowCommit::Inserted => PersistOutcome::Persisted,
+                    RowCommit::StreamGone => PersistOutcome::StreamGone,
+                    RowCommit::Fenced => PersistOutcome::Fenced,
+                };
+                let _ = job.done.send(outcome);
+                if done == RowCommit::Inserted {
                     feed.publish(row);
                 }
             }

@@ -108,6 +108,10 @@ pub struct SessionParams {
     pub producer_start_timestamp: Option<String>,
     /// The producer's address, for the connect/disconnect log lines.
     pub remote: Option<std::net::SocketAddr>,
+    /// Cluster mode: the writer epoch this session claimed; every fragment is committed under it
+    /// and refused once another node has claimed the stream (ErrorId 5000, and the session ends
+    /// so the producer reconnects to the new owner). `None` on a single node.
+    pub writer_epoch: Option<i64>,
 }
 
 type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
@@ -177,6 +181,8 @@ struct Session {
     pending: FuturesOrdered<PendingPersist>,
     /// Set when the session must stop reading (fatal error, stop request, client gone).
     stop_reading: bool,
+    /// The writer epoch its fragments are committed under (cluster mode).
+    writer_epoch: Option<i64>,
     /// Set when the ACK channel is closed (the client went away).
     acks_closed: bool,
     /// Set by a shutdown request that arrived mid-fragment: stop once it completes or at this time.
@@ -238,6 +244,7 @@ impl Session {
             producer_start_ms,
             pending: FuturesOrdered::new(),
             stop_reading: false,
+            writer_epoch: params.writer_epoch,
             acks_closed: false,
             finish_by: None,
             stream_metrics,
@@ -396,6 +403,15 @@ impl Session {
             }
             PersistOutcome::IndexFailed(e) => {
                 tracing::error!(stream = %self.stream.name, "indexing fragment {number} failed: {e}");
+                Ack::error(ErrorId::AckInternalError, Some(timecode), Some(number))
+            }
+            PersistOutcome::Fenced => {
+                // Another node claimed the stream (this node was paused or cut off past its
+                // lease): nothing of this session may be committed any more; the producer
+                // reconnects, as the KVS producers do on 5000, and GetDataEndpoint sends it to
+                // the new owner.
+                tracing::warn!(stream = %self.stream.name, "fragment {number} refused: another node writes the stream now");
+                self.stop_reading = true;
                 Ack::error(ErrorId::AckInternalError, Some(timecode), Some(number))
             }
             PersistOutcome::KeyUnavailable(e) => {
@@ -580,7 +596,7 @@ impl Session {
             frame_count: fragment.frame_count as i64,
             metadata: fragment.metadata.clone(),
         };
-        let Ok(receipt) = self.ingest.archive.append(record, parts).await else {
+        let Ok(receipt) = self.ingest.archive.append_fenced(record, parts, self.writer_epoch).await else {
             self.send(Ack::error(ErrorId::AckInternalError, Some(cur.timecode), Some(cur.number))).await;
             return;
         };
@@ -725,6 +741,7 @@ mod tests {
                 timecode_type: TimecodeType::Relative,
                 producer_start_timestamp: Some("1700000000.000".to_owned()),
                 remote: None,
+                writer_epoch: None,
             };
             (tx, run(self.ingest.clone(), slot, params, Box::pin(body)))
         }

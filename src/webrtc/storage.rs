@@ -292,6 +292,7 @@ async fn start_ingest(
         timecode_type: TimecodeType::Absolute,
         producer_start_timestamp: None,
         remote: None,
+        writer_epoch: None,
     };
     let mut acks = run(ingest.clone(), slot, params, body);
     let name = stream.name.to_string();

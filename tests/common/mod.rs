@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod cluster;
 pub mod process;
 pub mod producer;
 pub mod rtsp;

@@ -15,6 +15,8 @@ use serde::Deserialize;
 
 use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, PayloadOutput, Valid};
 use crate::api::streams::StreamRef;
+use crate::archive::IndexError;
+use crate::cluster::ClaimError;
 use crate::ingest::session::{body_stream, parse_timecode_type, run};
 use crate::ingest::{Ack, AckKind, SessionParams};
 use crate::media::fragment::TimecodeType;
@@ -109,17 +111,23 @@ pub type PutMediaOutput = PayloadOutput;
 pub async fn handle(call: Call, Valid(req): Valid<PutMediaInput>) -> Result<PutMediaOutput, AwsError> {
     let state = &call.state;
     let stream = call.stream(&req.stream).await?;
-    let slot = state.ingest.register(stream.id).map_err(|_| {
-        AwsError::new(
-            AwsErrorCode::ConnectionLimitExceededException,
-            "The stream already has a PutMedia connection; only one is allowed at a time.",
-        )
-    })?;
+    let slot = state.ingest.register(stream.id).map_err(|_| connection_limit())?;
+    // Cluster mode: this node becomes the stream's writer under a new epoch, unless another
+    // node's session holds it (refused like a second session on one node).
+    let lease = match &state.cluster {
+        Some(cluster) => Some(cluster.claim_writer(stream.id).await.map_err(|e| match e {
+            ClaimError::HeldElsewhere { .. } => connection_limit(),
+            ClaimError::Index(IndexError::NotFound) => AwsError::stream_not_found(),
+            ClaimError::Index(e) => AwsError::internal(format!("claiming the stream's writer epoch: {e}")),
+        })?),
+        None => None,
+    };
     let params = SessionParams {
         stream,
         timecode_type: req.timecode_type,
         producer_start_timestamp: req.producer_start_timestamp,
         remote: call.remote,
+        writer_epoch: lease.as_ref().map(|l| l.epoch()),
     };
     // hyper answers `100 Continue` when the body is first polled, but only before the response
     // head goes out: so wait for the first body bytes (bounded by the idle timeout) before
@@ -132,14 +140,24 @@ pub async fn handle(call: Call, Valid(req): Valid<PutMediaInput>) -> Result<PutM
     };
     let body = body_stream(futures_util::stream::iter(first).chain(data));
     let acks = run(state.ingest.clone(), slot, params, body);
-    let lines = futures_util::stream::unfold(acks, |mut rx| async move {
-        rx.recv().await.map(|ack| (Ok::<Bytes, std::convert::Infallible>(ack_line(&ack)), rx))
+    // The response body holds the writer lease: it is released when the last ACK went out.
+    let lines = futures_util::stream::unfold((acks, lease), |(mut rx, lease)| async move {
+        rx.recv().await.map(|ack| (Ok::<Bytes, std::convert::Infallible>(ack_line(&ack)), (rx, lease)))
     });
     Ok(PayloadOutput {
         content_type: "application/json",
         content_length: None,
         payload: Body::from_stream(lines),
     })
+}
+
+/// A second PutMedia on a stream, on this node or anywhere in the cluster: refused, as AWS does
+/// today (design/0020-cluster.md).
+fn connection_limit() -> AwsError {
+    AwsError::new(
+        AwsErrorCode::ConnectionLimitExceededException,
+        "The stream already has a PutMedia connection; only one is allowed at a time.",
+    )
 }
 
 /// One ACK event as the producer SDK parses it.

@@ -11,9 +11,10 @@
 //! | camera secrets (Secrets Manager subset) | [`SecretIndex`] | `secrets` |
 //! | media storage (WebRTC ingestion) | [`MediaStorageIndex`] | `media_storage_configurations` |
 //! | references to stored bytes (retention bookkeeping) | [`ReferenceIndex`] | `fragments` (commit, expiry), `deleted_streams` |
+//! | cluster members and stream writer epochs (Postgres only) | [`ClusterIndex`] | `cluster_members`, `stream_writers` |
 //! | streams' wrapped data keys (encryption at rest) | [`DataKeyIndex`] | `stream_data_keys` |
 //!
-//! [`Catalog`] is the first seven plus [`Backend`]: what `archive` lets everyone call through its
+//! [`Catalog`] is the first seven and [`ClusterIndex`], plus [`Backend`]: what `archive` lets everyone call through its
 //! handle. [`Index`] adds [`ReferenceIndex`], the queries the durability rule rests on (committing
 //! fragment rows, deleting rows, what recovery and reclaim ask), and [`DataKeyIndex`], which only
 //! `archive` calls.
@@ -36,6 +37,7 @@
 
 mod analysis;
 mod channels;
+mod cluster;
 mod data_keys;
 mod edge;
 mod fragments;
@@ -54,11 +56,12 @@ use async_trait::async_trait;
 
 pub use analysis::AnalysisIndex;
 pub use channels::{CHANNEL_NAME_CONSTRAINT, ChannelChanges, ChannelIndex, ChannelPage, NewChannel};
+pub use cluster::{ClusterIndex, ClusterMember, WriterClaim};
 pub use data_keys::{DataKeyIndex, NewDataKey, WrappedDataKey};
 pub use edge::EdgeIndex;
 pub use fragments::{FragmentIndex, LONGEST_FRAGMENT_MS, TimestampKind};
 pub use media_storage::{MEDIA_STORAGE_STREAM_CONSTRAINT, MediaStorage, MediaStorageIndex};
-pub use references::ReferenceIndex;
+pub use references::{ReferenceIndex, RowCommit};
 pub use secrets::{NewSecret, SECRET_NAME_CONSTRAINT, SecretIndex};
 pub use streams::{NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, StreamIndex, StreamPage};
 
@@ -151,6 +154,7 @@ pub trait Catalog:
     + EdgeIndex
     + SecretIndex
     + MediaStorageIndex
+    + ClusterIndex
     + Backend
 {
 }
@@ -163,6 +167,7 @@ impl<T> Catalog for T where
         + EdgeIndex
         + SecretIndex
         + MediaStorageIndex
+        + ClusterIndex
         + Backend
 {
 }
@@ -191,6 +196,9 @@ trait Dialect {
     const FRAGMENT_WRITER_FENCE: Option<&'static str>;
     /// Run first in the high-water read: waits out every fragment-commit transaction in flight.
     const FRAGMENT_WRITER_BARRIER: Option<&'static str>;
+    /// Reads a stream's (`$1`) current writer epoch, locked against a claim raising it until the
+    /// fragment commit ends (cluster mode, design/0020-cluster.md).
+    const SHARE_WRITER_EPOCH: &'static str;
     /// Maps an error of an insert into `streams` or `signaling_channels`, naming the violated
     /// unique constraint as the Postgres schema does.
     fn name_constraints(e: sqlx::Error) -> IndexError;

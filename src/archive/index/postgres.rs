@@ -53,6 +53,9 @@ impl Dialect for PostgresIndex {
     // yet has not sent (and never will send) a row.
     const FRAGMENT_WRITER_BARRIER: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(8028640998730129767)");
+    // FOR SHARE, not KEY SHARE: it must conflict with the claim's UPDATE of the (non-key) epoch.
+    const SHARE_WRITER_EPOCH: &'static str =
+        "SELECT epoch FROM stream_writers WHERE stream_id = $1 FOR SHARE";
 
     /// Postgres names the violated constraint itself.
     fn name_constraints(e: sqlx::Error) -> IndexError {

@@ -22,12 +22,35 @@ pub struct SegmentEnd {
     pub end: u64,
 }
 
+/// What became of one row of a fenced fragment commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowCommit {
+    /// Committed.
+    Inserted,
+    /// Its stream no longer exists.
+    StreamGone,
+    /// Its writer epoch is not the stream's current one (cluster mode: another node claimed the
+    /// stream since); nothing was written for it.
+    Fenced,
+}
+
 /// Fragment rows as references to stored bytes.
 #[async_trait]
 pub trait ReferenceIndex: Send + Sync {
     /// Inserts fragment rows in one transaction (the group commit). Returns, per row, whether it
     /// was inserted: `false` means its stream no longer exists. The call returns only after commit.
     async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError>;
+
+    /// As [`ReferenceIndex::insert_fragments`], each row under a writer epoch (`fences[i]`, or
+    /// `None` on a single node): in the same transaction, a row whose epoch is not its stream's
+    /// current `stream_writers` epoch is refused ([`RowCommit::Fenced`]). The epoch row is read
+    /// with a share lock, so a claim that raises it waits for this commit, and this commit, if it
+    /// comes second, sees the raised epoch (design/0020-cluster.md, "Fencing").
+    async fn insert_fragments_fenced(
+        &self,
+        rows: &[FragmentRecord],
+        fences: &[Option<i64>],
+    ) -> Result<Vec<RowCommit>, IndexError>;
 
     /// Deletes the stream row and everything that references it, if the version matches (`None`:
     /// any version), and records its id in the deleted-streams list
@@ -71,13 +94,13 @@ const SEGMENT_HIGH_WATER_SQL: &str = "SELECT f.stream_id, f.segment, MAX(f.byte_
 
 /// Rows per multi-row fragment insert, largest first: a batch is cut greedily into these. (sqlx
 /// looks up every parameter's name, linear in the statement's parameters in SQLite: ~1 % of the
-/// server's CPU at 64 rows × 17 parameters, less than the round trips larger chunks save.)
+/// server's CPU at 64 rows × 18 parameters, less than the round trips larger chunks save.)
 const INSERT_CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
 /// Columns of one fragment row, in bind order.
 const FRAGMENT_INSERT_COLUMNS: &str = "stream_id, fragment_number, cluster_timecode, producer_ts_ms, \
      server_ts_ms, duration_ms, size_bytes, header_id, segment, byte_offset, byte_length, key_frame, tracks, \
-     frame_count, metadata, key_version, tier";
+     frame_count, metadata, key_version, tier, writer_epoch";
 
 /// The insert of `rows` rows (one of [`INSERT_CHUNKS`]), built once.
 fn insert_fragments_sql(rows: usize) -> &'static str {
@@ -87,10 +110,10 @@ fn insert_fragments_sql(rows: usize) -> &'static str {
     SQL.iter().find(|(n, _)| *n == rows).map(|(_, sql)| sql.as_str()).expect("rows is one of INSERT_CHUNKS")
 }
 
-/// The insert of `rows` fragment rows (17 parameters each, `$1`-numbered for both dialects): a row
+/// The insert of `rows` fragment rows (18 parameters each, `$1`-numbered for both dialects): a row
 /// whose stream or header set no longer exists is skipped; the inserted rows' keys come back.
 fn build_insert_fragments_sql(rows: usize) -> String {
-    const COLUMNS: usize = 17;
+    const COLUMNS: usize = 18;
     let values: Vec<String> = (0..rows)
         .map(|r| {
             let params: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
@@ -115,19 +138,43 @@ macro_rules! reference_queries {
             /// `NotFound`. Rows go in multi-row statements of [`INSERT_CHUNKS`] rows (a handful of
             /// round trips per batch instead of one per row; a few fixed statement texts, so
             /// every one stays prepared).
-            async fn insert_fragment_batch(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
+            async fn insert_fragment_batch(
+                &self,
+                rows: &[FragmentRecord],
+                fences: &[Option<i64>],
+            ) -> Result<Vec<RowCommit>, IndexError> {
                 let mut tx = self.pool.begin().await?;
                 if let Some(fence) = <Self as Dialect>::FRAGMENT_WRITER_FENCE {
                     sqlx::query(fence).execute(&mut *tx).await?;
                 }
+                // Fencing: the (stream, epoch) pairs that are not their stream's current writer
+                // epoch, read under a share lock on each stream's epoch row.
+                let mut pairs: Vec<(i64, i64)> =
+                    rows.iter().zip(fences).filter_map(|(r, f)| f.map(|e| (r.stream_id, e))).collect();
+                pairs.sort_unstable();
+                pairs.dedup();
+                let mut stale = Vec::new();
+                for (stream_id, epoch) in pairs {
+                    let current: Option<i64> = sqlx::query_scalar(<Self as Dialect>::SHARE_WRITER_EPOCH)
+                        .bind(stream_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if current != Some(epoch) {
+                        stale.push((stream_id, epoch));
+                    }
+                }
+                let epoch_of = |i: usize| fences.get(i).copied().flatten();
+                let is_fenced = |i: usize, f: &FragmentRecord| epoch_of(i).is_some_and(|e| stale.contains(&(f.stream_id, e)));
+                let writable: Vec<(usize, &FragmentRecord)> =
+                    rows.iter().enumerate().filter(|&(i, f)| !is_fenced(i, f)).collect();
                 let mut inserted = std::collections::HashSet::with_capacity(rows.len());
-                let mut rest = rows;
+                let mut rest = writable.as_slice();
                 while !rest.is_empty() {
                     let size = INSERT_CHUNKS.iter().copied().find(|&c| c <= rest.len()).unwrap_or(1);
                     let (chunk, tail) = rest.split_at(size);
                     rest = tail;
                     let mut q = sqlx::query_as::<_, (i64, String)>(insert_fragments_sql(size));
-                    for f in chunk {
+                    for &(i, f) in chunk {
                         let (tracks, metadata) = fragment_list_columns(f);
                         q = q
                             .bind(f.stream_id)
@@ -146,30 +193,53 @@ macro_rules! reference_queries {
                             .bind(f.frame_count)
                             .bind(metadata)
                             .bind(i64::from(f.key_version))
-                            .bind(f.location.tier.as_str());
+                            .bind(f.location.tier.as_str())
+                            .bind(epoch_of(i));
                     }
                     for key in q.fetch_all(&mut *tx).await.map_err(referent_gone)? {
                         inserted.insert(key);
                     }
                 }
                 tx.commit().await?;
-                Ok(rows.iter().map(|f| inserted.contains(&(f.stream_id, f.number.as_str().to_owned()))).collect())
+                Ok(rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        if is_fenced(i, f) {
+                            RowCommit::Fenced
+                        } else if inserted.contains(&(f.stream_id, f.number.as_str().to_owned())) {
+                            RowCommit::Inserted
+                        } else {
+                            RowCommit::StreamGone
+                        }
+                    })
+                    .collect())
             }
         }
 
         #[async_trait]
         impl ReferenceIndex for $backend {
             async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
-                match self.insert_fragment_batch(rows).await {
+                let done = self.insert_fragments_fenced(rows, &[]).await?;
+                Ok(done.into_iter().map(|r| r == RowCommit::Inserted).collect())
+            }
+
+            async fn insert_fragments_fenced(
+                &self,
+                rows: &[FragmentRecord],
+                fences: &[Option<i64>],
+            ) -> Result<Vec<RowCommit>, IndexError> {
+                match self.insert_fragment_batch(rows, fences).await {
                     // A stream deleted between a row's existence check and its insert (Postgres)
                     // fails the whole batch; redo the rows one by one so only that stream's are
                     // refused. Any other failure fails the batch.
                     Err(IndexError::NotFound) => {
                         let mut out = Vec::with_capacity(rows.len());
-                        for row in rows {
-                            match self.insert_fragment_batch(std::slice::from_ref(row)).await {
+                        for (i, row) in rows.iter().enumerate() {
+                            let fence = [fences.get(i).copied().flatten()];
+                            match self.insert_fragment_batch(std::slice::from_ref(row), &fence).await {
                                 Ok(one) => out.push(one[0]),
-                                Err(IndexError::NotFound) => out.push(false),
+                                Err(IndexError::NotFound) => out.push(RowCommit::StreamGone),
                                 Err(e) => return Err(e),
                             }
                         }

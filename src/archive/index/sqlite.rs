@@ -68,6 +68,8 @@ impl Dialect for SqliteIndex {
     // One writer at a time: a commit can never be in flight while recovery reads.
     const FRAGMENT_WRITER_FENCE: Option<&'static str> = None;
     const FRAGMENT_WRITER_BARRIER: Option<&'static str> = None;
+    // Cluster mode only (never called on a single node, whose commits carry no epoch).
+    const SHARE_WRITER_EPOCH: &'static str = "SELECT epoch FROM stream_writers WHERE stream_id = $1";
 
     /// SQLite does not report constraint names, only columns; name them like the Postgres schema.
     fn name_constraints(e: sqlx::Error) -> IndexError {

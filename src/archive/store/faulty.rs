@@ -111,6 +111,10 @@ impl FragmentStore for FaultyStore {
         self.inner.check_writable().await
     }
 
+    fn number_segments_from(&self, stream_id: i64, floor: i64) {
+        self.inner.number_segments_from(stream_id, floor)
+    }
+
     fn bytes_stored(&self) -> u64 {
         self.inner.bytes_stored()
     }

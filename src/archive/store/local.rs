@@ -652,6 +652,10 @@ impl FragmentStore for LocalStore {
         self.blocking(|f| f.check_writable()).await
     }
 
+    /// A local directory belongs to one process (the data-directory lock), never to a cluster's
+    /// several writers: its numbering needs no floor.
+    fn number_segments_from(&self, _stream_id: i64, _floor: i64) {}
+
     fn bytes_stored(&self) -> u64 {
         self.files.bytes_stored()
     }

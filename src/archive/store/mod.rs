@@ -151,6 +151,12 @@ pub trait FragmentStore: Send + Sync + std::fmt::Debug {
     /// streams the index has no fragments for are reported, not touched.
     async fn reconcile(&self, referenced: HashMap<i64, HighWater>) -> Result<Reconciliation, StoreError>;
 
+    /// Numbers the stream's next segments from at least `floor` on (never lowers the numbering).
+    /// A cluster's writers of one stream use disjoint ranges this way, one per writer epoch, so an
+    /// old writer that has not yet learnt it was fenced can never overwrite a newer writer's
+    /// segment (design/0020-cluster.md, "Fencing").
+    fn number_segments_from(&self, stream_id: i64, floor: i64);
+
     /// Whether the store can create, write and remove something now (`/ready`).
     async fn check_writable(&self) -> Result<(), StoreError>;
 

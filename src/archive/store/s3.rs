@@ -512,6 +512,12 @@ impl FragmentStore for S3Store {
         Ok(())
     }
 
+    fn number_segments_from(&self, stream_id: i64, floor: i64) {
+        let mut map = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let st = map.entry(stream_id).or_default();
+        st.next = st.next.max(floor);
+    }
+
     fn bytes_stored(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
