@@ -58,7 +58,7 @@ pub use data_keys::{DataKeyIndex, NewDataKey, WrappedDataKey};
 pub use edge::EdgeIndex;
 pub use fragments::{FragmentIndex, LONGEST_FRAGMENT_MS, TimestampKind};
 pub use media_storage::{MEDIA_STORAGE_STREAM_CONSTRAINT, MediaStorage, MediaStorageIndex};
-pub use references::ReferenceIndex;
+pub use references::{ReferenceIndex, RowCommit};
 pub use secrets::{NewSecret, SECRET_NAME_CONSTRAINT, SecretIndex};
 pub use streams::{NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, StreamIndex, StreamPage};
 

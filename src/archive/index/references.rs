@@ -9,7 +9,19 @@ use super::fragments::fragment_list_columns;
 use super::postgres::PostgresIndex;
 use super::sqlite::SqliteIndex;
 use super::{Dialect, IndexError, referent_gone};
-use crate::model::{FragmentRecord, VersionToken};
+use crate::model::{FragmentNumber, FragmentRecord, VersionToken};
+
+/// What the group commit did with one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowCommit {
+    /// The row is in.
+    Inserted,
+    /// Its stream (or header set) no longer exists: not inserted.
+    StreamGone,
+    /// The stream already has a fragment with this producer timestamp (a producer resent it):
+    /// not inserted; that fragment's number.
+    Duplicate(FragmentNumber),
+}
 
 /// The last byte the index references in a stream's newest referenced segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +37,12 @@ pub struct SegmentEnd {
 /// Fragment rows as references to stored bytes.
 #[async_trait]
 pub trait ReferenceIndex: Send + Sync {
-    /// Inserts fragment rows in one transaction (the group commit). Returns, per row, whether it
-    /// was inserted: `false` means its stream no longer exists. The call returns only after commit.
-    async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError>;
+    /// Inserts fragment rows in one transaction (the group commit). Returns, per row, what became
+    /// of it: inserted, refused because its stream no longer exists, or not inserted because the
+    /// stream already holds a fragment with the same producer timestamp (the unique
+    /// `fragments_producer_ts_key`; design/0022-producer-failover.md). The call returns only after
+    /// commit.
+    async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<RowCommit>, IndexError>;
 
     /// Deletes the stream row and everything that references it, if the version matches (`None`:
     /// any version), and records its id in the deleted-streams list
@@ -72,10 +87,10 @@ const SEGMENT_HIGH_WATER_SQL: &str = "SELECT f.stream_id, f.segment, MAX(f.byte_
 macro_rules! reference_queries {
     ($backend:ident) => {
         impl $backend {
-            /// One transaction inserting `rows` (rows whose stream or header set is gone are
-            /// skipped); a foreign-key refusal (the stream deleted while the batch ran) is
-            /// `NotFound`.
-            async fn insert_fragment_batch(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
+            /// One transaction inserting `rows` (rows whose stream or header set is gone, or whose
+            /// producer timestamp the stream already has, are skipped); a foreign-key refusal (the
+            /// stream deleted while the batch ran) is `NotFound`.
+            async fn insert_fragment_batch(&self, rows: &[FragmentRecord]) -> Result<Vec<RowCommit>, IndexError> {
                 let mut tx = self.pool.begin().await?;
                 if let Some(fence) = <Self as Dialect>::FRAGMENT_WRITER_FENCE {
                     sqlx::query(fence).execute(&mut *tx).await?;
@@ -89,7 +104,8 @@ macro_rules! reference_queries {
                          key_frame, tracks, frame_count, metadata, key_version, tier) \
                          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 \
                          WHERE EXISTS (SELECT 1 FROM streams WHERE id = $1) \
-                         AND EXISTS (SELECT 1 FROM track_headers WHERE id = $8)",
+                         AND EXISTS (SELECT 1 FROM track_headers WHERE id = $8) \
+                         ON CONFLICT (stream_id, producer_ts_ms) DO NOTHING",
                     )
                     .bind(f.stream_id)
                     .bind(f.number.as_str())
@@ -111,7 +127,23 @@ macro_rules! reference_queries {
                     .execute(&mut *tx)
                     .await
                     .map_err(referent_gone)?;
-                    inserted.push(done.rows_affected() == 1);
+                    if done.rows_affected() == 1 {
+                        inserted.push(RowCommit::Inserted);
+                        continue;
+                    }
+                    // Not inserted: a resent fragment (the stream has this producer timestamp),
+                    // or its stream is gone.
+                    let existing: Option<String> = sqlx::query_scalar(
+                        "SELECT fragment_number FROM fragments WHERE stream_id = $1 AND producer_ts_ms = $2",
+                    )
+                    .bind(f.stream_id)
+                    .bind(f.producer_ts_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    inserted.push(match existing.as_deref().and_then(FragmentNumber::parse) {
+                        Some(number) => RowCommit::Duplicate(number),
+                        None => RowCommit::StreamGone,
+                    });
                 }
                 tx.commit().await?;
                 Ok(inserted)
@@ -120,7 +152,7 @@ macro_rules! reference_queries {
 
         #[async_trait]
         impl ReferenceIndex for $backend {
-            async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
+            async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<RowCommit>, IndexError> {
                 match self.insert_fragment_batch(rows).await {
                     // A stream deleted between a row's existence check and its insert (Postgres)
                     // fails the whole batch; redo the rows one by one so only that stream's are
@@ -129,8 +161,8 @@ macro_rules! reference_queries {
                         let mut out = Vec::with_capacity(rows.len());
                         for row in rows {
                             match self.insert_fragment_batch(std::slice::from_ref(row)).await {
-                                Ok(one) => out.push(one[0]),
-                                Err(IndexError::NotFound) => out.push(false),
+                                Ok(one) => out.extend(one),
+                                Err(IndexError::NotFound) => out.push(RowCommit::StreamGone),
                                 Err(e) => return Err(e),
                             }
                         }
