@@ -108,11 +108,26 @@ struct PutArgs {
     timecode_type: TimecodeType,
     #[command(flatten)]
     fragments: FragmentArgs,
+    #[command(flatten)]
+    reconnect: ReconnectArgs,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
     /// Matroska file, or - for stdin (e.g. ffmpeg … -f matroska -).
     input: PathBuf,
+}
+
+/// How a producer survives a lost connection or node: it asks for the data endpoint again and
+/// resends every fragment not yet PERSISTED, as the KVS producer SDK does.
+#[derive(Args, Debug, Clone, Copy)]
+struct ReconnectArgs {
+    /// Most bytes of fragments kept for resending until PERSISTED. When full: without --realtime,
+    /// reading the input waits for ACKs; with --realtime, the oldest fragments are dropped.
+    #[arg(long, value_name = "BYTES", default_value_t = openkvs::producer::reconnect::DEFAULT_MAX_BUFFER_BYTES)]
+    max_buffer_bytes: u64,
+    /// Give up reconnecting after this many seconds without a PERSISTED ACK.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    reconnect_timeout: u64,
 }
 
 /// Where fragments are cut (whatever the input's own Clusters), as the KVS producer SDK does.
@@ -268,6 +283,8 @@ struct BenchIngestArgs {
     ramp_up_secs: f64,
     #[command(flatten)]
     fragments: FragmentArgs,
+    #[command(flatten)]
+    reconnect: ReconnectArgs,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -402,6 +419,8 @@ fn main() -> ExitCode {
             timecode_type: args.timecode_type,
             fragment_policy: args.fragments.policy(),
             json: args.json,
+            max_buffer_bytes: args.reconnect.max_buffer_bytes,
+            reconnect_timeout: std::time::Duration::from_secs(args.reconnect.reconnect_timeout),
             input: if args.input.as_os_str() == "-" { Input::Stdin } else { Input::File(args.input) },
         })),
         Command::Bench(BenchCommand::Ingest(args)) => {
@@ -415,6 +434,8 @@ fn main() -> ExitCode {
                 ramp_up: std::time::Duration::try_from_secs_f64(args.ramp_up_secs).unwrap_or_default(),
                 fragment_policy: args.fragments.policy(),
                 json: args.json,
+                max_buffer_bytes: args.reconnect.max_buffer_bytes,
+                reconnect_timeout: std::time::Duration::from_secs(args.reconnect.reconnect_timeout),
             }))
         }
         Command::Bench(BenchCommand::Getmedia(args)) => {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use common::Backend;
 use openkvs::archive::{
     CHANNEL_NAME_CONSTRAINT, ChannelChanges, Index, IndexError, MEDIA_STORAGE_STREAM_CONSTRAINT,
-    MediaStorage, NewChannel, NewDataKey, NewStream, STREAM_NAME_CONSTRAINT, StreamChanges, TimestampKind,
-    WrappedDataKey,
+    MediaStorage, NewChannel, NewDataKey, NewStream, RowCommit, STREAM_NAME_CONSTRAINT, StreamChanges,
+    TimestampKind, WrappedDataKey,
 };
 use openkvs::model::{
     AccountId, AnalyzerEvent, ChannelType, ConfigurationStatus, DataRetention, DestinationUri,
@@ -322,7 +322,7 @@ async fn fragments_insert_list_and_range_queries(backend: Backend) {
     assert!(ctx.index.last_fragment_number(s.id).await.unwrap().is_none());
 
     let rows: Vec<FragmentRecord> = (0..10).map(|i| fragment(s.id, if i < 5 { h1 } else { h2 }, i)).collect();
-    assert_eq!(ctx.index.insert_fragments(&rows).await.unwrap(), vec![true; 10]);
+    assert_eq!(ctx.index.insert_fragments(&rows).await.unwrap(), vec![RowCommit::Inserted; 10]);
     assert_eq!(ctx.index.last_fragment_number(s.id).await.unwrap(), Some(rows[9].number.clone()));
     assert_eq!(
         ctx.index.fragment(s.id, &rows[3].number).await.unwrap(),
@@ -399,8 +399,26 @@ async fn fragments_insert_list_and_range_queries(backend: Backend) {
     let h3 = ctx.index.put_track_header(other.id, "cc", b"h", 0).await.unwrap();
     ctx.index.delete_stream(other.id, None).await.unwrap();
     let mixed = vec![fragment(s.id, h2, 10), fragment(other.id, h3, 0)];
-    assert_eq!(ctx.index.insert_fragments(&mixed).await.unwrap(), vec![true, false]);
+    assert_eq!(
+        ctx.index.insert_fragments(&mixed).await.unwrap(),
+        vec![RowCommit::Inserted, RowCommit::StreamGone]
+    );
     assert!(matches!(ctx.index.put_track_header(other.id, "dd", b"h", 0).await, Err(IndexError::NotFound)));
+
+    // A resent fragment (same producer timestamp, new number) is not stored again: the commit
+    // names the existing fragment, also when both copies are in one batch.
+    let resent = FragmentRecord { number: FragmentNumber::from_ordinal(9_000), ..rows[3].clone() };
+    assert_eq!(
+        ctx.index.insert_fragments(std::slice::from_ref(&resent)).await.unwrap(),
+        vec![RowCommit::Duplicate(rows[3].number.clone())]
+    );
+    let fresh = fragment(s.id, h2, 11);
+    let again = FragmentRecord { number: FragmentNumber::from_ordinal(9_001), ..fresh.clone() };
+    assert_eq!(
+        ctx.index.insert_fragments(&[fresh.clone(), again]).await.unwrap(),
+        vec![RowCommit::Inserted, RowCommit::Duplicate(fresh.number.clone())]
+    );
+    assert_eq!(ctx.index.fragments_after(s.id, None, 100).await.unwrap().len(), 12, "each stored once");
 
     // Deleting a stream removes its fragments and headers.
     ctx.index.delete_stream(s.id, None).await.unwrap();

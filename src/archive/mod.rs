@@ -16,7 +16,11 @@
 //!   stream; per batch it appends the bytes to the store, syncs every touched stream (fsync, or the
 //!   acknowledged PUT), THEN commits all rows in one index transaction, and only then answers each
 //!   receipt ([`PersistOutcome::Persisted`]) and publishes the record on the persisted feed. A row
-//!   whose stream was deleted meanwhile is refused by the commit ([`PersistOutcome::StreamGone`]).
+//!   whose stream was deleted meanwhile is refused by the commit ([`PersistOutcome::StreamGone`]);
+//!   a row whose producer timestamp its stream already has (a producer resent a fragment after a
+//!   reconnect) is not inserted either ([`PersistOutcome::Duplicate`], with the existing number):
+//!   each fragment is stored once, its resent bytes stay unreferenced until their segment expires
+//!   (design/0022-producer-failover.md).
 //! - **delete a stream** ([`Archive::delete_stream`]): one index transaction removes the stream
 //!   row with everything that references it and records the id as deleted; THEN the deletion
 //!   observers run (ingest ends the stream's PutMedia with 4008); THEN the store drops the stream's
@@ -97,7 +101,7 @@ pub use index::{
     AnalysisIndex, Backend, CHANNEL_NAME_CONSTRAINT, Catalog, ChannelChanges, ChannelIndex, ChannelPage,
     ClusterIndex, ClusterMember, DataKeyIndex, EdgeIndex, FragmentIndex, Index, IndexError,
     LONGEST_FRAGMENT_MS, MEDIA_STORAGE_STREAM_CONSTRAINT, MediaStorage, MediaStorageIndex, NewChannel,
-    NewDataKey, NewSecret, NewStream, SECRET_NAME_CONSTRAINT, STREAM_NAME_CONSTRAINT, SecretIndex,
+    NewDataKey, NewSecret, NewStream, RowCommit, SECRET_NAME_CONSTRAINT, STREAM_NAME_CONSTRAINT, SecretIndex,
     StreamChanges, StreamIndex, StreamPage, TimestampKind, WrappedDataKey, WriterClaim, open as open_index,
     redact_url,
 };
@@ -565,7 +569,10 @@ mod tests {
         archive.store.sync(vec![stream.id]).await.unwrap();
         let old =
             FragmentRecord { location, size_bytes: plaintext.len() as i64, ..record(stream.id, header, 1) };
-        assert_eq!(archive.index.insert_fragments(std::slice::from_ref(&old)).await.unwrap(), vec![true]);
+        assert_eq!(
+            archive.index.insert_fragments(std::slice::from_ref(&old)).await.unwrap(),
+            vec![RowCommit::Inserted]
+        );
         assert_eq!(archive.read_fragment(&old).await.unwrap(), plaintext);
         assert_eq!(archive.index.current_data_key(stream.id).await.unwrap(), None);
 

@@ -26,7 +26,7 @@ use super::persisted::PersistedFeed;
 use super::store::{FragmentBytes, FragmentStore};
 use super::stream_keys::KeyUnavailable;
 use crate::metrics::Metrics;
-use crate::model::FragmentRecord;
+use crate::model::{FragmentNumber, FragmentRecord};
 
 /// Most jobs committed together.
 pub const MAX_BATCH: usize = 1024;
@@ -56,6 +56,9 @@ pub enum PersistOutcome {
     Persisted,
     /// The stream was deleted before the row could be committed.
     StreamGone,
+    /// The stream already had a fragment with this producer timestamp (committed by an earlier
+    /// connection of the producer): nothing new was indexed; that fragment's number.
+    Duplicate(FragmentNumber),
     /// The store could not write or sync the bytes (e.g. disk full).
     StoreFailed(String),
     /// The index commit failed (or the persister stopped).
@@ -206,16 +209,17 @@ async fn commit_batch(
     metrics.index_call("insert_fragments", started.elapsed(), committed.is_ok());
     match committed {
         Ok(inserted) => {
-            for ((job, done), row) in durable.into_iter().zip(inserted).zip(rows) {
-                let outcome = match done {
-                    RowCommit::Inserted => PersistOutcome::Persisted,
+            for ((job, commit), row) in durable.into_iter().zip(inserted).zip(rows) {
+                let outcome = match commit {
+                    RowCommit::Inserted => {
+                        feed.publish(row);
+                        PersistOutcome::Persisted
+                    }
                     RowCommit::StreamGone => PersistOutcome::StreamGone,
+                    RowCommit::Duplicate(number) => PersistOutcome::Duplicate(number),
                     RowCommit::Fenced => PersistOutcome::Fenced,
                 };
                 let _ = job.done.send(outcome);
-                if done == RowCommit::Inserted {
-                    feed.publish(row);
-                }
             }
         }
         Err(e) => {

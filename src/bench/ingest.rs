@@ -3,7 +3,10 @@
 //! The file is read and split once ([`crate::producer::body::PreparedFile`]); every session sends the same
 //! frame bytes (`Bytes` shared, only the 22-byte Cluster prefixes are per session) re-timed to its
 //! own start in ABSOLUTE mode, to stream `bench-<i>` (created with 1 h retention if missing).
-//! Each session is [`crate::producer::session::put_media`], exactly as `openkvs put` runs it.
+//! Each producer is [`crate::producer::reconnect::put_media_reconnecting`], exactly as `openkvs put`
+//! runs it: a lost connection or node, or a retriable ERROR ACK, makes it ask for the data
+//! endpoint again and resend what was not PERSISTED; reconnects and resent fragments are in the
+//! summary.
 //!
 //! Reports fragments/s and Mbit/s over the wall time of the whole run, PERSISTED latency (a
 //! Cluster's last byte sent → PERSISTED) p50/p90/p99/max and RECEIVED latency p50/p99 over all
@@ -25,10 +28,11 @@ use crate::media::mkv::rewrite::FragmentPolicy;
 use crate::producer::body::Retimer;
 use crate::producer::control::ControlPlane;
 use crate::producer::put::now_ms;
-use crate::producer::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
-use crate::producer::session::{
-    FinalAck, FragmentTiming, SessionOptions, SessionReport, Target, Tracker, put_media,
+use crate::producer::reconnect::{
+    BufferFull, ReconnectOptions, ReconnectReport, Resolve, put_media_reconnecting,
 };
+use crate::producer::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
+use crate::producer::session::{FinalAck, FragmentTiming, SessionOptions, Target, Tracker};
 
 /// Control-plane calls in flight at once while preparing streams.
 const RESOLVE_CONCURRENCY: usize = 8;
@@ -54,6 +58,10 @@ pub struct BenchOptions {
     pub fragment_policy: FragmentPolicy,
     /// Print JSON instead of the table.
     pub json: bool,
+    /// Most bytes of fragments each producer keeps for resending.
+    pub max_buffer_bytes: u64,
+    /// A producer gives up after this long without a PERSISTED ACK.
+    pub reconnect_timeout: Duration,
 }
 
 /// The result of a bench run.
@@ -83,6 +91,14 @@ pub struct BenchSummary {
     pub error_acks: usize,
     /// IDLE ACKs.
     pub idle_acks: u64,
+    /// Reconnects of all producers.
+    pub reconnects: u32,
+    /// Fragments sent again after a reconnect.
+    pub fragments_resent: u64,
+    /// Fragments dropped from a full resend buffer.
+    pub fragments_dropped: u64,
+    /// Interruption noticed → next PERSISTED, over all reconnects.
+    pub recovery_ms: Option<LatencySummary>,
     /// Sessions that failed.
     pub failed_sessions: usize,
     /// The first few failure messages.
@@ -102,7 +118,8 @@ impl BenchSummary {
              PERSISTED latency   {}\n\
              RECEIVED latency    {}\n\
              ERROR acks          {}\n\
-             IDLE acks           {}\n",
+             IDLE acks           {}\n\
+             reconnects          {} ({} fragments resent, {} dropped), recovery {}\n",
             self.streams,
             self.failed_sessions,
             if self.realtime { ", realtime" } else { "" },
@@ -116,6 +133,10 @@ impl BenchSummary {
             lat(&self.received_latency_ms, false),
             self.error_acks,
             self.idle_acks,
+            self.reconnects,
+            self.fragments_resent,
+            self.fragments_dropped,
+            lat(&self.recovery_ms, true),
         );
         for f in &self.failures {
             out.push_str(&format!("failure             {f}\n"));
@@ -179,8 +200,26 @@ pub async fn run(opts: BenchOptions) -> ExitCode {
             region: control.region.clone(),
             credentials: control.credentials.clone(),
         };
-        let tracker = Tracker::new();
+        let tracker = Tracker::reconnecting();
         trackers.push(tracker.clone());
+        let resolve: Resolve = {
+            let (control, stream) = (control.clone(), name.clone());
+            Arc::new(move || {
+                let (control, stream) = (control.clone(), stream.clone());
+                Box::pin(async move {
+                    control
+                        .data_endpoint(&stream, aws_sdk_kinesisvideo::types::ApiName::PutMedia)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            })
+        };
+        let reconnect = ReconnectOptions {
+            max_buffer_bytes: opts.max_buffer_bytes,
+            when_full: if opts.realtime { BufferFull::DropOldest } else { BufferFull::Wait },
+            give_up_after: opts.reconnect_timeout,
+            ..ReconnectOptions::default()
+        };
         let prepared = prepared.clone();
         let realtime = opts.realtime;
         let stop_after = opts.duration;
@@ -205,15 +244,18 @@ pub async fn run(opts: BenchOptions) -> ExitCode {
                 Err(e) => return (name, Err(e.to_string())),
             };
             let stream = futures_util::stream::iter(pieces.into_iter().map(Ok));
-            let result = put_media(&target, &options, stream, tracker).await.map_err(|e| e.to_string());
+            let result = put_media_reconnecting(target, resolve, options, reconnect, stream, tracker)
+                .await
+                .map_err(|e| e.to_string());
             (name, result)
         });
     }
     let progress = tokio::spawn(show_progress(trackers));
-    let mut reports: Vec<SessionReport> = Vec::new();
+    let mut reports: Vec<ReconnectReport> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((name, Ok(report))) => {
+            Ok((name, Ok(run))) => {
+                let report = &run.report;
                 if !report.ok() {
                     let why = match (report.errors.first(), &report.failure) {
                         (Some(e), _) => e.to_string(),
@@ -222,7 +264,7 @@ pub async fn run(opts: BenchOptions) -> ExitCode {
                     };
                     failures.push(format!("{name}: {why}"));
                 }
-                reports.push(report);
+                reports.push(run);
             }
             Ok((name, Err(e))) => failures.push(format!("{name}: {e}")),
             Err(e) => failures.push(format!("session task: {e}")),
@@ -243,10 +285,11 @@ pub async fn run(opts: BenchOptions) -> ExitCode {
 
 fn summarize(
     opts: &BenchOptions,
-    reports: &[SessionReport],
+    runs: &[ReconnectReport],
     failures: Vec<String>,
     elapsed: Duration,
 ) -> BenchSummary {
+    let reports: Vec<_> = runs.iter().map(|r| &r.report).collect();
     let fragments = || reports.iter().flat_map(|r| r.fragments.iter());
     let persisted = fragments().filter(|f| f.persisted.is_some()).count();
     let bytes = reports.iter().map(|r| r.bytes_sent).sum();
@@ -268,6 +311,15 @@ fn summarize(
         ),
         error_acks: reports.iter().map(|r| r.errors.len()).sum(),
         idle_acks: reports.iter().map(|r| r.idle_acks).sum(),
+        reconnects: runs.iter().map(|r| r.stats.reconnects).sum(),
+        fragments_resent: runs.iter().map(|r| r.stats.fragments_resent).sum(),
+        fragments_dropped: runs.iter().map(|r| r.stats.fragments_dropped).sum(),
+        recovery_ms: LatencySummary::of(
+            runs.iter()
+                .flat_map(|r| r.stats.recovery_ms.iter())
+                .map(|&ms| Duration::from_millis(ms))
+                .collect(),
+        ),
         failed_sessions: failures.len(),
         failures: failures.into_iter().take(5).collect(),
     }

@@ -37,8 +37,20 @@
 //!
 //! A producer that disconnects mid-fragment loses only that incomplete fragment (it was never
 //! RECEIVED); fragments already handed over are still persisted. The only I/O per fragment is the
-//! archive's persister (batched); per session there is one index read (fragment-number floor) and
-//! one write per header set. No database round trip per frame.
+//! archive's persister (batched); per session there is one index read (fragment-number floor), one
+//! read of the resend window (below) and one write per header set. No database round trip per
+//! frame.
+//!
+//! **Resent fragments are stored once.** A producer that lost its connection (or its node) resends
+//! every fragment it had no PERSISTED ACK for, in a new session, possibly on another node; some of
+//! them were committed after all. At its first fragment the session reads the stream's fragments
+//! whose producer timestamp is at or after that fragment's (the *resend window*, usually empty,
+//! paged by [`RESEND_WINDOW_ROWS`]); a fragment whose producer timestamp is in it is a duplicate:
+//! its BUFFERING, RECEIVED and PERSISTED ACKs carry the EXISTING fragment number, its frames go to
+//! no live reader and it is not appended. A duplicate the window could not see (the earlier
+//! session committed it meanwhile) is caught by the commit's unique (stream, producer timestamp)
+//! index and answered the same way ([`PersistOutcome::Duplicate`]), its BUFFERING and RECEIVED
+//! having carried the new number (design/0022-producer-failover.md).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -118,6 +130,21 @@ type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
 type PendingPersist =
     Pin<Box<dyn std::future::Future<Output = (u64, FragmentNumber, Instant, PersistOutcome)> + Send>>;
 
+/// Rows read at a time from the index for the resend window (see the module documentation).
+pub const RESEND_WINDOW_ROWS: u32 = 1000;
+
+/// The stream's fragments at or after the session's first producer timestamp, as read from the
+/// index: what a resending producer may send again.
+#[derive(Debug, Default)]
+struct ResendWindow {
+    /// Whether the first page was read.
+    loaded: bool,
+    /// Producer timestamp → the committed fragment's number.
+    known: std::collections::BTreeMap<i64, FragmentNumber>,
+    /// The last producer timestamp the pages read cover; `None`: every later one.
+    covered_until: Option<i64>,
+}
+
 /// How long a session asked to stop by server shutdown may keep reading to complete the fragment
 /// it is in the middle of.
 pub const SHUTDOWN_FINISH_FRAGMENT: Duration = Duration::from_secs(5);
@@ -145,6 +172,7 @@ pub fn run(
             remote = %remote_text,
             fragments_received = t.received,
             fragments_persisted = t.persisted,
+            fragments_resent = t.duplicates,
             errors = t.errors,
             bytes = t.bytes,
             secs = t.started.elapsed().as_secs(),
@@ -162,6 +190,8 @@ struct CurrentFragment {
     server_ts_ms: i64,
     /// Whether live readers were subscribed when it started (frames are published only then).
     live: bool,
+    /// The stream already holds this fragment (a resend): `number` is that fragment's.
+    duplicate: bool,
 }
 
 struct Session {
@@ -179,6 +209,8 @@ struct Session {
     timecode_type: TimecodeType,
     producer_start_ms: Option<u64>,
     pending: FuturesOrdered<PendingPersist>,
+    /// What a resending producer may send again (see the module documentation).
+    resend_window: ResendWindow,
     /// Set when the session must stop reading (fatal error, stop request, client gone).
     stop_reading: bool,
     /// The writer epoch its fragments are committed under (cluster mode).
@@ -201,6 +233,8 @@ struct SessionTally {
     bytes: u64,
     received: u64,
     persisted: u64,
+    /// Resent fragments acknowledged with the existing fragment number.
+    duplicates: u64,
     errors: u64,
     /// The first reason the session stopped (`None`: the producer ended the body).
     end_reason: Option<String>,
@@ -243,6 +277,7 @@ impl Session {
             timecode_type: params.timecode_type,
             producer_start_ms,
             pending: FuturesOrdered::new(),
+            resend_window: ResendWindow::default(),
             stop_reading: false,
             writer_epoch: params.writer_epoch,
             acks_closed: false,
@@ -255,6 +290,7 @@ impl Session {
                 bytes: 0,
                 received: 0,
                 persisted: 0,
+                duplicates: 0,
                 errors: 0,
                 end_reason: None,
             },
@@ -393,6 +429,14 @@ impl Session {
                     fragment_number: Some(number),
                 }
             }
+            PersistOutcome::Duplicate(existing) => {
+                self.tally.duplicates += 1;
+                Ack {
+                    kind: AckKind::Persisted,
+                    fragment_timecode: Some(timecode),
+                    fragment_number: Some(existing),
+                }
+            }
             PersistOutcome::StreamGone => {
                 self.stop_reading = true;
                 Ack::error(ErrorId::StreamNotActive, Some(timecode), Some(number))
@@ -450,8 +494,13 @@ impl Session {
                 FragmentEvent::FragmentStarted { cluster_timecode, .. } => {
                     self.ingest.metrics().fragment_started(&self.stream_metrics);
                     let now = self.ingest.clock.now_millis();
-                    let number = self.ingest.numbers.next(self.stream.id, now);
-                    let live = self.ingest.live.has_subscribers(self.stream.id);
+                    let existing = self.already_stored(self.producer_ts_ms(cluster_timecode)).await;
+                    let duplicate = existing.is_some();
+                    let number = match existing {
+                        Some(n) => n,
+                        None => self.ingest.numbers.next(self.stream.id, now),
+                    };
+                    let live = !duplicate && self.ingest.live.has_subscribers(self.stream.id);
                     if live {
                         self.ingest.live.publish(
                             self.stream.id,
@@ -469,6 +518,7 @@ impl Session {
                         number: number.clone(),
                         server_ts_ms: now,
                         live,
+                        duplicate,
                     });
                     let ack = Ack {
                         kind: AckKind::Buffering,
@@ -513,6 +563,55 @@ impl Session {
         }
     }
 
+    /// The number of the stream's fragment with this producer timestamp, if the stream holds one
+    /// (the producer is resending it), from the resend window, read or extended as needed. Only
+    /// archiving streams are looked up; a failed read is logged and counts as "not stored" (the
+    /// commit's unique index still catches a duplicate).
+    async fn already_stored(&mut self, producer_ts_ms: i64) -> Option<FragmentNumber> {
+        if !self.stream.retention.is_persistent() {
+            return None;
+        }
+        let w = &mut self.resend_window;
+        let from = match (w.loaded, w.covered_until) {
+            (false, _) => Some(producer_ts_ms),
+            (true, Some(until)) if producer_ts_ms > until => {
+                Some(until.saturating_add(1).max(producer_ts_ms))
+            }
+            _ => None,
+        };
+        if let Some(from) = from {
+            let page = self
+                .ingest
+                .archive
+                .fragments_in_range(
+                    self.stream.id,
+                    crate::archive::TimestampKind::Producer,
+                    from,
+                    i64::MAX,
+                    None,
+                    RESEND_WINDOW_ROWS,
+                )
+                .await;
+            let w = &mut self.resend_window;
+            match page {
+                Ok(rows) => {
+                    w.loaded = true;
+                    w.covered_until = if rows.len() as u32 >= RESEND_WINDOW_ROWS {
+                        rows.last().map(|r| r.producer_ts_ms)
+                    } else {
+                        None
+                    };
+                    w.known.extend(rows.into_iter().map(|r| (r.producer_ts_ms, r.number)));
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %self.stream.name, "reading the resend window failed: {e}");
+                    return None;
+                }
+            }
+        }
+        self.resend_window.known.get(&producer_ts_ms).cloned()
+    }
+
     /// Producer timestamp of a Cluster Timecode under the current header set, epoch ms.
     fn producer_ts_ms(&self, timecode: u64) -> i64 {
         let ms = (u128::from(timecode) * u128::from(self.timecode_scale_ns) / 1_000_000) as i64;
@@ -553,9 +652,10 @@ impl Session {
             // Shutdown was waiting for this fragment: persist it, read nothing more.
             self.stop_reading = true;
         }
-        self.ingest
-            .live
-            .publish(self.stream.id, LiveEvent::FragmentEnded { number: cur.number.clone(), complete: true });
+        if !cur.duplicate {
+            let ended = LiveEvent::FragmentEnded { number: cur.number.clone(), complete: true };
+            self.ingest.live.publish(self.stream.id, ended);
+        }
         let received = Ack {
             kind: AckKind::Received,
             fragment_timecode: Some(cur.timecode),
@@ -571,6 +671,13 @@ impl Session {
         }
         self.ingest.metrics().ack_latency(AckLatencyKind::Received, completed_at.elapsed());
         if !self.stream.retention.is_persistent() {
+            return;
+        }
+        if cur.duplicate {
+            // Stored already: PERSISTED (with the existing number) in its turn, nothing appended.
+            let (timecode, number) = (cur.timecode, cur.number);
+            let outcome = PersistOutcome::Duplicate(number.clone());
+            self.pending.push_back(Box::pin(async move { (timecode, number, completed_at, outcome) }));
             return;
         }
         let Some(header_id) = self.header_id else {

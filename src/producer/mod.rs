@@ -16,6 +16,8 @@
 //! - [`acks`] parses the ACK stream.
 //! - [`session`] is the reusable core: one full-duplex PutMedia request from an already-resolved
 //!   data endpoint, credentials and a stream of pieces to per-fragment timings.
+//! - [`reconnect`] survives failover: sessions one after another over one input, resending what
+//!   got no PERSISTED, with the endpoint asked for again each time.
 //! - [`report`] computes latency percentiles and formats progress and summaries.
 //! - [`put`] is the command; [`sample`] writes the embedded sample video (`openkvs sample`) that
 //!   `put` can send.
@@ -29,6 +31,7 @@ pub mod control;
 pub mod data_client;
 pub mod input;
 pub mod put;
+pub mod reconnect;
 pub mod report;
 pub mod sample;
 pub mod session;

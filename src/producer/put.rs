@@ -7,9 +7,18 @@
 //! on stdout with `--json`; fragments that could not start on a key frame (a GOP longer than the
 //! maximum fragment duration) and video skipped before the first key frame are reported.
 //!
-//! Exit status: 0 only if every fragment sent got its final ACK and no ERROR ACK came; 1 for an
-//! ERROR ACK, an HTTP error, a missing final ACK, bad input or a failed control-plane call. Every
-//! failure is printed as one line on stderr.
+//! It survives a lost connection or node ([`super::reconnect`]): on a connection error, an HTTP
+//! error that may pass or an ERROR ACK the KVS producer retries (4000, 5000, 5001), it calls
+//! GetDataEndpoint again and resends every fragment not yet PERSISTED, from a buffer of at most
+//! `--max-buffer-bytes` (when full: without `--realtime` it stops reading the input until ACKs
+//! free room; with `--realtime` it drops the oldest fragments, as the C producer's realtime
+//! streaming does); one line on stderr per reconnect, and the summary counts reconnects, resent
+//! and dropped fragments. It gives up after `--reconnect-timeout` seconds without a PERSISTED ACK.
+//!
+//! Exit status: 0 only if every fragment sent got its final ACK and no ERROR ACK came (retried
+//! ones aside); 1 for an ERROR ACK, an HTTP error that does not pass, a missing final ACK, a
+//! fragment dropped from a full buffer, bad input or a failed control-plane call. Every failure
+//! is printed as one line on stderr.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -24,8 +33,9 @@ use tokio::io::AsyncRead;
 use super::body::{Retimer, reader_pieces};
 use super::control::ControlPlane;
 use super::input::open_checked;
+use super::reconnect::{BufferFull, ReconnectOptions, Resolve, put_media_reconnecting};
 use super::report::{PutSummary, progress_line};
-use super::session::{FinalAck, SessionOptions, Target, Tracker, put_media};
+use super::session::{FinalAck, SessionOptions, Target, Tracker};
 use crate::media::fragment::TimecodeType;
 use crate::media::mkv::rewrite::FragmentPolicy;
 
@@ -59,6 +69,10 @@ pub struct PutOptions {
     pub fragment_policy: FragmentPolicy,
     /// Print the summary as JSON on stdout.
     pub json: bool,
+    /// Most bytes of fragments kept for resending after a reconnect.
+    pub max_buffer_bytes: u64,
+    /// Give up after this long without a PERSISTED ACK.
+    pub reconnect_timeout: Duration,
     /// The input.
     pub input: Input,
 }
@@ -121,20 +135,40 @@ pub async fn run(opts: PutOptions) -> ExitCode {
             }
         });
     let pieces = Box::pin(pieces);
-    let tracker = Tracker::new();
+    let tracker = Tracker::reconnecting();
     let progress = tokio::spawn(show_progress(opts.stream.clone(), tracker.clone()));
-    let result = put_media(&target, &options, pieces, tracker).await;
+    let resolve: Resolve = {
+        let (control, stream) = (control.clone(), opts.stream.clone());
+        Arc::new(move || {
+            let (control, stream) = (control.clone(), stream.clone());
+            Box::pin(async move {
+                control
+                    .data_endpoint(&stream, aws_sdk_kinesisvideo::types::ApiName::PutMedia)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        })
+    };
+    let reconnect = ReconnectOptions {
+        max_buffer_bytes: opts.max_buffer_bytes,
+        when_full: if opts.realtime { BufferFull::DropOldest } else { BufferFull::Wait },
+        give_up_after: opts.reconnect_timeout,
+        notice: Some(Arc::new(|line| eprintln!("openkvs put: {line}"))),
+        ..ReconnectOptions::default()
+    };
+    let result = put_media_reconnecting(target, resolve, options, reconnect, pieces, tracker).await;
     progress.abort();
     let _ = progress.await;
     let tty = std::io::stderr().is_terminal();
     if tty {
         eprint!("\r\x1b[K");
     }
-    let report = match result {
-        Ok(r) => r,
+    let (report, stats) = match result {
+        Ok(r) => (r.report, r.stats),
         Err(e) => return fail(e),
     };
     let mut summary = PutSummary::new(&opts.stream, &report);
+    summary.reconnect = Some(stats);
     summary.fragments_without_key_frame = without_key_frame.load(Ordering::Relaxed);
     summary.frames_dropped_before_key_frame = dropped.load(Ordering::Relaxed);
     if summary.frames_dropped_before_key_frame > 0 {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::reconnect::ReconnectStats;
 use super::session::{AckError, FragmentTiming, Progress, SessionReport};
 
 /// Percentiles of a set of latencies, in milliseconds (nearest-rank).
@@ -151,6 +152,11 @@ pub struct PutSummary {
     pub fragments_without_key_frame: u64,
     /// Video frames skipped before the input's first key frame.
     pub frames_dropped_before_key_frame: u64,
+    /// Distinct fragments sent again after a reconnect.
+    pub fragments_resent: usize,
+    /// Reconnects, resent and dropped fragments, recovery times (a reconnecting producer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconnect: Option<ReconnectStats>,
 }
 
 impl PutSummary {
@@ -177,6 +183,8 @@ impl PutSummary {
             failure: r.failure.clone(),
             fragments_without_key_frame: 0,
             frames_dropped_before_key_frame: 0,
+            fragments_resent: count(|f| f.resends > 0),
+            reconnect: None,
         }
     }
 
@@ -202,7 +210,14 @@ impl PutSummary {
             } else {
                 format!(", {} ERROR acks", self.errors.len())
             },
-        )
+        ) + &self.reconnect.as_ref().filter(|r| r.reconnects > 0).map_or(String::new(), |r| {
+            let recovery =
+                r.recovery_ms.iter().max().map_or(String::new(), |m| format!(", recovered within {m} ms"));
+            format!(
+                ", {} reconnects ({} fragments resent, {} dropped{recovery})",
+                r.reconnects, r.fragments_resent, r.fragments_dropped
+            )
+        })
     }
 }
 

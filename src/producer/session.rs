@@ -83,6 +83,10 @@ pub struct SessionOptions {
     pub realtime: bool,
     /// Stop sending new Clusters this long after the start.
     pub stop_after: Option<Duration>,
+    /// The start that `realtime` pacing and `stop_after` count from; `None`: this session's start.
+    /// A producer that reconnects ([`super::reconnect`]) keeps the first session's, so a new
+    /// session sends what is already due at once and paces the rest as before.
+    pub pace_origin: Option<tokio::time::Instant>,
     /// Which ACK the last fragment must get.
     pub final_ack: FinalAck,
     /// How long to wait for it after the body's last byte.
@@ -98,6 +102,7 @@ impl Default for SessionOptions {
             producer_start_ms: 0,
             realtime: false,
             stop_after: None,
+            pace_origin: None,
             final_ack: FinalAck::Persisted,
             final_ack_timeout: Duration::from_secs(30),
             user_agent: format!("openkvs-producer/{}", env!("CARGO_PKG_VERSION")),
@@ -146,6 +151,8 @@ pub struct FragmentTiming {
     pub persisted: Option<Duration>,
     /// The fragment number from the ACKs.
     pub fragment_number: Option<String>,
+    /// How many times it was sent again after a reconnect.
+    pub resends: u32,
     /// An ERROR ACK about this fragment.
     pub error: Option<AckError>,
 }
@@ -173,6 +180,9 @@ pub struct SessionReport {
     pub idle_acks: u64,
     /// ACKs that named a timecode that was never sent, or were not valid JSON.
     pub stray_acks: u64,
+    /// ERROR ACKs with a retriable ErrorId that a reconnecting producer recovered from by resending
+    /// (not in `errors`; see [`super::reconnect`]).
+    pub retried_errors: u64,
     /// Body bytes handed to the connection.
     pub bytes_sent: u64,
     /// Session start → response end.
@@ -223,12 +233,18 @@ pub struct Tracker {
     start: Instant,
     state: Mutex<TrackerState>,
     changed: watch::Sender<()>,
+    /// Whether a retriable ERROR ACK ends the session for a reconnect (see [`Tracker::reconnecting`]).
+    reconnecting: bool,
+    /// Woken when a reconnect is wanted.
+    interrupt: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
 struct TrackerState {
     report: SessionReport,
     by_timecode: HashMap<u64, usize>,
+    /// The retriable ERROR ACK that asked for a reconnect, not yet taken.
+    reconnect: Option<AckError>,
 }
 
 /// A copy of the counters, for progress lines.
@@ -250,14 +266,58 @@ pub struct Progress {
 
 impl Default for Tracker {
     fn default() -> Self {
-        Tracker { start: Instant::now(), state: Mutex::default(), changed: watch::channel(()).0 }
+        Tracker {
+            start: Instant::now(),
+            state: Mutex::default(),
+            changed: watch::channel(()).0,
+            reconnecting: false,
+            interrupt: tokio::sync::Notify::new(),
+        }
     }
+}
+
+/// Whether the KVS producer retries after an ERROR ACK with this ErrorId (PIC
+/// `serviceCallResultRetry`): a failed read or connection (4000), the service's internal and
+/// archival errors (5000, 5001), and any ErrorId it does not know. The fragment-level errors
+/// (4001–4012: size, duration, timecodes, Matroska, tracks, metadata) and the key and stream state
+/// errors (45xx, 4008) are not: sending the same bytes again would fail again.
+pub fn retriable_error_id(error_id: u64) -> bool {
+    !matches!(error_id, 4001..=4012 | 4500..=4599)
 }
 
 impl Tracker {
     /// A tracker whose clock starts now.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A tracker for a producer that reconnects ([`super::reconnect`]): it lives across sessions
+    /// (a resent fragment keeps its entry, counted in [`FragmentTiming::resends`]), and an ERROR
+    /// ACK with a retriable ErrorId ([`retriable_error_id`]) is not the fragment's outcome but a
+    /// request to end the session and resend ([`Tracker::take_interruption`]).
+    pub fn reconnecting() -> Arc<Self> {
+        Arc::new(Self { reconnecting: true, ..Self::default() })
+    }
+
+    /// Time since the tracker was made.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Takes what ended the last session early: its failure text and the retriable ERROR ACK that
+    /// asked for a reconnect, clearing both for the next session.
+    pub fn take_interruption(&self) -> (Option<String>, Option<AckError>) {
+        self.with(|s| (s.report.failure.take(), s.reconnect.take()))
+    }
+
+    /// Resolves once a retriable ERROR ACK asked for a reconnect (never for a plain tracker).
+    async fn reconnect_requested(&self) {
+        loop {
+            if self.state.lock().unwrap_or_else(|p| p.into_inner()).reconnect.is_some() {
+                return;
+            }
+            self.interrupt.notified().await;
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut TrackerState) -> T) -> T {
@@ -305,6 +365,12 @@ impl Tracker {
 
     fn cluster_queued(&self, timecode: u64, bytes: u64) {
         self.with(|s| {
+            if let Some(f) = s.by_timecode.get(&timecode).and_then(|&i| s.report.fragments.get_mut(i)) {
+                // Sent again after a reconnect: latencies count from this sending.
+                f.resends += 1;
+                f.sent = None;
+                return;
+            }
             s.by_timecode.insert(timecode, s.report.fragments.len());
             s.report.fragments.push(FragmentTiming { timecode, bytes, ..FragmentTiming::default() });
         });
@@ -323,6 +389,11 @@ impl Tracker {
         });
     }
 
+    /// Records why the run failed (the first reason is kept).
+    pub fn fail_with(&self, why: String) {
+        self.fail(why);
+    }
+
     fn fail(&self, why: String) {
         self.with(|s| {
             s.report.failure.get_or_insert(why);
@@ -331,11 +402,12 @@ impl Tracker {
 
     fn on_ack(&self, ack: ParsedAck) {
         let now = self.start.elapsed();
-        self.with(|s| {
+        let reconnecting = self.reconnecting;
+        let interrupt = self.with(|s| {
             let idx = ack.fragment_timecode.and_then(|tc| s.by_timecode.get(&tc).copied());
             if ack.event == AckEvent::Idle {
                 s.report.idle_acks += 1;
-                return;
+                return false;
             }
             if ack.event == AckEvent::Error {
                 let e = AckError {
@@ -343,15 +415,20 @@ impl Tracker {
                     error_code: ack.error_code.clone(),
                     fragment_timecode: ack.fragment_timecode,
                 };
+                if reconnecting && retriable_error_id(e.error_id) {
+                    s.report.retried_errors += 1;
+                    s.reconnect.get_or_insert(e);
+                    return true;
+                }
                 if let Some(f) = idx.and_then(|i| s.report.fragments.get_mut(i)) {
                     f.error.get_or_insert(e.clone());
                 }
                 s.report.errors.push(e);
-                return;
+                return false;
             }
             let Some(f) = idx.and_then(|i| s.report.fragments.get_mut(i)) else {
                 s.report.stray_acks += 1;
-                return;
+                return false;
             };
             if f.fragment_number.is_none() {
                 f.fragment_number = ack.fragment_number;
@@ -360,10 +437,14 @@ impl Tracker {
                 AckEvent::Buffering => &mut f.buffering,
                 AckEvent::Received => &mut f.received,
                 AckEvent::Persisted => &mut f.persisted,
-                _ => return,
+                _ => return false,
             };
             slot.get_or_insert(now);
+            false
         });
+        if interrupt {
+            self.interrupt.notify_one();
+        }
     }
 
     fn stray(&self, n: u64) {
@@ -372,8 +453,9 @@ impl Tracker {
         }
     }
 
-    /// Whether the fragment sent with `timecode` reached `final_ack` (or failed).
-    fn final_state(&self, timecode: u64, final_ack: FinalAck) -> Option<bool> {
+    /// Whether the fragment sent with `timecode` reached `final_ack` (`Some(true)`) or failed
+    /// (`Some(false)`); `None` while neither.
+    pub fn final_state(&self, timecode: u64, final_ack: FinalAck) -> Option<bool> {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let f = s.by_timecode.get(&timecode).and_then(|&i| s.report.fragments.get(i))?;
         if f.error.is_some() {
@@ -402,7 +484,8 @@ impl Tracker {
         }
     }
 
-    fn finish(&self, final_ack: bool) -> SessionReport {
+    /// The report so far, with its elapsed time and whether the final ACK came.
+    pub fn finish(&self, final_ack: bool) -> SessionReport {
         let elapsed = self.start.elapsed();
         self.with(|s| {
             s.report.elapsed = elapsed;
@@ -542,6 +625,7 @@ where
     let mut parser = AckParser::default();
     let mut feeder_result = None;
     let mut deadline: Option<tokio::time::Instant> = None;
+    let mut interrupted = false;
     loop {
         tokio::select! {
             frame = body.frame() => match frame {
@@ -566,10 +650,19 @@ where
                 tracker.fail("the server did not end the response after the body ended".to_owned());
                 break;
             }
+            _ = tracker.reconnect_requested() => {
+                // A retriable ERROR ACK: the C producer ends the connection and resends; stop
+                // sending now (the feeder's pieces are the reconnecting caller's to resend).
+                interrupted = true;
+                break;
+            }
         }
     }
     tracker.stray(parser.unparsed);
     let _ = stop_tx.send(true);
+    if interrupted {
+        conn_task.abort();
+    }
     let final_ack = match feeder_result {
         Some(ok) => ok,
         None => feeder.await.unwrap_or(false),
@@ -591,7 +684,7 @@ async fn feed<S>(
 where
     S: Stream<Item = Result<BodyPiece, BodyError>> + Send + Unpin + 'static,
 {
-    let start = tokio::time::Instant::now();
+    let start = options.pace_origin.unwrap_or_else(tokio::time::Instant::now);
     let mut last_cluster = None;
     let mut ended_with_eofr = false;
     loop {

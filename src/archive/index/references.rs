@@ -9,7 +9,22 @@ use super::fragments::fragment_list_columns;
 use super::postgres::PostgresIndex;
 use super::sqlite::SqliteIndex;
 use super::{Dialect, IndexError, referent_gone};
-use crate::model::{FragmentRecord, VersionToken};
+use crate::model::{FragmentNumber, FragmentRecord, VersionToken};
+
+/// What the group commit did with one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowCommit {
+    /// The row is in.
+    Inserted,
+    /// Its stream (or header set) no longer exists: not inserted.
+    StreamGone,
+    /// The stream already has a fragment with this producer timestamp (a producer resent it):
+    /// not inserted; that fragment's number.
+    Duplicate(FragmentNumber),
+    /// Its writer epoch is not the stream's current one (cluster mode: another node claimed the
+    /// stream since); nothing was written for it.
+    Fenced,
+}
 
 /// The last byte the index references in a stream's newest referenced segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,24 +37,15 @@ pub struct SegmentEnd {
     pub end: u64,
 }
 
-/// What became of one row of a fenced fragment commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowCommit {
-    /// Committed.
-    Inserted,
-    /// Its stream no longer exists.
-    StreamGone,
-    /// Its writer epoch is not the stream's current one (cluster mode: another node claimed the
-    /// stream since); nothing was written for it.
-    Fenced,
-}
-
 /// Fragment rows as references to stored bytes.
 #[async_trait]
 pub trait ReferenceIndex: Send + Sync {
-    /// Inserts fragment rows in one transaction (the group commit). Returns, per row, whether it
-    /// was inserted: `false` means its stream no longer exists. The call returns only after commit.
-    async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError>;
+    /// Inserts fragment rows in one transaction (the group commit). Returns, per row, what became
+    /// of it: inserted, refused because its stream no longer exists, or not inserted because the
+    /// stream already holds a fragment with the same producer timestamp (the unique
+    /// `fragments_producer_ts_key`; design/0022-producer-failover.md). The call returns only after
+    /// commit.
+    async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<RowCommit>, IndexError>;
 
     /// As [`ReferenceIndex::insert_fragments`], each row under a writer epoch (`fences[i]`, or
     /// `None` on a single node): in the same transaction, a row whose epoch is not its stream's
@@ -125,6 +131,7 @@ fn build_insert_fragments_sql(rows: usize) -> String {
          INSERT INTO fragments ({FRAGMENT_INSERT_COLUMNS}) SELECT {FRAGMENT_INSERT_COLUMNS} FROM v \
          WHERE EXISTS (SELECT 1 FROM streams WHERE id = v.stream_id) \
          AND EXISTS (SELECT 1 FROM track_headers WHERE id = v.header_id) \
+         ON CONFLICT (stream_id, producer_ts_ms) DO NOTHING \
          RETURNING stream_id, fragment_number",
         values.join(", ")
     )
@@ -135,7 +142,8 @@ macro_rules! reference_queries {
         impl $backend {
             /// One transaction inserting `rows` (rows whose stream or header set is gone are
             /// skipped); a foreign-key refusal (the stream deleted while the batch ran) is
-            /// `NotFound`. Rows go in multi-row statements of [`INSERT_CHUNKS`] rows (a handful of
+            /// `NotFound`; a row whose producer timestamp the stream
+            /// already has is skipped too (a resend: [`RowCommit::Duplicate`]). Rows go in multi-row statements of [`INSERT_CHUNKS`] rows (a handful of
             /// round trips per batch instead of one per row; a few fixed statement texts, so
             /// every one stays prepared).
             async fn insert_fragment_batch(
@@ -200,28 +208,37 @@ macro_rules! reference_queries {
                         inserted.insert(key);
                     }
                 }
+                let mut done = Vec::with_capacity(rows.len());
+                for (i, f) in rows.iter().enumerate() {
+                    if is_fenced(i, f) {
+                        done.push(RowCommit::Fenced);
+                    } else if inserted.contains(&(f.stream_id, f.number.as_str().to_owned())) {
+                        done.push(RowCommit::Inserted);
+                    } else {
+                        // Not inserted: a resent fragment (the stream has this producer
+                        // timestamp), or its stream is gone.
+                        let existing: Option<String> = sqlx::query_scalar(
+                            "SELECT fragment_number FROM fragments WHERE stream_id = $1 AND producer_ts_ms = $2",
+                        )
+                        .bind(f.stream_id)
+                        .bind(f.producer_ts_ms)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        done.push(match existing.as_deref().and_then(FragmentNumber::parse) {
+                            Some(number) => RowCommit::Duplicate(number),
+                            None => RowCommit::StreamGone,
+                        });
+                    }
+                }
                 tx.commit().await?;
-                Ok(rows
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| {
-                        if is_fenced(i, f) {
-                            RowCommit::Fenced
-                        } else if inserted.contains(&(f.stream_id, f.number.as_str().to_owned())) {
-                            RowCommit::Inserted
-                        } else {
-                            RowCommit::StreamGone
-                        }
-                    })
-                    .collect())
+                Ok(done)
             }
         }
 
         #[async_trait]
         impl ReferenceIndex for $backend {
-            async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<bool>, IndexError> {
-                let done = self.insert_fragments_fenced(rows, &[]).await?;
-                Ok(done.into_iter().map(|r| r == RowCommit::Inserted).collect())
+            async fn insert_fragments(&self, rows: &[FragmentRecord]) -> Result<Vec<RowCommit>, IndexError> {
+                self.insert_fragments_fenced(rows, &[]).await
             }
 
             async fn insert_fragments_fenced(
@@ -238,7 +255,7 @@ macro_rules! reference_queries {
                         for (i, row) in rows.iter().enumerate() {
                             let fence = [fences.get(i).copied().flatten()];
                             match self.insert_fragment_batch(std::slice::from_ref(row), &fence).await {
-                                Ok(one) => out.push(one[0]),
+                                Ok(one) => out.extend(one),
                                 Err(IndexError::NotFound) => out.push(RowCommit::StreamGone),
                                 Err(e) => return Err(e),
                             }
