@@ -530,7 +530,9 @@ async fn analysis_api_errors(backend: Backend) {
     assert_eq!(status, 200);
     let names: Vec<&str> =
         v["Workers"].as_array().unwrap().iter().map(|w| w["WorkerName"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["thumbnails", "motion"], "no NATS configured: no jetstream worker");
+    // Detection is listed (it selects no stream unless configured); no NATS configured: no
+    // jetstream worker.
+    assert_eq!(names, vec!["thumbnails", "motion", "detection"], "no NATS configured: no jetstream worker");
     // Unsigned requests are refused like every AWS operation.
     let resp = raw_request(
         srv.addr,
