@@ -9,6 +9,7 @@
 //! per fragment. Reads the index only.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,12 +30,15 @@ pub struct StreamDirectory {
     archive: Arc<Archive>,
     ttl: Duration,
     cache: Mutex<HashMap<i64, CacheEntry>>,
+    /// Bumped by every [`StreamDirectory::invalidate`]: a lookup that was under way when the
+    /// stream changed is not cached (it may have read the rows from before the change).
+    generation: AtomicU64,
 }
 
 impl StreamDirectory {
     /// A directory over `index` whose entries live `ttl`.
     pub fn new(archive: Arc<Archive>, ttl: Duration) -> Self {
-        Self { archive, ttl, cache: Mutex::new(HashMap::new()) }
+        Self { archive, ttl, cache: Mutex::new(HashMap::new()), generation: AtomicU64::new(0) }
     }
 
     /// How long an entry is trusted.
@@ -49,17 +53,20 @@ impl StreamDirectory {
         {
             return Ok(info.clone());
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let info = self.load(stream_id).await?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(stream_id, (Instant::now(), info.clone()));
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if self.generation.load(Ordering::Acquire) == generation {
+            cache.insert(stream_id, (Instant::now(), info.clone()));
+        }
         Ok(info)
     }
 
     /// Drops a cached entry (the stream changed or was deleted).
     pub fn invalidate(&self, stream_id: i64) {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&stream_id);
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        cache.remove(&stream_id);
     }
 
     async fn load(&self, stream_id: i64) -> Result<Option<Arc<StreamInfo>>, IndexError> {
