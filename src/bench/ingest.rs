@@ -29,7 +29,7 @@ use crate::producer::body::Retimer;
 use crate::producer::control::ControlPlane;
 use crate::producer::put::now_ms;
 use crate::producer::reconnect::{
-    BufferFull, ReconnectOptions, ReconnectReport, Resolve, put_media_reconnecting,
+    ReconnectOptions, ReconnectReport, put_media_endpoint, put_media_reconnecting,
 };
 use crate::producer::report::{LatencyDetail, LatencySummary, latency_line, mbit_per_s};
 use crate::producer::session::{FinalAck, FragmentTiming, SessionOptions, Target, Tracker};
@@ -202,24 +202,9 @@ pub async fn run(opts: BenchOptions) -> ExitCode {
         };
         let tracker = Tracker::reconnecting();
         trackers.push(tracker.clone());
-        let resolve: Resolve = {
-            let (control, stream) = (control.clone(), name.clone());
-            Arc::new(move || {
-                let (control, stream) = (control.clone(), stream.clone());
-                Box::pin(async move {
-                    control
-                        .data_endpoint(&stream, aws_sdk_kinesisvideo::types::ApiName::PutMedia)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
-            })
-        };
-        let reconnect = ReconnectOptions {
-            max_buffer_bytes: opts.max_buffer_bytes,
-            when_full: if opts.realtime { BufferFull::DropOldest } else { BufferFull::Wait },
-            give_up_after: opts.reconnect_timeout,
-            ..ReconnectOptions::default()
-        };
+        let resolve = put_media_endpoint(control.clone(), name.clone());
+        let reconnect =
+            ReconnectOptions::for_cli(opts.max_buffer_bytes, opts.realtime, opts.reconnect_timeout);
         let prepared = prepared.clone();
         let realtime = opts.realtime;
         let stop_after = opts.duration;

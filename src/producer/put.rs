@@ -33,7 +33,7 @@ use tokio::io::AsyncRead;
 use super::body::{Retimer, reader_pieces};
 use super::control::ControlPlane;
 use super::input::open_checked;
-use super::reconnect::{BufferFull, ReconnectOptions, Resolve, put_media_reconnecting};
+use super::reconnect::{ReconnectOptions, put_media_endpoint, put_media_reconnecting};
 use super::report::{PutSummary, progress_line};
 use super::session::{FinalAck, SessionOptions, Target, Tracker};
 use crate::media::fragment::TimecodeType;
@@ -137,24 +137,10 @@ pub async fn run(opts: PutOptions) -> ExitCode {
     let pieces = Box::pin(pieces);
     let tracker = Tracker::reconnecting();
     let progress = tokio::spawn(show_progress(opts.stream.clone(), tracker.clone()));
-    let resolve: Resolve = {
-        let (control, stream) = (control.clone(), opts.stream.clone());
-        Arc::new(move || {
-            let (control, stream) = (control.clone(), stream.clone());
-            Box::pin(async move {
-                control
-                    .data_endpoint(&stream, aws_sdk_kinesisvideo::types::ApiName::PutMedia)
-                    .await
-                    .map_err(|e| e.to_string())
-            })
-        })
-    };
+    let resolve = put_media_endpoint(Arc::new(control.clone()), opts.stream.clone());
     let reconnect = ReconnectOptions {
-        max_buffer_bytes: opts.max_buffer_bytes,
-        when_full: if opts.realtime { BufferFull::DropOldest } else { BufferFull::Wait },
-        give_up_after: opts.reconnect_timeout,
         notice: Some(Arc::new(|line| eprintln!("openkvs put: {line}"))),
-        ..ReconnectOptions::default()
+        ..ReconnectOptions::for_cli(opts.max_buffer_bytes, opts.realtime, opts.reconnect_timeout)
     };
     let result = put_media_reconnecting(target, resolve, options, reconnect, pieces, tracker).await;
     progress.abort();

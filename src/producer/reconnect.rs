@@ -36,6 +36,7 @@ use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 
 use super::body::{BodyError, BodyPiece};
+use super::control::ControlPlane;
 use super::session::{FinalAck, PutMediaError, SessionOptions, SessionReport, Target, Tracker, put_media};
 
 /// The EBML magic every header set starts with.
@@ -92,6 +93,33 @@ impl Default for ReconnectOptions {
             notice: None,
         }
     }
+}
+
+impl ReconnectOptions {
+    /// The command-line producers' options (`--max-buffer-bytes`, `--reconnect-timeout`): a full
+    /// buffer drops the oldest fragments in real time (a live source cannot wait) and waits for
+    /// ACKs otherwise.
+    pub fn for_cli(max_buffer_bytes: u64, realtime: bool, give_up_after: Duration) -> Self {
+        ReconnectOptions {
+            max_buffer_bytes,
+            when_full: if realtime { BufferFull::DropOldest } else { BufferFull::Wait },
+            give_up_after,
+            ..ReconnectOptions::default()
+        }
+    }
+}
+
+/// A [`Resolve`] that asks GetDataEndpoint for the stream's PUT_MEDIA endpoint on every call.
+pub fn put_media_endpoint(control: Arc<ControlPlane>, stream: String) -> Resolve {
+    Arc::new(move || {
+        let (control, stream) = (control.clone(), stream.clone());
+        Box::pin(async move {
+            control
+                .data_endpoint(&stream, aws_sdk_kinesisvideo::types::ApiName::PutMedia)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
 }
 
 /// Default `--max-buffer-bytes`: 64 MiB, about 3 minutes of a 3 Mbit/s camera.
