@@ -14,11 +14,12 @@ mod common;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use common::analysis::{call, create_tagged, events, fixture, nats_available, put_fixture, wait_caught_up};
 use common::producer::{PutOptions, put_media, split_file};
-use common::{Backend, TestServer, raw_request, signed_json_post};
+use common::{Backend, TestServer, raw_request};
 use openkvs::workers::{AnalysisOutput, Analyzer, AnalyzerError, EventDraft, FragmentInput, WorkerSpec};
 
 backend_tests!(s3_sample: [fragments_ingested_while_the_server_is_down_are_analysed_after_restart, thumbnails_are_written_as_jpeg_images];
@@ -32,84 +33,6 @@ backend_tests!(s3_sample: [fragments_ingested_while_the_server_is_down_are_analy
     events_and_fragments_reach_nats_and_jetstream,
     analysis_api_errors,
 );
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// Ingests a fixture (RELATIVE timecodes from now); returns the PERSISTED fragment numbers.
-async fn put_fixture(srv: &TestServer, stream: &str, file: &str) -> Vec<String> {
-    let (header, items) = split_file(&fixture(file));
-    let mut chunks = vec![header];
-    chunks.extend(items.into_iter().map(|(_, b)| b));
-    let mut opts = PutOptions::new(stream);
-    opts.timecode_type = "RELATIVE";
-    let r = put_media(srv.addr, &opts, &chunks).await;
-    r.of("PERSISTED").iter().map(|a| a["FragmentNumber"].as_str().unwrap().to_owned()).collect()
-}
-
-async fn create(srv: &TestServer, stream: &str, tags: &[(&str, &str)]) {
-    let mut req = srv.kvs().create_stream().stream_name(stream).data_retention_in_hours(24);
-    for (k, v) in tags {
-        req = req.tags(*k, *v);
-    }
-    req.send().await.unwrap();
-}
-
-/// Calls one of openkvs's own analysis operations.
-async fn call(srv: &TestServer, op: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let req = signed_json_post(
-        srv.addr,
-        &format!("/openkvs/{op}"),
-        &body.to_string(),
-        "kinesisvideo",
-        "openkvs",
-        "openkvs-secret",
-        SystemTime::now(),
-    );
-    let resp = raw_request(srv.addr, &req).await;
-    (resp.status, resp.json())
-}
-
-async fn events(srv: &TestServer, stream: &str, kind: Option<&str>) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut body = serde_json::json!({ "StreamName": stream, "MaxResults": 7 });
-        if let Some(k) = kind {
-            body["Kind"] = k.into();
-        }
-        if let Some(t) = &token {
-            body["NextToken"] = t.clone().into();
-        }
-        let (status, v) = call(srv, "listAnalyzerEvents", body).await;
-        assert_eq!(status, 200, "{v}");
-        out.extend(v["Events"].as_array().unwrap().iter().cloned());
-        match v["NextToken"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return out,
-        }
-    }
-}
-
-/// Waits until `worker`'s cursor on `stream` is `last` (it has finished every fragment).
-async fn wait_caught_up(srv: &TestServer, worker: &str, stream: &str, last: &str) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let (status, v) = call(srv, "describeWorkers", serde_json::json!({ "WorkerName": worker })).await;
-        assert_eq!(status, 200, "{v}");
-        let done = v["Workers"][0]["Streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["StreamName"] == stream && s["LastFragmentNumber"] == last);
-        if done {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{worker} did not reach {last} on {stream}: {v}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// A custom analyzer that records every fragment it sees (and can be told to panic).
 #[derive(Debug, Default)]
@@ -182,10 +105,10 @@ fn quick_retries(c: &mut openkvs::app::Config) {
 async fn a_paused_worker_catches_up_every_missed_fragment_once(backend: Backend) {
     let rec = Recorder::named("recorder");
     let srv = TestServer::start_with_workers(backend, quick_retries, vec![spec(rec.clone())]).await;
-    create(&srv, "paused", &[]).await;
+    create_tagged(&srv, "paused", &[]).await;
     let mut expected = put_fixture(&srv, "paused", "h264_640x360_20s_2sgop.mkv").await;
     assert_eq!(expected.len(), 10);
-    wait_caught_up(&srv, "recorder", "paused", expected.last().unwrap()).await;
+    wait_caught_up(&srv, "recorder", "paused", expected.last().unwrap(), Duration::from_secs(90)).await;
     for cycle in 0..2 {
         let (status, v) = call(&srv, "pauseWorker", serde_json::json!({ "WorkerName": "recorder" })).await;
         assert_eq!(status, 200, "{v}");
@@ -201,10 +124,10 @@ async fn a_paused_worker_catches_up_every_missed_fragment_once(backend: Backend)
         let (status, _) = call(&srv, "resumeWorker", serde_json::json!({ "WorkerName": "recorder" })).await;
         assert_eq!(status, 200);
         expected.extend(missed);
-        wait_caught_up(&srv, "recorder", "paused", expected.last().unwrap()).await;
+        wait_caught_up(&srv, "recorder", "paused", expected.last().unwrap(), Duration::from_secs(90)).await;
         assert_eq!(rec.seen_on("paused"), expected, "cycle {cycle}: every fragment once, in order");
     }
-    let recorded = events(&srv, "paused", Some("seen")).await;
+    let recorded = events(&srv, "paused", Some("seen"), 7).await;
     assert_eq!(recorded.len(), expected.len());
     // Events come in producer-time order; the three uploads overlap in producer time.
     let mut numbers: Vec<&str> = recorded.iter().map(|e| e["FragmentNumber"].as_str().unwrap()).collect();
@@ -217,9 +140,9 @@ async fn a_paused_worker_catches_up_every_missed_fragment_once(backend: Backend)
 async fn fragments_ingested_while_the_server_is_down_are_analysed_after_restart(backend: Backend) {
     let rec = Recorder::named("recorder");
     let srv = TestServer::start_with_workers(backend, quick_retries, vec![spec(rec.clone())]).await;
-    create(&srv, "restart", &[]).await;
+    create_tagged(&srv, "restart", &[]).await;
     let first = put_fixture(&srv, "restart", "h264_640x360_20s_2sgop.mkv").await;
-    wait_caught_up(&srv, "recorder", "restart", first.last().unwrap()).await;
+    wait_caught_up(&srv, "recorder", "restart", first.last().unwrap(), Duration::from_secs(90)).await;
     // Every worker stopped (paused), fragments arrive, then the whole server restarts.
     for w in ["recorder", "motion", "thumbnails"] {
         let (status, v) = call(&srv, "pauseWorker", serde_json::json!({ "WorkerName": w })).await;
@@ -229,7 +152,7 @@ async fn fragments_ingested_while_the_server_is_down_are_analysed_after_restart(
     assert_eq!(missed.len(), 10);
     assert_eq!(rec.seen_on("restart"), first);
     let srv = srv.restart().await;
-    wait_caught_up(&srv, "recorder", "restart", missed.last().unwrap()).await;
+    wait_caught_up(&srv, "recorder", "restart", missed.last().unwrap(), Duration::from_secs(90)).await;
     let mut all = first.clone();
     all.extend(missed);
     assert_eq!(rec.seen_on("restart"), all);
@@ -239,9 +162,9 @@ async fn fragments_ingested_while_the_server_is_down_are_analysed_after_restart(
 async fn a_panicking_analyzer_is_isolated_retried_and_skipped_with_an_error_event(backend: Backend) {
     let rec = Arc::new(Recorder { name: "flaky".into(), flaky: true, ..Default::default() });
     let srv = TestServer::start_with_workers(backend, quick_retries, vec![spec(rec.clone())]).await;
-    create(&srv, "flaky", &[]).await;
+    create_tagged(&srv, "flaky", &[]).await;
     let numbers = put_fixture(&srv, "flaky", "h264_640x360_20s_2sgop.mkv").await;
-    wait_caught_up(&srv, "flaky", "flaky", numbers.last().unwrap()).await;
+    wait_caught_up(&srv, "flaky", "flaky", numbers.last().unwrap(), Duration::from_secs(90)).await;
     assert_eq!(rec.seen_on("flaky"), numbers, "every fragment analysed despite panics");
     let (_, v) = call(&srv, "describeWorkers", serde_json::json!({ "WorkerName": "flaky" })).await;
     assert!(v["Workers"][0]["Panics"].as_u64().unwrap() >= 3, "{v}");
@@ -255,11 +178,11 @@ async fn a_panicking_analyzer_is_isolated_retried_and_skipped_with_an_error_even
     let third = put_fixture(&srv, "flaky", "h264_640x360_20s_2sgop.mkv").await;
     *rec.poison.lock().unwrap() = Some(third[4].clone());
     call(&srv, "resumeWorker", serde_json::json!({ "WorkerName": "flaky" })).await;
-    wait_caught_up(&srv, "flaky", "flaky", third.last().unwrap()).await;
+    wait_caught_up(&srv, "flaky", "flaky", third.last().unwrap(), Duration::from_secs(90)).await;
     let seen = rec.seen_on("flaky");
     assert!(!seen.contains(&third[4]));
     assert!(seen.contains(&third[5]) && seen.contains(&third[9]));
-    let errors = events(&srv, "flaky", Some("analyzer_error")).await;
+    let errors = events(&srv, "flaky", Some("analyzer_error"), 7).await;
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["FragmentNumber"], third[4].as_str());
     assert!(errors[0]["Detail"]["message"].as_str().unwrap().contains("gave up after 3 attempts"));
@@ -270,23 +193,23 @@ async fn a_panicking_analyzer_is_isolated_retried_and_skipped_with_an_error_even
 
 async fn motion_in_the_test_pattern_and_none_in_a_static_scene(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    create(&srv, "moving", &[("openkvs:analyzers", "motion")]).await;
-    create(&srv, "still", &[("openkvs:analyzers", "motion")]).await;
+    create_tagged(&srv, "moving", &[("openkvs:analyzers", "motion")]).await;
+    create_tagged(&srv, "still", &[("openkvs:analyzers", "motion")]).await;
     let moving = put_fixture(&srv, "moving", "h264_640x360_20s_2sgop.mkv").await;
     let still = put_fixture(&srv, "still", "h264_static_640x360_10s.mkv").await;
     assert_eq!((moving.len(), still.len()), (10, 5));
-    wait_caught_up(&srv, "motion", "moving", moving.last().unwrap()).await;
-    wait_caught_up(&srv, "motion", "still", still.last().unwrap()).await;
-    let found = events(&srv, "moving", Some("motion_start")).await;
+    wait_caught_up(&srv, "motion", "moving", moving.last().unwrap(), Duration::from_secs(90)).await;
+    wait_caught_up(&srv, "motion", "still", still.last().unwrap(), Duration::from_secs(90)).await;
+    let found = events(&srv, "moving", Some("motion_start"), 7).await;
     assert!(!found.is_empty(), "no motion found in the moving test pattern");
     let first = &found[0];
     assert!(first["Score"].as_f64().unwrap() >= 0.01, "{first}");
     let start = first["ProducerTimestamp"].as_f64().unwrap();
     let (_, listed) = fragments_span(&srv, "moving").await;
     assert!(start >= listed.0 && start <= listed.1, "motion at {start} outside the stream {listed:?}");
-    assert!(events(&srv, "still", None).await.is_empty(), "events in a static scene");
+    assert!(events(&srv, "still", None, 7).await.is_empty(), "events in a static scene");
     // A stream without the tag is not analysed by motion.
-    create(&srv, "untagged", &[]).await;
+    create_tagged(&srv, "untagged", &[]).await;
     put_fixture(&srv, "untagged", "h264_640x360_20s_2sgop.mkv").await;
     let (_, v) = call(&srv, "describeWorkers", serde_json::json!({ "WorkerName": "motion" })).await;
     let streams: Vec<&str> = v["Workers"][0]["Streams"]
@@ -314,10 +237,10 @@ async fn fragments_span(srv: &TestServer, stream: &str) -> ((), (f64, f64)) {
 
 async fn thumbnails_are_written_as_jpeg_images(backend: Backend) {
     let srv = TestServer::start_with(backend, |c| c.workers.thumbnails.sampling_interval_ms = 4000).await;
-    create(&srv, "thumbs", &[("openkvs:analyzers", "thumbnails")]).await;
+    create_tagged(&srv, "thumbs", &[("openkvs:analyzers", "thumbnails")]).await;
     let numbers = put_fixture(&srv, "thumbs", "h264_640x360_20s_2sgop.mkv").await;
-    wait_caught_up(&srv, "thumbnails", "thumbs", numbers.last().unwrap()).await;
-    let images = events(&srv, "thumbs", Some("image")).await;
+    wait_caught_up(&srv, "thumbnails", "thumbs", numbers.last().unwrap(), Duration::from_secs(90)).await;
+    let images = events(&srv, "thumbs", Some("image"), 7).await;
     assert!((4..=6).contains(&images.len()), "20 s at 4 s sampling: {} images", images.len());
     for e in &images {
         let ts = (e["ProducerTimestamp"].as_f64().unwrap() * 1000.0).round() as i64;
@@ -390,7 +313,7 @@ async fn webhooks_are_retried_and_signed(backend: Backend) {
         vec![WorkerSpec { analyzer: rec.clone(), streams: vec!["hooked".into()] }],
     )
     .await;
-    create(&srv, "hooked", &[]).await;
+    create_tagged(&srv, "hooked", &[]).await;
     // One fragment: one event batch.
     let (header, items) = split_file(&fixture("h264_640x360_20s_2sgop.mkv"));
     let mut opts = PutOptions::new("hooked");
@@ -430,20 +353,6 @@ async fn webhooks_are_retried_and_signed(backend: Backend) {
     srv.stop().await;
 }
 
-fn nats_available() -> bool {
-    let up =
-        std::net::TcpStream::connect_timeout(&"127.0.0.1:4222".parse().unwrap(), Duration::from_millis(300))
-            .is_ok();
-    if !up {
-        assert!(
-            std::env::var_os("OPENKVS_REQUIRE_NATS").is_none(),
-            "OPENKVS_REQUIRE_NATS set but no NATS on 127.0.0.1:4222"
-        );
-        eprintln!("skipped: no NATS server on 127.0.0.1:4222");
-    }
-    up
-}
-
 async fn events_and_fragments_reach_nats_and_jetstream(backend: Backend) {
     use futures_util::StreamExt;
     if !nats_available() {
@@ -466,9 +375,9 @@ async fn events_and_fragments_reach_nats_and_jetstream(backend: Backend) {
         vec![WorkerSpec { analyzer: rec.clone(), streams: vec!["natsy".into()] }],
     )
     .await;
-    create(&srv, "natsy", &[]).await;
+    create_tagged(&srv, "natsy", &[]).await;
     let numbers = put_fixture(&srv, "natsy", "h264_640x360_20s_2sgop.mkv").await;
-    wait_caught_up(&srv, "jetstream", "natsy", numbers.last().unwrap()).await;
+    wait_caught_up(&srv, "jetstream", "natsy", numbers.last().unwrap(), Duration::from_secs(90)).await;
     // Core NATS: one message per event, on <prefix>.<stream>.<kind>.
     let mut got = Vec::new();
     while got.len() < numbers.len() {
@@ -515,7 +424,7 @@ async fn analysis_api_errors(backend: Backend) {
     assert_eq!(status, 400, "{v}");
     let (status, v) = call(&srv, "listAnalyzerEvents", serde_json::json!({ "StreamName": "missing" })).await;
     assert_eq!((status, v["__type"].as_str()), (404, Some("ResourceNotFoundException")), "{v}");
-    create(&srv, "errs", &[]).await;
+    create_tagged(&srv, "errs", &[]).await;
     for bad in [
         serde_json::json!({ "StreamName": "errs", "MaxResults": 0 }),
         serde_json::json!({ "StreamName": "errs", "StartTimestamp": 10, "EndTimestamp": 5 }),
@@ -586,7 +495,7 @@ async fn aws_configurations_drive_images_and_notifications(backend: Backend) {
         }
     });
     let srv = TestServer::start(backend).await;
-    create(&srv, "configured", &[]).await;
+    create_tagged(&srv, "configured", &[]).await;
     let kvs = srv.kvs();
     kvs.update_image_generation_configuration()
         .stream_name("configured")
@@ -624,8 +533,8 @@ async fn aws_configurations_drive_images_and_notifications(backend: Backend) {
         .await
         .unwrap();
     let numbers = put_fixture(&srv, "configured", "h264_640x360_20s_2sgop.mkv").await;
-    wait_caught_up(&srv, "thumbnails", "configured", numbers.last().unwrap()).await;
-    let images = events(&srv, "configured", Some("image")).await;
+    wait_caught_up(&srv, "thumbnails", "configured", numbers.last().unwrap(), Duration::from_secs(90)).await;
+    let images = events(&srv, "configured", Some("image"), 7).await;
     assert!((3..=5).contains(&images.len()), "20 s at 5 s sampling: {} images", images.len());
     let dir = srv.dir.path().join("images/bucket/prefix/configured");
     for e in &images {
@@ -669,13 +578,13 @@ async fn dotted_stream_names_keep_their_images_apart() {
     let names = [".", "..", "...", "-", "_", ".-_", "_.", "-.."];
     let root = srv.dir.path().join("images");
     for name in names {
-        create(&srv, name, &[("openkvs:analyzers", "thumbnails")]).await;
+        create_tagged(&srv, name, &[("openkvs:analyzers", "thumbnails")]).await;
         let numbers = put_fixture(&srv, name, "h264_640x360_20s_2sgop.mkv").await;
-        wait_caught_up(&srv, "thumbnails", name, numbers.last().unwrap()).await;
+        wait_caught_up(&srv, "thumbnails", name, numbers.last().unwrap(), Duration::from_secs(90)).await;
     }
     let mut dirs = Vec::new();
     for name in names {
-        let images = events(&srv, name, Some("image")).await;
+        let images = events(&srv, name, Some("image"), 7).await;
         assert!(!images.is_empty(), "{name:?}: no images");
         let escaped = openkvs::model::StreamName::parse(name).unwrap().path_segments().join("/");
         let own = root.join(&escaped);
@@ -785,7 +694,7 @@ async fn images_are_put_into_s3_under_the_documented_keys() {
     let srv = TestServer::start_with(Backend::Sqlite, |c| image_s3_endpoint(c, &endpoint)).await;
     let names = ["cam-1", ".", ".."];
     for name in names {
-        create(&srv, name, &[]).await;
+        create_tagged(&srv, name, &[]).await;
         common::enable_image_generation(
             &srv.kvs(),
             name,
@@ -795,7 +704,7 @@ async fn images_are_put_into_s3_under_the_documented_keys() {
         )
         .await;
         let numbers = put_fixture(&srv, name, "h264_640x360_20s_2sgop.mkv").await;
-        wait_caught_up(&srv, "thumbnails", name, numbers.last().unwrap()).await;
+        wait_caught_up(&srv, "thumbnails", name, numbers.last().unwrap(), Duration::from_secs(90)).await;
     }
     let status = wait_uploads(&srv, &bucket, |d| d["Pending"] == 0).await;
     let client = test_bucket_client(&endpoint, &bucket);
@@ -804,7 +713,7 @@ async fn images_are_put_into_s3_under_the_documented_keys() {
     assert_eq!((status["Failed"].as_u64(), status["Dropped"].as_u64()), (Some(0), Some(0)), "{status}");
     let mut from_events = Vec::new();
     for name in names {
-        let images = events(&srv, name, Some("image")).await;
+        let images = events(&srv, name, Some("image"), 7).await;
         assert!((3..=5).contains(&images.len()), "{name:?}: 20 s at 5 s sampling: {} images", images.len());
         for e in &images {
             let key = e["Detail"]["Key"].as_str().unwrap().to_owned();
@@ -896,7 +805,7 @@ async fn image_uploads_wait_out_an_s3_outage_without_holding_up_ingest() {
         (d.retry_backoff_ms, d.max_backoff_ms) = (50, 200);
     })
     .await;
-    create(&srv, "outage", &[]).await;
+    create_tagged(&srv, "outage", &[]).await;
     common::enable_image_generation(
         &srv.kvs(),
         "outage",
@@ -907,7 +816,7 @@ async fn image_uploads_wait_out_an_s3_outage_without_holding_up_ingest() {
     .await;
     let numbers = put_fixture(&srv, "outage", "h264_640x360_20s_2sgop.mkv").await;
     assert_eq!(numbers.len(), 10, "every fragment PERSISTED while S3 is down");
-    wait_caught_up(&srv, "thumbnails", "outage", numbers.last().unwrap()).await;
+    wait_caught_up(&srv, "thumbnails", "outage", numbers.last().unwrap(), Duration::from_secs(90)).await;
     // One image retrying, one queued, the rest dropped; nothing delivered, nothing claimed.
     let down = wait_uploads(&srv, &bucket, |d| d["Retries"].as_u64() >= Some(3)).await;
     assert_eq!((down["Delivered"].as_u64(), down["Pending"].as_u64()), (Some(0), Some(2)), "{down}");
@@ -916,7 +825,7 @@ async fn image_uploads_wait_out_an_s3_outage_without_holding_up_ingest() {
         down["LastError"].as_str().is_some_and(|m| !m.is_empty()) && down["LastErrorTimestamp"].is_number(),
         "{down}"
     );
-    assert!(events(&srv, "outage", Some("image")).await.is_empty(), "no image event before its upload");
+    assert!(events(&srv, "outage", Some("image"), 7).await.is_empty(), "no image event before its upload");
     let scrape = raw_request(
         srv.addr,
         format!("GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", srv.addr).as_bytes(),
@@ -934,7 +843,7 @@ async fn image_uploads_wait_out_an_s3_outage_without_holding_up_ingest() {
     assert_eq!(up["Delivered"].as_u64(), Some(2), "{up}");
     let generated = up["Delivered"].as_u64().unwrap() + up["Dropped"].as_u64().unwrap();
     assert!((9..=11).contains(&generated), "20 s at 2 s sampling: {generated} images ({up})");
-    let images = events(&srv, "outage", Some("image")).await;
+    let images = events(&srv, "outage", Some("image"), 7).await;
     let mut keys: Vec<String> =
         images.iter().map(|e| e["Detail"]["Key"].as_str().unwrap().to_owned()).collect();
     keys.sort();

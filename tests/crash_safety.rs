@@ -256,23 +256,11 @@ async fn read_acks(rd: &mut tokio::net::tcp::OwnedReadHalf, ledger: &Mutex<Ledge
 /// Every listed fragment of a stream read back: timecode → (fragment number, Cluster payload).
 async fn read_back(addr: SocketAddr, stream: &str) -> BTreeMap<u64, (String, Bytes)> {
     let am = archived_client(&format!("http://{addr}"));
-    let mut numbers = Vec::new();
-    let mut token = None;
-    loop {
-        let page = am
-            .list_fragments()
-            .stream_name(stream)
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .expect("ListFragments");
-        numbers.extend(page.fragments().iter().filter_map(|f| f.fragment_number().map(str::to_owned)));
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let numbers: Vec<String> = common::all_fragments(&am, stream)
+        .await
+        .iter()
+        .filter_map(|f| f.fragment_number().map(str::to_owned))
+        .collect();
     let mut out = BTreeMap::new();
     for batch in numbers.chunks(500) {
         let resp = am

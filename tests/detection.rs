@@ -14,11 +14,11 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::producer::{PutOptions, put_media, split_file};
-use common::{Backend, TestServer, raw_request, signed_json_post};
+use common::analysis::{call, create_tagged, events, nats_available, put_fixture, wait_caught_up};
+use common::{Backend, TestServer};
 
 fn detector_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("detection")
@@ -36,81 +36,10 @@ fn detector_installed() -> bool {
     ok
 }
 
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-async fn put_fixture(srv: &TestServer, stream: &str, file: &str) -> Vec<String> {
-    let (header, items) = split_file(&fixture(file));
-    let mut chunks = vec![header];
-    chunks.extend(items.into_iter().map(|(_, b)| b));
-    let mut opts = PutOptions::new(stream);
-    opts.timecode_type = "RELATIVE";
-    let r = put_media(srv.addr, &opts, &chunks).await;
-    r.of("PERSISTED").iter().map(|a| a["FragmentNumber"].as_str().unwrap().to_owned()).collect()
-}
-
-async fn create(srv: &TestServer, stream: &str, tags: &[(&str, &str)]) {
-    let mut req = srv.kvs().create_stream().stream_name(stream).data_retention_in_hours(24);
-    for (k, v) in tags {
-        req = req.tags(*k, *v);
-    }
-    req.send().await.unwrap();
-}
-
-async fn call(srv: &TestServer, op: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let req = signed_json_post(
-        srv.addr,
-        &format!("/openkvs/{op}"),
-        &body.to_string(),
-        "kinesisvideo",
-        "openkvs",
-        "openkvs-secret",
-        SystemTime::now(),
-    );
-    let resp = raw_request(srv.addr, &req).await;
-    (resp.status, resp.json())
-}
-
-async fn events(srv: &TestServer, stream: &str, kind: &str) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut body = serde_json::json!({ "StreamName": stream, "MaxResults": 100, "Kind": kind });
-        if let Some(t) = &token {
-            body["NextToken"] = t.clone().into();
-        }
-        let (status, v) = call(srv, "listAnalyzerEvents", body).await;
-        assert_eq!(status, 200, "{v}");
-        out.extend(v["Events"].as_array().unwrap().iter().cloned());
-        match v["NextToken"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return out,
-        }
-    }
-}
-
 async fn detection_status(srv: &TestServer) -> serde_json::Value {
     let (status, v) = call(srv, "describeWorkers", serde_json::json!({ "WorkerName": "detection" })).await;
     assert_eq!(status, 200, "{v}");
     v["Workers"][0].clone()
-}
-
-async fn wait_caught_up(srv: &TestServer, stream: &str, last: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let w = detection_status(srv).await;
-        let done = w["Streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["StreamName"] == stream && s["LastFragmentNumber"] == last);
-        if done {
-            return;
-        }
-        assert!(Instant::now() < deadline, "detection did not reach {last} on {stream}: {w}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A webhook receiver: the JSON bodies it was sent.
@@ -158,20 +87,6 @@ async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     (url, got)
 }
 
-fn nats_available() -> bool {
-    let up =
-        std::net::TcpStream::connect_timeout(&"127.0.0.1:4222".parse().unwrap(), Duration::from_millis(300))
-            .is_ok();
-    if !up {
-        assert!(
-            std::env::var_os("OPENKVS_REQUIRE_NATS").is_none(),
-            "OPENKVS_REQUIRE_NATS set but no NATS on 127.0.0.1:4222"
-        );
-        eprintln!("NATS part skipped: no NATS server on 127.0.0.1:4222");
-    }
-    up
-}
-
 /// The test set: (stream, fixture, the labels that are really in it).
 const SET: &[(&str, &str, &[&str])] = &[
     ("astronaut", "detection_astronaut.mkv", &["person", "face"]),
@@ -212,7 +127,8 @@ async fn people_cats_and_cups_are_found_and_test_patterns_stay_empty() {
     })
     .await;
     for (stream, _, _) in SET {
-        create(&srv, stream, &[("openkvs:analyzers", "detection"), ("openkvs:detection", "ALL")]).await;
+        create_tagged(&srv, stream, &[("openkvs:analyzers", "detection"), ("openkvs:detection", "ALL")])
+            .await;
     }
     let mut key_frames: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for (stream, file, _) in SET {
@@ -221,14 +137,21 @@ async fn people_cats_and_cups_are_found_and_test_patterns_stay_empty() {
         key_frames.insert(stream, numbers.iter().cloned().collect());
     }
     for (stream, ..) in SET {
-        wait_caught_up(&srv, stream, key_frames[stream].last().unwrap()).await;
+        wait_caught_up(
+            &srv,
+            "detection",
+            stream,
+            key_frames[stream].last().unwrap(),
+            Duration::from_secs(120),
+        )
+        .await;
     }
 
     // Per key frame (= fragment), the labels found; then precision/recall against the truth.
     let (mut tp, mut fp, mut fn_) = (0u32, 0u32, 0u32);
     let mut table = Vec::new();
     for (stream, _, truth) in SET {
-        let labels = events(&srv, stream, "label").await;
+        let labels = events(&srv, stream, Some("label"), 100).await;
         let mut by_frame: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for e in &labels {
             let bbox = &e["Detail"]["BoundingBox"];
@@ -286,7 +209,7 @@ async fn people_cats_and_cups_are_found_and_test_patterns_stay_empty() {
     eprintln!("precision {precision:.2} recall {recall:.2} (TP {tp}, FP {fp}, FN {fn_}) over all key frames");
 
     // The person's presence: one start, with a JPEG of the frame and its boxes.
-    let starts = events(&srv, "astronaut", "object_start").await;
+    let starts = events(&srv, "astronaut", Some("object_start"), 100).await;
     let person = starts.iter().find(|e| e["Detail"]["Name"] == "person").expect("object_start for person");
     assert_eq!(person["Detail"]["Category"], "PERSON");
     let jpeg = base64::engine::general_purpose::STANDARD
@@ -356,18 +279,18 @@ async fn a_model_brought_by_the_user_reports_its_own_labels_and_selection_follow
         d.faces = false;
     })
     .await;
-    create(&srv, "own", &[("openkvs:analyzers", "detection"), ("openkvs:detection", "ALL")]).await;
+    create_tagged(&srv, "own", &[("openkvs:analyzers", "detection"), ("openkvs:detection", "ALL")]).await;
     // PET only: the astronaut is not reported.
-    create(&srv, "pets", &[("openkvs:analyzers", "detection"), ("openkvs:detection", "PET")]).await;
+    create_tagged(&srv, "pets", &[("openkvs:analyzers", "detection"), ("openkvs:detection", "PET")]).await;
     let own_numbers = put_fixture(&srv, "own", "detection_astronaut.mkv").await;
     let pet_numbers = put_fixture(&srv, "pets", "detection_astronaut.mkv").await;
-    wait_caught_up(&srv, "own", own_numbers.last().unwrap()).await;
-    wait_caught_up(&srv, "pets", pet_numbers.last().unwrap()).await;
-    let found = events(&srv, "own", "label").await;
+    wait_caught_up(&srv, "detection", "own", own_numbers.last().unwrap(), Duration::from_secs(120)).await;
+    wait_caught_up(&srv, "detection", "pets", pet_numbers.last().unwrap(), Duration::from_secs(120)).await;
+    let found = events(&srv, "own", Some("label"), 100).await;
     let names: BTreeSet<&str> = found.iter().map(|e| e["Detail"]["Name"].as_str().unwrap()).collect();
     assert!(names.contains("crew member"), "{names:?}");
     assert!(!names.contains("person") && !names.contains("face"), "{names:?}");
-    assert!(events(&srv, "pets", "label").await.is_empty(), "PET selects no person");
+    assert!(events(&srv, "pets", Some("label"), 100).await.is_empty(), "PET selects no person");
     let w = detection_status(&srv).await;
     assert!(w["Deliveries"][0]["Destination"].as_str().unwrap().contains("detector.cjs"), "{w}");
     srv.stop().await;
@@ -382,7 +305,7 @@ async fn without_the_package_the_worker_is_unavailable_and_nothing_else_changes(
         c.workers.retry_backoff_ms = 10;
     })
     .await;
-    create(&srv, "cam", &[("openkvs:analyzers", "detection,motion")]).await;
+    create_tagged(&srv, "cam", &[("openkvs:analyzers", "detection,motion")]).await;
     let numbers = put_fixture(&srv, "cam", "h264_static_640x360_10s.mkv").await;
     assert_eq!(numbers.len(), 5, "ingest goes on");
     let deadline = Instant::now() + Duration::from_secs(30);

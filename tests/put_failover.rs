@@ -23,26 +23,14 @@ const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/h264_
 
 /// Every fragment of a stream: (producer timestamp ms, fragment number), in producer time order.
 async fn listed(archived: &ArchivedClient, stream: &str) -> Vec<(i64, String)> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = archived
-            .list_fragments()
-            .stream_name(stream)
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .expect("ListFragments");
-        for f in page.fragments() {
+    let mut out: Vec<(i64, String)> = common::all_fragments(archived, stream)
+        .await
+        .iter()
+        .map(|f| {
             let ts = f.producer_timestamp().map(|t| t.to_millis().unwrap()).unwrap();
-            out.push((ts, f.fragment_number().unwrap().to_owned()));
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+            (ts, f.fragment_number().unwrap().to_owned())
+        })
+        .collect();
     out.sort();
     out
 }

@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod analysis;
 pub mod browser;
 pub mod cluster;
 pub mod process;
@@ -497,6 +498,30 @@ pub fn archived_client(endpoint: &str) -> aws_sdk_kinesisvideoarchivedmedia::Cli
             .retry_config(c::retry::RetryConfig::disabled())
             .build(),
     )
+}
+
+/// Every fragment ListFragments lists for `stream`, all pages followed (1,000 a page).
+pub async fn all_fragments(
+    archived: &aws_sdk_kinesisvideoarchivedmedia::Client,
+    stream: &str,
+) -> Vec<aws_sdk_kinesisvideoarchivedmedia::types::Fragment> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = archived
+            .list_fragments()
+            .stream_name(stream)
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("ListFragments");
+        out.extend(page.fragments().iter().cloned());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return out;
+        }
+    }
 }
 
 /// A parsed HTTP/1.1 response.
