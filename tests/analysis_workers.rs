@@ -28,6 +28,7 @@ backend_tests!(s3_sample: [fragments_ingested_while_the_server_is_down_are_analy
     a_panicking_analyzer_is_isolated_retried_and_skipped_with_an_error_event,
     motion_in_the_test_pattern_and_none_in_a_static_scene,
     thumbnails_are_written_as_jpeg_images,
+    a_tag_change_applies_to_the_next_fragment,
     aws_configurations_drive_images_and_notifications,
     webhooks_are_retried_and_signed,
     events_and_fragments_reach_nats_and_jetstream,
@@ -233,6 +234,26 @@ async fn fragments_span(srv: &TestServer, stream: &str) -> ((), (f64, f64)) {
         hi = hi.max(t + f.fragment_length_in_milliseconds() as f64 / 1000.0);
     }
     ((), (lo, hi))
+}
+
+/// The workers cache a stream's tags for `stream_info_ttl_ms` (15 s by default); TagStream drops
+/// the entry, so a worker the new tag selects takes the very next fragments.
+async fn a_tag_change_applies_to_the_next_fragment(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| c.workers.thumbnails.sampling_interval_ms = 4000).await;
+    create_tagged(&srv, "retagged", &[("openkvs:analyzers", "motion")]).await;
+    let first = put_fixture(&srv, "retagged", "h264_640x360_20s_2sgop.mkv").await;
+    wait_caught_up(&srv, "motion", "retagged", first.last().unwrap(), Duration::from_secs(60)).await;
+    srv.kvs()
+        .tag_stream()
+        .stream_name("retagged")
+        .tags("openkvs:analyzers", "thumbnails")
+        .send()
+        .await
+        .unwrap();
+    let second = put_fixture(&srv, "retagged", "h264_640x360_20s_2sgop.mkv").await;
+    wait_caught_up(&srv, "thumbnails", "retagged", second.last().unwrap(), Duration::from_secs(60)).await;
+    assert!(!events(&srv, "retagged", Some("image"), 50).await.is_empty(), "thumbnails after the new tag");
+    srv.stop().await;
 }
 
 async fn thumbnails_are_written_as_jpeg_images(backend: Backend) {

@@ -67,7 +67,9 @@ pub struct WorkersConfig {
     pub max_attempts: u32,
     /// First retry delay, ms (doubles per attempt, at most 30 s).
     pub retry_backoff_ms: u64,
-    /// How long stream tags and configurations are cached, ms.
+    /// How long stream tags and configurations are cached, ms. A change through this node's API
+    /// is applied at once (the entry is dropped); the TTL bounds how long a change made through
+    /// another node of a cluster takes to apply here.
     pub stream_info_ttl_ms: u64,
     /// The key-frame image worker (`thumbnails`).
     pub thumbnails: builtin::thumbnails::ThumbnailsConfig,
@@ -88,7 +90,7 @@ impl Default for WorkersConfig {
             backfill_secs: 300,
             max_attempts: 3,
             retry_backoff_ms: 200,
-            stream_info_ttl_ms: 2000,
+            stream_info_ttl_ms: 15_000,
             thumbnails: Default::default(),
             motion: Default::default(),
             detection: Default::default(),

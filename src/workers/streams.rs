@@ -5,8 +5,10 @@
 //! Selection, in order: an analyzer that is [`Analyzer::required_for`] the stream runs; else the
 //! stream's `openkvs:analyzers` tag (comma-separated worker names; an empty value means none)
 //! decides; else the worker's configured `streams` name globs. The cache holds an entry for
-//! [`StreamDirectory::ttl`] so tag and configuration changes apply within seconds without a query
-//! per fragment. Reads the index only.
+//! [`StreamDirectory::ttl`] (15 s by default: several fragments) so the four index reads are not
+//! paid per fragment; the API drops a stream's entry when it changes the stream's tags, metadata or
+//! configurations, so only a change made through another node waits for the TTL. Reads the index
+//! only.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -41,5 +41,6 @@ pub async fn handle(
     let stream = call.stream(&stream).await?;
     // Rows first, then a running PutMedia ends (ErrorId 4008), then the bytes go.
     state.archive.delete_stream(stream.id, expected.as_ref()).await?;
+    state.workers.stream_changed(stream.id);
     Ok(DeleteStreamOutput {})
 }

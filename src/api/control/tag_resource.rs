@@ -39,7 +39,10 @@ pub async fn handle(
 ) -> Result<TagResourceOutput, AwsError> {
     let state = &call.state;
     match resolve_resource(state, &call.caller, call.operation, &arn).await? {
-        TaggedResource::Stream(s) => state.archive.tag_stream(s.id, &tags).await?,
+        TaggedResource::Stream(s) => {
+            state.archive.tag_stream(s.id, &tags).await?;
+            state.workers.stream_changed(s.id);
+        }
         TaggedResource::Channel(c) => state.archive.tag_channel(c.id, &tags).await.map_err(channel_error)?,
     }
     Ok(TagResourceOutput {})

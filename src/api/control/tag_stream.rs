@@ -46,5 +46,6 @@ pub async fn handle(
     let state = &call.state;
     let stream = call.stream(&stream).await?;
     state.archive.tag_stream(stream.id, &tags).await?;
+    state.workers.stream_changed(stream.id);
     Ok(TagStreamOutput {})
 }

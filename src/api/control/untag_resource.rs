@@ -39,7 +39,10 @@ pub async fn handle(
 ) -> Result<UntagResourceOutput, AwsError> {
     let state = &call.state;
     match resolve_resource(state, &call.caller, call.operation, &arn).await? {
-        TaggedResource::Stream(s) => state.archive.untag_stream(s.id, &keys).await?,
+        TaggedResource::Stream(s) => {
+            state.archive.untag_stream(s.id, &keys).await?;
+            state.workers.stream_changed(s.id);
+        }
         TaggedResource::Channel(c) => {
             state.archive.untag_channel(c.id, &keys).await.map_err(channel_error)?
         }

@@ -44,5 +44,6 @@ pub async fn handle(
     let state = &call.state;
     let stream = call.stream(&stream).await?;
     state.archive.untag_stream(stream.id, &keys).await?;
+    state.workers.stream_changed(stream.id);
     Ok(UntagStreamOutput {})
 }

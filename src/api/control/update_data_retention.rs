@@ -76,5 +76,6 @@ pub async fn handle(
     })?;
     let changes = StreamChanges { retention: Some(retention), ..StreamChanges::default() };
     state.archive.update_stream(stream.id, Some(&req.expected), &changes, &VersionToken::generate()).await?;
+    state.workers.stream_changed(stream.id);
     Ok(UpdateDataRetentionOutput {})
 }

@@ -70,6 +70,7 @@ impl StreamUpdate<StreamChanges> {
             .archive
             .update_stream(stream.id, Some(&self.expected), &self.changes, &VersionToken::generate())
             .await?;
+        state.workers.stream_changed(stream.id);
         Ok(())
     }
 }
