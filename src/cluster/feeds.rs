@@ -17,7 +17,7 @@
 //! fall back to the store through the index), never a fragment. It must not block ingest: events
 //! leave through the hub's bounded outbox, which drops when NATS is behind.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -104,13 +104,17 @@ impl Shared {
     }
 }
 
-/// Sends the events other nodes want, in order.
+/// Sends the events other nodes want, in order, numbered per stream; a number is skipped where
+/// the hub's outbox dropped events, so receivers see the gap.
 async fn publish_outbox(shared: Arc<Shared>, mut outbox: mpsc::Receiver<(i64, Arc<LiveEvent>)>) {
     let nats = shared.cluster.nats().clone();
     let me = shared.cluster.node_id().to_owned();
+    let mut seqs: HashMap<i64, u64> = HashMap::new();
     while let Some((stream_id, event)) = outbox.recv().await {
         let subject = live_subject(shared.prefix(), stream_id);
-        if let Err(e) = nats.publish(subject, live_wire::encode(&me, &event)).await {
+        let seq = seqs.entry(stream_id).or_insert(0);
+        *seq += if shared.ingest.live().take_dropped(stream_id) { 2 } else { 1 };
+        if let Err(e) = nats.publish(subject, live_wire::encode(&me, *seq, &event)).await {
             tracing::debug!("live event of stream {stream_id} not sent to NATS: {e}");
         }
     }
@@ -168,6 +172,8 @@ async fn listen(shared: Arc<Shared>, stream_id: i64) {
     let me = shared.cluster.node_id().to_owned();
     let interest = interest_subject(shared.prefix(), stream_id);
     let mut tick = tokio::time::interval(INTEREST_EVERY);
+    // The last sequence number seen, per publishing node.
+    let mut last: HashMap<String, u64> = HashMap::new();
     loop {
         tokio::select! {
             _ = stopped.changed() => break,
@@ -186,8 +192,14 @@ async fn listen(shared: Arc<Shared>, stream_id: i64) {
             msg = async { sub.as_mut()?.next().await }, if sub.is_some() => {
                 let Some(msg) = msg else { sub = None; continue };
                 match live_wire::decode(&msg.payload) {
-                    Some((origin, _)) if origin == me => {}
-                    Some((_, event)) => hub.publish_from_remote(stream_id, Arc::new(event)),
+                    Some(d) if d.origin == me => {}
+                    Some(d) => {
+                        let previous = last.insert(d.origin, d.seq);
+                        if previous.is_some_and(|p| d.seq != p + 1) {
+                            hub.publish_from_remote(stream_id, Arc::new(LiveEvent::Gap));
+                        }
+                        hub.publish_from_remote(stream_id, Arc::new(d.event));
+                    }
                     None => tracing::debug!("unreadable live event on {}", msg.subject),
                 }
             }

@@ -1,5 +1,6 @@
 //! The bytes of one live event on a NATS subject (design/0021-cluster-feeds.md): a version byte,
-//! the publishing node's id, then the event ([`LiveEvent`]) in a fixed little-endian layout.
+//! the publishing node's id, the event's sequence number on its subject (a receiver that sees one
+//! missing knows events were lost), then the event ([`LiveEvent`]) in a fixed little-endian layout.
 //! Frames carry their bytes as they are (no copy into another container).
 //!
 //! Pure encoding and decoding: no I/O, no NATS. A message it cannot read is `None` (logged and
@@ -23,8 +24,8 @@ const INVISIBLE: u8 = 2;
 const DISCARDABLE: u8 = 4;
 const HAS_DURATION: u8 = 8;
 
-/// Encodes `event` as published by node `origin`.
-pub fn encode(origin: &str, event: &LiveEvent) -> Bytes {
+/// Encodes `event` as published by node `origin` with sequence number `seq`.
+pub fn encode(origin: &str, seq: u64, event: &LiveEvent) -> Bytes {
     let extra = match event {
         LiveEvent::Frame { frame, .. } => frame.data.len(),
         LiveEvent::FragmentStarted { header, .. } => header.len(),
@@ -33,6 +34,7 @@ pub fn encode(origin: &str, event: &LiveEvent) -> Bytes {
     let mut b = BytesMut::with_capacity(64 + origin.len() + extra);
     b.put_u8(VERSION);
     put_short(&mut b, origin.as_bytes());
+    b.put_u64_le(seq);
     match event {
         LiveEvent::FragmentStarted { number, cluster_timecode, producer_ts_ms, server_ts_ms, header } => {
             b.put_u8(STARTED);
@@ -47,10 +49,15 @@ pub fn encode(origin: &str, event: &LiveEvent) -> Bytes {
             put_short(&mut b, number.as_str().as_bytes());
             b.put_u64_le(frame.track);
             b.put_i16_le(frame.timecode_rel);
-            let flags = u8::from(frame.keyframe) * KEY
-                | u8::from(frame.invisible) * INVISIBLE
-                | u8::from(frame.discardable) * DISCARDABLE
-                | u8::from(frame.duration.is_some()) * HAS_DURATION;
+            let flags = [
+                (frame.keyframe, KEY),
+                (frame.invisible, INVISIBLE),
+                (frame.discardable, DISCARDABLE),
+                (frame.duration.is_some(), HAS_DURATION),
+            ]
+            .iter()
+            .filter(|(set, _)| *set)
+            .fold(0, |acc, (_, bit)| acc | bit);
             b.put_u8(flags);
             b.put_u64_le(frame.duration.unwrap_or(0));
             b.put_u8(frame.lace_index);
@@ -66,20 +73,34 @@ pub fn encode(origin: &str, event: &LiveEvent) -> Bytes {
             put_short(&mut b, number.as_str().as_bytes());
         }
         LiveEvent::StreamDeleted => b.put_u8(DELETED),
+        // A gap is what a receiver concludes, never sent.
+        LiveEvent::Gap => b.put_u8(0),
     }
     b.freeze()
 }
 
-/// Decodes a message: the publishing node's id and the event.
-pub fn decode(msg: &Bytes) -> Option<(String, LiveEvent)> {
+/// A decoded message.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The publishing node's id.
+    pub origin: String,
+    /// The event's sequence number on its subject.
+    pub seq: u64,
+    /// The event.
+    pub event: LiveEvent,
+}
+
+/// Decodes a message.
+pub fn decode(msg: &Bytes) -> Option<Decoded> {
     let mut r = Reader { buf: msg, at: 0 };
     if r.u8()? != VERSION {
         return None;
     }
     let origin = String::from_utf8(r.short()?.to_vec()).ok()?;
+    let seq = r.u64()?;
     let kind = r.u8()?;
     if kind == DELETED {
-        return Some((origin, LiveEvent::StreamDeleted));
+        return Some(Decoded { origin, seq, event: LiveEvent::StreamDeleted });
     }
     let number = FragmentNumber::parse(std::str::from_utf8(r.short()?).ok()?)?;
     let event = match kind {
@@ -114,7 +135,7 @@ pub fn decode(msg: &Bytes) -> Option<(String, LiveEvent)> {
         PERSISTED => LiveEvent::FragmentPersisted { number },
         _ => return None,
     };
-    Some((origin, event))
+    Some(Decoded { origin, seq, event })
 }
 
 fn put_short(b: &mut BytesMut, s: &[u8]) {
@@ -191,20 +212,21 @@ mod tests {
             LiveEvent::FragmentPersisted { number: number("12") },
             LiveEvent::StreamDeleted,
         ];
-        for event in events {
-            let (origin, back) = decode(&encode("node-1", &event)).unwrap();
-            assert_eq!(origin, "node-1");
-            assert_eq!(format!("{back:?}"), format!("{event:?}"));
+        for (seq, event) in events.into_iter().enumerate() {
+            let back = decode(&encode("node-1", seq as u64, &event)).unwrap();
+            assert_eq!((back.origin.as_str(), back.seq), ("node-1", seq as u64));
+            assert_eq!(format!("{:?}", back.event), format!("{event:?}"));
         }
     }
 
     #[test]
     fn truncated_or_foreign_messages_are_refused() {
-        let bytes = encode("n", &LiveEvent::FragmentEnded { number: number("5"), complete: true });
+        let bytes = encode("n", 9, &LiveEvent::FragmentEnded { number: number("5"), complete: true });
         for n in 0..bytes.len() {
             assert!(decode(&bytes.slice(..n)).is_none(), "prefix of {n} bytes decoded");
         }
-        assert!(decode(&Bytes::from_static(b"\x02\x01nX")).is_none());
-        assert!(decode(&Bytes::from_static(b"\x01\x01n\x09\x011")).is_none());
+        assert!(decode(&Bytes::from_static(b"\x02\x01n\0\0\0\0\0\0\0\0\x04\x011")).is_none());
+        assert!(decode(&Bytes::from_static(b"\x01\x01n\0\0\0\0\0\0\0\0\x09\x011")).is_none());
+        assert!(decode(&Bytes::from_static(b"\x01\x01n\0\0\0\0\0\0\0\0\x04\x011")).is_some());
     }
 }

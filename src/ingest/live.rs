@@ -64,6 +64,9 @@ pub enum LiveEvent {
     },
     /// The stream was deleted.
     StreamDeleted,
+    /// Events of a stream ingested on another node were lost on the way (cluster mode): readers
+    /// treat it as having lagged (the fragment in progress comes from the store once persisted).
+    Gap,
 }
 
 /// Events queued for other nodes before the newest are dropped (the NATS publisher is behind).
@@ -77,6 +80,8 @@ pub struct LiveHub {
     remote_interest: Mutex<HashMap<i64, Instant>>,
     /// Where events for other nodes go (cluster mode only).
     outbox: OnceLock<mpsc::Sender<(i64, Arc<LiveEvent>)>>,
+    /// Streams some of whose events the full outbox dropped since the publisher last looked.
+    dropped: Mutex<std::collections::HashSet<i64>>,
     /// Told the stream id whenever a stream gains its first local reader (cluster mode only).
     first_readers: OnceLock<mpsc::UnboundedSender<i64>>,
 }
@@ -107,7 +112,9 @@ impl LiveHub {
         if remote && let Some(outbox) = self.outbox.get() {
             // A full outbox drops the event for other nodes; their readers see a gap (the fragment
             // then comes from the store), local readers are not affected.
-            let _ = outbox.try_send((stream_id, event.clone()));
+            if outbox.try_send((stream_id, event.clone())).is_err() {
+                self.dropped.lock().unwrap_or_else(|p| p.into_inner()).insert(stream_id);
+            }
         }
         if let Some(sender) = local {
             let _ = sender.send(event);
@@ -156,6 +163,12 @@ impl LiveHub {
     pub fn note_remote_interest(&self, stream_id: i64, ttl: Duration) {
         let mut map = self.remote_interest.lock().unwrap_or_else(|p| p.into_inner());
         map.insert(stream_id, Instant::now() + ttl);
+    }
+
+    /// Whether the outbox dropped events of this stream since the last call (the publisher then
+    /// tells the other nodes there is a gap).
+    pub fn take_dropped(&self, stream_id: i64) -> bool {
+        self.dropped.lock().unwrap_or_else(|p| p.into_inner()).remove(&stream_id)
     }
 
     /// Turns the remote side on: from now on events of streams other nodes are interested in
