@@ -204,7 +204,9 @@ impl Server {
         }
         let tls_listener = listeners.iter().find(|l| l.tls.is_some()).map(|l| l.info.clone());
         let cluster = if config.cluster.enabled() {
-            Some(join_cluster(config, archive.clone(), &listeners[0].info).await?)
+            let cluster = join_cluster(config, archive.clone(), &listeners[0].info).await?;
+            crate::cluster::feeds::start(&cluster, ingest.clone(), archive.persisted());
+            Some(cluster)
         } else {
             None
         };

@@ -222,12 +222,16 @@ struct BenchGetMediaArgs {
     /// Region [default: the AWS configuration chain, else us-east-1].
     #[arg(long)]
     region: Option<String>,
-    /// Stream to read (run `openkvs put --realtime` into it meanwhile).
-    #[arg(long)]
-    stream: String,
-    /// Concurrent readers.
+    /// Stream to read (run `openkvs put --realtime` into it meanwhile); repeat for several.
+    #[arg(long, required = true)]
+    stream: Vec<String>,
+    /// Concurrent readers of each stream.
     #[arg(long, default_value_t = 1)]
     readers: usize,
+    /// Read from this node (base URL) instead of the stream's GET_MEDIA data endpoint, e.g.
+    /// another node of a cluster than the one ingesting.
+    #[arg(long)]
+    data_endpoint: Option<String>,
     /// How long to read, seconds.
     #[arg(long, default_value_t = 10)]
     duration_secs: u64,
@@ -442,8 +446,9 @@ fn main() -> ExitCode {
             runtime.block_on(openkvs::bench::get_media::run(GetMediaBenchOptions {
                 endpoint: args.endpoint,
                 region: args.region,
-                stream: args.stream,
+                streams: args.stream,
                 readers: args.readers,
+                data_endpoint: args.data_endpoint,
                 duration: std::time::Duration::from_secs(args.duration_secs),
                 json: args.json,
             }))

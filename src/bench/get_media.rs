@@ -1,8 +1,9 @@
-//! `openkvs bench getmedia`: N concurrent live GetMedia readers (StartSelectorType NOW) of one
-//! stream, measuring end-to-end frame latency.
+//! `openkvs bench getmedia`: N concurrent live GetMedia readers (StartSelectorType NOW) of each of
+//! one or more streams, measuring end-to-end frame latency.
 //!
-//! Each reader POSTs a signed `/getMedia` to the stream's GET_MEDIA data endpoint on its own
-//! connection ([`crate::producer::data_client`]) and demuxes the streamed Matroska with
+//! Each reader POSTs a signed `/getMedia` to the stream's GET_MEDIA data endpoint — or to the node
+//! `--data-endpoint` names, to read a stream another node of a cluster ingests (its frames then
+//! cross NATS, design/0021-cluster-feeds.md) — on its own connection ([`crate::producer::data_client`]) and demuxes the streamed Matroska with
 //! [`crate::media::mkv::MkvDemuxer`]. A frame's producer timestamp is its Cluster Timecode plus
 //! the block's relative timecode (times TimecodeScale); with ABSOLUTE cluster timecodes and
 //! wall-clock pacing — `openkvs put --realtime`, which this bench is meant to run against — that
@@ -45,10 +46,12 @@ pub struct GetMediaBenchOptions {
     pub endpoint: String,
     /// Region override.
     pub region: Option<String>,
-    /// The stream to read.
-    pub stream: String,
-    /// Concurrent readers.
+    /// The streams to read.
+    pub streams: Vec<String>,
+    /// Concurrent readers of each stream.
     pub readers: usize,
+    /// Read from this base URL instead of GetDataEndpoint's answer.
+    pub data_endpoint: Option<String>,
     /// How long every reader reads.
     pub duration: Duration,
     /// Print JSON instead of the table.
@@ -58,9 +61,9 @@ pub struct GetMediaBenchOptions {
 /// The result of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct GetMediaSummary {
-    /// The stream read.
+    /// The streams read (comma-separated).
     pub stream: String,
-    /// Readers started.
+    /// Readers started (all streams).
     pub readers: usize,
     /// Wall time of the run, seconds.
     pub duration_secs: f64,
@@ -145,28 +148,35 @@ pub async fn run(opts: GetMediaBenchOptions) -> ExitCode {
         Ok(c) => Arc::new(c),
         Err(e) => return fail(e),
     };
-    let data_endpoint = match control.data_endpoint(&opts.stream, ApiName::GetMedia).await {
-        Ok(d) => d,
-        Err(e) => return fail(e),
-    };
+    let mut targets = Vec::new();
+    for stream in &opts.streams {
+        let endpoint = match &opts.data_endpoint {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => match control.data_endpoint(stream, ApiName::GetMedia).await {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            },
+        };
+        let body = serde_json::json!({
+            "StreamName": stream,
+            "StartSelector": { "StartSelectorType": "NOW" },
+        })
+        .to_string()
+        .into_bytes();
+        targets.push((endpoint, body));
+    }
     eprintln!(
-        "openkvs bench getmedia: {} readers of {} for {} s",
+        "openkvs bench getmedia: {} readers of each of {} for {} s",
         opts.readers,
-        opts.stream,
+        opts.streams.join(", "),
         opts.duration.as_secs_f64()
     );
-    let body = serde_json::json!({
-        "StreamName": opts.stream,
-        "StartSelector": { "StartSelectorType": "NOW" },
-    })
-    .to_string()
-    .into_bytes();
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + opts.duration;
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..opts.readers {
+    for (endpoint, body) in targets.iter().flat_map(|t| std::iter::repeat_n(t, opts.readers)) {
         let control = control.clone();
-        let endpoint = data_endpoint.clone();
+        let endpoint = endpoint.clone();
         let body = body.clone();
         tasks.spawn(async move {
             let mut result = ReaderResult::default();
@@ -264,8 +274,8 @@ fn summarize(opts: &GetMediaBenchOptions, results: Vec<ReaderResult>, elapsed: D
     let bytes = results.iter().map(|r| r.bytes).sum();
     let failures: Vec<String> = results.iter().filter_map(|r| r.error.clone()).collect();
     GetMediaSummary {
-        stream: opts.stream.clone(),
-        readers: opts.readers,
+        stream: opts.streams.join(","),
+        readers: opts.readers * opts.streams.len(),
         duration_secs: (secs * 100.0).round() / 100.0,
         frames: results.iter().map(|r| r.frames).sum(),
         fragments: results.iter().map(|r| r.fragments).sum(),

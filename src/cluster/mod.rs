@@ -5,13 +5,17 @@
 //! the live members cached), stream ownership ([`ownership`]: rendezvous hashing over the live
 //! members, and the writer epoch a PutMedia session claims and holds under a lease). The fence
 //! that makes a stale epoch's commit fail lives in the archive's commit transaction; this module
-//! only claims, renews and releases epochs.
+//! only claims, renews and releases epochs. The node's NATS connection ([`Cluster::nats`]) is
+//! opened by [`Cluster::join`]; [`feeds`] carries live frames and "fragment persisted" records
+//! between nodes over it (design/0021-cluster-feeds.md).
 //!
 //! It must not exist in single-node mode: `app` builds no [`Cluster`] then, and nothing in the
 //! single-node path waits on it. It reaches the database only through the archive's catalog
 //! (`ClusterIndex`), speaks no HTTP, and keeps no state that matters beyond the process: a node
 //! that dies loses nothing another node needs.
 
+pub mod feeds;
+mod live_wire;
 pub mod membership;
 pub mod ownership;
 
@@ -40,6 +44,9 @@ pub struct ClusterConfig {
     pub advertise_url: Option<String>,
     /// The NATS server of the cluster (`nats://host:port`). Setting it turns cluster mode on.
     pub nats_url: Option<String>,
+    /// The first token(s) of every NATS subject the cluster uses (`<prefix>.live.<stream id>`,
+    /// …; design/0021-cluster-feeds.md). Clusters sharing one NATS server need distinct prefixes.
+    pub subject_prefix: String,
     /// How often this node renews its membership and its PutMedia sessions' leases, ms.
     pub heartbeat_interval_ms: u64,
     /// A node whose heartbeat is older than this is dead: its streams move to other nodes, ms.
@@ -52,6 +59,7 @@ impl Default for ClusterConfig {
             node_id: None,
             advertise_url: None,
             nats_url: None,
+            subject_prefix: "openkvs".to_owned(),
             heartbeat_interval_ms: 1_000,
             member_ttl_ms: 5_000,
         }
@@ -83,6 +91,15 @@ impl ClusterConfig {
             return Err(format!(
                 "cluster.member_ttl_ms ({}) must be at least twice cluster.heartbeat_interval_ms ({}), which must be > 0",
                 self.member_ttl_ms, self.heartbeat_interval_ms
+            ));
+        }
+        let token_ok = |t: &str| {
+            !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic() && c != '*' && c != '>' && c != '.')
+        };
+        if !self.subject_prefix.split('.').all(token_ok) {
+            return Err(format!(
+                "cluster.subject_prefix must be NATS subject tokens separated by dots (no spaces, '*' or '>'), got {:?}",
+                self.subject_prefix
             ));
         }
         if let Some(id) = &self.node_id
@@ -119,6 +136,8 @@ pub struct Cluster {
     url: String,
     incarnation: String,
     config: ClusterConfig,
+    /// The cluster's NATS connection (the feeds between nodes).
+    nats: async_nats::Client,
     /// The live members as of the last heartbeat, by node id (this node included).
     members: RwLock<Vec<ClusterMember>>,
     /// Changes whenever the cached membership does.
@@ -130,13 +149,20 @@ pub struct Cluster {
 
 impl Cluster {
     /// Joins the cluster: registers this node (`node_id` at `url`), reads the members, and starts
-    /// the heartbeat task. Fails when the database cannot be reached.
+    /// the heartbeat task. Fails when the database or the NATS server cannot be reached.
     pub async fn join(
         config: ClusterConfig,
         archive: Arc<Archive>,
         node_id: String,
         url: String,
     ) -> Result<Arc<Self>, IndexError> {
+        let nats_url = config.nats_url.clone().unwrap_or_default();
+        let nats = async_nats::ConnectOptions::new()
+            .name(format!("openkvs {node_id}"))
+            .connection_timeout(Duration::from_secs(5))
+            .connect(nats_url.as_str())
+            .await
+            .map_err(|e| IndexError::Other(format!("cannot connect to NATS at {nats_url}: {e}")))?;
         let incarnation = uuid::Uuid::new_v4().simple().to_string();
         let (members_changed, _) = watch::channel(0);
         let (stop, _) = watch::channel(false);
@@ -146,6 +172,7 @@ impl Cluster {
             url,
             incarnation,
             config,
+            nats,
             members: RwLock::new(Vec::new()),
             members_changed,
             held: Mutex::new(HashMap::new()),
@@ -169,6 +196,11 @@ impl Cluster {
     /// The configuration.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
+    }
+
+    /// The cluster's NATS connection.
+    pub fn nats(&self) -> &async_nats::Client {
+        &self.nats
     }
 
     /// The live members as of the last heartbeat, by node id (this node included while its own

@@ -222,6 +222,13 @@ impl Reader {
                     }
                     continue;
                 }
+                Ok(Ok(event)) if matches!(*event, LiveEvent::Gap) => {
+                    // Events lost between nodes: the same as lagging.
+                    if in_progress.take().is_some() {
+                        self.send(tags(&[])).await?;
+                    }
+                    continue;
+                }
                 Ok(Ok(event)) => event,
             };
             match &*event {
@@ -276,6 +283,7 @@ impl Reader {
                     }
                 }
                 LiveEvent::StreamDeleted => return Ok(()),
+                LiveEvent::Gap => {}
             }
         }
     }

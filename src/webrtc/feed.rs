@@ -149,6 +149,13 @@ pub async fn run(stream_id: i64, live: Arc<dyn LiveSource>, driver: mpsc::Sender
                     let _ = driver.send(DriverInput::StreamEnded { stream_id }).await;
                     return;
                 }
+                if matches!(*event, LiveEvent::Gap) {
+                    // Frames lost between nodes: as below.
+                    if driver.send(DriverInput::FeedGap { stream_id }).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 if let Some(frame) = converter.convert(&event)
                     && driver.send(DriverInput::Frame { stream_id, frame: Arc::new(frame) }).await.is_err()
                 {

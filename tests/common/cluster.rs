@@ -9,6 +9,8 @@
 //! Nodes are numbered from 0 and named `node-<i+1>`; each keeps its id and data directory across
 //! [`TestCluster::restart`] (its port changes). Membership is watched through each node's `/ready`
 //! (`cluster.members`), never by sleeping. Heartbeats are fast ([`HEARTBEAT_MS`], [`MEMBER_TTL_MS`]).
+//! Each cluster's NATS subjects live under a prefix of its own (`openkvs.<prefix>`), so clusters
+//! of tests running at the same time on the one NATS server never hear each other.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -96,7 +98,7 @@ impl TestCluster {
                  [store]\nkind = \"s3\"\n\n[store.s3]\nbucket = \"{bucket}\"\nprefix = \"{prefix}\"\n\
                  endpoint = \"{s3}\"\naccess_key_id = \"openkvs-test\"\nsecret_access_key = \"openkvs-test-secret\"\n\n\
                  [encryption.keys.cluster]\nfile = \"{key}\"\n\n\
-                 [cluster]\nnode_id = \"node-{node}\"\nnats_url = \"{NATS_URL}\"\n\
+                 [cluster]\nnode_id = \"node-{node}\"\nnats_url = \"{NATS_URL}\"\nsubject_prefix = \"openkvs.{prefix}\"\n\
                  heartbeat_interval_ms = {HEARTBEAT_MS}\nmember_ttl_ms = {MEMBER_TTL_MS}\n{cluster_lines}\n\n{sections}\n",
                 key = key.display(),
                 node = i + 1,
@@ -172,6 +174,32 @@ impl TestCluster {
     /// A control-plane client (the development key) for node `i`.
     pub fn kvs(&self, i: usize) -> aws_sdk_kinesisvideo::Client {
         super::kvs_client(&self.url(i))
+    }
+
+    /// A `kinesis-video-media` client (GetMedia) for node `i`, with the development key.
+    pub fn media(&self, i: usize) -> aws_sdk_kinesisvideomedia::Client {
+        use aws_sdk_kinesisvideomedia::config as c;
+        aws_sdk_kinesisvideomedia::Client::from_conf(
+            c::Config::builder()
+                .http_client(openkvs::producer::control::sdk_http_client())
+                .behavior_version(c::BehaviorVersion::latest())
+                .region(c::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_kinesisvideo::config::Credentials::new(
+                    "openkvs",
+                    "openkvs-secret",
+                    None,
+                    None,
+                    "test",
+                ))
+                .endpoint_url(self.url(i))
+                .retry_config(c::retry::RetryConfig::disabled())
+                .build(),
+        )
+    }
+
+    /// A `kinesis-video-archived-media` client for node `i`, with the development key.
+    pub fn archived(&self, i: usize) -> aws_sdk_kinesisvideoarchivedmedia::Client {
+        super::archived_client(&self.url(i))
     }
 
     /// `kill -9` node `i` and reap it.
@@ -280,7 +308,7 @@ fn signal(pid: u32, sig: libc::c_int) {
 }
 
 /// A plain HTTP/1.1 GET of a loopback URL; the body if it answered.
-async fn http_get(url: &str) -> Option<String> {
+pub async fn http_get(url: &str) -> Option<String> {
     let rest = url.strip_prefix("http://")?;
     let (hostport, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let addr: std::net::SocketAddr = hostport.parse().ok()?;
