@@ -229,16 +229,7 @@ impl TestCluster {
 
     /// The members node `i` reports in `/ready` (`None` if it does not answer).
     pub async fn members_seen_by(&self, i: usize) -> Option<Vec<String>> {
-        let url = format!("{}/ready", self.url(i));
-        let body = tokio::time::timeout(Duration::from_secs(2), http_get(&url)).await.ok()??;
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        let mut members: Vec<String> = v["cluster"]["members"]
-            .as_array()?
-            .iter()
-            .filter_map(|m| m.as_str().map(str::to_owned))
-            .collect();
-        members.sort();
-        Some(members)
+        openkvs::bench::cluster_nodes::members_seen_by(&self.url(i)).await
     }
 
     /// A connection to the shared database (for assertions on the index).
@@ -277,15 +268,4 @@ fn signal(pid: u32, sig: libc::c_int) {
     // SAFETY: kill(2) on a child process id this harness spawned and has not reaped.
     let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
     assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
-}
-
-/// A plain HTTP/1.1 GET of a loopback URL; the body if it answered.
-async fn http_get(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("http://")?;
-    let (hostport, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let addr: std::net::SocketAddr = hostport.parse().ok()?;
-    let req = format!("GET {path} HTTP/1.1\r\nhost: {hostport}\r\nconnection: close\r\n\r\n");
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let resp = super::exchange(&mut tcp, req.as_bytes()).await;
-    Some(String::from_utf8_lossy(&resp.body).into_owned())
 }
