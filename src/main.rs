@@ -168,6 +168,109 @@ enum BenchCommand {
     /// N WHEP (WebRTC) viewers of one stream the bench feeds in real time: drops, frame latency,
     /// server CPU. Starts its own `openkvs serve` unless --endpoint is given.
     Whep(BenchWhepArgs),
+    /// Failover on a cluster it starts (Postgres, S3, NATS given): N reconnecting producers in real
+    /// time, K times kill -9 the node owning the most streams and start it again; failover time
+    /// per producer and every PERSISTED fragment listed exactly once.
+    Failover(BenchFailoverArgs),
+    /// Server CPU per ingested Mbit: the same N real-time producers on a 1-node cluster, then on
+    /// an M-node one it starts (Postgres, S3, NATS given).
+    ClusterCpu(BenchClusterCpuArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchClusterArgs {
+    /// Postgres database the nodes share (it must exist; the first node migrates it).
+    #[arg(long, env = "OPENKVS_BENCH_DATABASE_URL")]
+    database_url: String,
+    /// S3 endpoint the nodes share.
+    #[arg(long, default_value = "http://127.0.0.1:8333")]
+    s3_endpoint: String,
+    /// Existing S3 bucket (each run writes under its own prefix).
+    #[arg(long, default_value = "openkvs")]
+    s3_bucket: String,
+    /// S3 access key id.
+    #[arg(long, default_value = "openkvs")]
+    s3_access_key_id: String,
+    /// S3 secret access key.
+    #[arg(long, default_value = "openkvs-secret")]
+    s3_secret_access_key: String,
+    /// NATS server.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// The nodes' `[cluster] heartbeat_interval_ms`.
+    #[arg(long, default_value_t = 1_000)]
+    heartbeat_ms: u64,
+    /// The nodes' `[cluster] member_ttl_ms` (a killed node's streams move after this).
+    #[arg(long, default_value_t = 5_000)]
+    member_ttl_ms: u64,
+    /// Matroska file every producer sends in real time, longer than the run (`openkvs sample
+    /// --seconds 600`).
+    #[arg(long)]
+    file: PathBuf,
+    /// Producers, one stream each.
+    #[arg(long, default_value_t = 20)]
+    streams: usize,
+    /// Spread the producer starts over this many seconds.
+    #[arg(long, default_value_t = 5.0)]
+    ramp_up_secs: f64,
+    #[command(flatten)]
+    fragments: FragmentArgs,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+impl BenchClusterArgs {
+    fn options(self) -> openkvs::bench::cluster::ClusterBenchOptions {
+        openkvs::bench::cluster::ClusterBenchOptions {
+            services: openkvs::bench::cluster_nodes::ClusterServices {
+                database_url: self.database_url,
+                s3_endpoint: self.s3_endpoint,
+                s3_bucket: self.s3_bucket,
+                s3_access_key_id: self.s3_access_key_id,
+                s3_secret_access_key: self.s3_secret_access_key,
+                nats_url: self.nats_url,
+                heartbeat_ms: self.heartbeat_ms,
+                member_ttl_ms: self.member_ttl_ms,
+            },
+            file: self.file,
+            fragment_policy: self.fragments.policy(),
+            streams: self.streams,
+            ramp_up: std::time::Duration::try_from_secs_f64(self.ramp_up_secs).unwrap_or_default(),
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct BenchFailoverArgs {
+    #[command(flatten)]
+    cluster: BenchClusterArgs,
+    /// Nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Rounds of kill -9 and restart.
+    #[arg(long, default_value_t = 10)]
+    kills: usize,
+    /// A round fails when a killed node's producers have no PERSISTED ACK again within this many
+    /// seconds.
+    #[arg(long, default_value_t = 30)]
+    resume_bound_secs: u64,
+}
+
+#[derive(Args, Debug)]
+struct BenchClusterCpuArgs {
+    #[command(flatten)]
+    cluster: BenchClusterArgs,
+    /// Nodes of the second phase.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Seconds each phase ingests.
+    #[arg(long, default_value_t = 40)]
+    duration_secs: u64,
+    /// CPU is counted from this many seconds after the ramp-up.
+    #[arg(long, default_value_t = 5)]
+    warmup_secs: u64,
 }
 
 #[derive(Args, Debug)]
@@ -471,6 +574,22 @@ fn main() -> ExitCode {
                 stall: secs(args.stall_secs),
                 connect_timeout: secs(args.connect_timeout_secs),
                 json: args.json,
+            }))
+        }
+        Command::Bench(BenchCommand::Failover(args)) => runtime.block_on(
+            openkvs::bench::cluster::run_failover(openkvs::bench::cluster::FailoverOptions {
+                common: args.cluster.options(),
+                nodes: args.nodes,
+                kills: args.kills,
+                resume_bound: std::time::Duration::from_secs(args.resume_bound_secs),
+            }),
+        ),
+        Command::Bench(BenchCommand::ClusterCpu(args)) => {
+            runtime.block_on(openkvs::bench::cluster::run_cpu(openkvs::bench::cluster::CpuOptions {
+                common: args.cluster.options(),
+                nodes: args.nodes,
+                duration: std::time::Duration::from_secs(args.duration_secs),
+                warmup: std::time::Duration::from_secs(args.warmup_secs),
             }))
         }
         Command::Bench(BenchCommand::Hls(args)) => {

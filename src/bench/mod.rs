@@ -9,6 +9,9 @@
 //! - [`whep`] (`bench whep`): N WHEP viewers of one stream the bench feeds in real time, each a
 //!   real WebRTC client ([`whep_client`], str0m), reporting drops, frame latency and the server's
 //!   CPU ([`server_process`]: a child `openkvs serve`, or a given pid, read from `/proc`).
+//! - [`cluster`] (`bench failover`, `bench cluster-cpu`): a cluster of `openkvs serve` children
+//!   ([`cluster_nodes`]) on Postgres, S3 and NATS under reconnecting producers: failover time and
+//!   lost/duplicated fragments over repeated `kill -9`s, and CPU per Mbit on 1 node vs several.
 //! - the read-side benches share the producer's keep-alive connection
 //!   ([`crate::producer::data_client`]): signed JSON POSTs and session-resource GETs on a data
 //!   endpoint.
@@ -16,6 +19,8 @@
 //! This module is a client: it uses the producer (control plane, body, session, signing, report)
 //! and `media`/`outbound`, may use hyper and str0m (as a client), never axum, and nothing in the server imports it.
 
+pub mod cluster;
+pub mod cluster_nodes;
 pub mod get_media;
 pub mod hls;
 pub mod ingest;

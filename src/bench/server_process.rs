@@ -9,7 +9,8 @@
 //! line the integration tests read too) on stderr, which a thread drains for the child's life (a
 //! full pipe would block the server; the last lines are kept for error messages). Dropping a
 //! [`ChildServer`] kills the child (SIGKILL: nothing in its temp data dir is kept) and removes the
-//! data directory.
+//! data directory. [`ChildServer::start_with`] starts one with given arguments (a cluster node's
+//! configuration file and fixed port) and keeps its data directory, so it can be started again.
 
 use std::collections::VecDeque;
 use std::io::BufRead;
@@ -24,13 +25,15 @@ const START_BOUND: Duration = Duration::from_secs(60);
 /// Stderr lines of the child kept for error messages.
 const KEPT_LINES: usize = 20;
 
-/// `openkvs serve` started by a bench; killed and its data dir removed on drop.
+/// `openkvs serve` started by a bench; killed (and its data dir removed, when the bench made it)
+/// on drop.
 #[derive(Debug)]
 pub struct ChildServer {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
     data_dir: PathBuf,
+    remove_dir: bool,
 }
 
 impl ChildServer {
@@ -47,6 +50,26 @@ impl ChildServer {
         ));
         std::fs::create_dir_all(&data_dir)
             .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        let args = ["--listen", "127.0.0.1:0"].map(std::ffi::OsString::from);
+        Self::spawn(exe, &args, data_dir, true)
+    }
+
+    /// Starts `openkvs serve ARGS --data-dir DATA_DIR` (this executable; ARGS name the listen
+    /// address, a configuration file, …) and waits for its startup line, as [`ChildServer::start`];
+    /// the data directory is kept on drop, so a node killed and started again finds it.
+    pub fn start_with(args: &[std::ffi::OsString], data_dir: PathBuf) -> Result<Self, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        Self::spawn(exe, args, data_dir, false)
+    }
+
+    fn spawn(
+        exe: PathBuf,
+        args: &[std::ffi::OsString],
+        data_dir: PathBuf,
+        remove_dir: bool,
+    ) -> Result<Self, String> {
         let mut command = Command::new(exe);
         // The built-in configuration: no configuration file, database or store from the
         // environment of the bench.
@@ -67,7 +90,8 @@ impl ChildServer {
         }
         let spawned = command
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(args)
+            .arg("--data-dir")
             .arg(&data_dir)
             .env("OPENKVS_LOG", "info")
             .stdin(Stdio::null())
@@ -77,13 +101,15 @@ impl ChildServer {
         let mut child = match spawned {
             Ok(c) => c,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&data_dir);
+                if remove_dir {
+                    let _ = std::fs::remove_dir_all(&data_dir);
+                }
                 return Err(format!("cannot start openkvs serve: {e}"));
             }
         };
         let stderr = child.stderr.take();
         // From here on, dropping `server` kills the child and removes the directory.
-        let mut server = ChildServer { child, endpoint: String::new(), data_dir };
+        let mut server = ChildServer { child, endpoint: String::new(), data_dir, remove_dir };
         let stderr = stderr.ok_or("the child's stderr is not piped")?;
         let kept = Arc::new(Mutex::new(VecDeque::new()));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -135,7 +161,9 @@ impl Drop for ChildServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.remove_dir {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 

@@ -139,6 +139,11 @@ pub struct ReconnectStats {
     /// For each interruption: from noticing it to the next PERSISTED ACK, ms (none if it never
     /// came).
     pub recovery_ms: Vec<u64>,
+    /// When each interruption was noticed, ms after the first session started (the tracker's
+    /// clock, as [`super::session::FragmentTiming`]'s times): a PERSISTED ACK after it came on a
+    /// later session.
+    #[serde(skip)]
+    pub interrupted_at_ms: Vec<u64>,
     /// Why each session after the first was needed.
     pub causes: Vec<String>,
 }
@@ -452,6 +457,8 @@ where
         }
     }
     stats.retried_errors = report.retried_errors;
+    stats.interrupted_at_ms =
+        interrupted_at.iter().map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).collect();
     stats.recovery_ms = interrupted_at
         .iter()
         .filter_map(|&at| {

@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::driver::{DriverInput, ReceivedMedia};
 use super::{WebRtc, WebRtcError};
+use crate::cluster::{ClaimError, Cluster};
 use crate::ingest::session::{body_stream, run};
 use crate::ingest::{AckKind, Ingest, SessionParams};
 use crate::media::annexb::{annex_b_to_avcc, avcc_record};
@@ -49,6 +50,10 @@ pub struct StorageTarget {
     pub message_ttl: Duration,
     /// The mapped stream.
     pub stream: Stream,
+    /// Cluster mode: the recording claims the stream's writer epoch, as a PutMedia does, and
+    /// commits every fragment under it (design/0020-cluster.md), so a node that lost the stream
+    /// commits nothing more of it.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// Per-track wall-clock anchoring of RTP times.
@@ -249,7 +254,7 @@ impl WebRtc {
                         continue;
                     }
                     if body.is_none() {
-                        body = Some(start_ingest(&ingest, &target.stream, joined).await?);
+                        body = Some(start_ingest(&ingest, &target, joined).await?);
                     }
                     if let Some(tx) = &body
                         && tx.send(Ok(Bytes::from(bytes))).await.is_err()
@@ -266,12 +271,15 @@ impl WebRtc {
 }
 
 /// Starts the in-process PutMedia session that records the Matroska bytes; its ACKs are logged
-/// (the first PERSISTED with the time since JoinStorageSession).
+/// (the first PERSISTED with the time since JoinStorageSession). In cluster mode it first claims
+/// the stream's writer epoch, refused while another live node's session holds it, and keeps the
+/// lease until the session's last ACK; a fenced commit ends the recording (ERROR 5000).
 async fn start_ingest(
     ingest: &Arc<Ingest>,
-    stream: &Stream,
+    target: &StorageTarget,
     joined: Instant,
 ) -> Result<mpsc::Sender<Result<Bytes, String>>, WebRtcError> {
+    let stream = &target.stream;
     // A replaced session's recording may still be finishing: wait briefly for its slot.
     let deadline = Instant::now() + Duration::from_secs(5);
     let slot = loop {
@@ -283,6 +291,15 @@ async fn start_ingest(
             }
         }
     };
+    let lease = match &target.cluster {
+        Some(cluster) => Some(cluster.claim_writer(stream.id).await.map_err(|e| match e {
+            ClaimError::HeldElsewhere { node_id } => {
+                WebRtcError::BadOffer(format!("the stream is being written by a producer on node {node_id}"))
+            }
+            ClaimError::Index(e) => WebRtcError::BadOffer(format!("claiming the stream's writer epoch: {e}")),
+        })?),
+        None => None,
+    };
     let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(256);
     let body = body_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
@@ -292,11 +309,13 @@ async fn start_ingest(
         timecode_type: TimecodeType::Absolute,
         producer_start_timestamp: None,
         remote: None,
-        writer_epoch: None,
+        writer_epoch: lease.as_ref().map(|l| l.epoch()),
     };
     let mut acks = run(ingest.clone(), slot, params, body);
     let name = stream.name.to_string();
     tokio::spawn(async move {
+        // The writer lease lives as long as the session's ACKs.
+        let _lease = lease;
         let mut first = true;
         while let Some(ack) = acks.recv().await {
             match &ack.kind {

@@ -257,16 +257,7 @@ impl TestCluster {
 
     /// The members node `i` reports in `/ready` (`None` if it does not answer).
     pub async fn members_seen_by(&self, i: usize) -> Option<Vec<String>> {
-        let url = format!("{}/ready", self.url(i));
-        let body = tokio::time::timeout(Duration::from_secs(2), http_get(&url)).await.ok()??;
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        let mut members: Vec<String> = v["cluster"]["members"]
-            .as_array()?
-            .iter()
-            .filter_map(|m| m.as_str().map(str::to_owned))
-            .collect();
-        members.sort();
-        Some(members)
+        openkvs::bench::cluster_nodes::members_seen_by(&self.url(i)).await
     }
 
     /// A connection to the shared database (for assertions on the index).

@@ -47,6 +47,7 @@ pub async fn handle(
         channel_id: channel.id,
         message_ttl: Duration::from_secs(u64::from(channel.message_ttl_seconds)),
         stream,
+        cluster: state.cluster.clone(),
     };
     webrtc
         .join_storage_session(state.signaling.clone(), state.ingest.clone(), target, joined)
