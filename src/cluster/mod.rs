@@ -7,6 +7,10 @@
 //! that makes a stale epoch's commit fail lives in the archive's commit transaction; this module
 //! only claims, renews and releases epochs.
 //!
+//! Coordination over NATS and Postgres (design/0021-cluster-coordination.md): the signaling relay
+//! between nodes ([`signaling`]), the "fragment persisted" feed ([`persisted_feed`]) and the
+//! analysis workers' leases ([`worker_leases`]), started by [`Cluster::coordinate`].
+//!
 //! It must not exist in single-node mode: `app` builds no [`Cluster`] then, and nothing in the
 //! single-node path waits on it. It reaches the database only through the archive's catalog
 //! (`ClusterIndex`), speaks no HTTP, and keeps no state that matters beyond the process: a node
@@ -14,6 +18,9 @@
 
 pub mod membership;
 pub mod ownership;
+pub mod persisted_feed;
+pub mod signaling;
+pub mod worker_leases;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -44,6 +51,13 @@ pub struct ClusterConfig {
     pub heartbeat_interval_ms: u64,
     /// A node whose heartbeat is older than this is dead: its streams move to other nodes, ms.
     pub member_ttl_ms: u64,
+    /// The first token of every NATS subject the cluster uses (signaling relay, "fragment
+    /// persisted" feed); its upper-case form names the JetStream stream (`<PREFIX>_PERSISTED`).
+    pub subject_prefix: String,
+    /// How long an analysis worker's lease on a stream lasts without renewal, ms: a dead node's
+    /// (worker, stream) pairs move to another node within this (sooner when its membership row
+    /// expires first). Renewed every third of it.
+    pub worker_lease_ttl_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -54,6 +68,8 @@ impl Default for ClusterConfig {
             nats_url: None,
             heartbeat_interval_ms: 1_000,
             member_ttl_ms: 5_000,
+            subject_prefix: "openkvs".to_owned(),
+            worker_lease_ttl_ms: 10_000,
         }
     }
 }
@@ -74,6 +90,11 @@ impl ClusterConfig {
         Duration::from_millis(self.member_ttl_ms)
     }
 
+    /// The worker lease TTL.
+    pub fn worker_lease_ttl(&self) -> Duration {
+        Duration::from_millis(self.worker_lease_ttl_ms)
+    }
+
     /// Checks the section on its own (`app` checks what it needs of the others).
     pub fn validate(&self) -> Result<(), String> {
         if !self.enabled() {
@@ -89,6 +110,20 @@ impl ClusterConfig {
             && (id.is_empty() || id.len() > 128 || id.chars().any(char::is_whitespace))
         {
             return Err(format!("cluster.node_id must be 1..=128 characters without spaces, got {id:?}"));
+        }
+        if self.worker_lease_ttl_ms < 300 {
+            return Err(format!(
+                "cluster.worker_lease_ttl_ms must be at least 300, got {}",
+                self.worker_lease_ttl_ms
+            ));
+        }
+        let token_ok =
+            |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
+        if !self.subject_prefix.split('.').all(token_ok) {
+            return Err(format!(
+                "cluster.subject_prefix must be dot-separated tokens of [A-Za-z0-9_-], got {:?}",
+                self.subject_prefix
+            ));
         }
         if let Some(url) = &self.advertise_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -126,6 +161,8 @@ pub struct Cluster {
     /// The writer leases this node holds: stream id → epoch (one PutMedia session each).
     held: Mutex<HashMap<i64, i64>>,
     stop: watch::Sender<bool>,
+    /// The cluster's NATS connection (signaling relay, fragment feeds).
+    nats: async_nats::Client,
 }
 
 impl Cluster {
@@ -138,6 +175,10 @@ impl Cluster {
         url: String,
     ) -> Result<Arc<Self>, IndexError> {
         let incarnation = uuid::Uuid::new_v4().simple().to_string();
+        let nats_url = config.nats_url.clone().unwrap_or_default();
+        let nats = async_nats::connect(&nats_url)
+            .await
+            .map_err(|e| IndexError::Other(format!("cannot connect to NATS at {nats_url}: {e}")))?;
         let (members_changed, _) = watch::channel(0);
         let (stop, _) = watch::channel(false);
         let cluster = Arc::new(Self {
@@ -150,6 +191,7 @@ impl Cluster {
             members_changed,
             held: Mutex::new(HashMap::new()),
             stop,
+            nats,
         });
         cluster.beat().await?;
         tokio::spawn(membership::run(cluster.clone(), cluster.stop.subscribe()));
@@ -166,6 +208,11 @@ impl Cluster {
         &self.url
     }
 
+    /// The cluster's NATS connection.
+    pub fn nats(&self) -> &async_nats::Client {
+        &self.nats
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
@@ -180,6 +227,21 @@ impl Cluster {
     /// A receiver that changes whenever [`Cluster::members`] does.
     pub fn watch_members(&self) -> watch::Receiver<u64> {
         self.members_changed.subscribe()
+    }
+
+    /// Starts the coordination of this node with the others: signaling peers reached through
+    /// NATS, the "fragment persisted" feed, and the analysis workers' leases (gated by `leases`).
+    pub async fn coordinate(
+        self: &Arc<Self>,
+        signaling: &Arc<crate::signaling::SignalingHub>,
+        feed: &crate::archive::PersistedFeed,
+        workers: Arc<crate::workers::Workers>,
+        leases: Arc<crate::workers::leases::LeaseGate>,
+    ) -> Result<(), async_nats::Error> {
+        signaling::NatsPeers::start(self, signaling).await?;
+        persisted_feed::start(self, feed, workers.clone()).await?;
+        worker_leases::start(self.clone(), workers, leases);
+        Ok(())
     }
 
     /// Stops the heartbeat and leaves the cluster (graceful shutdown): the streams this node
