@@ -16,7 +16,7 @@ use aws_sdk_kinesisvideo::types::{
 use common::signaling::{connect, presign, presign_as, quiet, recv, send};
 use common::{Backend, TestServer};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 backend_tests!(index_only: routing_and_casing, held_messages_and_replacement, errors_and_refused_upgrades, ice_and_alexa);

@@ -193,6 +193,15 @@ impl Cluster {
             stop,
             nats,
         });
+        match cluster.archive.node_id_in_use(&cluster.node_id, &cluster.incarnation).await {
+            Ok(true) => tracing::warn!(
+                "another live member already uses node id {:?}: two processes under one id share its streams' \
+                 leases and ownership; give every node its own [cluster] node_id",
+                cluster.node_id
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("cannot check whether node id {:?} is in use: {e}", cluster.node_id),
+        }
         cluster.beat().await?;
         tokio::spawn(membership::run(cluster.clone(), cluster.stop.subscribe()));
         Ok(cluster)

@@ -11,10 +11,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Instant;
 
+/// The held (worker, stream) pairs, and until when they are valid.
+type Held = (HashSet<(String, i64)>, Option<Instant>);
+
 /// The leases this node holds.
 #[derive(Debug, Default)]
 pub struct LeaseGate {
-    held: Mutex<(HashSet<(String, i64)>, Option<Instant>)>,
+    held: Mutex<Held>,
 }
 
 impl LeaseGate {
