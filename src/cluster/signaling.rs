@@ -16,8 +16,9 @@
 //! Owns the subjects and their JSON bodies; routing and holding stay in `signaling::SignalingHub`.
 //! Knows nothing of WebSockets or HTTP.
 
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -72,6 +73,9 @@ pub struct NatsPeers {
     node_id: String,
     hub: Weak<SignalingHub>,
     lanes: Vec<tokio::sync::mpsc::Sender<Forward>>,
+    /// When each peer was last announced by another node: a delivery that found no responder
+    /// while the peer was connecting is tried once more instead of being held.
+    joined: Arc<Mutex<HashMap<(i64, Role), Instant>>>,
 }
 
 /// A peer's subject token(s): `master` or `viewer.<client id>`.
@@ -87,10 +91,11 @@ impl NatsPeers {
     /// and sets itself as the hub's [`RemotePeers`].
     pub async fn start(cluster: &Cluster, hub: &Arc<SignalingHub>) -> Result<Arc<Self>, async_nats::Error> {
         let nats = cluster.nats().clone();
+        let joined = Arc::new(Mutex::new(HashMap::new()));
         let lanes = (0..LANES)
             .map(|_| {
                 let (tx, rx) = tokio::sync::mpsc::channel(LANE_DEPTH);
-                tokio::spawn(run_lane(nats.clone(), Arc::downgrade(hub), rx));
+                tokio::spawn(run_lane(nats.clone(), Arc::downgrade(hub), joined.clone(), rx));
                 tx
             })
             .collect();
@@ -100,6 +105,7 @@ impl NatsPeers {
             node_id: cluster.node_id().to_owned(),
             hub: Arc::downgrade(hub),
             lanes,
+            joined,
         });
         let mut joined = peers.nats.subscribe(format!("{}.*.joined", peers.prefix)).await?;
         let me = peers.clone();
@@ -126,6 +132,12 @@ impl NatsPeers {
         let Some(channel_id) = subject.rsplit('.').nth(1).and_then(|t| t.parse::<i64>().ok()) else { return };
         let Some(hub) = self.hub.upgrade() else { return };
         let role = j.client_id.map_or(Role::Master, Role::Viewer);
+        // Under the `joined` lock, which the lanes also hold while they decide to hold a message:
+        // a message is either held before this takes it, or sent again by its lane.
+        let mut joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        joined.retain(|_, at| now.duration_since(*at) < DELIVERY_TIMEOUT * 2);
+        joined.insert((channel_id, role.clone()), now);
         for (message, ttl) in hub.connected_elsewhere(channel_id, &role, j.since_ms) {
             self.forward(channel_id, role.clone(), message, ttl);
         }
@@ -210,18 +222,38 @@ impl RemotePeers for NatsPeers {
     }
 }
 
-/// Sends one lane's messages in order; what no node takes is held here.
+/// Sends one lane's messages in order; what no node takes is held here. A message that found no
+/// node while its recipient was being announced elsewhere (its subscription and the announcement
+/// raced the send) is sent once more.
 async fn run_lane(
     nats: async_nats::Client,
     hub: Weak<SignalingHub>,
+    joined: Arc<Mutex<HashMap<(i64, Role), Instant>>>,
     mut rx: tokio::sync::mpsc::Receiver<Forward>,
 ) {
     while let Some((subject, body, channel_id, recipient, message, ttl)) = rx.recv().await {
-        let delivered =
-            matches!(tokio::time::timeout(DELIVERY_TIMEOUT, nats.request(subject, body)).await, Ok(Ok(_)));
-        if !delivered {
-            let Some(hub) = hub.upgrade() else { return };
-            hub.hold(channel_id, recipient, message, ttl);
+        let sent = Instant::now();
+        let send = |subject: String, body: Bytes| {
+            let nats = nats.clone();
+            async move {
+                matches!(tokio::time::timeout(DELIVERY_TIMEOUT, nats.request(subject, body)).await, Ok(Ok(_)))
+            }
+        };
+        if send(subject.clone(), body.clone()).await {
+            continue;
+        }
+        let Some(hub) = hub.upgrade() else { return };
+        let key = (channel_id, recipient);
+        let announced = {
+            let joined = joined.lock().unwrap_or_else(|p| p.into_inner());
+            let announced = joined.get(&key).is_some_and(|at| *at >= sent);
+            if !announced {
+                hub.hold(channel_id, key.1.clone(), message.clone(), ttl);
+            }
+            announced
+        };
+        if announced && !send(subject, body).await {
+            hub.hold(channel_id, key.1, message, ttl);
         }
     }
 }
