@@ -180,7 +180,15 @@ impl Server {
         };
         let mut worker_specs = Workers::builtin(&config.workers, &worker_env);
         worker_specs.extend(extra_workers);
-        let workers = Workers::start(worker_specs, worker_env, archive.persisted(), config.workers.clone());
+        // Cluster mode: the workers analyse only the (worker, stream) pairs this node leases.
+        let leases = config.cluster.enabled().then(|| Arc::new(crate::workers::leases::LeaseGate::new()));
+        let workers = Workers::start(
+            worker_specs,
+            worker_env,
+            archive.persisted(),
+            config.workers.clone(),
+            leases.clone(),
+        );
         let keys = Arc::new(KeyStore::new(config.auth.mode, &config.auth.keys));
         let verifier = Arc::new(Verifier::new(
             match config.auth.mode {
@@ -203,12 +211,17 @@ impl Server {
             listeners.push(bind_one(addr, Some(acceptor)).await?);
         }
         let tls_listener = listeners.iter().find(|l| l.tls.is_some()).map(|l| l.info.clone());
-        let cluster = if config.cluster.enabled() {
-            let cluster = join_cluster(config, archive.clone(), &listeners[0].info).await?;
-            crate::cluster::feeds::start(&cluster, ingest.clone(), archive.persisted());
-            Some(cluster)
-        } else {
-            None
+        let cluster = match leases {
+            Some(leases) => {
+                let cluster = join_cluster(config, archive.clone(), &listeners[0].info).await?;
+                crate::cluster::feeds::start(&cluster, ingest.clone());
+                cluster
+                    .coordinate(&signaling, archive.persisted(), workers.clone(), leases)
+                    .await
+                    .map_err(|e| StartError::Cluster(format!("cannot subscribe on NATS: {e}")))?;
+                Some(cluster)
+            }
+            None => None,
         };
         let edge_agent = edge::local_agent(config, archive.clone(), &listeners[0].info);
         let token_key = session_token_key(config);

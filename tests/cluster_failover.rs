@@ -21,14 +21,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_kinesisvideo::config::Credentials;
-use aws_sdk_kinesisvideo::types::ApiName;
 use bytes::Bytes;
 use common::archived_client;
-use common::cluster::TestCluster;
+use common::cluster::{TestCluster, resolver};
 use openkvs::media::fragment::TimecodeType;
 use openkvs::media::mkv::rewrite::FragmentPolicy;
 use openkvs::producer::body::{PreparedFile, Retimer};
-use openkvs::producer::reconnect::{BufferFull, ReconnectOptions, Resolve, put_media_reconnecting};
+use openkvs::producer::reconnect::{BufferFull, ReconnectOptions, put_media_reconnecting};
 use openkvs::producer::session::{FinalAck, SessionOptions, Target, Tracker};
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/h264_640x360_20s_2sgop.mkv");
@@ -39,24 +38,6 @@ const RESUME_BOUND: Duration = Duration::from_secs(10);
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
-/// GetDataEndpoint(PUT_MEDIA) for `stream`, asked of each node in turn (a dead one refuses at once:
-/// the clients do not retry).
-fn resolver(clients: Arc<Vec<aws_sdk_kinesisvideo::Client>>, stream: String) -> Resolve {
-    Arc::new(move || {
-        let (clients, stream) = (clients.clone(), stream.clone());
-        Box::pin(async move {
-            let mut last = String::new();
-            for c in clients.iter() {
-                match c.get_data_endpoint().stream_name(&stream).api_name(ApiName::PutMedia).send().await {
-                    Ok(out) => return out.data_endpoint.ok_or_else(|| "no DataEndpoint".to_owned()),
-                    Err(e) => last = format!("{e:?}"),
-                }
-            }
-            Err(last)
-        })
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,10 +8,8 @@
 //!   node's interest is fresh ([`INTEREST_TTL`]), so a stream nobody reads elsewhere costs NATS
 //!   nothing. Received events go to the node's own [`crate::ingest::LiveHub`], which its GetMedia
 //!   readers, WebRTC feeds and console already read: they cannot tell a remote stream from a local one.
-//! - **"Fragment persisted", JetStream.** Every fragment this node commits is published on
-//!   `<prefix>.fragments.<stream id>` into the JetStream stream [`fragments_stream_name`] (kept
-//!   [`FRAGMENTS_MAX_AGE`]): a durable, replayable record that a fragment exists, for consumers that
-//!   must not miss one. HLS and DASH need neither feed: they read the shared index.
+//! - **"Fragment persisted"** records go through JetStream in [`super::persisted_feed`]. HLS and
+//!   DASH need neither: they read the shared index.
 //!
 //! It owns no state that matters: losing NATS loses live frames for other nodes' readers (they
 //! fall back to the store through the index), never a fragment. It must not block ingest: events
@@ -22,21 +20,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Serialize;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use super::{Cluster, live_wire};
-use crate::archive::PersistedFeed;
 use crate::ingest::{Ingest, LiveEvent};
-use crate::model::FragmentRecord;
 
 /// How often a node with a local reader of a remote stream renews its interest.
 pub const INTEREST_EVERY: Duration = Duration::from_millis(1_000);
 /// How long the ingesting node keeps publishing after the last interest.
 pub const INTEREST_TTL: Duration = Duration::from_millis(3_000);
-/// How long the JetStream stream keeps "fragment persisted" records.
-pub const FRAGMENTS_MAX_AGE: Duration = Duration::from_secs(3_600);
-
 /// The subject of a stream's live events.
 pub fn live_subject(prefix: &str, stream_id: i64) -> String {
     format!("{prefix}.live.{stream_id}")
@@ -47,32 +39,6 @@ pub fn interest_subject(prefix: &str, stream_id: i64) -> String {
     format!("{prefix}.interest.{stream_id}")
 }
 
-/// The subject of a stream's "fragment persisted" records.
-pub fn fragments_subject(prefix: &str, stream_id: i64) -> String {
-    format!("{prefix}.fragments.{stream_id}")
-}
-
-/// The JetStream stream that keeps every `<prefix>.fragments.>` record.
-pub fn fragments_stream_name(prefix: &str) -> String {
-    let safe: String = prefix
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect();
-    format!("{safe}_fragments")
-}
-
-/// A "fragment persisted" record (JSON).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PersistedRecord<'a> {
-    stream_id: i64,
-    fragment_number: &'a str,
-    producer_timestamp_ms: i64,
-    server_timestamp_ms: i64,
-    duration_ms: i64,
-    node: &'a str,
-}
-
 struct Shared {
     cluster: Arc<Cluster>,
     ingest: Arc<Ingest>,
@@ -81,7 +47,7 @@ struct Shared {
 }
 
 /// Starts the feeds of a node that joined `cluster`: they run until the node leaves.
-pub fn start(cluster: &Arc<Cluster>, ingest: Arc<Ingest>, persisted: &PersistedFeed) {
+pub fn start(cluster: &Arc<Cluster>, ingest: Arc<Ingest>) {
     let shared = Arc::new(Shared { cluster: cluster.clone(), ingest, listening: Mutex::new(HashSet::new()) });
     let hub = shared.ingest.live();
     if let Some(outbox) = hub.remote_outbox() {
@@ -91,7 +57,6 @@ pub fn start(cluster: &Arc<Cluster>, ingest: Arc<Ingest>, persisted: &PersistedF
     if let Some(first) = hub.watch_first_readers() {
         tokio::spawn(listen_for_readers(shared.clone(), first));
     }
-    tokio::spawn(publish_persisted(shared, persisted.subscribe()));
 }
 
 impl Shared {
@@ -210,55 +175,6 @@ async fn listen(shared: Arc<Shared>, stream_id: i64) {
     }
 }
 
-/// Publishes every fragment this node commits into the cluster's JetStream stream.
-async fn publish_persisted(shared: Arc<Shared>, mut persisted: broadcast::Receiver<Arc<FragmentRecord>>) {
-    let js = async_nats::jetstream::new(shared.cluster.nats().clone());
-    let config = async_nats::jetstream::stream::Config {
-        name: fragments_stream_name(shared.prefix()),
-        subjects: vec![format!("{}.fragments.>", shared.prefix())],
-        max_age: FRAGMENTS_MAX_AGE,
-        ..Default::default()
-    };
-    if let Err(e) = js.get_or_create_stream(config).await {
-        tracing::warn!("cannot create the JetStream stream of persisted fragments: {e}; not publishing them");
-        return;
-    }
-    let mut stopped = shared.stopped();
-    loop {
-        let record = tokio::select! {
-            _ = stopped.changed() => return,
-            r = persisted.recv() => match r {
-                Ok(r) => r,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("{n} persisted fragments not published to JetStream (too far behind)");
-                    continue;
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-        };
-        let payload = serde_json::to_vec(&PersistedRecord {
-            stream_id: record.stream_id,
-            fragment_number: record.number.as_str(),
-            producer_timestamp_ms: record.producer_ts_ms,
-            server_timestamp_ms: record.server_ts_ms,
-            duration_ms: record.duration_ms,
-            node: shared.cluster.node_id(),
-        })
-        .unwrap_or_default();
-        match js.publish(fragments_subject(shared.prefix(), record.stream_id), payload.into()).await {
-            Ok(ack) => {
-                // The acknowledgement is awaited apart: one slow ack must not hold the next record.
-                tokio::spawn(async move {
-                    if let Err(e) = ack.await {
-                        tracing::debug!("JetStream did not acknowledge a persisted fragment: {e}");
-                    }
-                });
-            }
-            Err(e) => tracing::debug!("persisted fragment not published to JetStream: {e}"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,8 +183,5 @@ mod tests {
     fn subjects_and_stream_name() {
         assert_eq!(live_subject("openkvs", 42), "openkvs.live.42");
         assert_eq!(interest_subject("openkvs", 42), "openkvs.interest.42");
-        assert_eq!(fragments_subject("a.b", 7), "a.b.fragments.7");
-        assert_eq!(fragments_stream_name("openkvs"), "openkvs_fragments");
-        assert_eq!(fragments_stream_name("openkvs.c-1"), "openkvs_c-1_fragments");
     }
 }

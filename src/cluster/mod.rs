@@ -9,6 +9,10 @@
 //! opened by [`Cluster::join`]; [`feeds`] carries live frames and "fragment persisted" records
 //! between nodes over it (design/0021-cluster-feeds.md).
 //!
+//! Coordination over NATS and Postgres (design/0025-cluster-coordination.md): the signaling relay
+//! between nodes ([`signaling`]), the "fragment persisted" feed ([`persisted_feed`]) and the
+//! analysis workers' leases ([`worker_leases`]), started by [`Cluster::coordinate`].
+//!
 //! It must not exist in single-node mode: `app` builds no [`Cluster`] then, and nothing in the
 //! single-node path waits on it. It reaches the database only through the archive's catalog
 //! (`ClusterIndex`), speaks no HTTP, and keeps no state that matters beyond the process: a node
@@ -18,6 +22,9 @@ pub mod feeds;
 mod live_wire;
 pub mod membership;
 pub mod ownership;
+pub mod persisted_feed;
+pub mod signaling;
+pub mod worker_leases;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -44,13 +51,19 @@ pub struct ClusterConfig {
     pub advertise_url: Option<String>,
     /// The NATS server of the cluster (`nats://host:port`). Setting it turns cluster mode on.
     pub nats_url: Option<String>,
-    /// The first token(s) of every NATS subject the cluster uses (`<prefix>.live.<stream id>`,
-    /// …; design/0021-cluster-feeds.md). Clusters sharing one NATS server need distinct prefixes.
-    pub subject_prefix: String,
     /// How often this node renews its membership and its PutMedia sessions' leases, ms.
     pub heartbeat_interval_ms: u64,
     /// A node whose heartbeat is older than this is dead: its streams move to other nodes, ms.
     pub member_ttl_ms: u64,
+    /// The first token(s) of every NATS subject the cluster uses (live frames, signaling relay,
+    /// "fragment persisted" feed; design/0021); its upper-case form, dots as `_`, names the
+    /// JetStream stream (`<PREFIX>_PERSISTED`). Clusters sharing one NATS server need distinct
+    /// prefixes.
+    pub subject_prefix: String,
+    /// How long an analysis worker's lease on a stream lasts without renewal, ms: a dead node's
+    /// (worker, stream) pairs move to another node within this (sooner when its membership row
+    /// expires first). Renewed every third of it.
+    pub worker_lease_ttl_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -59,9 +72,10 @@ impl Default for ClusterConfig {
             node_id: None,
             advertise_url: None,
             nats_url: None,
-            subject_prefix: "openkvs".to_owned(),
             heartbeat_interval_ms: 1_000,
             member_ttl_ms: 5_000,
+            subject_prefix: "openkvs".to_owned(),
+            worker_lease_ttl_ms: 10_000,
         }
     }
 }
@@ -82,6 +96,11 @@ impl ClusterConfig {
         Duration::from_millis(self.member_ttl_ms)
     }
 
+    /// The worker lease TTL.
+    pub fn worker_lease_ttl(&self) -> Duration {
+        Duration::from_millis(self.worker_lease_ttl_ms)
+    }
+
     /// Checks the section on its own (`app` checks what it needs of the others).
     pub fn validate(&self) -> Result<(), String> {
         if !self.enabled() {
@@ -93,19 +112,24 @@ impl ClusterConfig {
                 self.member_ttl_ms, self.heartbeat_interval_ms
             ));
         }
-        let token_ok = |t: &str| {
-            !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic() && c != '*' && c != '>' && c != '.')
-        };
-        if !self.subject_prefix.split('.').all(token_ok) {
-            return Err(format!(
-                "cluster.subject_prefix must be NATS subject tokens separated by dots (no spaces, '*' or '>'), got {:?}",
-                self.subject_prefix
-            ));
-        }
         if let Some(id) = &self.node_id
             && (id.is_empty() || id.len() > 128 || id.chars().any(char::is_whitespace))
         {
             return Err(format!("cluster.node_id must be 1..=128 characters without spaces, got {id:?}"));
+        }
+        if self.worker_lease_ttl_ms < 300 {
+            return Err(format!(
+                "cluster.worker_lease_ttl_ms must be at least 300, got {}",
+                self.worker_lease_ttl_ms
+            ));
+        }
+        let token_ok =
+            |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
+        if !self.subject_prefix.split('.').all(token_ok) {
+            return Err(format!(
+                "cluster.subject_prefix must be dot-separated tokens of [A-Za-z0-9_-], got {:?}",
+                self.subject_prefix
+            ));
         }
         if let Some(url) = &self.advertise_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -136,8 +160,6 @@ pub struct Cluster {
     url: String,
     incarnation: String,
     config: ClusterConfig,
-    /// The cluster's NATS connection (the feeds between nodes).
-    nats: async_nats::Client,
     /// The live members as of the last heartbeat, by node id (this node included).
     members: RwLock<Vec<ClusterMember>>,
     /// Changes whenever the cached membership does.
@@ -145,6 +167,8 @@ pub struct Cluster {
     /// The writer leases this node holds: stream id → epoch (one PutMedia session each).
     held: Mutex<HashMap<i64, i64>>,
     stop: watch::Sender<bool>,
+    /// The cluster's NATS connection (live frames, signaling relay, fragment feed).
+    nats: async_nats::Client,
 }
 
 impl Cluster {
@@ -172,12 +196,21 @@ impl Cluster {
             url,
             incarnation,
             config,
-            nats,
             members: RwLock::new(Vec::new()),
             members_changed,
             held: Mutex::new(HashMap::new()),
             stop,
+            nats,
         });
+        match cluster.archive.node_id_in_use(&cluster.node_id, &cluster.incarnation).await {
+            Ok(true) => tracing::warn!(
+                "another live member already uses node id {:?}: two processes under one id share its streams' \
+                 leases and ownership; give every node its own [cluster] node_id",
+                cluster.node_id
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::warn!("cannot check whether node id {:?} is in use: {e}", cluster.node_id),
+        }
         cluster.beat().await?;
         tokio::spawn(membership::run(cluster.clone(), cluster.stop.subscribe()));
         Ok(cluster)
@@ -212,6 +245,21 @@ impl Cluster {
     /// A receiver that changes whenever [`Cluster::members`] does.
     pub fn watch_members(&self) -> watch::Receiver<u64> {
         self.members_changed.subscribe()
+    }
+
+    /// Starts the coordination of this node with the others: signaling peers reached through
+    /// NATS, the "fragment persisted" feed, and the analysis workers' leases (gated by `leases`).
+    pub async fn coordinate(
+        self: &Arc<Self>,
+        signaling: &Arc<crate::signaling::SignalingHub>,
+        feed: &crate::archive::PersistedFeed,
+        workers: Arc<crate::workers::Workers>,
+        leases: Arc<crate::workers::leases::LeaseGate>,
+    ) -> Result<(), async_nats::Error> {
+        signaling::NatsPeers::start(self, signaling).await?;
+        persisted_feed::start(self, feed, workers.clone()).await?;
+        worker_leases::start(self.clone(), workers, leases);
+        Ok(())
     }
 
     /// Stops the heartbeat and leaves the cluster (graceful shutdown): the streams this node

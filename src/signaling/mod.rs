@@ -5,17 +5,23 @@
 //! storage session (JoinStorageSessionAsViewer): while one is attached, that viewer's messages go
 //! to the in-process session instead of the master, and the session speaks to it as its master.
 //!
+//! In cluster mode a [`RemotePeers`] (set once with [`SignalingHub::set_remote`]) reaches the
+//! peers connected to other nodes: a message whose recipient is not connected here is handed to it
+//! instead of being held, and every connection made with [`SignalingHub::connect_shared`] is
+//! announced to it, so other nodes deliver this peer's messages here and replace their own
+//! connection of the same role. On a single node there is none and nothing changes.
+//!
 //! Owns routing, the per-channel limits and the message shapes clients receive. It knows nothing
 //! of HTTP or WebSockets (the API layer moves [`Outbound`] values to sockets and parses frames
-//! with [`Inbound::parse`]) and nothing of the index (callers pass channel ids and TTLs). Payloads
-//! are relayed unchanged.
+//! with [`Inbound::parse`]), nothing of NATS, and nothing of the index (callers pass channel ids
+//! and TTLs). Payloads are relayed unchanged.
 
 pub mod ice;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -222,6 +228,26 @@ pub enum ConnectError {
 struct Peer {
     conn_id: u64,
     tx: mpsc::Sender<Outbound>,
+    /// When it connected, ms since the epoch (orders replacements across nodes).
+    since_ms: i64,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The peers connected to other nodes of a cluster (implemented over NATS by `cluster`).
+#[async_trait::async_trait]
+pub trait RemotePeers: Send + Sync + std::fmt::Debug {
+    /// A peer connected here at `since_ms`: once this returns, messages for it sent on other
+    /// nodes reach this hub ([`SignalingHub::deliver_here`]), and the other nodes have been told
+    /// (they replace their own connection of that role and send what they held for it). The
+    /// returned value is kept as long as the connection and dropped with it.
+    async fn attach(&self, channel_id: i64, role: &Role, since_ms: i64) -> Box<dyn Send + Sync>;
+
+    /// A relayed message for a peer that is not connected here; if no node has it either, it is
+    /// given back with [`SignalingHub::hold`] for `ttl`.
+    fn forward(&self, channel_id: i64, recipient: Role, message: Outbound, ttl: Duration);
 }
 
 #[derive(Debug)]
@@ -238,6 +264,15 @@ struct ChannelState {
     held: Vec<Held>,
     /// Viewers whose messages go to a storage session instead of the master, by ClientId.
     session_viewers: HashMap<String, Peer>,
+}
+
+impl ChannelState {
+    fn peer(&self, role: &Role) -> Option<&Peer> {
+        match role {
+            Role::Master => self.master.as_ref(),
+            Role::Viewer(id) => self.viewers.get(id),
+        }
+    }
 }
 
 /// A storage session's end of one viewer's signaling (JoinStorageSessionAsViewer): the viewer's
@@ -267,7 +302,6 @@ impl Drop for SessionViewerLink<'_> {
 }
 
 /// One open connection: its inbox and identity. Dropping it disconnects it.
-#[derive(Debug)]
 pub struct Connection<'a> {
     hub: &'a SignalingHub,
     /// The channel's index id.
@@ -278,6 +312,18 @@ pub struct Connection<'a> {
     pub conn_id: u64,
     /// Messages for this client, in order. Closed when the connection is replaced or dropped.
     pub inbox: mpsc::Receiver<Outbound>,
+    /// Its registration with the other nodes (cluster mode, [`SignalingHub::connect_shared`]).
+    _remote: Option<Box<dyn Send + Sync>>,
+}
+
+impl std::fmt::Debug for Connection<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("channel_id", &self.channel_id)
+            .field("role", &self.role)
+            .field("conn_id", &self.conn_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for Connection<'_> {
@@ -295,12 +341,23 @@ pub struct SignalingHub {
     config: SignalingConfig,
     channels: Mutex<HashMap<i64, ChannelState>>,
     next_conn: AtomicU64,
+    remote: OnceLock<Arc<dyn RemotePeers>>,
 }
 
 impl SignalingHub {
     /// An empty hub.
     pub fn new(config: SignalingConfig) -> Self {
-        Self { config, channels: Mutex::new(HashMap::new()), next_conn: AtomicU64::new(1) }
+        Self {
+            config,
+            channels: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+            remote: OnceLock::new(),
+        }
+    }
+
+    /// Reaches the peers of other nodes through `remote` from now on (cluster mode; set once).
+    pub fn set_remote(&self, remote: Arc<dyn RemotePeers>) {
+        let _ = self.remote.set(remote);
     }
 
     /// The configuration.
@@ -320,7 +377,7 @@ impl SignalingHub {
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut channels = self.lock();
         let ch = channels.entry(channel_id).or_default();
-        let peer = Peer { conn_id, tx };
+        let peer = Peer { conn_id, tx, since_ms: now_ms() };
         let old = match &role {
             Role::Master => ch.master.replace(peer),
             Role::Viewer(id) => {
@@ -348,7 +405,66 @@ impl SignalingHub {
             }
         }
         drop(channels);
-        Ok(Connection { hub: self, channel_id, role, conn_id, inbox })
+        Ok(Connection { hub: self, channel_id, role, conn_id, inbox, _remote: None })
+    }
+
+    /// [`SignalingHub::connect`], and in cluster mode registers the connection with the other
+    /// nodes before returning: from then on what their peers send it arrives here, and their own
+    /// connection of the same role (an older master, the same viewer) is replaced.
+    pub async fn connect_shared(&self, channel_id: i64, role: Role) -> Result<Connection<'_>, ConnectError> {
+        let mut conn = self.connect(channel_id, role)?;
+        if let Some(remote) = self.remote.get() {
+            let since_ms =
+                self.lock().get(&channel_id).and_then(|ch| ch.peer(&conn.role)).map_or(0, |p| p.since_ms);
+            conn._remote = Some(remote.attach(channel_id, &conn.role, since_ms).await);
+        }
+        Ok(conn)
+    }
+
+    /// A message from another node for `recipient`: delivered if it is connected here. `false`
+    /// when it is not (or is not reading), so the sender may hold it.
+    pub fn deliver_here(&self, channel_id: i64, recipient: &Role, message: Outbound) -> bool {
+        let channels = self.lock();
+        channels
+            .get(&channel_id)
+            .and_then(|ch| ch.peer(recipient))
+            .is_some_and(|p| p.tx.try_send(message).is_ok())
+    }
+
+    /// Holds a message for `recipient` for `ttl` (no node had it connected), within the
+    /// channel's limit of held messages.
+    pub fn hold(&self, channel_id: i64, recipient: Role, message: Outbound, ttl: Duration) {
+        let mut channels = self.lock();
+        let ch = channels.entry(channel_id).or_default();
+        let now = Instant::now();
+        ch.held.retain(|h| h.expires > now);
+        if ch.held.len() < self.config.max_held_messages_per_channel {
+            ch.held.push(Held { recipient, message, expires: now + ttl });
+        }
+    }
+
+    /// `role` connected to another node at `since_ms`: the messages held here for it are taken
+    /// (to be sent there, with what is left of their TTL), and a connection of the same role here
+    /// that is older gets GO_AWAY.
+    pub fn connected_elsewhere(
+        &self,
+        channel_id: i64,
+        role: &Role,
+        since_ms: i64,
+    ) -> Vec<(Outbound, Duration)> {
+        let mut channels = self.lock();
+        let Some(ch) = channels.get_mut(&channel_id) else { return Vec::new() };
+        if let Some(p) = ch.peer(role)
+            && p.since_ms <= since_ms
+        {
+            let _ = p.tx.try_send(Outbound::GoAway);
+        }
+        let now = Instant::now();
+        ch.held.retain(|h| h.expires > now);
+        let (mine, rest): (Vec<Held>, Vec<Held>) =
+            std::mem::take(&mut ch.held).into_iter().partition(|h| h.recipient == *role);
+        ch.held = rest;
+        mine.into_iter().map(|h| (h.message, h.expires - now)).collect()
     }
 
     fn disconnect(&self, channel_id: i64, role: &Role, conn_id: u64) {
@@ -380,7 +496,7 @@ impl SignalingHub {
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut channels = self.lock();
         let ch = channels.entry(channel_id).or_default();
-        ch.session_viewers.insert(client_id.to_owned(), Peer { conn_id, tx });
+        ch.session_viewers.insert(client_id.to_owned(), Peer { conn_id, tx, since_ms: now_ms() });
         drop(channels);
         SessionViewerLink { hub: self, channel_id, client_id: client_id.to_owned(), conn_id, inbox }
     }
@@ -469,6 +585,14 @@ impl SignalingHub {
                 error_type: "ClientLimitExceededException",
                 description: "The recipient is not reading its messages.".into(),
             }),
+            // Not connected here, in a cluster: another node may have it (or holds it for the TTL).
+            None if self.remote.get().is_some() => {
+                drop(channels);
+                if let Some(remote) = self.remote.get() {
+                    remote.forward(channel_id, recipient, out, ttl);
+                }
+                Ok(())
+            }
             // Not connected (or its connection just ended): hold the message.
             _ => {
                 let now = Instant::now();
@@ -496,7 +620,7 @@ impl SignalingHub {
         offer: String,
     ) -> Result<Option<String>, ConnectError> {
         let role = Role::Viewer(sender_client_id.to_owned());
-        let mut conn = self.connect(channel_id, role.clone())?;
+        let mut conn = self.connect_shared(channel_id, role.clone()).await?;
         let msg = Inbound {
             action: "SDP_OFFER".into(),
             recipient_client_id: None,

@@ -7,6 +7,8 @@
 //! - [`streams`]: stream information cache and the selection rule (config globs, the
 //!   `openkvs:analyzers` tag, analyzers required by a stream's configuration).
 //! - [`notify`]: delivery of recorded events to webhooks (HMAC-signed, retried) and NATS.
+//! - [`leases`]: in cluster mode, the (worker, stream) pairs this node holds a lease on (only
+//!   those are analysed here).
 //! - [`compute`]: the low-priority thread pool analyzers decode on (ingest keeps the CPU).
 //! - [`delivery`]: where generated images go (an S3 bucket under AWS's key layout, or a directory
 //!   under the image root) and the S3 uploads, queued and retried off the analysis path.
@@ -23,6 +25,7 @@ pub mod analyzer;
 pub mod builtin;
 pub mod compute;
 pub mod delivery;
+pub mod leases;
 pub mod notify;
 pub mod runner;
 pub mod streams;
@@ -189,6 +192,7 @@ pub struct Workers {
     archive: Arc<Archive>,
     streams: Arc<StreamDirectory>,
     dispatcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    enabled: bool,
 }
 
 /// Everything the workers need from the server.
@@ -246,12 +250,14 @@ impl Workers {
         specs
     }
 
-    /// Starts `specs` (all running) and the dispatcher on `feed`.
+    /// Starts `specs` (all running) and the dispatcher on `feed`. With `leases` (cluster mode) a
+    /// worker analyses only the streams whose lease this node holds.
     pub fn start(
         specs: Vec<WorkerSpec>,
         env: WorkerEnv,
         feed: &PersistedFeed,
         config: WorkersConfig,
+        leases: Option<Arc<leases::LeaseGate>>,
     ) -> Arc<Self> {
         let streams = Arc::new(StreamDirectory::new(
             env.archive.clone(),
@@ -283,6 +289,7 @@ impl Workers {
                         config: config.clone(),
                         artifact_root: env.artifact_root.clone(),
                         counters,
+                        leases: leases.clone(),
                     }),
                     shards: Mutex::new(None),
                 }
@@ -291,8 +298,13 @@ impl Workers {
         // Subscribe before the shards' first catch-up read, so nothing committed in between is
         // missed.
         let rx = feed.subscribe();
-        let workers =
-            Arc::new(Self { slots, archive: env.archive.clone(), streams, dispatcher: Mutex::new(None) });
+        let workers = Arc::new(Self {
+            slots,
+            archive: env.archive.clone(),
+            streams,
+            dispatcher: Mutex::new(None),
+            enabled: config.enabled,
+        });
         if config.enabled {
             for slot in &workers.slots {
                 slot.start();
@@ -306,6 +318,33 @@ impl Workers {
     /// The workers' names.
     pub fn names(&self) -> Vec<String> {
         self.slots.iter().map(|s| s.core.analyzer.name().to_owned()).collect()
+    }
+
+    /// Whether the workers run at all (`[workers] enabled`).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Makes `worker` re-read `stream_id` from its stored cursor (a lease was gained, or another
+    /// node persisted fragments of the stream). Unknown or paused workers ignore it.
+    pub fn catch_up(&self, worker: &str, stream_id: i64) {
+        let Ok(slot) = self.slot(worker) else { return };
+        let shards = slot.shards.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(shards) = shards.as_ref() else { return };
+        let shard = &shards[stream_id.rem_euclid(shards.len() as i64) as usize];
+        shard.signals.resync.lock().unwrap_or_else(|p| p.into_inner()).insert(stream_id);
+        shard.signals.wake.notify_one();
+    }
+
+    /// Another node persisted fragments of `stream_id`: every worker holding its lease here
+    /// catches up from its cursor.
+    pub fn persisted_elsewhere(&self, stream_id: i64) {
+        for slot in &self.slots {
+            let name = slot.core.analyzer.name();
+            if slot.core.leases.as_ref().is_some_and(|g| g.holds(name, stream_id)) {
+                self.catch_up(name, stream_id);
+            }
+        }
     }
 
     fn slot(&self, name: &str) -> Result<&WorkerSlot, UnknownWorker> {

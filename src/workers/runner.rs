@@ -77,6 +77,8 @@ pub(crate) struct WorkerCore {
     pub config: WorkersConfig,
     pub artifact_root: PathBuf,
     pub counters: Arc<WorkerCounters>,
+    /// Cluster mode: the (worker, stream) pairs this node holds a lease on; `None`: all.
+    pub leases: Option<Arc<super::leases::LeaseGate>>,
 }
 
 /// Where one worker's events go: the index, then (once committed) the notifier.
@@ -207,6 +209,17 @@ impl Shard {
         stream_id.rem_euclid(self.shards as i64) as usize == self.shard
     }
 
+    /// Whether this node may analyse the stream now (cluster mode: it holds the lease). A stream
+    /// it may not is forgotten, so that once leased again its cursor is read afresh (another
+    /// node moved it meanwhile).
+    fn leased(&mut self, stream_id: i64) -> bool {
+        let held = self.core.leases.as_ref().is_none_or(|g| g.holds(self.core.analyzer.name(), stream_id));
+        if !held {
+            self.states.remove(&stream_id);
+        }
+        held
+    }
+
     /// Catches up every stream this shard owns (start, resume, feed lag).
     async fn discover(&mut self) {
         let ids = match self.core.archive.stream_ids().await {
@@ -216,7 +229,7 @@ impl Shard {
                 return;
             }
         };
-        let mine: Vec<i64> = ids.into_iter().filter(|id| self.owns(*id)).collect();
+        let mine: Vec<i64> = ids.into_iter().filter(|id| self.owns(*id) && self.leased(*id)).collect();
         for id in mine {
             if self.stopped() {
                 return;
@@ -235,6 +248,9 @@ impl Shard {
 
     async fn on_record(&mut self, record: Arc<FragmentRecord>) {
         let id = record.stream_id;
+        if !self.leased(id) {
+            return;
+        }
         let in_sync = self.states.get(&id).is_some_and(|s| s.in_sync);
         if !in_sync {
             self.catch_up(id).await;
@@ -273,6 +289,9 @@ impl Shard {
 
     /// Reads the index from the stream's cursor and analyses everything after it.
     async fn catch_up(&mut self, id: i64) {
+        if !self.leased(id) {
+            return;
+        }
         let Some(info) = self.selected_info(id).await else {
             // Not selected: nothing to do, and records arriving later need no catch-up either.
             if let Some(s) = self.states.get_mut(&id) {
@@ -303,6 +322,9 @@ impl Shard {
             };
             let complete = (batch.len() as u32) < CATCH_UP_BATCH;
             for record in batch {
+                if !self.leased(id) {
+                    return; // another node takes over from the stored cursor
+                }
                 let record = Arc::new(record);
                 match self.process(&info, record.clone()).await {
                     Processed::Advance => self.advance(id, &record).await,

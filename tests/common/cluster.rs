@@ -9,8 +9,8 @@
 //! Nodes are numbered from 0 and named `node-<i+1>`; each keeps its id and data directory across
 //! [`TestCluster::restart`] (its port changes). Membership is watched through each node's `/ready`
 //! (`cluster.members`), never by sleeping. Heartbeats are fast ([`HEARTBEAT_MS`], [`MEMBER_TTL_MS`]).
-//! Each cluster's NATS subjects live under a prefix of its own (`openkvs.<prefix>`), so clusters
-//! of tests running at the same time on the one NATS server never hear each other.
+//! Each cluster's NATS subjects start with its own [`TestCluster::prefix`], so clusters of tests
+//! running at once never hear each other; [`TestCluster::stop`] deletes its JetStream stream.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -98,8 +98,9 @@ impl TestCluster {
                  [store]\nkind = \"s3\"\n\n[store.s3]\nbucket = \"{bucket}\"\nprefix = \"{prefix}\"\n\
                  endpoint = \"{s3}\"\naccess_key_id = \"openkvs-test\"\nsecret_access_key = \"openkvs-test-secret\"\n\n\
                  [encryption.keys.cluster]\nfile = \"{key}\"\n\n\
-                 [cluster]\nnode_id = \"node-{node}\"\nnats_url = \"{NATS_URL}\"\nsubject_prefix = \"openkvs.{prefix}\"\n\
-                 heartbeat_interval_ms = {HEARTBEAT_MS}\nmember_ttl_ms = {MEMBER_TTL_MS}\n{cluster_lines}\n\n{sections}\n",
+                 [cluster]\nnode_id = \"node-{node}\"\nnats_url = \"{NATS_URL}\"\n\
+                 heartbeat_interval_ms = {HEARTBEAT_MS}\nmember_ttl_ms = {MEMBER_TTL_MS}\n\
+                 subject_prefix = \"{prefix}\"\n{cluster_lines}\n\n{sections}\n",
                 key = key.display(),
                 node = i + 1,
                 cluster_lines = options.cluster_lines,
@@ -275,6 +276,10 @@ impl TestCluster {
             self.kill(i);
         }
         super::drop_postgres_db(&self.admin_url, &self.db_name).await;
+        if let Ok(nats) = async_nats::connect(NATS_URL).await {
+            let stream = format!("{}_PERSISTED", self.prefix.to_uppercase());
+            let _ = async_nats::jetstream::new(nats).delete_stream(&stream).await;
+        }
     }
 }
 
@@ -290,6 +295,33 @@ impl Drop for TestCluster {
             }
         }
     }
+}
+
+/// GetDataEndpoint(PUT_MEDIA) for `stream`, asked of each node in turn (a dead one refuses at once:
+/// the clients do not retry).
+pub fn resolver(
+    clients: std::sync::Arc<Vec<aws_sdk_kinesisvideo::Client>>,
+    stream: String,
+) -> openkvs::producer::reconnect::Resolve {
+    std::sync::Arc::new(move || {
+        let (clients, stream) = (clients.clone(), stream.clone());
+        Box::pin(async move {
+            let mut last = String::new();
+            for c in clients.iter() {
+                match c
+                    .get_data_endpoint()
+                    .stream_name(&stream)
+                    .api_name(aws_sdk_kinesisvideo::types::ApiName::PutMedia)
+                    .send()
+                    .await
+                {
+                    Ok(out) => return out.data_endpoint.ok_or_else(|| "no DataEndpoint".to_owned()),
+                    Err(e) => last = format!("{e:?}"),
+                }
+            }
+            Err(last)
+        })
+    })
 }
 
 fn signal(pid: u32, sig: libc::c_int) {

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod process;
 pub mod producer;
 pub mod rtsp;
+pub mod signaling;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

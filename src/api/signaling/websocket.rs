@@ -127,7 +127,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 async fn run(state: AppState, channel: SignalingChannel, role: Role, mut socket: WebSocket) {
     let hub = state.signaling.clone();
     let cfg = hub.config().clone();
-    let mut conn = match hub.connect(channel.id, role.clone()) {
+    let mut conn = match hub.connect_shared(channel.id, role.clone()).await {
         Ok(c) => c,
         Err(e) => {
             close(&mut socket, 1008, &e.to_string()).await;

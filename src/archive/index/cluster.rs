@@ -1,5 +1,6 @@
-//! The cluster aggregate: the members of a cluster of nodes sharing this database, and each
-//! stream's writer epoch (design/0020-cluster.md). Postgres only: every time here is the
+//! The cluster aggregate: the members of a cluster of nodes sharing this database, each
+//! stream's writer epoch (design/0020-cluster.md), and the analysis workers' leases on streams
+//! (design/0025-cluster-coordination.md). Postgres only: every time here is the
 //! database's `now()`, so the nodes' clocks never have to agree. SQLite (a single node) answers
 //! every call with an error; `app` refuses cluster mode on it before any call is made.
 //!
@@ -79,6 +80,21 @@ pub trait ClusterIndex: Send + Sync {
 
     /// The live member holding an unexpired lease on the stream, if any.
     async fn active_writer(&self, stream_id: i64) -> Result<Option<ClusterMember>, IndexError>;
+
+    /// Whether another process is a live member under `node_id` (a row with an unexpired
+    /// heartbeat and an incarnation other than `incarnation`).
+    async fn node_id_in_use(&self, node_id: &str, incarnation: &str) -> Result<bool, IndexError>;
+
+    /// The analysis-worker leases of `node_id`, in one transaction: drops the leases it holds on
+    /// (worker, stream) pairs not in `wanted`, then takes or renews for `lease_ms` every pair of
+    /// `wanted` that is free, expired, held by a member that is not live, or already its own.
+    /// Returns the pairs it holds afterwards. Pairs of deleted streams are ignored.
+    async fn worker_leases(
+        &self,
+        node_id: &str,
+        wanted: &[(String, i64)],
+        lease_ms: i64,
+    ) -> Result<Vec<(String, i64)>, IndexError>;
 }
 
 #[async_trait]
@@ -213,6 +229,56 @@ impl ClusterIndex for PostgresIndex {
         .await?;
         Ok(row.map(|(node_id, url)| ClusterMember { node_id, url }))
     }
+
+    async fn node_id_in_use(&self, node_id: &str, incarnation: &str) -> Result<bool, IndexError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM cluster_members WHERE node_id = $1 AND incarnation <> $2 AND expires_at > now()",
+        )
+        .bind(node_id)
+        .bind(incarnation)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn worker_leases(
+        &self,
+        node_id: &str,
+        wanted: &[(String, i64)],
+        lease_ms: i64,
+    ) -> Result<Vec<(String, i64)>, IndexError> {
+        let (workers, streams): (Vec<String>, Vec<i64>) = wanted.iter().cloned().unzip();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM worker_leases l WHERE l.node_id = $1 AND NOT EXISTS \
+               (SELECT 1 FROM UNNEST($2::text[], $3::bigint[]) AS w(worker, stream_id) \
+                WHERE w.worker = l.worker AND w.stream_id = l.stream_id)",
+        )
+        .bind(node_id)
+        .bind(&workers)
+        .bind(&streams)
+        .execute(&mut *tx)
+        .await?;
+        let held: Vec<(String, i64)> = sqlx::query_as(
+            "INSERT INTO worker_leases (worker, stream_id, node_id, expires_at) \
+             SELECT w.worker, w.stream_id, $1, now() + make_interval(secs => $4::float8 / 1000) \
+             FROM UNNEST($2::text[], $3::bigint[]) AS w(worker, stream_id) JOIN streams s ON s.id = w.stream_id \
+             ORDER BY w.worker, w.stream_id \
+             ON CONFLICT (worker, stream_id) DO UPDATE SET node_id = EXCLUDED.node_id, expires_at = EXCLUDED.expires_at \
+             WHERE worker_leases.node_id = EXCLUDED.node_id OR worker_leases.expires_at <= now() \
+                OR NOT EXISTS (SELECT 1 FROM cluster_members m \
+                               WHERE m.node_id = worker_leases.node_id AND m.expires_at > now()) \
+             RETURNING worker, stream_id",
+        )
+        .bind(node_id)
+        .bind(&workers)
+        .bind(&streams)
+        .bind(lease_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(held)
+    }
 }
 
 /// What SQLite answers: cluster mode needs the Postgres index.
@@ -247,6 +313,19 @@ impl ClusterIndex for SqliteIndex {
     }
 
     async fn active_writer(&self, _: i64) -> Result<Option<ClusterMember>, IndexError> {
+        Err(postgres_only())
+    }
+
+    async fn node_id_in_use(&self, _: &str, _: &str) -> Result<bool, IndexError> {
+        Err(postgres_only())
+    }
+
+    async fn worker_leases(
+        &self,
+        _: &str,
+        _: &[(String, i64)],
+        _: i64,
+    ) -> Result<Vec<(String, i64)>, IndexError> {
         Err(postgres_only())
     }
 }
