@@ -12,6 +12,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod detection;
 pub mod process;
 pub mod producer;
 pub mod rtsp;
