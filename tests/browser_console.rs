@@ -16,6 +16,14 @@
 //! 390 px) and the clip are saved to `OPENKVS_SCREENSHOT_DIR` (default
 //! `target/console-screenshots/`), for CI artifacts.
 //!
+//! A second case checks detection events in the console: the astronaut clip
+//! (`tests/fixtures/detection_astronaut.mkv`) is ingested into a stream with the detection worker
+//! on (selection `ALL`), and the console must show a `person` label marker on the timeline, the
+//! person's image with its box in the events list, and, through the "Range…" dialog, only the
+//! person's events in a range around them and nothing in a range an hour earlier
+//! (`detection.png`). It needs `npm ci` in `detection/` too; skipped without it unless
+//! `OPENKVS_REQUIRE_DETECTOR=1`.
+//!
 //! Needs `/usr/bin/chromium` (or `CHROMIUM_PATH`), `node` and `npm ci` in `tests/browser`; without
 //! them the test prints "skipped: …" and passes. It runs once (SQLite).
 
@@ -156,5 +164,75 @@ async fn console_end_to_end_in_chromium() {
     let analyzers = tags.tags().and_then(|t| t.get("openkvs:analyzers")).cloned().unwrap_or_default();
     assert!(analyzers.contains("motion") && analyzers.contains("thumbnails"), "{analyzers}");
     println!("screenshots in {}", shots.display());
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn console_shows_detection_events_in_chromium() {
+    use common::analysis::{create_tagged, events, put_fixture, wait_caught_up};
+    use common::detection::{detector_dir, detector_installed};
+    if let Some(why) = missing_prerequisite("playwright-core") {
+        println!("skipped: {why}");
+        return;
+    }
+    if !detector_installed() {
+        return;
+    }
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.workers.detection.detector_dir = Some(detector_dir());
+    })
+    .await;
+    let stream = "porch-cam";
+    create_tagged(&srv, stream, &[("openkvs:analyzers", "detection"), ("openkvs:detection", "ALL")]).await;
+    let numbers = put_fixture(&srv, stream, "detection_astronaut.mkv").await;
+    wait_caught_up(
+        &srv,
+        "detection",
+        stream,
+        numbers.last().expect("fragments persisted"),
+        Duration::from_secs(120),
+    )
+    .await;
+    let starts = events(&srv, stream, Some("object_start"), 100).await;
+    let person = starts.iter().find(|e| e["Detail"]["Name"] == "person").expect("a person detected");
+    let at_ms = (person["ProducerTimestamp"].as_f64().unwrap() * 1000.0).round() as i64;
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let console = tokio::process::Command::new("node")
+        .arg(browser_dir().join("console.mjs"))
+        .args(["--url", &srv.endpoint, "--detection-stream", stream, "--detection-at", &at_ms.to_string()])
+        .args(["--seconds", "60", "--screenshots"])
+        .arg(&shots)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out =
+        tokio::time::timeout(Duration::from_secs(90), console).await.expect("console.mjs finishes").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|_| {
+            panic!(
+                "console.mjs printed no JSON (exit {:?}): {stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    println!("console report: {report:#}");
+    assert_ne!(out.status.code(), Some(2), "harness error: {report:#}");
+    assert_eq!(report["ok"], true, "console detection checks failed: {report:#}");
+    let checks = &report["checks"];
+    let markers: Vec<&str> =
+        checks["labelMarkers"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    // Both labels before the filter (the astronaut's face too), only the person after it.
+    assert!(markers.contains(&"person") && markers.contains(&"face"), "{report:#}");
+    assert!(checks["eventImage"]["boxPixels"].as_u64().unwrap_or(0) >= 100, "{report:#}");
+    assert_eq!(checks["eventImage"]["width"], 320, "{report:#}");
+    let listed = checks["filterPersonInRange"]["listed"].as_array().unwrap();
+    assert!(listed.iter().all(|l| l.as_str().unwrap().starts_with("person ")), "{report:#}");
+    assert_eq!(checks["filterRangeExcludes"], true, "{report:#}");
+    let png = std::fs::read(shots.join("detection.png")).unwrap_or_default();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot detection.png");
     srv.stop().await;
 }

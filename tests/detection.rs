@@ -18,23 +18,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::analysis::{call, create_tagged, events, nats_available, put_fixture, wait_caught_up};
+use common::detection::{detector_dir, detector_installed};
 use common::{Backend, TestServer};
-
-fn detector_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("detection")
-}
-
-fn detector_installed() -> bool {
-    let ok = detector_dir().join("node_modules/@vladmandic/human/models/centernet.json").is_file();
-    if !ok {
-        assert!(
-            std::env::var_os("OPENKVS_REQUIRE_DETECTOR").is_none(),
-            "OPENKVS_REQUIRE_DETECTOR set but detection/node_modules is missing (run `npm ci` in detection/)"
-        );
-        eprintln!("skipped: the detector is not installed (run `npm ci` in detection/)");
-    }
-    ok
-}
 
 async fn detection_status(srv: &TestServer) -> serde_json::Value {
     let (status, v) = call(srv, "describeWorkers", serde_json::json!({ "WorkerName": "detection" })).await;

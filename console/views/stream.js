@@ -6,7 +6,7 @@ import { call, callAll, can, wireTime } from '../api.js';
 import * as fmt from '../format.js';
 import { Player } from '../player.js';
 import { Timeline } from '../timeline.js';
-import { copyButton, every, h, icon, pool, replace, spinner, statValue, statusPill, toast, toastError } from '../ui.js';
+import { copyButton, dialog, every, field, h, icon, pool, replace, spinner, statValue, statusPill, toast, toastError } from '../ui.js';
 import { deleteStream, editRetention, ingestStats } from './streams.js';
 
 const WINDOWS = [
@@ -194,6 +194,8 @@ export function renderStream(main, name) {
     windowEnd = Date.now();
     refreshTimeline(true);
   } }, 'Now');
+  // "Every person yesterday between 10:00 and 11:00": a window of any range, and a label.
+  const rangeBtn = h('button', { class: 'btn small', type: 'button', title: 'Show a time range, optionally only one label', onclick: () => chooseRange() }, 'Range…');
   const rangeLabel = h('span', { class: 'muted num nowrap' });
   const legend = h('div', { class: 'tl-legend', 'aria-hidden': 'true' },
     h('span', null, h('i', { class: 'l-frag' }), 'Recorded'), h('span', null, h('i', { class: 'l-motion' }), 'Motion'), h('span', null, h('i', { class: 'l-play' }), 'Playhead'));
@@ -203,7 +205,7 @@ export function renderStream(main, name) {
   const clearSelBtn = h('button', { class: 'btn ghost', type: 'button', onclick: () => timeline.onSelect(null) }, 'Clear');
   const tlFoot = h('div', { class: 'tl-foot' });
   const timelineCard = h('section', { class: 'card timeline-card', 'aria-label': 'Timeline' },
-    h('div', { class: 'card-head' }, h('h2', null, 'Timeline'), seg, panBack, nowBtn, panFwd, rangeLabel, h('div', { class: 'spacer' }), legend),
+    h('div', { class: 'card-head' }, h('h2', null, 'Timeline'), seg, panBack, nowBtn, panFwd, rangeBtn, rangeLabel, h('div', { class: 'spacer' }), legend),
     timeline.el, tlFoot);
 
   function paintSelection() {
@@ -217,6 +219,43 @@ export function renderStream(main, name) {
     replace(selInfo, h('strong', null, 'Selection '), h('span', { class: 'num' }, `${fmt.clock(selection.start)} – ${fmt.clock(selection.end)}`), h('span', { class: 'muted' }, ` (${fmt.duration(selection.end - selection.start)})`));
     clipBtn.hidden = !can('GetClip');
     replace(tlFoot, selInfo, h('div', { class: 'spacer' }), playSelBtn, clipBtn, clearSelBtn);
+  }
+
+  /** `datetime-local` value (local time, seconds) of epoch ms, and back. */
+  const localInput = (ms) => {
+    const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+    return d.toISOString().slice(0, 19);
+  };
+
+  async function chooseRange() {
+    const known = new Set(['person', 'face', 'cat', 'dog', 'car']);
+    if (lastPainted) for (const e of lastPainted[0]) if (e.Kind === 'object_start' && e.Detail && e.Detail.Name) known.add(e.Detail.Name);
+    if (labelFilter) known.add(labelFilter);
+    const from = h('input', { type: 'datetime-local', name: 'from', step: '1', required: true, value: localInput(windowEnd - windowMs) });
+    const to = h('input', { type: 'datetime-local', name: 'to', step: '1', required: true, value: localInput(windowEnd) });
+    const label = h('select', { name: 'label' }, h('option', { value: '' }, 'Every event'),
+      [...known].sort().map((n) => h('option', { value: n }, `Only “${n}”`)));
+    label.value = labelFilter;
+    const range = await dialog({
+      title: 'Show a time range',
+      description: 'The timeline and the events list show this range (local time); pick a label to see only its appearances.',
+      body: [field('From', from), field('To', to), field('Label', label)],
+      submitLabel: 'Show',
+      submit: () => {
+        const start = new Date(from.value).getTime();
+        const end = new Date(to.value).getTime();
+        if (!Number.isFinite(start) || !Number.isFinite(end)) throw new Error('Enter both times.');
+        if (end - start < 10_000) throw new Error('The range must end at least 10 s after it starts.');
+        return { start, end, label: label.value };
+      },
+    });
+    if (!range) return;
+    labelFilter = range.label;
+    windowMs = range.end - range.start;
+    windowEnd = range.end;
+    follow = false;
+    for (const b of seg.children) b.setAttribute('aria-pressed', String(WINDOWS.find((w) => w.label === b.dataset.window).ms === windowMs));
+    refreshTimeline(true);
   }
 
   function pan(f) {
@@ -298,9 +337,11 @@ export function renderStream(main, name) {
     const shown = sorted.filter((e) => e.Kind !== 'image' && e.Kind !== 'label').reverse().slice(0, 100);
     eventsCount.textContent = shown.length ? `${shown.length}${shown.length === 100 ? '+' : ''} in window` : '';
     if (!shown.length) {
+      dropEventImages(new Set());
       replace(eventsList, h('li', { class: 'empty' }, can('ListAnalyzerEvents') ? 'No events in this window.' : 'Your key may not list events.'));
       return;
     }
+    dropEventImages(new Set(shown.map((e) => e.EventId)));
     replace(eventsList, shown.map((e) => {
       const at = fmt.fromWire(e.ProducerTimestamp);
       const isMotion = e.Kind.startsWith('motion');
@@ -311,15 +352,40 @@ export function renderStream(main, name) {
         ? `lasted ${fmt.duration(at - fmt.fromWire(e.Detail.StartTimestamp))}${e.Score != null ? ` · peak ${(e.Score * 100).toFixed(1)}%` : ''}`
         : e.Score != null ? `score ${(e.Score * 100).toFixed(1)}%` : e.Worker;
       // The frame with its boxes drawn, as the detection worker recorded it.
-      const thumb = e.Kind === 'object_start' && e.Detail && e.Detail.Thumbnail
-        ? h('img', { class: 'event-thumb', alt: `${name} with its box`, src: `data:${e.Detail.Thumbnail.ContentType};base64,${e.Detail.Thumbnail.Base64}` })
-        : null;
+      const url = e.Kind === 'object_start' ? eventImage(e) : null;
+      const thumb = url ? h('img', { class: 'event-thumb', alt: `${name} with its box`, src: url, dataset: { event: e.EventId } }) : null;
       return h('li', null, h('button', { type: 'button', title: 'Play from here', onclick: () => replayFrom(at - 2000) },
         h('span', { class: ['dot', isMotion ? 'motion' : isObject ? 'object' : e.Kind.includes('error') ? 'error' : ''] }),
         h('span', { class: 'what' }, label, h('small', null, extra), thumb),
         h('span', { class: 'when' }, fmt.clock(at))));
     }));
   }
+
+  // The JPEG an object_start event carries, as a blob: URL (the console's CSP allows no data:
+  // images), kept per event while it is listed.
+  const eventImages = new Map(); // EventId -> blob: URL
+  function eventImage(e) {
+    const t = e.Detail && e.Detail.Thumbnail;
+    if (!t || !t.Base64) return null;
+    let url = eventImages.get(e.EventId);
+    if (!url) {
+      const raw = atob(t.Base64);
+      const bytes = new Uint8Array(raw.length);
+      for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+      url = URL.createObjectURL(new Blob([bytes], { type: t.ContentType || 'image/jpeg' }));
+      eventImages.set(e.EventId, url);
+    }
+    return url;
+  }
+  function dropEventImages(keep) {
+    for (const [id, url] of eventImages) {
+      if (!keep.has(id)) {
+        URL.revokeObjectURL(url);
+        eventImages.delete(id);
+      }
+    }
+  }
+  cleanups.push(() => dropEventImages(new Set()));
 
   async function thumbnail(frag) {
     if (thumbCache.has(frag.number)) return thumbCache.get(frag.number);

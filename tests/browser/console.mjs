@@ -16,6 +16,10 @@
 // narrow-streams.png, narrow-stream.png, narrow-workers.png).
 // No CSP violation, page error or console error may occur.
 //
+// With --detection-stream NAME --detection-at MS instead of --stream (a stream where a person was
+// detected at MS, epoch ms): only sign-in and the detection checks (see `detection` below).
+// Screenshot detection.png.
+//
 // stdout: exactly one JSON line {"ok", "checks": {...}, "failed": "...", "clipBytes", "errors": [...],
 // "log": [...], "screenshots": [...]}. Exit 0 ok, 1 not ok, 2 harness error (no browser...).
 
@@ -34,13 +38,15 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === '--color-scheme') args.colorScheme = v();
   else if (a === '--seconds') args.seconds = Number(v());
   else if (a === '--camera-url') args.cameraUrl = v();
+  else if (a === '--detection-stream') args.detectionStream = v();
+  else if (a === '--detection-at') args.detectionAt = Number(v());
   else {
     console.log(JSON.stringify({ ok: false, failed: `unknown argument ${a}` }));
     process.exit(2);
   }
 }
-if (!args.url || !args.stream || !args.screenshots) {
-  console.log(JSON.stringify({ ok: false, failed: 'usage: --url URL --stream NAME --screenshots DIR' }));
+if (!args.url || !(args.stream || args.detectionStream) || !args.screenshots) {
+  console.log(JSON.stringify({ ok: false, failed: 'usage: --url URL (--stream NAME | --detection-stream NAME --detection-at MS) --screenshots DIR' }));
   process.exit(2);
 }
 
@@ -195,6 +201,7 @@ async function main() {
   if (!checks.signedIn) throw new Error(`session cookie missing or not HttpOnly/Strict: ${JSON.stringify(c)}`);
   checks.cookieHiddenFromScript = (await page.evaluate(() => document.cookie)).indexOf('openkvs_console') < 0;
   note('signed in');
+  if (args.detectionStream) return detection(shot);
 
   // ------------------------------------------------------------ create the stream
   await page.getByRole('button', { name: 'Create stream' }).first().click();
@@ -426,6 +433,73 @@ async function main() {
   if (csp.length) errors.push(...csp.map((v) => `CSP violation: ${v}`));
   if (errors.length) return finish(false, `page errors: ${errors[0]}`);
   finish(true, null, { videoSize: size, clipBytes: clip.length });
+}
+
+/**
+ * Detection events of a stream that already holds them (the caller ingested a clip with a person
+ * and a face in it; `--detection-at` is the person's object_start time, epoch ms): a label marker
+ * on the timeline, the event's image with its box drawn in the events list, and the range dialog
+ * ("every person between … and …") keeping only that label in that range, and nothing in a range
+ * an hour earlier. Screenshot: detection.png (filtered to the person).
+ */
+async function detection(shot) {
+  const name = args.detectionStream;
+  await page.evaluate((r) => { location.hash = r; }, `#/streams/${encodeURIComponent(name)}`);
+  await page.getByRole('heading', { name, level: 1 }).waitFor({ timeout: 10000 });
+  const markerNames = async () => (await page.locator('.tl-marker[data-kind="label"]').evaluateAll((ms) => ms.map((m) => m.title.split(' (')[0]))).sort();
+  // A marker per label that appeared, in the default window (the last 15 min).
+  const before = await until('label markers on the timeline', 20000, async () => {
+    const n = await markerNames();
+    return n.includes('person') ? n : null;
+  });
+  checks.labelMarkers = before;
+  // The person's appearance in the events list, with the recorded frame and its box (drawn by the
+  // worker in the person's colour, 255,64,64) as a loaded image.
+  const img = page.locator('img.event-thumb[alt="person with its box"]').first();
+  await img.waitFor({ timeout: 10000 });
+  checks.eventImage = await until('the event image decoded', 10000, async () => img.evaluate((el) => {
+    if (!el.complete || !el.naturalWidth) return null;
+    const c = document.createElement('canvas');
+    c.width = el.naturalWidth;
+    c.height = el.naturalHeight;
+    const g = c.getContext('2d');
+    g.drawImage(el, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    let box = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] < 110 && d[i + 2] < 110) box++;
+    return { width: el.naturalWidth, height: el.naturalHeight, boxPixels: box, src: el.src.slice(0, 5) };
+  }));
+  if (checks.eventImage.boxPixels < 100) throw new Error(`no box drawn over the event image: ${JSON.stringify(checks.eventImage)}`);
+
+  // The filter: a range around the person, only "person".
+  const setRange = async (from, to, label) => {
+    await page.getByRole('button', { name: 'Range…' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Show a time range' });
+    const local = (ms) => page.evaluate((t) => new Date(t - new Date(t).getTimezoneOffset() * 60000).toISOString().slice(0, 19), ms);
+    await dlg.locator('input[name="from"]').fill(await local(from));
+    await dlg.locator('input[name="to"]').fill(await local(to));
+    await dlg.locator('select[name="label"]').selectOption(label);
+    await dlg.getByRole('button', { name: 'Show' }).click();
+    await dlg.waitFor({ state: 'detached', timeout: 5000 });
+  };
+  const listed = () => page.locator('ul.events li .what').evaluateAll((ls) => ls.map((l) => l.firstChild.textContent));
+  const at = args.detectionAt;
+  await setRange(at - 60_000, at + 60_000, 'person');
+  const filtered = await until('only the person in the range', 15000, async () => {
+    const [m, l, range] = [await markerNames(), await listed(), await page.locator('.timeline-card .card-head .num').innerText()];
+    return m.length && m.every((x) => x === 'person') && l.length && l.every((x) => x.startsWith('person ')) ? { markers: m, listed: l, range } : null;
+  });
+  checks.filterPersonInRange = filtered;
+  await page.locator('img.event-thumb').first().waitFor({ timeout: 10000 });
+  await shot('detection.png');
+  // The same label an hour earlier: nothing.
+  await setRange(at - 3_660_000, at - 3_600_000, 'person');
+  checks.filterRangeExcludes = await until('nothing an hour earlier', 15000, async () =>
+    (await markerNames()).length === 0 && (await page.locator('ul.events li.empty').count()) === 1);
+  const csp = await page.evaluate(() => window.__cspViolations);
+  if (csp.length) errors.push(...csp.map((v) => `CSP violation: ${v}`));
+  if (errors.length) return finish(false, `page errors: ${errors[0]}`);
+  finish(true, null);
 }
 
 main().catch(async (e) => {

@@ -13,6 +13,7 @@
 pub mod analysis;
 pub mod browser;
 pub mod cluster;
+pub mod detection;
 pub mod process;
 pub mod producer;
 pub mod rtsp;
