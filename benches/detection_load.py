@@ -44,7 +44,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,9 +52,10 @@ import threading
 import time
 import urllib.request
 
+from proc_stats import cpu_seconds, free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CLK = os.sysconf("SC_CLK_TCK")
 ENV = dict(os.environ, AWS_ACCESS_KEY_ID="openkvs", AWS_SECRET_ACCESS_KEY="openkvs-secret",
            AWS_REGION="us-east-1")
 for k in list(ENV):
@@ -90,23 +90,6 @@ def stub_detector():
     with open(os.path.join(d, "detector.cjs"), "w") as f:
         f.write(STUB)
     return d
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK
-    except OSError:
-        return None
 
 
 def children(pid):

@@ -32,25 +32,12 @@ import time
 
 import boto3
 
+from proc_stats import cpu_seconds, free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HUB = "arn:aws:iot:us-east-1:000000000000:thing/openkvs"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-cam"
-CLK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
 
 
 def stored_bytes(am, names, start, end):

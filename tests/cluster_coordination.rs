@@ -19,41 +19,16 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesisvideo::config::Credentials;
-use aws_sdk_kinesisvideo::types::{
-    ChannelProtocol, ChannelRole, SingleMasterChannelEndpointConfiguration, SingleMasterConfiguration,
-};
+use aws_sdk_kinesisvideo::types::{ChannelRole, SingleMasterConfiguration};
 use bytes::Bytes;
-use common::cluster::{ClusterOptions, TestCluster, resolver};
-use common::signaling::{connect, quiet, recv, send};
-use openkvs::media::fragment::TimecodeType;
+use common::cluster::{ClusterOptions, TestCluster, spawn_realtime_producer};
+use common::signaling::{connect, quiet, recv, send, wss_endpoint};
 use openkvs::media::mkv::rewrite::FragmentPolicy;
-use openkvs::producer::body::{PreparedFile, Retimer};
-use openkvs::producer::reconnect::{BufferFull, ReconnectOptions, put_media_reconnecting};
-use openkvs::producer::session::{FinalAck, SessionOptions, Target, Tracker};
+use openkvs::producer::body::PreparedFile;
+use openkvs::producer::session::Tracker;
 use serde_json::json;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/h264_640x360_20s_2sgop.mkv");
-
-/// The WSS endpoint node `i` answers GetSignalingChannelEndpoint with.
-async fn endpoint(cluster: &TestCluster, i: usize, arn: &str, role: ChannelRole) -> String {
-    let eps = cluster
-        .kvs(i)
-        .get_signaling_channel_endpoint()
-        .channel_arn(arn)
-        .single_master_channel_endpoint_configuration(
-            SingleMasterChannelEndpointConfiguration::builder()
-                .protocols(ChannelProtocol::Wss)
-                .role(role)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .resource_endpoint_list
-        .unwrap();
-    eps[0].resource_endpoint.clone().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e_signaling_between_a_master_and_a_viewer_on_different_nodes() {
@@ -68,8 +43,8 @@ async fn e_signaling_between_a_master_and_a_viewer_on_different_nodes() {
         .unwrap()
         .channel_arn
         .unwrap();
-    let on_0 = endpoint(&cluster, 0, &arn, ChannelRole::Master).await;
-    let on_1 = endpoint(&cluster, 1, &arn, ChannelRole::Viewer).await;
+    let on_0 = wss_endpoint(&cluster.kvs(0), &arn, ChannelRole::Master).await;
+    let on_1 = wss_endpoint(&cluster.kvs(1), &arn, ChannelRole::Viewer).await;
     assert_ne!(on_0, on_1, "each node answers its own endpoint");
     let started = Instant::now();
     let mut master = connect(&on_0, &arn, None).await;
@@ -156,37 +131,10 @@ async fn f_workers_continue_on_another_node_after_the_lease_holder_dies() {
         .await
         .unwrap();
 
-    let resolve = resolver(clients.clone(), name.clone());
-    let target = Target {
-        data_endpoint: resolve().await.unwrap(),
-        stream_name: name.clone(),
-        region: "us-east-1".into(),
-        credentials: Credentials::new("openkvs", "openkvs-secret", None, None, "test"),
-    };
     let base = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-    let options = SessionOptions {
-        timecode_type: TimecodeType::Absolute,
-        producer_start_ms: base,
-        realtime: true,
-        final_ack: FinalAck::Persisted,
-        ..SessionOptions::default()
-    };
-    let reconnect = ReconnectOptions {
-        when_full: BufferFull::DropOldest,
-        give_up_after: Duration::from_secs(30),
-        ..ReconnectOptions::default()
-    };
     let prepared = PreparedFile::new(Bytes::from_static(FIXTURE), FragmentPolicy::default()).unwrap();
-    let pieces = prepared.pieces(Retimer::new(TimecodeType::Absolute, base)).unwrap();
-    let source = futures_util::stream::iter(pieces.into_iter().map(Ok));
-    let producer = tokio::spawn(put_media_reconnecting(
-        target,
-        resolve,
-        options,
-        reconnect,
-        source,
-        Tracker::reconnecting(),
-    ));
+    let producer =
+        spawn_realtime_producer(clients.clone(), &name, &prepared, base, Tracker::reconnecting()).await;
 
     // The worker has analysed two fragments somewhere: kill the node holding its lease.
     let deadline = Instant::now() + Duration::from_secs(20);

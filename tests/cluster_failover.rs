@@ -20,15 +20,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesisvideo::config::Credentials;
 use bytes::Bytes;
 use common::archived_client;
-use common::cluster::{TestCluster, resolver};
-use openkvs::media::fragment::TimecodeType;
+use common::cluster::{TestCluster, resolver, spawn_realtime_producer};
 use openkvs::media::mkv::rewrite::FragmentPolicy;
-use openkvs::producer::body::{PreparedFile, Retimer};
-use openkvs::producer::reconnect::{BufferFull, ReconnectOptions, put_media_reconnecting};
-use openkvs::producer::session::{FinalAck, SessionOptions, Target, Tracker};
+use openkvs::producer::body::PreparedFile;
+use openkvs::producer::session::Tracker;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/h264_640x360_20s_2sgop.mkv");
 const STREAMS: usize = 20;
@@ -62,31 +59,8 @@ async fn owner_killed_during_20_stream_ingest_loses_and_duplicates_nothing() {
     for (i, name) in names.iter().enumerate() {
         let tracker = Tracker::reconnecting();
         trackers.push(tracker.clone());
-        let resolve = resolver(clients.clone(), name.clone());
-        let data_endpoint = resolve().await.unwrap();
-        let target = Target {
-            data_endpoint,
-            stream_name: name.clone(),
-            region: "us-east-1".into(),
-            credentials: Credentials::new("openkvs", "openkvs-secret", None, None, "test"),
-        };
         let base = now_ms() + i as u64; // distinct producer timestamps per stream, for the logs
-        let options = SessionOptions {
-            timecode_type: TimecodeType::Absolute,
-            producer_start_ms: base,
-            realtime: true,
-            final_ack: FinalAck::Persisted,
-            ..SessionOptions::default()
-        };
-        let reconnect = ReconnectOptions {
-            when_full: BufferFull::DropOldest,
-            give_up_after: Duration::from_secs(30),
-            ..ReconnectOptions::default()
-        };
-        let pieces = prepared.pieces(Retimer::new(TimecodeType::Absolute, base)).unwrap();
-        let source = futures_util::stream::iter(pieces.into_iter().map(Ok));
-        tasks
-            .push(tokio::spawn(put_media_reconnecting(target, resolve, options, reconnect, source, tracker)));
+        tasks.push(spawn_realtime_producer(clients.clone(), name, &prepared, base, tracker).await);
     }
 
     // Every producer has a PERSISTED fragment: kill the owner of the most streams.

@@ -10,10 +10,8 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sdk_kinesisvideo::types::{
-    ChannelProtocol, ChannelRole, SingleMasterChannelEndpointConfiguration, SingleMasterConfiguration,
-};
-use common::signaling::{connect, presign, presign_as, quiet, recv, send};
+use aws_sdk_kinesisvideo::types::{ChannelRole, SingleMasterConfiguration};
+use common::signaling::{connect, presign, presign_as, quiet, recv, send, wss_endpoint};
 use common::{Backend, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -33,21 +31,7 @@ async fn channel(srv: &TestServer, name: &str, ttl: i32) -> (String, String) {
         .unwrap()
         .channel_arn
         .unwrap();
-    let eps = kvs
-        .get_signaling_channel_endpoint()
-        .channel_arn(&arn)
-        .single_master_channel_endpoint_configuration(
-            SingleMasterChannelEndpointConfiguration::builder()
-                .protocols(ChannelProtocol::Wss)
-                .role(ChannelRole::Master)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .resource_endpoint_list
-        .unwrap();
-    let wss = eps[0].resource_endpoint.clone().unwrap();
+    let wss = wss_endpoint(&kvs, &arn, ChannelRole::Master).await;
     assert!(wss.starts_with("ws://"), "{wss}");
     (arn, wss)
 }

@@ -324,6 +324,47 @@ pub fn resolver(
     })
 }
 
+/// Starts `openkvs put`'s reconnecting producer on `stream` as a camera would: `prepared` re-timed
+/// to ABSOLUTE timecodes from `base_ms`, paced in real time, every fragment kept until PERSISTED
+/// (the oldest dropped past the buffer), GetDataEndpoint asked of `clients` in turn; gives up after
+/// 30 s without a PERSISTED ACK.
+pub async fn spawn_realtime_producer(
+    clients: std::sync::Arc<Vec<aws_sdk_kinesisvideo::Client>>,
+    stream: &str,
+    prepared: &openkvs::producer::body::PreparedFile,
+    base_ms: u64,
+    tracker: std::sync::Arc<openkvs::producer::session::Tracker>,
+) -> tokio::task::JoinHandle<
+    Result<openkvs::producer::reconnect::ReconnectReport, openkvs::producer::session::PutMediaError>,
+> {
+    use openkvs::media::fragment::TimecodeType;
+    use openkvs::producer::body::Retimer;
+    use openkvs::producer::reconnect::{BufferFull, ReconnectOptions, put_media_reconnecting};
+    use openkvs::producer::session::{FinalAck, SessionOptions, Target};
+    let resolve = resolver(clients, stream.to_owned());
+    let target = Target {
+        data_endpoint: resolve().await.unwrap(),
+        stream_name: stream.to_owned(),
+        region: "us-east-1".into(),
+        credentials: aws_credential_types::Credentials::new("openkvs", "openkvs-secret", None, None, "test"),
+    };
+    let options = SessionOptions {
+        timecode_type: TimecodeType::Absolute,
+        producer_start_ms: base_ms,
+        realtime: true,
+        final_ack: FinalAck::Persisted,
+        ..SessionOptions::default()
+    };
+    let reconnect = ReconnectOptions {
+        when_full: BufferFull::DropOldest,
+        give_up_after: Duration::from_secs(30),
+        ..ReconnectOptions::default()
+    };
+    let pieces = prepared.pieces(Retimer::new(TimecodeType::Absolute, base_ms)).unwrap();
+    let source = futures_util::stream::iter(pieces.into_iter().map(Ok));
+    tokio::spawn(put_media_reconnecting(target, resolve, options, reconnect, source, tracker))
+}
+
 fn signal(pid: u32, sig: libc::c_int) {
     // SAFETY: kill(2) on a child process id this harness spawned and has not reaped.
     let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };

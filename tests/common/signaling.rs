@@ -8,6 +8,30 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The WSS endpoint a GetSignalingChannelEndpoint call answers for `arn` in `role` (single master).
+pub async fn wss_endpoint(
+    kvs: &aws_sdk_kinesisvideo::Client,
+    arn: &str,
+    role: aws_sdk_kinesisvideo::types::ChannelRole,
+) -> String {
+    use aws_sdk_kinesisvideo::types::{ChannelProtocol, SingleMasterChannelEndpointConfiguration};
+    let eps = kvs
+        .get_signaling_channel_endpoint()
+        .channel_arn(arn)
+        .single_master_channel_endpoint_configuration(
+            SingleMasterChannelEndpointConfiguration::builder()
+                .protocols(ChannelProtocol::Wss)
+                .role(role)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .resource_endpoint_list
+        .unwrap();
+    eps[0].resource_endpoint.clone().unwrap()
+}
+
 /// A signaling WebSocket.
 pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
