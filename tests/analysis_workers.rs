@@ -236,7 +236,7 @@ async fn fragments_span(srv: &TestServer, stream: &str) -> ((), (f64, f64)) {
     ((), (lo, hi))
 }
 
-/// The workers cache a stream's tags for `stream_info_ttl_ms` (15 s by default); TagStream drops
+/// The workers cache a stream's tags (on a single node until the API changes them); TagStream drops
 /// the entry, so a worker the new tag selects takes the very next fragments.
 async fn a_tag_change_applies_to_the_next_fragment(backend: Backend) {
     let srv = TestServer::start_with(backend, |c| c.workers.thumbnails.sampling_interval_ms = 4000).await;

@@ -70,9 +70,10 @@ pub struct WorkersConfig {
     pub max_attempts: u32,
     /// First retry delay, ms (doubles per attempt, at most 30 s).
     pub retry_backoff_ms: u64,
-    /// How long stream tags and configurations are cached, ms. A change through this node's API
-    /// is applied at once (the entry is dropped); the TTL bounds how long a change made through
-    /// another node of a cluster takes to apply here.
+    /// Cluster mode: how long stream tags and configurations are cached, ms. A change through this
+    /// node's API is applied at once (the entry is dropped); the TTL bounds how long a change made
+    /// through another node of a cluster takes to apply here. A single node has no other writer,
+    /// so there entries live until the API drops them and this is not used.
     pub stream_info_ttl_ms: u64,
     /// The key-frame image worker (`thumbnails`).
     pub thumbnails: builtin::thumbnails::ThumbnailsConfig,
@@ -259,10 +260,9 @@ impl Workers {
         config: WorkersConfig,
         leases: Option<Arc<leases::LeaseGate>>,
     ) -> Arc<Self> {
-        let streams = Arc::new(StreamDirectory::new(
-            env.archive.clone(),
-            Duration::from_millis(config.stream_info_ttl_ms),
-        ));
+        // Only a cluster has changes this node's API does not see (see `StreamDirectory`).
+        let ttl = leases.is_some().then(|| Duration::from_millis(config.stream_info_ttl_ms));
+        let streams = Arc::new(StreamDirectory::new(env.archive.clone(), ttl));
         let notifier =
             Notifier::start(config.notifications.clone(), env.webhook_key.clone(), env.clock.clone());
         let media = MediaSource::new(env.archive.clone());

@@ -1,14 +1,15 @@
-//! What the workers know about streams: a short-lived cache of [`StreamInfo`] (stream row, tags,
+//! What the workers know about streams: a cache of [`StreamInfo`] (stream row, tags,
 //! image-generation and notification configuration) and the rule that decides which analyzers run
 //! on which stream.
 //!
 //! Selection, in order: an analyzer that is [`Analyzer::required_for`] the stream runs; else the
 //! stream's `openkvs:analyzers` tag (comma-separated worker names; an empty value means none)
-//! decides; else the worker's configured `streams` name globs. The cache holds an entry for
-//! [`StreamDirectory::ttl`] (15 s by default: several fragments) so the four index reads are not
-//! paid per fragment; the API drops a stream's entry when it changes the stream's tags, metadata or
-//! configurations, so only a change made through another node waits for the TTL. Reads the index
-//! only.
+//! decides; else the worker's configured `streams` name globs. The four index reads are
+//! not paid per fragment: the API drops a stream's entry when it changes the stream's tags,
+//! metadata or configurations, so on a single node (where every change goes through this
+//! process's API) an entry lives until then; in a cluster it also expires after
+//! [`StreamDirectory::ttl`] (15 s by default), which bounds how long a change made through another
+//! node takes to apply here. Reads the index only.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +31,8 @@ type CacheEntry = (Instant, Option<Arc<StreamInfo>>);
 #[derive(Debug)]
 pub struct StreamDirectory {
     archive: Arc<Archive>,
-    ttl: Duration,
+    /// `None`: entries live until invalidated (a single node).
+    ttl: Option<Duration>,
     cache: Mutex<HashMap<i64, CacheEntry>>,
     /// Bumped by every [`StreamDirectory::invalidate`]: a lookup that was under way when the
     /// stream changed is not cached (it may have read the rows from before the change).
@@ -38,20 +40,20 @@ pub struct StreamDirectory {
 }
 
 impl StreamDirectory {
-    /// A directory over `index` whose entries live `ttl`.
-    pub fn new(archive: Arc<Archive>, ttl: Duration) -> Self {
+    /// A directory over `index` whose entries live `ttl` (`None`: until invalidated).
+    pub fn new(archive: Arc<Archive>, ttl: Option<Duration>) -> Self {
         Self { archive, ttl, cache: Mutex::new(HashMap::new()), generation: AtomicU64::new(0) }
     }
 
-    /// How long an entry is trusted.
-    pub fn ttl(&self) -> Duration {
+    /// How long an entry is trusted (`None`: until invalidated).
+    pub fn ttl(&self) -> Option<Duration> {
         self.ttl
     }
 
     /// The stream's information; `None` if the stream no longer exists.
     pub async fn get(&self, stream_id: i64) -> Result<Option<Arc<StreamInfo>>, IndexError> {
         if let Some((at, info)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&stream_id)
-            && at.elapsed() < self.ttl
+            && self.ttl.is_none_or(|ttl| at.elapsed() < ttl)
         {
             return Ok(info.clone());
         }
