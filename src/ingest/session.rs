@@ -320,12 +320,12 @@ impl Session {
         idle.tick().await;
         let mut stop = self.slot.stop.clone();
         let mut body_done = false;
-        let far_future = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
         loop {
             if (body_done || self.stop_reading) && self.pending.is_empty() {
                 break;
             }
             let reading = !body_done && !self.stop_reading && self.pending.len() < cfg.max_pending_fragments;
+            let finish_by = self.finish_by;
             tokio::select! {
                 biased;
                 changed = stop.changed(), if !self.stop_reading => {
@@ -335,7 +335,7 @@ impl Session {
                 Some((timecode, number, completed_at, outcome)) = self.pending.next(), if !self.pending.is_empty() => {
                     self.on_persisted(timecode, number, completed_at, outcome).await;
                 }
-                _ = tokio::time::sleep_until(self.finish_by.unwrap_or(far_future)), if self.finish_by.is_some() && !self.stop_reading => {
+                _ = finish_in_time(finish_by), if finish_by.is_some() && !self.stop_reading => {
                     tracing::info!(stream = %self.stream.name, "shutdown: the fragment in progress did not complete in time");
                     self.tally.ended("server shutdown");
                     self.current = None;
@@ -753,6 +753,15 @@ pub fn parse_timecode_type(value: &str) -> Option<TimecodeType> {
         "ABSOLUTE" => Some(TimecodeType::Absolute),
         "RELATIVE" => Some(TimecodeType::Relative),
         _ => None,
+    }
+}
+
+/// Completes at `deadline`; never without one. Built per turn of the read loop, so it must cost
+/// nothing until polled (a `Sleep` takes the runtime's handle when created).
+async fn finish_in_time(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -7,17 +7,21 @@
 //! `FragmentTimecode` (a bare integer: the Cluster Timecode as sent), `FragmentNumber` (a string)
 //! and, for errors, `ErrorId` (a bare integer) plus the informational `ErrorCode`.
 
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, header};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
+use http_body::Body as _;
 use serde::Deserialize;
 
 use crate::api::aws::{AwsError, AwsErrorCode, Call, OperationInput, PayloadOutput, Valid};
 use crate::api::streams::StreamRef;
 use crate::archive::IndexError;
 use crate::cluster::ClaimError;
-use crate::ingest::session::{body_stream, parse_timecode_type, run};
+use crate::ingest::session::{parse_timecode_type, run};
 use crate::ingest::{Ack, AckKind, SessionParams};
 use crate::media::fragment::TimecodeType;
 
@@ -132,14 +136,12 @@ pub async fn handle(call: Call, Valid(req): Valid<PutMediaInput>) -> Result<PutM
     // hyper answers `100 Continue` when the body is first polled, but only before the response
     // head goes out: so wait for the first body bytes (bounded by the idle timeout) before
     // answering 200.
-    let mut data = req.payload.into_data_stream();
-    let first = if req.expects_continue {
-        tokio::time::timeout(state.ingest.config().idle_timeout(), data.next()).await.ok().flatten()
-    } else {
-        None
-    };
-    let body = body_stream(futures_util::stream::iter(first).chain(data));
-    let acks = run(state.ingest.clone(), slot, params, body);
+    let mut body = PayloadChunks { first: None, body: req.payload };
+    if req.expects_continue {
+        body.first =
+            tokio::time::timeout(state.ingest.config().idle_timeout(), body.next()).await.ok().flatten();
+    }
+    let acks = run(state.ingest.clone(), slot, params, Box::pin(body));
     // The response body holds the writer lease: it is released when the last ACK went out.
     let lines = futures_util::stream::unfold((acks, lease), |(mut rx, lease)| async move {
         rx.recv().await.map(|ack| (Ok::<Bytes, std::convert::Infallible>(ack_line(&ack)), (rx, lease)))
@@ -149,6 +151,38 @@ pub async fn handle(call: Call, Valid(req): Valid<PutMediaInput>) -> Result<PutM
         content_length: None,
         payload: Body::from_stream(lines),
     })
+}
+
+/// The request body as the session reads it: one item per data frame (one per HTTP chunk, which
+/// producers send per media frame, ~30 a second), polled straight from the body without stream
+/// adapters in between (each adapter is one more poll per frame); trailers are skipped. `first`:
+/// the chunk read before answering `100 Continue`, handed out first (an error read then is
+/// handed out as the first item too, and the session reports it).
+struct PayloadChunks {
+    first: Option<Result<Bytes, String>>,
+    body: Body,
+}
+
+impl Stream for PayloadChunks {
+    type Item = Result<Bytes, String>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(first));
+        }
+        loop {
+            match ready!(Pin::new(&mut this.body).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e.to_string()))),
+                None => return Poll::Ready(None),
+            }
+        }
+    }
 }
 
 /// A second PutMedia on a stream, on this node or anywhere in the cluster: refused, as AWS does
