@@ -135,6 +135,7 @@ impl Order {
             FragmentEvent::Frame(f) => {
                 assert_eq!(self.open, Some(f.cluster_timecode), "frame outside its fragment")
             }
+            FragmentEvent::Payload(_) => assert!(self.open.is_some(), "payload outside a fragment"),
             FragmentEvent::FragmentCompleted(f) => {
                 assert_eq!(self.open.take(), Some(f.cluster_timecode), "completion without start");
                 assert_eq!(f.payload_size, f.payload.iter().map(|b| b.len() as u64).sum::<u64>());

@@ -68,6 +68,14 @@ pub const OTHER_STREAM_LABEL: &str = "_other";
 pub const LATENCY_BUCKETS_SECS: [f64; 15] =
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0];
 
+/// Bucket upper bounds of the streamed store writes, seconds: 10 µs … 1 s (a page-cache copy of a
+/// 16 KiB chunk takes a few µs; ms mean the kernel is throttling dirty pages).
+pub const STORE_WRITE_BUCKETS_SECS: [f64; 11] =
+    [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0];
+
+/// A streamed store write slower than this is counted in `openkvs_store_slow_writes`.
+pub const SLOW_STORE_WRITE: Duration = Duration::from_millis(10);
+
 /// An HLS/DASH session counts as an active reader this long after its last request (players poll
 /// the media playlist every few seconds and buffer at most ~30 s ahead).
 pub const SESSION_READER_WINDOW: Duration = Duration::from_secs(60);
@@ -393,6 +401,8 @@ pub struct Metrics {
     sessions: Mutex<HashMap<u64, (ReaderProtocol, Instant)>>,
     index_calls: HistogramFamily,
     index_errors: Counter,
+    store_writes: Histogram,
+    store_slow_writes: Counter,
     retention_runs: Counter,
     retention_failures: Counter,
     retention_fragments: Counter,
@@ -553,6 +563,19 @@ impl Metrics {
         let index_errors = Counter::default();
         r.register("openkvs_index_call_errors", "Index calls that failed", index_errors.clone());
 
+        let store_writes = Histogram::new(STORE_WRITE_BUCKETS_SECS);
+        r.register(
+            "openkvs_store_write_seconds",
+            "Page-cache writes of fragments streamed into the local store, each made on the ingest task that received the bytes (a slow one holds a runtime worker: the kernel throttling dirty pages)",
+            store_writes.clone(),
+        );
+        let store_slow_writes = Counter::default();
+        r.register(
+            "openkvs_store_slow_writes",
+            "Streamed page-cache writes of the local store that took longer than 10 ms",
+            store_slow_writes.clone(),
+        );
+
         let mut counter = |name: &str, help: &str| {
             let c = Counter::default();
             r.register(name, help, c.clone());
@@ -641,6 +664,8 @@ impl Metrics {
             sessions: Mutex::new(HashMap::new()),
             index_calls,
             index_errors,
+            store_writes,
+            store_slow_writes,
             retention_runs,
             retention_failures,
             retention_fragments,
@@ -821,6 +846,14 @@ impl Metrics {
         self.index_calls.get_or_create(&labels("call", call)).observe(took.as_secs_f64());
         if !ok {
             self.index_errors.inc();
+        }
+    }
+
+    /// One streamed write into the local store took `took`.
+    pub fn store_write(&self, took: Duration) {
+        self.store_writes.observe(took.as_secs_f64());
+        if took > SLOW_STORE_WRITE {
+            self.store_slow_writes.inc();
         }
     }
 

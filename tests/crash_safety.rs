@@ -4,7 +4,9 @@
 //! every fragment a producer saw PERSISTED must be listed and read back byte-identical, and every
 //! listed fragment must read back whole (no torn bytes) and equal to what was sent for its timecode.
 //! Runs on SQLite, on Postgres when `TEST_DATABASE_URL` is set, and on Postgres with fragments in S3
-//! when `TEST_S3_ENDPOINT` is set too.
+//! when `TEST_S3_ENDPOINT` is set too. A last variant sends fragments of many 16 KiB chunks in
+//! pieces, so most kills land while a fragment is being streamed into the local store
+//! (design/0024-ingest-efficiency.md): its bytes written so far must never become readable.
 
 mod common;
 
@@ -55,6 +57,24 @@ struct Ledger {
 }
 
 type Ledgers = Arc<Vec<Mutex<Ledger>>>;
+
+/// The fragments the producers send.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// Frames per fragment.
+    frames: i16,
+    /// Each frame is `min_frame + (random % frame_spread)` bytes.
+    min_frame: usize,
+    frame_spread: u64,
+    /// Send each fragment in body chunks of this size, pausing between them (`None`: whole).
+    piece: Option<usize>,
+}
+
+/// Small fragments sent whole: about one sealed chunk each.
+const SMALL: Shape = Shape { frames: 5, min_frame: 500, frame_spread: 3000, piece: None };
+
+/// Fragments of 5 to 13 chunks, sent in 8 KiB pieces with pauses: a kill usually lands mid-fragment.
+const STREAMED: Shape = Shape { frames: 8, min_frame: 10_000, frame_spread: 17_000, piece: Some(8192) };
 
 /// A running `openkvs serve` child.
 struct Proc {
@@ -136,6 +156,7 @@ async fn producer(
     mut addr_rx: watch::Receiver<Option<SocketAddr>>,
     ledgers: Ledgers,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    shape: Shape,
 ) {
     let synth = Synth { tracks: vec![1] };
     let eofr = openkvs::media::mkv::rewrite::end_of_fragment_tags();
@@ -169,11 +190,21 @@ async fn producer(
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            let frames: Vec<(u64, i16, bool, usize)> =
-                (0..5).map(|f| (1, f * 2, f == 0, 500 + (seed % 3000) as usize)).collect();
+            let frames: Vec<(u64, i16, bool, usize)> = (0..shape.frames)
+                .map(|f| (1, f * 2, f == 0, shape.min_frame + (seed % shape.frame_spread) as usize))
+                .collect();
             let cluster = Synth::cluster(timecode, &frames);
             ledgers[i].lock().unwrap().sent.insert(timecode, cluster.clone());
-            ok = write_chunk(&mut wr, &cluster).await && write_chunk(&mut wr, &eofr).await;
+            match shape.piece {
+                None => ok = write_chunk(&mut wr, &cluster).await,
+                Some(piece) => {
+                    for p in cluster.chunks(piece) {
+                        ok = ok && write_chunk(&mut wr, p).await;
+                        tokio::time::sleep(Duration::from_millis(1 + seed % 3)).await;
+                    }
+                }
+            }
+            ok = ok && write_chunk(&mut wr, &eofr).await;
             tokio::time::sleep(Duration::from_millis(2 + seed % 12)).await;
         }
         if std::env::var("CRASH_DEBUG").is_ok() {
@@ -325,7 +356,7 @@ async fn read_back(addr: SocketAddr, stream: &str) -> BTreeMap<u64, (String, Byt
     out
 }
 
-async fn crash_cycles(db_url: Option<&str>, store_env: &[(&str, String)]) {
+async fn crash_cycles(db_url: Option<&str>, store_env: &[(&str, String)], shape: Shape) {
     let cycles: usize = std::env::var("OPENKVS_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let dir = tempfile::tempdir().unwrap();
     let (mut proc, first) = spawn_server(dir.path(), db_url, store_env).await;
@@ -338,7 +369,7 @@ async fn crash_cycles(db_url: Option<&str>, store_env: &[(&str, String)]) {
     let (addr_tx, addr_rx) = watch::channel(Some(proc.addr));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let producers: Vec<_> = (0..STREAMS)
-        .map(|i| tokio::spawn(producer(i, addr_rx.clone(), ledgers.clone(), stop.clone())))
+        .map(|i| tokio::spawn(producer(i, addr_rx.clone(), ledgers.clone(), stop.clone(), shape)))
         .collect();
     let mut seed = now_ms() | 1;
     for _ in 0..cycles {
@@ -397,7 +428,7 @@ async fn crash_cycles(db_url: Option<&str>, store_env: &[(&str, String)]) {
     println!(
         "crash safety ({}): {cycles} kill -9 cycles, {checked} PERSISTED fragments checked byte-identical, \
          {listed_total} listed fragments read back whole ({sent_total} sent); restart (spawn -> first answer) p50 {p50:?} max {max:?} \
-         (first start {first:?}); startups that cut torn tails (both tests): {}",
+         (first start {first:?}); startups that cut torn tails (all tests so far): {}; {shape:?}",
         match (db_url.is_some(), store_env.is_empty()) {
             (false, _) => "sqlite",
             (true, true) => "postgres",
@@ -411,7 +442,7 @@ async fn crash_cycles(db_url: Option<&str>, store_env: &[(&str, String)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_persisted_fragment_sqlite() {
-    crash_cycles(None, &[]).await;
+    crash_cycles(None, &[], SMALL).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -421,7 +452,7 @@ async fn kill_9_loses_no_persisted_fragment_postgres() {
         return;
     }
     let (admin, name, url) = common::fresh_postgres_db().await;
-    crash_cycles(Some(&url), &[]).await;
+    crash_cycles(Some(&url), &[], SMALL).await;
     common::drop_postgres_db(&admin, &name).await;
 }
 
@@ -431,6 +462,13 @@ async fn kill_9_loses_no_persisted_fragment_postgres_s3() {
         return;
     }
     let (admin, name, url) = common::fresh_postgres_db().await;
-    crash_cycles(Some(&url), &common::s3_server_env().await).await;
+    crash_cycles(Some(&url), &common::s3_server_env().await, SMALL).await;
     common::drop_postgres_db(&admin, &name).await;
+}
+
+/// Fragments of many sealed chunks streamed into the local store as they arrive, killed mid-way:
+/// every PERSISTED one survives, no partly written one is ever listed or read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_fragment_while_fragments_stream_into_the_store() {
+    crash_cycles(None, &[], STREAMED).await;
 }

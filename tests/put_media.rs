@@ -83,10 +83,14 @@ async fn fixtures_and_producer_bodies_are_acked_and_stored(backend: Backend) {
         let store = srv.open_store();
         for (row, tc) in rows.iter().zip(&codes) {
             assert_eq!(row.cluster_timecode as u64, *tc);
-            // Stored sealed (tests/at_rest.rs reads them back through the API): the media size
-            // plus the nonce and tag, under the stream's first data key.
+            // Stored sealed (tests/at_rest.rs reads them back through the API) in chunks, as it
+            // was streamed into the store: the media size plus the header and a tag per chunk,
+            // under the stream's first data key.
+            use openkvs::archive::sealing::{CHUNK_LEN, TAG_LEN, V2_HEADER_LEN, V2_MARKER};
             let bytes = store.read(stream.id, row.location).await.unwrap();
-            assert_eq!(bytes.len() as i64, row.size_bytes + openkvs::archive::sealing::SEAL_OVERHEAD as i64);
+            let chunks = (row.size_bytes as usize).div_ceil(CHUNK_LEN);
+            assert_eq!(bytes.len(), V2_HEADER_LEN + row.size_bytes as usize + chunks * TAG_LEN);
+            assert_eq!(&bytes[..V2_MARKER.len()], &V2_MARKER[..]);
             assert_eq!(row.key_version, 1, "{file}: sealed by the stream's first data key");
             assert_ne!(
                 &bytes[..4],

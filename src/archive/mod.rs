@@ -12,8 +12,11 @@
 //!
 //! # Order of operations
 //!
-//! - **append** ([`Archive::append`] → [`Receipt`]): the persister batches fragments of every
-//!   stream; per batch it appends the bytes to the store, syncs every touched stream (fsync, or the
+//! - **append** ([`Archive::append`], or [`Archive::begin_fragment`] … [`Archive::commit_fragment`]
+//!   → [`Receipt`]): with the local store the bytes are written into the stream's segment while
+//!   the fragment arrives ([`FragmentSink`]; unreferenced, and cut off again if the fragment is
+//!   abandoned); the persister batches fragments of every stream; per batch it appends the bytes
+//!   still in memory (S3) to the store, syncs every touched stream (fsync, or the
 //!   acknowledged PUT), THEN commits all rows in one index transaction, and only then answers each
 //!   receipt ([`PersistOutcome::Persisted`]) and publishes the record on the persisted feed. A row
 //!   whose stream was deleted meanwhile is refused by the commit ([`PersistOutcome::StreamGone`]);
@@ -58,8 +61,8 @@
 //!
 //! # Encryption at rest
 //!
-//! Every fragment is sealed (AES-256-GCM) under its stream's data key in [`Archive::append`],
-//! before the persister sees it, and opened in [`Archive::read_fragment`]: the store keeps opaque
+//! Every fragment is sealed (AES-256-GCM) under its stream's data key before the persister sees
+//! it (in chunks as it is streamed into the local store, whole when it is buffered for S3), and opened in [`Archive::read_fragment`]: the store keeps opaque
 //! sealed bytes (local files and S3 alike), and a row's location describes the sealed bytes while
 //! its `size_bytes` stays the media size. Data keys are generated per stream, stored wrapped by a
 //! master key of the keyring (`keyring`, `[encryption]`) that CreateStream's `KmsKeyId` selects,
@@ -74,6 +77,7 @@
 //! writes it to that tier's place and the row remembers it, so a tier change applies to new
 //! fragments and older ones stay readable where they are (design/0017-object-store.md).
 
+mod fragment_sink;
 mod index;
 mod keyring;
 mod persisted;
@@ -95,8 +99,9 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
-use crate::model::{FragmentRecord, StorageTier, Stream, VersionToken};
+use crate::model::{FragmentNumber, FragmentRecord, StorageTier, Stream, VersionToken};
 
+pub use fragment_sink::FragmentSink;
 pub use index::{
     AnalysisIndex, Backend, CHANNEL_NAME_CONSTRAINT, Catalog, ChannelChanges, ChannelIndex, ChannelPage,
     ClusterIndex, ClusterMember, DataKeyIndex, EdgeIndex, FragmentIndex, Index, IndexError,
@@ -116,11 +121,14 @@ pub use store::config::{LocalConfig, S3Config, StoreConfig, StoreKind};
 pub use store::faulty::{FaultSwitch, FaultyStore};
 pub use store::local::{DEFAULT_SEGMENT_BYTES, LocalStore};
 pub use store::s3::S3Store;
-pub use store::{FragmentBytes, FragmentStore, HighWater, Reclaimed, Reconciliation, StoreError};
+pub use store::{
+    FragmentBytes, FragmentStore, HighWater, Reclaimed, Reconciliation, SegmentWriter, StoreError,
+};
 pub use stream_keys::KeyUnavailable;
 
+use fragment_sink::{Chunks, SinkState};
 use keyring::Keyring;
-use persister::{PersistJob, Persister};
+use persister::{JobBytes, PersistJob, Persister};
 use sealing::FragmentContext;
 use stream_keys::{KeyError, StreamKeys};
 
@@ -375,7 +383,8 @@ impl Archive {
     /// parts to concatenate) under its stream's data key, stamps it with the stream's tier and
     /// hands it to the persister. Waits only while the persister's queue is full (back-pressure to
     /// the producer); the returned [`Receipt`] resolves when the fragment is durable and indexed,
-    /// or failed (at once when the stream's key cannot be had).
+    /// or failed (at once when the stream's key cannot be had). The whole-fragment form of
+    /// [`Archive::begin_fragment`] and [`Archive::commit_fragment`].
     pub async fn append(&self, record: FragmentRecord, parts: Vec<Bytes>) -> Result<Receipt, Closed> {
         self.append_fenced(record, parts, None).await
     }
@@ -385,35 +394,99 @@ impl Archive {
     /// since, the receipt answers [`PersistOutcome::Fenced`] and no row is written.
     pub async fn append_fenced(
         &self,
-        mut record: FragmentRecord,
+        record: FragmentRecord,
         parts: Vec<Bytes>,
         fence: Option<i64>,
     ) -> Result<Receipt, Closed> {
-        let stream_id = record.stream_id;
+        let mut sink = self.begin_fragment(record.stream_id, &record.number, 0).await;
+        for part in &parts {
+            sink.push(part);
+        }
+        drop(parts);
+        self.commit_fragment(sink, &[], record, fence).await
+    }
+
+    /// Starts receiving fragment `number` of a stream: a [`FragmentSink`] the fragment's bytes are
+    /// pushed into as they arrive, with its first `head_len` bytes reserved for the head given at
+    /// [`Archive::commit_fragment`] (the Cluster header, whose size is known only at the end).
+    /// With the local store the bytes are sealed in chunks and written out as they come (bounded
+    /// memory per fragment); with S3 they are kept until the end. Nothing is durable or referenced
+    /// before the commit's receipt says PERSISTED; a sink dropped unfinished (a rejected or
+    /// abandoned fragment) leaves nothing behind. A key or store failure here is not returned: it
+    /// is the receipt's answer at the end, as with [`Archive::append`].
+    pub async fn begin_fragment(
+        &self,
+        stream_id: i64,
+        number: &FragmentNumber,
+        head_len: usize,
+    ) -> FragmentSink {
         let gone_or_failed = |e: IndexError| match e {
             IndexError::NotFound => PersistOutcome::StreamGone,
             other => PersistOutcome::IndexFailed(other.to_string()),
         };
         let tier = match self.tier_of(stream_id).await {
             Ok(tier) => tier,
-            Err(e) => return Ok(Receipt::answered(gone_or_failed(e))),
+            Err(e) => return FragmentSink::failed(gone_or_failed(e)),
         };
         let key = match self.keys.current(self.index.as_ref(), stream_id, now_ms()).await {
             Ok(key) => key,
-            Err(KeyError::Unavailable(e)) => return Ok(Receipt::answered(PersistOutcome::KeyUnavailable(e))),
-            Err(KeyError::Index(e)) => return Ok(Receipt::answered(gone_or_failed(e))),
+            Err(KeyError::Unavailable(e)) => return FragmentSink::failed(PersistOutcome::KeyUnavailable(e)),
+            Err(KeyError::Index(e)) => return FragmentSink::failed(gone_or_failed(e)),
         };
-        record.size_bytes = parts.iter().map(|p| p.len() as i64).sum();
-        record.key_version = key.version();
-        record.location.tier = tier;
-        let context = FragmentContext { stream_id, fragment_number: record.number.as_str() };
-        let sealed = key.seal(context, &parts);
-        drop(parts);
+        let state = match self.store.open_writer(stream_id, tier) {
+            Ok(Some(writer)) => {
+                let context = FragmentContext { stream_id, fragment_number: number.as_str() };
+                SinkState::Streaming(Box::new(Chunks::new(
+                    writer,
+                    &key,
+                    context,
+                    head_len,
+                    self.metrics.clone(),
+                )))
+            }
+            Ok(None) => SinkState::Buffered { key, tier, parts: vec![Bytes::from(vec![0u8; head_len])] },
+            Err(e) => SinkState::Failed(PersistOutcome::StoreFailed(e.to_string())),
+        };
+        FragmentSink { state }
+    }
+
+    /// Completes a fragment received through `sink`: `head` replaces its reserved first bytes,
+    /// the rest is written (or, buffered, sealed whole), and the persister gets the row (its
+    /// `size_bytes`, `key_version` and location are filled in here). Waits only while the
+    /// persister's queue is full; the [`Receipt`] resolves when the fragment is durable and
+    /// indexed, or failed.
+    pub async fn commit_fragment(
+        &self,
+        sink: FragmentSink,
+        head: &[u8],
+        mut record: FragmentRecord,
+        fence: Option<i64>,
+    ) -> Result<Receipt, Closed> {
+        let bytes = match sink.state {
+            SinkState::Failed(outcome) => return Ok(Receipt::answered(outcome)),
+            SinkState::Buffered { key, tier, mut parts } => {
+                parts[0] = Bytes::copy_from_slice(head);
+                record.size_bytes = parts.iter().map(|p| p.len() as i64).sum();
+                record.key_version = key.version();
+                record.location.tier = tier;
+                let context =
+                    FragmentContext { stream_id: record.stream_id, fragment_number: record.number.as_str() };
+                let sealed = key.seal(context, &parts);
+                drop(parts);
+                JobBytes::Parts(vec![sealed])
+            }
+            SinkState::Streaming(chunks) => {
+                record.size_bytes = chunks.plain_len as i64;
+                record.key_version = chunks.key_version;
+                match chunks.finish(head) {
+                    Ok(location) => record.location = location,
+                    Err(e) => return Ok(Receipt::answered(PersistOutcome::StoreFailed(e.to_string()))),
+                }
+                JobBytes::Written
+            }
+        };
         let (done, receipt) = oneshot::channel();
-        self.persister
-            .submit(PersistJob { record, parts: vec![sealed], done, fence })
-            .await
-            .map_err(|_| Closed)?;
+        self.persister.submit(PersistJob { record, bytes, done, fence }).await.map_err(|_| Closed)?;
         Ok(Receipt(receipt))
     }
 
@@ -582,7 +655,7 @@ mod tests {
         let new = archive.fragment(stream.id, &FragmentNumber::from_ordinal(2)).await.unwrap();
         assert_eq!((new.key_version, new.size_bytes), (1, media.len() as i64));
         let stored = archive.store.read(stream.id, new.location).await.unwrap();
-        assert_eq!(stored.len(), media.len() + sealing::SEAL_OVERHEAD);
+        assert_eq!(stored.len(), sealing::V2_HEADER_LEN + media.len() + sealing::TAG_LEN, "one chunk");
         assert!(!stored.windows(media.len()).any(|w| w == media));
         assert_eq!(archive.read_fragment(&new).await.unwrap(), media);
         assert_eq!(archive.read_fragment(&old).await.unwrap(), plaintext, "the old one still reads");

@@ -2,8 +2,8 @@
 //! `append` order of `archive`).
 //!
 //! [`crate::archive::Archive::append`] submits [`PersistJob`]s; one task takes every job that is
-//! waiting (up to [`MAX_BATCH`]), appends each to the store, syncs every touched stream in one
-//! parallel `sync`, then inserts all rows in ONE index transaction, and only then answers each job. So a fragment
+//! waiting (up to [`MAX_BATCH`]), appends each to the store (unless it was streamed into the store
+//! as it arrived: then its location is known), syncs every touched stream in one parallel `sync`, then inserts all rows in ONE index transaction, and only then answers each job. So a fragment
 //! is reported [`PersistOutcome::Persisted`] strictly after its bytes are durable and its row is
 //! committed, and hundreds of concurrent streams share one fsync round and one commit per batch
 //! instead of paying one each. Jobs of one stream are answered in submission order. No HTTP here.
@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::index::{Index, RowCommit};
 use super::persisted::PersistedFeed;
-use super::store::{FragmentBytes, FragmentStore};
+use super::store::{FragmentBytes, FragmentStore, Location, StoreError};
 use super::stream_keys::KeyUnavailable;
 use crate::metrics::Metrics;
 use crate::model::{FragmentNumber, FragmentRecord};
@@ -31,13 +31,24 @@ use crate::model::{FragmentNumber, FragmentRecord};
 /// Most jobs committed together.
 pub const MAX_BATCH: usize = 1024;
 
+/// A job's bytes: still to append, or already written by a [`super::store::SegmentWriter`].
+#[derive(Debug)]
+pub enum JobBytes {
+    /// Sealed bytes to append (concatenated); the persister fills in the row's location.
+    Parts(Vec<Bytes>),
+    /// Streamed into the store while the fragment arrived: the row's location is where they
+    /// are; they only need the stream's sync.
+    Written,
+}
+
 /// One fragment to persist.
 #[derive(Debug)]
 pub struct PersistJob {
-    /// The row to insert; `location` is filled in by the persister (its tier says where).
+    /// The row to insert; its `location` is filled in by the persister for [`JobBytes::Parts`]
+    /// (its tier says where), or already known for [`JobBytes::Written`].
     pub record: FragmentRecord,
-    /// The bytes to store (concatenated; sealed by the archive).
-    pub parts: Vec<Bytes>,
+    /// The bytes.
+    pub bytes: JobBytes,
     /// Where the outcome goes.
     pub done: oneshot::Sender<PersistOutcome>,
     /// The writer epoch the row must be committed under (cluster mode), `None` on a single node.
@@ -162,22 +173,31 @@ async fn commit_batch(
             store.number_segments_from(job.record.stream_id, epoch.saturating_mul(SEGMENTS_PER_EPOCH));
         }
     }
-    let items: Vec<FragmentBytes> = jobs
-        .iter_mut()
-        .map(|j| FragmentBytes {
-            stream_id: j.record.stream_id,
-            tier: j.record.location.tier,
-            parts: std::mem::take(&mut j.parts),
-        })
-        .collect();
-    let locations = store.append(items).await;
+    let mut to_append = Vec::new();
+    let mut items = Vec::new();
+    for (i, j) in jobs.iter_mut().enumerate() {
+        if let JobBytes::Parts(parts) = &mut j.bytes {
+            to_append.push(i);
+            let parts = std::mem::take(parts);
+            items.push(FragmentBytes { stream_id: j.record.stream_id, tier: j.record.location.tier, parts });
+        }
+    }
+    let mut appended: Vec<Option<Result<Location, StoreError>>> = (0..jobs.len()).map(|_| None).collect();
+    if !items.is_empty() {
+        for (i, loc) in to_append.into_iter().zip(store.append(items).await) {
+            appended[i] = Some(loc);
+        }
+    }
     let mut touched = BTreeSet::new();
     let mut results = Vec::with_capacity(jobs.len());
-    for (mut job, loc) in jobs.into_iter().zip(locations) {
-        let r = loc.map(|loc| {
-            job.record.location = loc;
+    for (mut job, loc) in jobs.into_iter().zip(appended) {
+        let r = match loc {
+            Some(loc) => loc.map(|loc| job.record.location = loc),
+            None => Ok(()),
+        };
+        if r.is_ok() {
             touched.insert(job.record.stream_id);
-        });
+        }
         results.push((job, r));
     }
     let synced = if touched.is_empty() {

@@ -2,7 +2,7 @@
 //! a fragment sealed under its stream's [`DataKey`], and a data key wrapped under a
 //! [`MasterKey`] of the keyring.
 //!
-//! Both formats are `nonce (12) || ciphertext || tag (16)`. Every nonce is 96 bits from the
+//! A wrapped data key and a v1 fragment are `nonce (12) || ciphertext || tag (16)`. Every nonce is 96 bits from the
 //! operating system's random source, drawn afresh for each seal and each wrap; a data key seals
 //! one stream's fragments only, so the number of nonces drawn under one key stays far below the
 //! 2^32 random-nonce limit of NIST SP 800-38D (see the design record for the arithmetic). The
@@ -10,10 +10,21 @@
 //! fragment number, the key version; for a wrapped key the stream's ARN and the master key id), so
 //! bytes moved to another fragment, stream or key version fail to open instead of decrypting.
 //!
+//! **Chunked fragments (v2).** A fragment streamed into the store as it arrives is sealed in
+//! chunks of [`CHUNK_LEN`] plaintext bytes ([`ChunkSealer`]): a header (the 12-byte constant
+//! [`V2_MARKER`], then a random 32-byte salt), then per chunk `ciphertext || tag`. Each fragment
+//! has its own AES-256-GCM key, `HKDF-SHA256(salt, data key, fragment context)`; chunk *i*'s
+//! nonce is the big-endian counter *i* followed by a last-chunk flag byte, and its additional
+//! data binds the counter, the flag and the fragment context, so chunks reordered, dropped or
+//! cut off at a chunk boundary fail to open. [`DataKey::open`] reads both formats: a v1 value
+//! starts with a random nonce, equal to the marker with probability 2⁻⁹⁶
+//! (design/0024-ingest-efficiency.md).
+//!
 //! Pure computation: no I/O except the random source, no logging, no key bytes in `Debug`.
 
 use bytes::{Bytes, BytesMut};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::hkdf;
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// Length of every key (AES-256).
@@ -24,6 +35,15 @@ pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 /// Bytes a sealed value has beyond its plaintext.
 pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+
+/// Plaintext bytes per chunk of a chunked (v2) fragment; the last chunk may be shorter.
+pub const CHUNK_LEN: usize = 16 * 1024;
+/// The constant that starts every chunked (v2) fragment.
+pub const V2_MARKER: [u8; 12] = *b"openkvs\0frv2";
+/// Length of the random salt after the marker.
+pub const SALT_LEN: usize = 32;
+/// Length of a chunked fragment's header (marker and salt).
+pub const V2_HEADER_LEN: usize = V2_MARKER.len() + SALT_LEN;
 
 /// Sealed bytes did not open: the key is not the one that sealed them, or the bytes (or the
 /// context they were bound to) changed. Never a partial result.
@@ -141,7 +161,7 @@ impl MasterKey {
     pub fn new_data_key(&self, context: WrapContext<'_>) -> (DataKey, Vec<u8>) {
         let mut material = random::<KEY_LEN>();
         let wrapped = seal(&self.key, &context.aad(), &[&material]);
-        let key = DataKey { version: context.version, key: aes_key(&material).expect("KEY_LEN bytes") };
+        let key = DataKey::from_material(context.version, &material).expect("KEY_LEN bytes");
         material.fill(0);
         (key, wrapped)
     }
@@ -151,9 +171,9 @@ impl MasterKey {
         let mut buf = wrapped.to_vec();
         let len = open_in_place(&self.key, &context.aad(), &mut buf)?;
         let material = &mut buf[NONCE_LEN..NONCE_LEN + len];
-        let key = aes_key(material).map_err(|_| Unauthentic);
+        let key = DataKey::from_material(context.version, material).map_err(|_| Unauthentic);
         material.fill(0);
-        Ok(DataKey { version: context.version, key: key? })
+        key
     }
 }
 
@@ -161,6 +181,14 @@ impl MasterKey {
 pub struct DataKey {
     version: u32,
     key: LessSafeKey,
+    /// The key bytes, for deriving chunked fragments' keys (zeroed on drop).
+    material: [u8; KEY_LEN],
+}
+
+impl Drop for DataKey {
+    fn drop(&mut self) {
+        self.material.fill(0);
+    }
 }
 
 impl std::fmt::Debug for DataKey {
@@ -170,6 +198,12 @@ impl std::fmt::Debug for DataKey {
 }
 
 impl DataKey {
+    fn from_material(version: u32, material: &[u8]) -> Result<Self, BadKeyLength> {
+        let key = aes_key(material)?;
+        let material: [u8; KEY_LEN] = material.try_into().map_err(|_| BadKeyLength(material.len()))?;
+        Ok(Self { version, key, material })
+    }
+
     /// Its version (what fragment rows record as `key_version`).
     pub fn version(&self) -> u32 {
         self.version
@@ -190,11 +224,120 @@ impl DataKey {
         Bytes::from(seal(&self.key, &self.aad(context), &parts))
     }
 
-    /// Opens a sealed fragment (in place when the buffer is not shared, as a store read gives it).
+    /// The fragment context as the chunked format binds it (HKDF info, and part of every chunk's
+    /// additional data).
+    fn v2_context(&self, context: FragmentContext<'_>) -> Vec<u8> {
+        let mut info = b"openkvs/fragment/v2\0".to_vec();
+        info.extend_from_slice(&context.stream_id.to_be_bytes());
+        info.extend_from_slice(&self.version.to_be_bytes());
+        info.extend_from_slice(context.fragment_number.as_bytes());
+        info
+    }
+
+    /// The fragment's own AES key: HKDF-SHA256 of the data key under the salt, for the context.
+    fn fragment_key(&self, salt: &[u8], info: &[u8]) -> LessSafeKey {
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(&self.material);
+        let info = [info];
+        let okm = prk.expand(&info, &AES_256_GCM).expect("HKDF-SHA256 expands to 32 bytes");
+        LessSafeKey::new(UnboundKey::from(okm))
+    }
+
+    /// A sealer for one fragment in the chunked format, with the header that starts it.
+    pub fn chunk_sealer(&self, context: FragmentContext<'_>) -> (ChunkSealer, [u8; V2_HEADER_LEN]) {
+        let salt = random::<SALT_LEN>();
+        let info = self.v2_context(context);
+        let key = self.fragment_key(&salt, &info);
+        let mut header = [0u8; V2_HEADER_LEN];
+        header[..V2_MARKER.len()].copy_from_slice(&V2_MARKER);
+        header[V2_MARKER.len()..].copy_from_slice(&salt);
+        (ChunkSealer { key, info }, header)
+    }
+
+    /// Opens a sealed fragment of either format (in place when the buffer is not shared, as a
+    /// store read gives it).
     pub fn open(&self, context: FragmentContext<'_>, sealed: Bytes) -> Result<Bytes, Unauthentic> {
         let mut buf = sealed.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        if buf.len() >= V2_HEADER_LEN && buf[..V2_MARKER.len()] == V2_MARKER {
+            let info = self.v2_context(context);
+            let key = self.fragment_key(&buf[V2_MARKER.len()..V2_HEADER_LEN], &info);
+            let len = open_chunks_in_place(&key, &info, &mut buf[V2_HEADER_LEN..])?;
+            return Ok(buf.freeze().slice(V2_HEADER_LEN..V2_HEADER_LEN + len));
+        }
         let len = open_in_place(&self.key, &self.aad(context), &mut buf)?;
         Ok(buf.freeze().slice(NONCE_LEN..NONCE_LEN + len))
+    }
+}
+
+/// Chunk `index`'s nonce: the counter, big-endian, then the last-chunk flag.
+fn chunk_nonce(index: u64, last: bool) -> Nonce {
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce[3..11].copy_from_slice(&index.to_be_bytes());
+    nonce[11] = u8::from(last);
+    Nonce::assume_unique_for_key(nonce)
+}
+
+/// Chunk `index`'s additional data: counter, flag, fragment context.
+fn chunk_aad(info: &[u8], index: u64, last: bool) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(9 + info.len());
+    aad.extend_from_slice(&index.to_be_bytes());
+    aad.push(u8::from(last));
+    aad.extend_from_slice(info);
+    aad
+}
+
+/// Opens the chunks after a v2 header in place; the plaintext is moved to the front of `chunks`
+/// and its length returned.
+fn open_chunks_in_place(key: &LessSafeKey, info: &[u8], chunks: &mut [u8]) -> Result<usize, Unauthentic> {
+    const SEALED: usize = CHUNK_LEN + TAG_LEN;
+    let total = chunks.len();
+    if total < TAG_LEN {
+        return Err(Unauthentic);
+    }
+    let count = total.div_ceil(SEALED);
+    let mut plain_len = 0;
+    for index in 0..count {
+        let start = index * SEALED;
+        let end = (start + SEALED).min(total);
+        if end - start < TAG_LEN {
+            return Err(Unauthentic);
+        }
+        let last = index + 1 == count;
+        let aad = chunk_aad(info, index as u64, last);
+        let n = key
+            .open_in_place(chunk_nonce(index as u64, last), Aad::from(&aad), &mut chunks[start..end])
+            .map_err(|_| Unauthentic)?
+            .len();
+        chunks.copy_within(start..start + n, plain_len);
+        plain_len += n;
+    }
+    Ok(plain_len)
+}
+
+/// Seals the chunks of one fragment in the chunked (v2) format ([`DataKey::chunk_sealer`]). Each
+/// chunk index must be sealed once; chunks may be sealed in any order (the first is sealed last
+/// when its bytes are only complete at the fragment's end).
+pub struct ChunkSealer {
+    key: LessSafeKey,
+    info: Vec<u8>,
+}
+
+impl std::fmt::Debug for ChunkSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChunkSealer(<redacted>)")
+    }
+}
+
+impl ChunkSealer {
+    /// Seals `buf[from..]` (at most [`CHUNK_LEN`] bytes of plaintext) as chunk `index` in place
+    /// and appends its tag; `last` marks the fragment's final chunk.
+    pub fn seal_chunk(&self, index: u64, last: bool, buf: &mut Vec<u8>, from: usize) {
+        debug_assert!(buf.len() - from <= CHUNK_LEN);
+        let aad = chunk_aad(&self.info, index, last);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(chunk_nonce(index, last), Aad::from(&aad), &mut buf[from..])
+            .expect("AES-GCM seals any chunk");
+        buf.extend_from_slice(tag.as_ref());
     }
 }
 
@@ -239,6 +382,88 @@ mod tests {
         let (another_key, _) = master.new_data_key(context(1));
         assert_eq!(another_key.open(fragment("1"), sealed.clone()), Err(Unauthentic));
         assert_eq!(key.open(fragment("1"), sealed.slice(..SEAL_OVERHEAD - 1)), Err(Unauthentic));
+    }
+
+    /// Seals `plain` in the chunked format, sealing chunk 0 last as a streamed fragment does.
+    fn seal_v2(key: &DataKey, number: &str, plain: &[u8]) -> Vec<u8> {
+        let (sealer, header) = key.chunk_sealer(fragment(number));
+        let pieces: Vec<&[u8]> =
+            if plain.is_empty() { vec![&[][..]] } else { plain.chunks(CHUNK_LEN).collect() };
+        let mut sealed: Vec<Vec<u8>> = vec![Vec::new(); pieces.len()];
+        for (i, piece) in pieces.iter().enumerate().rev() {
+            let mut buf = piece.to_vec();
+            sealer.seal_chunk(i as u64, i + 1 == pieces.len(), &mut buf, 0);
+            sealed[i] = buf;
+        }
+        let mut out = header.to_vec();
+        sealed.iter().for_each(|c| out.extend_from_slice(c));
+        out
+    }
+
+    #[test]
+    fn a_chunked_fragment_round_trips_at_every_size() {
+        let master = MasterKey::from_bytes(&MasterKey::generate_bytes()).unwrap();
+        let (key, _) = master.new_data_key(context(1));
+        for len in [0, 1, CHUNK_LEN - 1, CHUNK_LEN, CHUNK_LEN + 1, 3 * CHUNK_LEN, 5 * CHUNK_LEN + 77] {
+            let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let sealed = seal_v2(&key, "4", &plain);
+            assert_eq!(sealed.len(), V2_HEADER_LEN + len + len.div_ceil(CHUNK_LEN).max(1) * TAG_LEN);
+            assert_eq!(&sealed[..12], &V2_MARKER);
+            assert_eq!(
+                &key.open(fragment("4"), Bytes::from(sealed.clone())).unwrap()[..],
+                &plain[..],
+                "{len}"
+            );
+            assert_eq!(key.open(fragment("5"), Bytes::from(sealed)), Err(Unauthentic), "another fragment");
+        }
+    }
+
+    #[test]
+    fn a_chunked_fragment_cut_reordered_or_altered_does_not_open() {
+        let master = MasterKey::from_bytes(&[9u8; KEY_LEN]).unwrap();
+        let (key, _) = master.new_data_key(context(1));
+        let plain: Vec<u8> = (0..3 * CHUNK_LEN + 100).map(|i| (i % 13) as u8).collect();
+        let sealed = seal_v2(&key, "1", &plain);
+        let chunk = CHUNK_LEN + TAG_LEN;
+        // Cut at each chunk boundary: the new last chunk was not sealed as the last one.
+        for kept in 1..=3 {
+            let cut = Bytes::from(sealed[..V2_HEADER_LEN + kept * chunk].to_vec());
+            assert_eq!(key.open(fragment("1"), cut), Err(Unauthentic), "cut after {kept} chunks");
+        }
+        // Two full chunks swapped.
+        let mut swapped = sealed.clone();
+        let (a, b) = (V2_HEADER_LEN, V2_HEADER_LEN + chunk);
+        let first = swapped[a..a + chunk].to_vec();
+        swapped.copy_within(b..b + chunk, a);
+        swapped[b..b + chunk].copy_from_slice(&first);
+        assert_eq!(key.open(fragment("1"), Bytes::from(swapped)), Err(Unauthentic));
+        // A chunk dropped from the middle.
+        let mut dropped = sealed[..V2_HEADER_LEN + chunk].to_vec();
+        dropped.extend_from_slice(&sealed[V2_HEADER_LEN + 2 * chunk..]);
+        assert_eq!(key.open(fragment("1"), Bytes::from(dropped)), Err(Unauthentic));
+        // Another salt, a flipped bit.
+        let mut salted = sealed.clone();
+        salted[V2_MARKER.len()] ^= 1;
+        assert_eq!(key.open(fragment("1"), Bytes::from(salted)), Err(Unauthentic));
+        let mut flipped = sealed.clone();
+        flipped[V2_HEADER_LEN + chunk + 5] ^= 1;
+        assert_eq!(key.open(fragment("1"), Bytes::from(flipped)), Err(Unauthentic));
+        // The header alone, and a tail shorter than a tag.
+        assert_eq!(key.open(fragment("1"), Bytes::from(sealed[..V2_HEADER_LEN].to_vec())), Err(Unauthentic));
+        let short = Bytes::from(sealed[..V2_HEADER_LEN + chunk + 3].to_vec());
+        assert_eq!(key.open(fragment("1"), short), Err(Unauthentic));
+    }
+
+    /// Values sealed whole (v1) by earlier versions still open beside chunked ones.
+    #[test]
+    fn a_whole_v1_fragment_still_opens() {
+        let master = MasterKey::from_bytes(&MasterKey::generate_bytes()).unwrap();
+        let (key, wrapped) = master.new_data_key(context(1));
+        let v1 = key.seal(fragment("2"), &[Bytes::from_static(b"old "), Bytes::from_static(b"cluster")]);
+        let reopened = master.open_data_key(&wrapped, context(1)).unwrap();
+        assert_eq!(&reopened.open(fragment("2"), v1).unwrap()[..], b"old cluster");
+        let v2 = seal_v2(&key, "3", b"new cluster");
+        assert_eq!(&reopened.open(fragment("3"), Bytes::from(v2)).unwrap()[..], b"new cluster");
     }
 
     #[test]

@@ -36,10 +36,12 @@
 //! the RECEIVED/PERSISTED latency from the moment the fragment's last byte was parsed.
 //!
 //! A producer that disconnects mid-fragment loses only that incomplete fragment (it was never
-//! RECEIVED); fragments already handed over are still persisted. The only I/O per fragment is the
-//! archive's persister (batched); per session there is one index read (fragment-number floor), one
-//! read of the resend window (below) and one write per header set. No database round trip per
-//! frame.
+//! RECEIVED); fragments already handed over are still persisted. The I/O per fragment is the
+//! archive's: its [`FragmentSink`]'s page-cache writes as the bytes arrive (local store: the
+//! fragment is streamed into its segment from BUFFERING on, and cut off again if it is rejected
+//! or abandoned) and the persister's sync and commit (batched); per session there is one index
+//! read (fragment-number floor), one read of the resend window (below) and one write per header
+//! set. No database round trip per frame.
 //!
 //! **Resent fragments are stored once.** A producer that lost its connection (or its node) resends
 //! every fragment it had no PERSISTED ACK for, in a new session, possibly on another node; some of
@@ -62,7 +64,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::{Ingest, LiveEvent, SessionSlot, StopReason};
-use crate::archive::{IndexError, KeyUnavailable, PersistOutcome};
+use crate::archive::{FragmentSink, IndexError, KeyUnavailable, PersistOutcome};
 use crate::media::ebml::writer::EbmlWriter;
 use crate::media::error_id::ErrorId;
 use crate::media::fragment::{
@@ -192,6 +194,9 @@ struct CurrentFragment {
     live: bool,
     /// The stream already holds this fragment (a resend): `number` is that fragment's.
     duplicate: bool,
+    /// Where its bytes go as they arrive (archiving streams, not for a resend). Dropped with the
+    /// fragment when it is rejected or abandoned, which cuts its bytes off the store again.
+    sink: Option<FragmentSink>,
 }
 
 struct Session {
@@ -259,6 +264,7 @@ impl Session {
             max_fragment_bytes: cfg.max_fragment_bytes,
             max_fragment_duration_ms: cfg.max_fragment_duration_ms,
             max_metadata_per_fragment: cfg.max_metadata_per_fragment,
+            stream_payload: true,
             ..FragmenterConfig::default()
         });
         let metrics = ingest.metrics().clone();
@@ -513,12 +519,21 @@ impl Session {
                             },
                         );
                     }
+                    // The previous fragment's sink (if it never completed) goes first.
+                    self.current = None;
+                    let sink = if !duplicate && self.stream.retention.is_persistent() {
+                        let archive = &self.ingest.archive;
+                        Some(archive.begin_fragment(self.stream.id, &number, CLUSTER_HEADER_LEN).await)
+                    } else {
+                        None
+                    };
                     self.current = Some(CurrentFragment {
                         timecode: cluster_timecode,
                         number: number.clone(),
                         server_ts_ms: now,
                         live,
                         duplicate,
+                        sink,
                     });
                     let ack = Ack {
                         kind: AckKind::Buffering,
@@ -531,6 +546,11 @@ impl Session {
                     if let Some(cur) = self.current.as_ref().filter(|c| c.live) {
                         let event = LiveEvent::Frame { number: cur.number.clone(), frame: f.frame };
                         self.ingest.live.publish(self.stream.id, event);
+                    }
+                }
+                FragmentEvent::Payload(bytes) => {
+                    if let Some(sink) = self.current.as_mut().and_then(|c| c.sink.as_mut()) {
+                        sink.push(&bytes);
                     }
                 }
                 FragmentEvent::FragmentCompleted(fragment) => self.on_completed(fragment).await,
@@ -642,7 +662,7 @@ impl Session {
     }
 
     async fn on_completed(&mut self, fragment: Fragment) {
-        let Some(cur) = self.current.take().filter(|c| c.timecode == fragment.cluster_timecode) else {
+        let Some(mut cur) = self.current.take().filter(|c| c.timecode == fragment.cluster_timecode) else {
             // The fragmenter only completes fragments it started; a mismatch is a bug, not input.
             tracing::error!(stream = %self.stream.name, "completed fragment without a matching start");
             return;
@@ -684,9 +704,11 @@ impl Session {
             self.send(Ack::error(ErrorId::AckInternalError, Some(cur.timecode), Some(cur.number))).await;
             return;
         };
-        let mut parts = Vec::with_capacity(fragment.payload.len() + 1);
-        parts.push(cluster_header(fragment.payload_size));
-        parts.extend(fragment.payload.iter().cloned());
+        let Some(sink) = cur.sink.take() else {
+            self.send(Ack::error(ErrorId::AckInternalError, Some(cur.timecode), Some(cur.number))).await;
+            return;
+        };
+        let head = cluster_header(fragment.payload_size);
         let record = FragmentRecord {
             stream_id: self.stream.id,
             number: cur.number.clone(),
@@ -703,7 +725,8 @@ impl Session {
             frame_count: fragment.frame_count as i64,
             metadata: fragment.metadata.clone(),
         };
-        let Ok(receipt) = self.ingest.archive.append_fenced(record, parts, self.writer_epoch).await else {
+        let committed = self.ingest.archive.commit_fragment(sink, &head, record, self.writer_epoch).await;
+        let Ok(receipt) = committed else {
             self.send(Ack::error(ErrorId::AckInternalError, Some(cur.timecode), Some(cur.number))).await;
             return;
         };
@@ -740,7 +763,11 @@ pub fn header_set_bytes(h: &HeaderSet) -> Bytes {
     w.finish()
 }
 
-/// A known-size Cluster header (ID + 8-byte size) for a payload of `len` bytes.
+/// Length of [`cluster_header`]: the Cluster ID (4 bytes) and an 8-byte size.
+const CLUSTER_HEADER_LEN: usize = 12;
+
+/// A known-size Cluster header (ID + 8-byte size) for a payload of `len` bytes: the first bytes of
+/// a stored fragment, known only at its end (reserved in its sink until then).
 fn cluster_header(len: u64) -> Bytes {
     let mut w = EbmlWriter::with_size_form(crate::media::ebml::writer::SizeForm::Eight);
     w.element_header(ids::CLUSTER, len);

@@ -107,6 +107,10 @@ pub struct FragmenterConfig {
     pub max_tracks: usize,
     /// Most metadata tags one fragment may carry; more is ErrorId 4009.
     pub max_metadata_per_fragment: usize,
+    /// Hand the fragment's payload out as it arrives ([`FragmentEvent::Payload`]) instead of
+    /// keeping it until the end: the completed [`Fragment`]'s `payload` is then empty (its
+    /// `payload_size` still counts every byte), so the fragmenter holds no fragment bytes.
+    pub stream_payload: bool,
     /// Limits of the underlying demuxer.
     pub demux: DemuxLimits,
 }
@@ -120,6 +124,7 @@ impl Default for FragmenterConfig {
             max_fragment_duration_ms: DEFAULT_MAX_FRAGMENT_DURATION_MS,
             max_tracks: 3,
             max_metadata_per_fragment: 10,
+            stream_payload: false,
             demux: DemuxLimits::default(),
         }
     }
@@ -432,6 +437,10 @@ pub enum FragmentEvent {
     },
     /// A frame of the current fragment (provisional until the fragment completes).
     Frame(FragmentFrame),
+    /// With [`FragmenterConfig::stream_payload`]: the current fragment's next payload bytes (the
+    /// Cluster's children exactly as sent, in order; provisional until it completes). The first
+    /// comes right after [`FragmentEvent::FragmentStarted`].
+    Payload(Bytes),
     /// The fragment is complete and valid (send RECEIVED, then store it).
     FragmentCompleted(Fragment),
     /// A fragment was rejected or the session failed (send an ERROR ack with `error_id()`).
@@ -458,6 +467,8 @@ struct OpenFragment {
     rejected: bool,
     payload: Vec<Bytes>,
     size: u64,
+    /// Payload elements so far (held or handed out).
+    elements: u64,
     frames: u64,
     first_keyframe: Option<bool>,
     tracks: Vec<TrackStats>,
@@ -582,7 +593,11 @@ impl Fragmenter {
             if f.rejected {
                 assert!(f.payload.is_empty(), "rejected fragment still holds payload");
             } else {
-                assert_eq!(sum, f.size, "payload size bookkeeping");
+                if self.config.stream_payload && f.timecode.is_some() {
+                    assert!(f.payload.is_empty(), "streamed payload held");
+                } else {
+                    assert_eq!(sum, f.size, "payload size bookkeeping");
+                }
                 assert!(f.size <= self.config.max_fragment_bytes, "fragment above the size limit kept");
                 assert!(f.metadata.len() <= self.config.max_metadata_per_fragment.saturating_add(1));
             }
@@ -762,6 +777,7 @@ impl Fragmenter {
             rejected: false,
             payload: Vec::new(),
             size: 0,
+            elements: 0,
             frames: 0,
             first_keyframe: None,
             tracks,
@@ -783,12 +799,17 @@ impl Fragmenter {
         f.size = f.size.saturating_add(raw.len() as u64);
         // A fragment of millions of tiny elements would cost far more memory in bookkeeping than
         // its bytes: the per-element `Bytes` counts against the same limit.
-        let bookkeeping = (f.payload.len() as u64 + 1).saturating_mul(std::mem::size_of::<Bytes>() as u64);
+        f.elements += 1;
+        let bookkeeping = f.elements.saturating_mul(std::mem::size_of::<Bytes>() as u64);
         if f.size > limit || bookkeeping > limit {
             self.reject(FragmentErrorKind::FragmentTooLarge { limit_bytes: limit });
             return;
         }
-        f.payload.push(raw);
+        if self.config.stream_payload && f.timecode.is_some() {
+            self.out.push_back(FragmentEvent::Payload(raw));
+        } else {
+            f.payload.push(raw);
+        }
     }
 
     fn on_timecode(&mut self, timecode: u64) {
@@ -823,6 +844,12 @@ impl Fragmenter {
         let offset = f.offset;
         let metadata_count = f.metadata.len().saturating_add(f.metadata_overflow);
         self.out.push_back(FragmentEvent::FragmentStarted { cluster_timecode: timecode, offset });
+        if self.config.stream_payload && !f.payload.is_empty() {
+            // The children before and including the Timecode, as one piece (a few bytes).
+            let held: Vec<u8> =
+                std::mem::take(&mut f.payload).iter().flat_map(|b| b.iter().copied()).collect();
+            self.out.push_back(FragmentEvent::Payload(Bytes::from(held)));
+        }
         if let Some(prev) = self.last_start_ns
             && start_ns <= prev
         {
@@ -1076,5 +1103,47 @@ mod tests {
         assert!(bframes.iter().all(Option::is_some));
         let gop = video_starts(include_bytes!("../../tests/fixtures/h264_640x360_20s_2sgop.mkv"));
         assert_eq!(gop, vec![Some(true); 10]);
+    }
+
+    /// With `stream_payload`, the Payload events of each fragment are exactly the payload the
+    /// buffering fragmenter keeps, byte for byte and in order, however the input is cut.
+    #[test]
+    fn streamed_payload_equals_the_kept_payload() {
+        let file: &'static [u8] = include_bytes!("../../tests/fixtures/h264_bframes_aac_640x360_10s.mkv");
+        let mut kept = Fragmenter::new(FragmenterConfig::default());
+        kept.push(Bytes::from_static(file));
+        kept.finish();
+        let mut expected = Vec::new();
+        while let Some(e) = kept.pull().unwrap() {
+            if let FragmentEvent::FragmentCompleted(f) = e {
+                expected.push((f.payload.concat(), f.payload_size));
+            }
+        }
+        for cut in [7usize, 1000, 65_536] {
+            let config = FragmenterConfig { stream_payload: true, ..FragmenterConfig::default() };
+            let mut streamed = Fragmenter::new(config);
+            let (mut got, mut current) = (Vec::new(), Vec::new());
+            let drain = |f: &mut Fragmenter, got: &mut Vec<(Vec<u8>, u64)>, current: &mut Vec<u8>| {
+                while let Some(e) = f.pull().unwrap() {
+                    f.check_invariants();
+                    match e {
+                        FragmentEvent::FragmentStarted { .. } => current.clear(),
+                        FragmentEvent::Payload(b) => current.extend_from_slice(&b),
+                        FragmentEvent::FragmentCompleted(f) => {
+                            assert!(f.payload.is_empty());
+                            got.push((std::mem::take(current), f.payload_size));
+                        }
+                        _ => {}
+                    }
+                }
+            };
+            for chunk in file.chunks(cut) {
+                streamed.push(Bytes::copy_from_slice(chunk));
+                drain(&mut streamed, &mut got, &mut current);
+            }
+            streamed.finish();
+            drain(&mut streamed, &mut got, &mut current);
+            assert_eq!(got, expected, "cut every {cut} bytes");
+        }
     }
 }

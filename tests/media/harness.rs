@@ -169,6 +169,7 @@ pub fn assert_event_order(events: &[FragmentEvent]) {
             FragmentEvent::Frame(f) => {
                 assert_eq!(open, Some(f.cluster_timecode), "event {i}: frame outside its fragment")
             }
+            FragmentEvent::Payload(_) => assert!(open.is_some(), "event {i}: payload outside a fragment"),
             FragmentEvent::FragmentCompleted(f) => {
                 assert_eq!(open.take(), Some(f.cluster_timecode), "event {i}: completion without start");
             }

@@ -1,5 +1,5 @@
 //! Fault injection for the fragment store: [`FaultyStore`] wraps any [`FragmentStore`] and, while
-//! its [`FaultSwitch`] is on, fails every append and sync with `ENOSPC` ("No space left on device")
+//! its [`FaultSwitch`] is on, fails every append, streamed write and sync with `ENOSPC` ("No space left on device")
 //! as a full disk would (and the readiness probe reports it). Reads and deletes pass through. Used
 //! by the resource-exhaustion tests (`tests/security.rs`, `tests/metrics.rs`) through
 //! [`crate::app::Server::bind_with`], and by the PutMedia session's unit tests; it is never built
@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
+use super::{
+    FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, SegmentWriter, StoreError,
+};
+use crate::model::StorageTier;
 
 /// Turns the injected fault on and off; clones share the switch.
 #[derive(Debug, Clone, Default)]
@@ -65,8 +68,40 @@ impl FaultyStore {
     }
 }
 
+/// The inner store's writer, failing while the switch is on.
+#[derive(Debug)]
+struct FaultyWriter {
+    inner: Box<dyn SegmentWriter>,
+    switch: FaultSwitch,
+}
+
+impl SegmentWriter for FaultyWriter {
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.switch.check()?;
+        self.inner.write_at(offset, bytes)
+    }
+
+    fn finish(self: Box<Self>, length: u64) -> Result<Location, StoreError> {
+        self.switch.check()?;
+        self.inner.finish(length)
+    }
+}
+
 #[async_trait]
 impl FragmentStore for FaultyStore {
+    fn open_writer(
+        &self,
+        stream_id: i64,
+        tier: StorageTier,
+    ) -> Result<Option<Box<dyn SegmentWriter>>, StoreError> {
+        self.switch.check()?;
+        let switch = self.switch.clone();
+        Ok(self
+            .inner
+            .open_writer(stream_id, tier)?
+            .map(|inner| Box::new(FaultyWriter { inner, switch }) as Box<dyn SegmentWriter>))
+    }
+
     async fn append(&self, items: Vec<FragmentBytes>) -> Vec<Result<Location, StoreError>> {
         if self.switch.check().is_err() {
             return items

@@ -3,8 +3,14 @@
 //! warm_dir`, by default `DATA_DIR/fragments-warm`) as the fragment's tier says.
 //!
 //! Each stream has one open segment, in the tier of its last append. `append` writes the fragment
-//! at the segment's end (one `write` per part, no copy) and returns (segment, offset, length,
-//! tier). A segment is closed once it exceeds the roll size, or when the stream's tier changes
+//! at the segment's end (one `writev` for all parts, no copy) and returns (segment, offset,
+//! length, tier). A fragment streamed in while it arrives ([`FragmentStore::open_writer`],
+//! [`LocalWriter`]) is written the same way but piecewise: the writer holds the region from the
+//! segment's end, every write is one positional `pwrite` on the caller's thread (a page-cache
+//! copy; no hand-off to another thread), `finish` makes the region part of the segment and marks
+//! it for the next `sync`, and a writer dropped unfinished truncates the segment back to where the
+//! fragment started. A segment with an open writer gets no other writer or append (they start a
+//! new segment) and is never removed by reclaim. A segment is closed once it exceeds the roll size, or when the stream's tier changes
 //! (the next segment opens in the other directory, numbered after it); it is then still fsynced
 //! by the next `sync` before its handle is dropped. Segment numbers of a stream are unique across
 //! the two directories. `sync` fdatasyncs every touched segment (and a stream directory the first
@@ -26,7 +32,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{IoSlice, Write};
+use std::io::{IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +43,9 @@ use bytes::Bytes;
 use async_trait::async_trait;
 
 use super::io_crew::IoCrew;
-use super::{FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
+use super::{
+    FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, SegmentWriter, StoreError,
+};
 use crate::model::StorageTier;
 
 /// Most threads used to fsync segments in parallel.
@@ -70,6 +78,8 @@ struct StreamFiles {
     /// The highest segment number the index references (set by `recover`): a new segment is
     /// numbered after it even if its file is missing, so a referenced number is never reused.
     indexed_segment: i64,
+    /// Segments with an open [`LocalWriter`] (in use: no other write, never reclaimed).
+    writing: Vec<i64>,
 }
 
 /// One segment file found on disk.
@@ -206,9 +216,11 @@ impl SegmentFiles {
             highest = self.segments(stream_id)?.iter().map(|s| s.number).fold(highest, i64::max);
         }
         let number = highest + 1;
+        // Not O_APPEND: streamed fragments are written with positional writes (which O_APPEND
+        // would send to the end of the file), appends seek to the segment's end first.
         let file = OpenOptions::new()
             .create_new(true)
-            .append(true)
+            .write(true)
             .read(true)
             .open(self.segment_path(tier, stream_id, number))?;
         Ok(Segment { file: Arc::new(file), number, len: 0, tier })
@@ -304,16 +316,19 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
 }
 
 impl SegmentFiles {
-    /// Appends one fragment of `stream_id` to `tier` (see [`FragmentStore::append`]).
-    pub fn append(&self, stream_id: i64, tier: StorageTier, parts: &[Bytes]) -> Result<Location, StoreError> {
-        if self.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&stream_id) {
-            return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
-        }
-        let files = self.files(stream_id);
-        let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
+    /// Makes the stream's current segment one a new fragment in `tier` may be written at the end
+    /// of: a new segment when there is none, or it is full, in another tier or has a writer.
+    fn make_room(
+        &self,
+        stream_id: i64,
+        files: &mut StreamFiles,
+        tier: StorageTier,
+    ) -> Result<(), StoreError> {
         let needs_new = match &files.current {
             None => true,
-            Some(seg) => seg.len >= self.segment_bytes || seg.tier != tier,
+            Some(seg) => {
+                seg.len >= self.segment_bytes || seg.tier != tier || files.writing.contains(&seg.number)
+            }
         };
         if needs_new {
             let after = files.current.as_ref().map(|s| s.number);
@@ -323,13 +338,47 @@ impl SegmentFiles {
             {
                 files.retired.push(old.file);
             }
+            files.dirty = false;
             files.dirs_dirty.insert(tier_index(tier));
         }
+        Ok(())
+    }
+
+    /// Opens a writer for one fragment of `stream_id` in `tier` at the end of its current
+    /// segment (see [`FragmentStore::open_writer`]).
+    pub fn open_writer(
+        self: &Arc<Self>,
+        stream_id: i64,
+        tier: StorageTier,
+    ) -> Result<LocalWriter, StoreError> {
+        if self.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&stream_id) {
+            return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
+        }
+        let entry = self.files(stream_id);
+        let mut files = entry.lock().unwrap_or_else(|p| p.into_inner());
+        self.make_room(stream_id, &mut files, tier)?;
+        let seg = files.current.as_ref().expect("segment opened above");
+        let (file, segment, start) = (seg.file.clone(), seg.number, seg.len);
+        files.writing.push(segment);
+        drop(files);
+        Ok(LocalWriter { store: self.clone(), stream_id, entry, file, segment, start, tier, finished: false })
+    }
+
+    /// Appends one fragment of `stream_id` to `tier` (see [`FragmentStore::append`]).
+    pub fn append(&self, stream_id: i64, tier: StorageTier, parts: &[Bytes]) -> Result<Location, StoreError> {
+        if self.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&stream_id) {
+            return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
+        }
+        let files = self.files(stream_id);
+        let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
+        self.make_room(stream_id, &mut files, tier)?;
         let seg = files.current.as_mut().expect("segment opened above");
         let offset = seg.len;
         // One writev for all parts (a fragment is a part per frame): a syscall per fragment
         // instead of one per frame.
-        if let Err(e) = write_all_vectored(&seg.file, parts) {
+        let written =
+            (&*seg.file).seek(SeekFrom::Start(offset)).and_then(|_| write_all_vectored(&seg.file, parts));
+        if let Err(e) = written {
             // Leave the segment unusable for further appends: the next append starts a new one,
             // so a partial write is never followed by acknowledged bytes.
             seg.len = u64::MAX / 2;
@@ -519,7 +568,7 @@ impl SegmentFiles {
         let mut emptied = [false; 2];
         for seg in self.segments(stream_id)? {
             let t = tier_index(seg.tier);
-            if below.is_some_and(|b| seg.number >= b) {
+            if below.is_some_and(|b| seg.number >= b) || files.writing.contains(&seg.number) {
                 kept[t] = true;
                 continue;
             }
@@ -530,7 +579,7 @@ impl SegmentFiles {
             highest_removed = highest_removed.max(Some(seg.number));
         }
         if let Some(h) = highest_removed {
-            if files.current.as_ref().is_some_and(|c| c.number <= h) {
+            if files.current.as_ref().is_some_and(|c| c.number <= h && !files.writing.contains(&c.number)) {
                 // Its bytes were all unreferenced (the caller's guarantee): close it.
                 files.current = None;
                 files.dirty = false;
@@ -583,6 +632,75 @@ impl SegmentFiles {
     }
 }
 
+/// One fragment being written into a local segment ([`SegmentFiles::open_writer`]); see the
+/// module documentation.
+#[derive(Debug)]
+pub struct LocalWriter {
+    store: Arc<SegmentFiles>,
+    stream_id: i64,
+    entry: Arc<Mutex<StreamFiles>>,
+    file: Arc<File>,
+    segment: i64,
+    start: u64,
+    tier: StorageTier,
+    finished: bool,
+}
+
+impl LocalWriter {
+    /// Forgets the writer in its stream's bookkeeping; with `failed`, the segment takes no more
+    /// fragments (its state after a failed write or truncation is unknown).
+    fn release(&self, files: &mut StreamFiles, failed: bool) {
+        files.writing.retain(|&n| n != self.segment);
+        if failed && let Some(seg) = files.current.as_mut().filter(|c| c.number == self.segment) {
+            seg.len = u64::MAX / 2;
+        }
+    }
+}
+
+impl SegmentWriter for LocalWriter {
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        Ok(self.file.write_all_at(bytes, self.start + offset)?)
+    }
+
+    fn finish(mut self: Box<Self>, length: u64) -> Result<Location, StoreError> {
+        let entry = self.entry.clone();
+        let mut files = entry.lock().unwrap_or_else(|p| p.into_inner());
+        if self.store.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&self.stream_id) {
+            // Dropped unfinished: the (unlinked) file is truncated, nothing is reported written.
+            return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
+        }
+        self.finished = true;
+        self.release(&mut files, false);
+        match files.current.as_mut().filter(|c| c.number == self.segment) {
+            Some(seg) => {
+                seg.len = seg.len.max(self.start + length);
+                files.dirty = true;
+            }
+            // Rolled over meanwhile (another writer or append started a new segment): it still
+            // needs its sync.
+            None => files.retired.push(self.file.clone()),
+        }
+        self.store.bytes.fetch_add(length, Ordering::Relaxed);
+        Ok(Location { segment: self.segment, offset: self.start, length, tier: self.tier })
+    }
+}
+
+impl Drop for LocalWriter {
+    /// An unfinished fragment (rejected, abandoned, failed) is cut off again.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let entry = self.entry.clone();
+        let mut files = entry.lock().unwrap_or_else(|p| p.into_inner());
+        let truncated = self.file.set_len(self.start);
+        if let Err(e) = &truncated {
+            tracing::warn!("stream {}: cutting off an abandoned fragment failed: {e}", self.stream_id);
+        }
+        self.release(&mut files, truncated.is_err());
+    }
+}
+
 /// The local-directory [`FragmentStore`]: [`SegmentFiles`] behind blocking threads.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
@@ -609,6 +727,14 @@ impl LocalStore {
 
 #[async_trait]
 impl FragmentStore for LocalStore {
+    fn open_writer(
+        &self,
+        stream_id: i64,
+        tier: StorageTier,
+    ) -> Result<Option<Box<dyn SegmentWriter>>, StoreError> {
+        Ok(Some(Box::new(self.files.open_writer(stream_id, tier)?)))
+    }
+
     async fn append(&self, items: Vec<FragmentBytes>) -> Vec<Result<Location, StoreError>> {
         let n = items.len();
         let files = self.files.clone();
@@ -874,6 +1000,52 @@ mod tests {
         assert_eq!(store.delete_stream(5).unwrap(), Reclaimed { segments: 2, bytes: 10 });
         assert!(store.stream_ids().unwrap().is_empty());
         assert_eq!(store.bytes_stored(), 0);
+    }
+
+    /// A fragment streamed in: written out of order, finished, read back; an abandoned one leaves
+    /// nothing; a second writer and a plain append go to new segments; reclaim keeps a segment
+    /// that has an open writer.
+    #[test]
+    fn streamed_fragments_finish_or_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(open_files(dir.path(), DEFAULT_SEGMENT_BYTES));
+        let a = store.append(2, HOT, &[Bytes::from_static(b"before")]).unwrap();
+        let mut w = store.open_writer(2, HOT).unwrap();
+        w.write_at(3, b"def").unwrap();
+        w.write_at(6, b"ghi").unwrap();
+        w.write_at(0, b"abc").unwrap();
+        let b = Box::new(w).finish(9).unwrap();
+        assert_eq!((b.segment, b.offset, b.length), (a.segment, a.length, 9));
+        store.sync(&[2]).unwrap();
+        assert_eq!(&store.read(2, &b).unwrap()[..], b"abcdefghi");
+        // Abandoned: the segment is cut back to where it started.
+        let mut w = store.open_writer(2, HOT).unwrap();
+        w.write_at(0, &[7u8; 5000]).unwrap();
+        drop(w);
+        let seg = dir.path().join("2").join(format!("{:016}.seg", b.segment));
+        assert_eq!(fs::metadata(&seg).unwrap().len(), b.offset + b.length);
+        // While one writer is open, another writer and an append take new segments, and reclaim
+        // of everything keeps the writer's segment.
+        let mut first = store.open_writer(2, HOT).unwrap();
+        let mut second = store.open_writer(2, HOT).unwrap();
+        let c = store.append(2, HOT, &[Bytes::from_static(b"appended")]).unwrap();
+        assert_eq!(store.remove_segments_below(2, Some(c.segment)).unwrap().segments, 0);
+        first.write_at(0, b"first").unwrap();
+        second.write_at(0, b"second").unwrap();
+        let d = Box::new(first).finish(5).unwrap();
+        let e = Box::new(second).finish(6).unwrap();
+        assert_eq!(d.segment, b.segment);
+        assert!(e.segment > d.segment && c.segment > e.segment);
+        store.sync(&[2]).unwrap();
+        assert_eq!(&store.read(2, &d).unwrap()[..], b"first");
+        assert_eq!(&store.read(2, &e).unwrap()[..], b"second");
+        assert_eq!(&store.read(2, &c).unwrap()[..], b"appended");
+        // A deleted stream takes no writer, and one open at the deletion cannot finish.
+        let w = store.open_writer(2, HOT).unwrap();
+        store.delete_stream(2).unwrap();
+        assert!(Box::new(w).finish(0).is_err());
+        assert!(store.open_writer(2, HOT).is_err());
+        assert!(!dir.path().join("2").exists());
     }
 
     #[test]

@@ -20,6 +20,12 @@
 //! What each method promises (the archive builds the durability rule on these, see `archive`):
 //! - [`FragmentStore::append`] writes; nothing is durable until [`FragmentStore::sync`] returns Ok
 //!   for the stream (an object store may do the PUT in either call).
+//! - [`FragmentStore::open_writer`] lets the archive stream ONE fragment into the store while it
+//!   arrives (the local store; an object store answers `None` and the fragment is appended whole
+//!   at its end, as before). The writer's bytes are nobody's until [`SegmentWriter::finish`]
+//!   gives their location, and durable only once a later `sync` covers the stream; a writer
+//!   dropped unfinished cuts its bytes off again. Reclaim never removes a segment with an open
+//!   writer.
 //! - [`FragmentStore::reconcile`] (startup, before any append) makes the store agree with what the
 //!   index references: bytes past the referenced end are dropped; segments of unindexed streams are
 //!   reported, never deleted (a wrong database URL must not destroy data).
@@ -113,6 +119,22 @@ pub struct Reclaimed {
     pub bytes: u64,
 }
 
+/// One fragment being written into a store as it arrives ([`FragmentStore::open_writer`]).
+///
+/// The fragment occupies `[start, start + length)` of a segment no other writer or append uses
+/// while it is open. Writes are positional and may come in any order (the archive writes the
+/// fragment's first chunk last); each is a blocking `pwrite` into the page cache on the caller's
+/// thread. Dropping the writer without [`SegmentWriter::finish`] abandons the fragment: its
+/// bytes are cut off (the segment truncated back to `start`).
+pub trait SegmentWriter: Send + std::fmt::Debug {
+    /// Writes `bytes` at `offset` bytes past the fragment's start.
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> Result<(), StoreError>;
+
+    /// The fragment is complete at `length` bytes (every byte of it written): its location. The
+    /// bytes become durable with the next [`FragmentStore::sync`] of the stream.
+    fn finish(self: Box<Self>, length: u64) -> Result<Location, StoreError>;
+}
+
 /// Storage for fragment bytes. Every method is required: a store that cannot do one of these
 /// cannot back the archive.
 #[async_trait]
@@ -122,6 +144,17 @@ pub trait FragmentStore: Send + Sync + std::fmt::Debug {
     /// [`FragmentStore::sync`] covers their stream. A stream deleted in this process
     /// ([`FragmentStore::delete_stream`]) is refused.
     async fn append(&self, items: Vec<FragmentBytes>) -> Vec<Result<Location, StoreError>>;
+
+    /// Opens a writer for one fragment of the stream in `tier`, at the end of its current segment
+    /// (a new one when that one is full, in another tier, or has a writer already), or `None` when
+    /// the store cannot append in place (an object store: the fragment is then appended whole with
+    /// [`FragmentStore::append`]). A stream deleted in this process is refused. Called on the
+    /// ingest task: it may open a file, never waits for the network.
+    fn open_writer(
+        &self,
+        stream_id: i64,
+        tier: StorageTier,
+    ) -> Result<Option<Box<dyn SegmentWriter>>, StoreError>;
 
     /// Makes every append so far to the given streams durable (fsync, or the acknowledged PUT).
     async fn sync(&self, stream_ids: Vec<i64>) -> Result<(), StoreError>;
@@ -134,7 +167,7 @@ pub trait FragmentStore: Send + Sync + std::fmt::Debug {
 
     /// Removes the stream's segments numbered below `below` (`None`: every segment). The caller
     /// guarantees no byte in them is referenced and none is being appended (the archive holds the
-    /// persister's gate). A removed current segment is closed: the next append starts a new
+    /// persister's gate); a segment with an open [`SegmentWriter`] is in use and kept. A removed current segment is closed: the next append starts a new
     /// segment, numbered after it.
     async fn remove_segments_below(
         &self,

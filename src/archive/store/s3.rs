@@ -18,6 +18,11 @@
 //! effort) and is in any case above the high water or below the next referenced segment, where
 //! recovery or the next retention sweep removes it.
 //!
+//! No fragment is streamed in: an object cannot be appended to, so [`FragmentStore::open_writer`]
+//! answers `None` and the archive keeps each fragment in memory until its end, as before
+//! (spooling it to a local file would add a disk write and a second failure domain for a gain in
+//! memory only; design/0024-ingest-efficiency.md).
+//!
 //! Reads are ranged GETs in the place the location's tier names. `remove_segments_below` and
 //! `delete_stream` list the stream's keys in both places and delete the objects (the caller
 //! guarantees no row references them). No HTTP types leak out: the store speaks [`StoreError`].
@@ -35,7 +40,9 @@ use object_store::path::Path;
 use object_store::{Attribute, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
 
 use super::config::S3Config;
-use super::{FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, StoreError};
+use super::{
+    FragmentBytes, FragmentStore, HighWater, Location, Reclaimed, Reconciliation, SegmentWriter, StoreError,
+};
 use crate::model::StorageTier;
 use crate::s3_client::{self, S3Connection, S3Retry};
 
@@ -302,6 +309,15 @@ impl S3Store {
 
 #[async_trait]
 impl FragmentStore for S3Store {
+    /// Objects are not appended to: the archive buffers the fragment and appends it whole.
+    fn open_writer(
+        &self,
+        _stream_id: i64,
+        _tier: StorageTier,
+    ) -> Result<Option<Box<dyn SegmentWriter>>, StoreError> {
+        Ok(None)
+    }
+
     async fn append(&self, items: Vec<FragmentBytes>) -> Vec<Result<Location, StoreError>> {
         // Learn the numbering of streams new to this process first (a LIST each, once).
         let mut fresh: Vec<i64> = items.iter().map(|f| f.stream_id).collect();
