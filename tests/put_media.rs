@@ -85,16 +85,20 @@ async fn fixtures_and_producer_bodies_are_acked_and_stored(backend: Backend) {
             assert_eq!(row.cluster_timecode as u64, *tc);
             // Stored sealed (tests/at_rest.rs reads them back through the API), under the
             // stream's first data key. The local store gets it in chunks, as it was streamed in:
-            // the media size plus the header and a tag per chunk. An object store gets the whole
+            // the media size plus the header and a tag per chunk (the head, the Cluster header
+            // whose length the v2 header's last two bytes give, then 16 KiB chunks of the rest).
+            // An object store gets the whole
             // fragment sealed once at its end: the media size plus the nonce and tag.
             use openkvs::archive::sealing::{CHUNK_LEN, SEAL_OVERHEAD, TAG_LEN, V2_HEADER_LEN, V2_MARKER};
             let bytes = store.read(stream.id, row.location).await.unwrap();
             if backend == Backend::PostgresS3 {
                 assert_eq!(bytes.len(), row.size_bytes as usize + SEAL_OVERHEAD, "{file}: sealed whole");
             } else {
-                let chunks = (row.size_bytes as usize).div_ceil(CHUNK_LEN);
-                assert_eq!(bytes.len(), V2_HEADER_LEN + row.size_bytes as usize + chunks * TAG_LEN);
                 assert_eq!(&bytes[..V2_MARKER.len()], &V2_MARKER[..]);
+                let head = u16::from_be_bytes([bytes[V2_HEADER_LEN - 2], bytes[V2_HEADER_LEN - 1]]) as usize;
+                assert_eq!(head, 12, "{file}: the head is the Cluster header (ID and 8-byte size)");
+                let chunks = 1 + (row.size_bytes as usize - head).div_ceil(CHUNK_LEN);
+                assert_eq!(bytes.len(), V2_HEADER_LEN + row.size_bytes as usize + chunks * TAG_LEN);
             }
             assert_eq!(row.key_version, 1, "{file}: sealed by the stream's first data key");
             assert_ne!(

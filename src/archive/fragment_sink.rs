@@ -5,9 +5,9 @@
 //! buffer of one chunk ([`CHUNK_LEN`] plaintext bytes), and each full chunk is sealed (the chunked
 //! v2 format of `sealing`) and written at its place in the store through the store's
 //! [`SegmentWriter`], on the caller's task (one `pwrite` into the page cache; its time goes to the
-//! `openkvs_store_write_seconds` metric). The fragment's first chunk is held until the end, because
-//! its first bytes (the Cluster header, whose size is only known then) are given last; so a sink
-//! holds at most two chunks of memory whatever the fragment's size. With a store that cannot
+//! `openkvs_store_write_seconds` metric). The fragment's head (the Cluster header, whose size is
+//! only known at the end) is chunk 0 of its own, sealed and written last together with the v2
+//! header; so a sink holds one chunk and a few dozen bytes of memory whatever the fragment's size. With a store that cannot
 //! append in place (S3) the sink keeps the fragment's parts in memory and the archive seals it
 //! whole at the end, as before.
 //!
@@ -71,21 +71,16 @@ pub(super) struct Chunks {
     writer: Box<dyn SegmentWriter>,
     sealer: ChunkSealer,
     pub(super) key_version: u32,
-    /// The v2 header, then chunk 0's plaintext (its first `head_len` bytes reserved): held until
-    /// the end.
+    /// The v2 header, then the head's place (chunk 0, `head_len` bytes): held until the end.
     first: Vec<u8>,
-    /// Chunk `index`'s plaintext (`index` ≥ 1), written once full and followed by more bytes.
+    /// Chunk `index`'s plaintext (`index` ≥ 1; 0 before the first byte after the head), written
+    /// once full and followed by more bytes.
     buf: Vec<u8>,
     index: u64,
     head_len: usize,
     /// Plaintext bytes so far, the reserved head included.
     pub(super) plain_len: u64,
     metrics: Arc<Metrics>,
-}
-
-/// Where chunk `index` starts, from the fragment's start.
-fn chunk_offset(index: u64) -> u64 {
-    V2_HEADER_LEN as u64 + index * (CHUNK_LEN + TAG_LEN) as u64
 }
 
 impl Chunks {
@@ -96,10 +91,11 @@ impl Chunks {
         head_len: usize,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let (sealer, header) = key.chunk_sealer(context);
-        let mut first = Vec::with_capacity(V2_HEADER_LEN + CHUNK_LEN + TAG_LEN);
+        let head_len = head_len.min(CHUNK_LEN);
+        let (sealer, header) = key.chunk_sealer(context, head_len);
+        let mut first = Vec::with_capacity(V2_HEADER_LEN + head_len + TAG_LEN);
         first.extend_from_slice(&header);
-        first.resize(V2_HEADER_LEN + head_len.min(CHUNK_LEN), 0);
+        first.resize(V2_HEADER_LEN + head_len, 0);
         Self {
             writer,
             sealer,
@@ -107,10 +103,15 @@ impl Chunks {
             first,
             buf: Vec::new(),
             index: 0,
-            head_len: head_len.min(CHUNK_LEN),
-            plain_len: head_len.min(CHUNK_LEN) as u64,
+            head_len,
+            plain_len: head_len as u64,
             metrics,
         }
+    }
+
+    /// Where chunk `index` (≥ 1) starts, from the fragment's start.
+    fn chunk_offset(&self, index: u64) -> u64 {
+        (V2_HEADER_LEN + self.head_len + TAG_LEN) as u64 + (index - 1) * (CHUNK_LEN + TAG_LEN) as u64
     }
 
     fn write(&mut self, offset: u64, which: Which) -> Result<(), StoreError> {
@@ -127,26 +128,19 @@ impl Chunks {
     /// Seals and writes chunk `index` from `buf`.
     fn write_current(&mut self, last: bool) -> Result<(), StoreError> {
         self.sealer.seal_chunk(self.index, last, &mut self.buf, 0);
-        self.write(chunk_offset(self.index), Which::Current)?;
+        self.write(self.chunk_offset(self.index), Which::Current)?;
         self.buf.clear();
         Ok(())
     }
 
     fn push(&mut self, mut data: &[u8]) -> Result<(), StoreError> {
         self.plain_len += data.len() as u64;
+        if self.index == 0 && !data.is_empty() {
+            // Bytes after the head: the head is not the last chunk.
+            self.index = 1;
+            self.buf.reserve_exact(CHUNK_LEN + TAG_LEN);
+        }
         while !data.is_empty() {
-            if self.index == 0 {
-                let room = V2_HEADER_LEN + CHUNK_LEN - self.first.len();
-                if room > 0 {
-                    let take = room.min(data.len());
-                    self.first.extend_from_slice(&data[..take]);
-                    data = &data[take..];
-                    continue;
-                }
-                // Chunk 0 is full and more follows: it is not the last one.
-                self.index = 1;
-                self.buf.reserve_exact(CHUNK_LEN + TAG_LEN);
-            }
             if self.buf.len() == CHUNK_LEN {
                 self.write_current(false)?;
                 self.index += 1;
@@ -158,8 +152,8 @@ impl Chunks {
         Ok(())
     }
 
-    /// Writes the last chunk and then chunk 0 with `head` in its reserved place; the fragment's
-    /// location.
+    /// Writes the last chunk, then the header and chunk 0 with `head` in its place; the
+    /// fragment's location.
     pub(super) fn finish(mut self, head: &[u8]) -> Result<Location, StoreError> {
         let n = head.len().min(self.head_len);
         self.first[V2_HEADER_LEN..V2_HEADER_LEN + n].copy_from_slice(&head[..n]);

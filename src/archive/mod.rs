@@ -655,7 +655,11 @@ mod tests {
         let new = archive.fragment(stream.id, &FragmentNumber::from_ordinal(2)).await.unwrap();
         assert_eq!((new.key_version, new.size_bytes), (1, media.len() as i64));
         let stored = archive.store.read(stream.id, new.location).await.unwrap();
-        assert_eq!(stored.len(), sealing::V2_HEADER_LEN + media.len() + sealing::TAG_LEN, "one chunk");
+        assert_eq!(
+            stored.len(),
+            sealing::V2_HEADER_LEN + media.len() + 2 * sealing::TAG_LEN,
+            "an empty head, one chunk"
+        );
         assert!(!stored.windows(media.len()).any(|w| w == media));
         assert_eq!(archive.read_fragment(&new).await.unwrap(), media);
         assert_eq!(archive.read_fragment(&old).await.unwrap(), plaintext, "the old one still reads");

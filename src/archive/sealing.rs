@@ -11,12 +11,15 @@
 //! bytes moved to another fragment, stream or key version fail to open instead of decrypting.
 //!
 //! **Chunked fragments (v2).** A fragment streamed into the store as it arrives is sealed in
-//! chunks of [`CHUNK_LEN`] plaintext bytes ([`ChunkSealer`]): a header (the 12-byte constant
-//! [`V2_MARKER`], then a random 32-byte salt), then per chunk `ciphertext || tag`. Each fragment
-//! has its own AES-256-GCM key, `HKDF-SHA256(salt, data key, fragment context)`; chunk *i*'s
-//! nonce is the big-endian counter *i* followed by a last-chunk flag byte, and its additional
-//! data binds the counter, the flag and the fragment context, so chunks reordered, dropped or
-//! cut off at a chunk boundary fail to open. [`DataKey::open`] reads both formats: a v1 value
+//! chunks ([`ChunkSealer`]): a header (the 12-byte constant [`V2_MARKER`], a random 32-byte salt
+//! and the head's length, big-endian u16), then per chunk `ciphertext || tag`. Chunk 0 is the
+//! fragment's *head*, its first bytes that are only known at its end (the Cluster header with the
+//! Cluster's size; possibly empty); chunks 1… hold the rest in [`CHUNK_LEN`] plaintext bytes each,
+//! the last one possibly shorter. So a writer holds the head and one chunk, whatever the fragment's
+//! size. Each fragment has its own AES-256-GCM key, `HKDF-SHA256(salt, data key, fragment context
+//! and head length)`; chunk *i*'s nonce is the big-endian counter *i* followed by a last-chunk flag
+//! byte, and its additional data binds the counter, the flag and the fragment context, so chunks
+//! reordered, dropped or cut off at a chunk boundary, or a changed head length, fail to open. [`DataKey::open`] reads both formats: a v1 value
 //! starts with a random nonce, equal to the marker with probability 2⁻⁹⁶
 //! (design/0024-ingest-efficiency.md).
 //!
@@ -36,14 +39,15 @@ pub const TAG_LEN: usize = 16;
 /// Bytes a sealed value has beyond its plaintext.
 pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 
-/// Plaintext bytes per chunk of a chunked (v2) fragment; the last chunk may be shorter.
+/// Plaintext bytes per chunk after the head of a chunked (v2) fragment; the last chunk may be
+/// shorter. Also the largest head.
 pub const CHUNK_LEN: usize = 16 * 1024;
 /// The constant that starts every chunked (v2) fragment.
 pub const V2_MARKER: [u8; 12] = *b"openkvs\0frv2";
 /// Length of the random salt after the marker.
 pub const SALT_LEN: usize = 32;
-/// Length of a chunked fragment's header (marker and salt).
-pub const V2_HEADER_LEN: usize = V2_MARKER.len() + SALT_LEN;
+/// Length of a chunked fragment's header (marker, salt, head length).
+pub const V2_HEADER_LEN: usize = V2_MARKER.len() + SALT_LEN + 2;
 
 /// Sealed bytes did not open: the key is not the one that sealed them, or the bytes (or the
 /// context they were bound to) changed. Never a partial result.
@@ -226,10 +230,11 @@ impl DataKey {
 
     /// The fragment context as the chunked format binds it (HKDF info, and part of every chunk's
     /// additional data).
-    fn v2_context(&self, context: FragmentContext<'_>) -> Vec<u8> {
+    fn v2_context(&self, context: FragmentContext<'_>, head_len: u16) -> Vec<u8> {
         let mut info = b"openkvs/fragment/v2\0".to_vec();
         info.extend_from_slice(&context.stream_id.to_be_bytes());
         info.extend_from_slice(&self.version.to_be_bytes());
+        info.extend_from_slice(&head_len.to_be_bytes());
         info.extend_from_slice(context.fragment_number.as_bytes());
         info
     }
@@ -242,14 +247,22 @@ impl DataKey {
         LessSafeKey::new(UnboundKey::from(okm))
     }
 
-    /// A sealer for one fragment in the chunked format, with the header that starts it.
-    pub fn chunk_sealer(&self, context: FragmentContext<'_>) -> (ChunkSealer, [u8; V2_HEADER_LEN]) {
+    /// A sealer for one fragment in the chunked format whose head (chunk 0) is `head_len` bytes
+    /// (at most [`CHUNK_LEN`]), with the header that starts it.
+    pub fn chunk_sealer(
+        &self,
+        context: FragmentContext<'_>,
+        head_len: usize,
+    ) -> (ChunkSealer, [u8; V2_HEADER_LEN]) {
+        assert!(head_len <= CHUNK_LEN, "a head is at most one chunk");
+        let head_len = head_len as u16;
         let salt = random::<SALT_LEN>();
-        let info = self.v2_context(context);
+        let info = self.v2_context(context, head_len);
         let key = self.fragment_key(&salt, &info);
         let mut header = [0u8; V2_HEADER_LEN];
         header[..V2_MARKER.len()].copy_from_slice(&V2_MARKER);
-        header[V2_MARKER.len()..].copy_from_slice(&salt);
+        header[V2_MARKER.len()..V2_MARKER.len() + SALT_LEN].copy_from_slice(&salt);
+        header[V2_MARKER.len() + SALT_LEN..].copy_from_slice(&head_len.to_be_bytes());
         (ChunkSealer { key, info }, header)
     }
 
@@ -258,9 +271,10 @@ impl DataKey {
     pub fn open(&self, context: FragmentContext<'_>, sealed: Bytes) -> Result<Bytes, Unauthentic> {
         let mut buf = sealed.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
         if buf.len() >= V2_HEADER_LEN && buf[..V2_MARKER.len()] == V2_MARKER {
-            let info = self.v2_context(context);
-            let key = self.fragment_key(&buf[V2_MARKER.len()..V2_HEADER_LEN], &info);
-            let len = open_chunks_in_place(&key, &info, &mut buf[V2_HEADER_LEN..])?;
+            let head_len = u16::from_be_bytes([buf[V2_HEADER_LEN - 2], buf[V2_HEADER_LEN - 1]]);
+            let info = self.v2_context(context, head_len);
+            let key = self.fragment_key(&buf[V2_MARKER.len()..V2_MARKER.len() + SALT_LEN], &info);
+            let len = open_chunks_in_place(&key, &info, usize::from(head_len), &mut buf[V2_HEADER_LEN..])?;
             return Ok(buf.freeze().slice(V2_HEADER_LEN..V2_HEADER_LEN + len));
         }
         let len = open_in_place(&self.key, &self.aad(context), &mut buf)?;
@@ -285,19 +299,25 @@ fn chunk_aad(info: &[u8], index: u64, last: bool) -> Vec<u8> {
     aad
 }
 
-/// Opens the chunks after a v2 header in place; the plaintext is moved to the front of `chunks`
-/// and its length returned.
-fn open_chunks_in_place(key: &LessSafeKey, info: &[u8], chunks: &mut [u8]) -> Result<usize, Unauthentic> {
+/// Opens the chunks after a v2 header (a head of `head_len` plaintext bytes, then full chunks)
+/// in place; the plaintext is moved to the front of `chunks` and its length returned.
+fn open_chunks_in_place(
+    key: &LessSafeKey,
+    info: &[u8],
+    head_len: usize,
+    chunks: &mut [u8],
+) -> Result<usize, Unauthentic> {
     const SEALED: usize = CHUNK_LEN + TAG_LEN;
     let total = chunks.len();
-    if total < TAG_LEN {
+    let head = head_len + TAG_LEN;
+    if total < head {
         return Err(Unauthentic);
     }
-    let count = total.div_ceil(SEALED);
+    let count = 1 + (total - head).div_ceil(SEALED);
     let mut plain_len = 0;
     for index in 0..count {
-        let start = index * SEALED;
-        let end = (start + SEALED).min(total);
+        let start = if index == 0 { 0 } else { head + (index - 1) * SEALED };
+        let end = if index == 0 { head } else { (start + SEALED).min(total) };
         if end - start < TAG_LEN {
             return Err(Unauthentic);
         }
@@ -328,8 +348,9 @@ impl std::fmt::Debug for ChunkSealer {
 }
 
 impl ChunkSealer {
-    /// Seals `buf[from..]` (at most [`CHUNK_LEN`] bytes of plaintext) as chunk `index` in place
-    /// and appends its tag; `last` marks the fragment's final chunk.
+    /// Seals `buf[from..]` (at most [`CHUNK_LEN`] bytes of plaintext: for chunk 0 the head, of the
+    /// length given to [`DataKey::chunk_sealer`]) as chunk `index` in place and appends its tag;
+    /// `last` marks the fragment's final chunk.
     pub fn seal_chunk(&self, index: u64, last: bool, buf: &mut Vec<u8>, from: usize) {
         debug_assert!(buf.len() - from <= CHUNK_LEN);
         let aad = chunk_aad(&self.info, index, last);
@@ -384,11 +405,13 @@ mod tests {
         assert_eq!(key.open(fragment("1"), sealed.slice(..SEAL_OVERHEAD - 1)), Err(Unauthentic));
     }
 
-    /// Seals `plain` in the chunked format, sealing chunk 0 last as a streamed fragment does.
-    fn seal_v2(key: &DataKey, number: &str, plain: &[u8]) -> Vec<u8> {
-        let (sealer, header) = key.chunk_sealer(fragment(number));
-        let pieces: Vec<&[u8]> =
-            if plain.is_empty() { vec![&[][..]] } else { plain.chunks(CHUNK_LEN).collect() };
+    /// Seals `plain` in the chunked format with a head of `head_len` bytes (or all of `plain`,
+    /// if shorter), sealing chunk 0 last as a streamed fragment does.
+    fn seal_v2_head(key: &DataKey, number: &str, plain: &[u8], head_len: usize) -> Vec<u8> {
+        let head_len = head_len.min(plain.len());
+        let (sealer, header) = key.chunk_sealer(fragment(number), head_len);
+        let mut pieces: Vec<&[u8]> = vec![&plain[..head_len]];
+        pieces.extend(plain[head_len..].chunks(CHUNK_LEN));
         let mut sealed: Vec<Vec<u8>> = vec![Vec::new(); pieces.len()];
         for (i, piece) in pieces.iter().enumerate().rev() {
             let mut buf = piece.to_vec();
@@ -400,21 +423,34 @@ mod tests {
         out
     }
 
+    fn seal_v2(key: &DataKey, number: &str, plain: &[u8]) -> Vec<u8> {
+        seal_v2_head(key, number, plain, 0)
+    }
+
     #[test]
     fn a_chunked_fragment_round_trips_at_every_size() {
         let master = MasterKey::from_bytes(&MasterKey::generate_bytes()).unwrap();
         let (key, _) = master.new_data_key(context(1));
-        for len in [0, 1, CHUNK_LEN - 1, CHUNK_LEN, CHUNK_LEN + 1, 3 * CHUNK_LEN, 5 * CHUNK_LEN + 77] {
-            let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-            let sealed = seal_v2(&key, "4", &plain);
-            assert_eq!(sealed.len(), V2_HEADER_LEN + len + len.div_ceil(CHUNK_LEN).max(1) * TAG_LEN);
-            assert_eq!(&sealed[..12], &V2_MARKER);
-            assert_eq!(
-                &key.open(fragment("4"), Bytes::from(sealed.clone())).unwrap()[..],
-                &plain[..],
-                "{len}"
-            );
-            assert_eq!(key.open(fragment("5"), Bytes::from(sealed)), Err(Unauthentic), "another fragment");
+        for head in [0, 12] {
+            for len in
+                [0, 1, 12, CHUNK_LEN - 1, CHUNK_LEN, CHUNK_LEN + 13, 3 * CHUNK_LEN + 12, 5 * CHUNK_LEN + 77]
+            {
+                let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                let sealed = seal_v2_head(&key, "4", &plain, head);
+                let data = len - head.min(len);
+                assert_eq!(sealed.len(), V2_HEADER_LEN + len + (1 + data.div_ceil(CHUNK_LEN)) * TAG_LEN);
+                assert_eq!(&sealed[..12], &V2_MARKER);
+                assert_eq!(
+                    &key.open(fragment("4"), Bytes::from(sealed.clone())).unwrap()[..],
+                    &plain[..],
+                    "{head} {len}"
+                );
+                assert_eq!(
+                    key.open(fragment("5"), Bytes::from(sealed)),
+                    Err(Unauthentic),
+                    "another fragment"
+                );
+            }
         }
     }
 
@@ -425,32 +461,40 @@ mod tests {
         let plain: Vec<u8> = (0..3 * CHUNK_LEN + 100).map(|i| (i % 13) as u8).collect();
         let sealed = seal_v2(&key, "1", &plain);
         let chunk = CHUNK_LEN + TAG_LEN;
+        // The (empty) head, then data chunks 1...
+        let data = V2_HEADER_LEN + TAG_LEN;
         // Cut at each chunk boundary: the new last chunk was not sealed as the last one.
-        for kept in 1..=3 {
-            let cut = Bytes::from(sealed[..V2_HEADER_LEN + kept * chunk].to_vec());
-            assert_eq!(key.open(fragment("1"), cut), Err(Unauthentic), "cut after {kept} chunks");
+        for kept in 0..=3 {
+            let cut = Bytes::from(sealed[..data + kept * chunk].to_vec());
+            assert_eq!(key.open(fragment("1"), cut), Err(Unauthentic), "cut after {kept} data chunks");
         }
+        // Another head length in the header.
+        let with_head = seal_v2_head(&key, "1", &plain, 12);
+        assert!(key.open(fragment("1"), Bytes::from(with_head.clone())).is_ok());
+        let mut longer_head = with_head.clone();
+        longer_head[V2_HEADER_LEN - 1] = 13;
+        assert_eq!(key.open(fragment("1"), Bytes::from(longer_head)), Err(Unauthentic));
         // Two full chunks swapped.
         let mut swapped = sealed.clone();
-        let (a, b) = (V2_HEADER_LEN, V2_HEADER_LEN + chunk);
+        let (a, b) = (data, data + chunk);
         let first = swapped[a..a + chunk].to_vec();
         swapped.copy_within(b..b + chunk, a);
         swapped[b..b + chunk].copy_from_slice(&first);
         assert_eq!(key.open(fragment("1"), Bytes::from(swapped)), Err(Unauthentic));
         // A chunk dropped from the middle.
-        let mut dropped = sealed[..V2_HEADER_LEN + chunk].to_vec();
-        dropped.extend_from_slice(&sealed[V2_HEADER_LEN + 2 * chunk..]);
+        let mut dropped = sealed[..data + chunk].to_vec();
+        dropped.extend_from_slice(&sealed[data + 2 * chunk..]);
         assert_eq!(key.open(fragment("1"), Bytes::from(dropped)), Err(Unauthentic));
         // Another salt, a flipped bit.
         let mut salted = sealed.clone();
         salted[V2_MARKER.len()] ^= 1;
         assert_eq!(key.open(fragment("1"), Bytes::from(salted)), Err(Unauthentic));
         let mut flipped = sealed.clone();
-        flipped[V2_HEADER_LEN + chunk + 5] ^= 1;
+        flipped[data + chunk + 5] ^= 1;
         assert_eq!(key.open(fragment("1"), Bytes::from(flipped)), Err(Unauthentic));
         // The header alone, and a tail shorter than a tag.
         assert_eq!(key.open(fragment("1"), Bytes::from(sealed[..V2_HEADER_LEN].to_vec())), Err(Unauthentic));
-        let short = Bytes::from(sealed[..V2_HEADER_LEN + chunk + 3].to_vec());
+        let short = Bytes::from(sealed[..data + chunk + 3].to_vec());
         assert_eq!(key.open(fragment("1"), short), Err(Unauthentic));
     }
 
