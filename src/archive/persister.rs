@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::index::{Index, RowCommit};
 use super::persisted::PersistedFeed;
-use super::store::{FragmentBytes, FragmentStore, Location, StoreError};
+use super::store::{FragmentBytes, FragmentStore};
 use super::stream_keys::KeyUnavailable;
 use crate::metrics::Metrics;
 use crate::model::{FragmentNumber, FragmentRecord};
@@ -173,27 +173,27 @@ async fn commit_batch(
             store.number_segments_from(job.record.stream_id, epoch.saturating_mul(SEGMENTS_PER_EPOCH));
         }
     }
-    let mut to_append = Vec::new();
-    let mut items = Vec::new();
-    for (i, j) in jobs.iter_mut().enumerate() {
-        if let JobBytes::Parts(parts) = &mut j.bytes {
-            to_append.push(i);
-            let parts = std::mem::take(parts);
-            items.push(FragmentBytes { stream_id: j.record.stream_id, tier: j.record.location.tier, parts });
-        }
-    }
-    let mut appended: Vec<Option<Result<Location, StoreError>>> = (0..jobs.len()).map(|_| None).collect();
-    if !items.is_empty() {
-        for (i, loc) in to_append.into_iter().zip(store.append(items).await) {
-            appended[i] = Some(loc);
-        }
-    }
+    let items: Vec<FragmentBytes> = jobs
+        .iter_mut()
+        .filter_map(|j| match &mut j.bytes {
+            JobBytes::Parts(parts) => Some(FragmentBytes {
+                stream_id: j.record.stream_id,
+                tier: j.record.location.tier,
+                parts: std::mem::take(parts),
+            }),
+            JobBytes::Written => None,
+        })
+        .collect();
+    // One location per `Parts` job, in job order; a `Written` job's location is already known.
+    let mut appended = if items.is_empty() { Vec::new() } else { store.append(items).await }.into_iter();
     let mut touched = BTreeSet::new();
     let mut results = Vec::with_capacity(jobs.len());
-    for (mut job, loc) in jobs.into_iter().zip(appended) {
-        let r = match loc {
-            Some(loc) => loc.map(|loc| job.record.location = loc),
-            None => Ok(()),
+    for mut job in jobs {
+        let r = match job.bytes {
+            JobBytes::Parts(_) => {
+                appended.next().expect("the store answers every append").map(|loc| job.record.location = loc)
+            }
+            JobBytes::Written => Ok(()),
         };
         if r.is_ok() {
             touched.insert(job.record.stream_id);

@@ -344,6 +344,14 @@ impl SegmentFiles {
         Ok(())
     }
 
+    /// Refuses writes for a stream whose files were removed (DeleteStream).
+    fn refuse_deleted(&self, stream_id: i64) -> Result<(), StoreError> {
+        if self.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&stream_id) {
+            return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
+        }
+        Ok(())
+    }
+
     /// Opens a writer for one fragment of `stream_id` in `tier` at the end of its current
     /// segment (see [`FragmentStore::open_writer`]).
     pub fn open_writer(
@@ -351,9 +359,7 @@ impl SegmentFiles {
         stream_id: i64,
         tier: StorageTier,
     ) -> Result<LocalWriter, StoreError> {
-        if self.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&stream_id) {
-            return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
-        }
+        self.refuse_deleted(stream_id)?;
         let entry = self.files(stream_id);
         let mut files = entry.lock().unwrap_or_else(|p| p.into_inner());
         self.make_room(stream_id, &mut files, tier)?;
@@ -366,9 +372,7 @@ impl SegmentFiles {
 
     /// Appends one fragment of `stream_id` to `tier` (see [`FragmentStore::append`]).
     pub fn append(&self, stream_id: i64, tier: StorageTier, parts: &[Bytes]) -> Result<Location, StoreError> {
-        if self.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&stream_id) {
-            return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
-        }
+        self.refuse_deleted(stream_id)?;
         let files = self.files(stream_id);
         let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
         self.make_room(stream_id, &mut files, tier)?;
@@ -665,10 +669,9 @@ impl SegmentWriter for LocalWriter {
     fn finish(mut self: Box<Self>, length: u64) -> Result<Location, StoreError> {
         let entry = self.entry.clone();
         let mut files = entry.lock().unwrap_or_else(|p| p.into_inner());
-        if self.store.deleted.read().unwrap_or_else(|p| p.into_inner()).contains(&self.stream_id) {
-            // Dropped unfinished: the (unlinked) file is truncated, nothing is reported written.
-            return Err(StoreError::Io(std::io::Error::other("the stream was deleted")));
-        }
+        // Deleted meanwhile: dropped unfinished, the (unlinked) file is truncated, nothing is
+        // reported written.
+        self.store.refuse_deleted(self.stream_id)?;
         self.finished = true;
         self.release(&mut files, false);
         match files.current.as_mut().filter(|c| c.number == self.segment) {
