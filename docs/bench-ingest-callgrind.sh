@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The server's user-space instructions for one `openkvs bench ingest` run, counted by callgrind
-# (docs/BENCHMARKS.md, "Instruction counts"): repeatable for the same binary and input whatever
-# else the machine does, unlike CPU time, so two builds can be compared to a fraction of a percent.
+# (docs/BENCHMARKS.md, "The two next candidates, measured", "Instruction counts"): repeatable for
+# the same binary and input whatever else the machine does, unlike CPU time, so two builds can be
+# compared to a fraction of a percent.
 # It counts instructions, not cache misses or kernel work (syscalls, page cache, scheduling).
 #
 #   docs/bench-ingest-callgrind.sh BINARY FILE STREAMS DURATION_SECS RAMP_SECS OUT_PREFIX

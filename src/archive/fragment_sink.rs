@@ -7,9 +7,9 @@
 //! [`SegmentWriter`], on the caller's task (one `pwrite` into the page cache; its time goes to the
 //! `openkvs_store_write_seconds` metric). The fragment's head (the Cluster header, whose size is
 //! only known at the end) is chunk 0 of its own, sealed and written last together with the v2
-//! header; so a sink holds one chunk and a few dozen bytes of memory whatever the fragment's size. With a store that cannot
-//! append in place (S3) the sink keeps the fragment's parts in memory and the archive seals it
-//! whole at the end, as before.
+//! header; so a sink holds one chunk and a few dozen bytes of memory whatever the fragment's size.
+//! With a store that cannot append in place (S3) the sink keeps the fragment's parts in memory and
+//! the archive seals it whole at the end, as before.
 //!
 //! It does not persist anything: the bytes are unreferenced until the archive's persister syncs
 //! them and commits the row ([`super::Archive::commit_fragment`]). Dropping a sink unfinished

@@ -19,9 +19,9 @@
 //! size. Each fragment has its own AES-256-GCM key, `HKDF-SHA256(salt, data key, fragment context
 //! and head length)`; chunk *i*'s nonce is the big-endian counter *i* followed by a last-chunk flag
 //! byte, and its additional data binds the counter, the flag and the fragment context, so chunks
-//! reordered, dropped or cut off at a chunk boundary, or a changed head length, fail to open. [`DataKey::open`] reads both formats: a v1 value
-//! starts with a random nonce, equal to the marker with probability 2⁻⁹⁶
-//! (design/0024-ingest-efficiency.md).
+//! reordered, dropped or cut off at a chunk boundary, or a changed head length, fail to open.
+//! [`DataKey::open`] reads both formats: a v1 value starts with a random nonce, equal to the
+//! marker with probability 2⁻⁹⁶ (design/0024-ingest-efficiency.md).
 //!
 //! Pure computation: no I/O except the random source, no logging, no key bytes in `Debug`.
 
@@ -47,7 +47,11 @@ pub const V2_MARKER: [u8; 12] = *b"openkvs\0frv2";
 /// Length of the random salt after the marker.
 pub const SALT_LEN: usize = 32;
 /// Length of a chunked fragment's header (marker, salt, head length).
-pub const V2_HEADER_LEN: usize = V2_MARKER.len() + SALT_LEN + 2;
+pub const V2_HEADER_LEN: usize = HEAD_LEN_AT + 2;
+/// Where the salt is in a chunked fragment's header.
+const SALT_AT: std::ops::Range<usize> = V2_MARKER.len()..V2_MARKER.len() + SALT_LEN;
+/// Where the head's length (big-endian u16) is in a chunked fragment's header.
+const HEAD_LEN_AT: usize = SALT_AT.end;
 
 /// Sealed bytes did not open: the key is not the one that sealed them, or the bytes (or the
 /// context they were bound to) changed. Never a partial result.
@@ -261,8 +265,8 @@ impl DataKey {
         let key = self.fragment_key(&salt, &info);
         let mut header = [0u8; V2_HEADER_LEN];
         header[..V2_MARKER.len()].copy_from_slice(&V2_MARKER);
-        header[V2_MARKER.len()..V2_MARKER.len() + SALT_LEN].copy_from_slice(&salt);
-        header[V2_MARKER.len() + SALT_LEN..].copy_from_slice(&head_len.to_be_bytes());
+        header[SALT_AT].copy_from_slice(&salt);
+        header[HEAD_LEN_AT..].copy_from_slice(&head_len.to_be_bytes());
         (ChunkSealer { key, info }, header)
     }
 
@@ -271,9 +275,9 @@ impl DataKey {
     pub fn open(&self, context: FragmentContext<'_>, sealed: Bytes) -> Result<Bytes, Unauthentic> {
         let mut buf = sealed.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
         if buf.len() >= V2_HEADER_LEN && buf[..V2_MARKER.len()] == V2_MARKER {
-            let head_len = u16::from_be_bytes([buf[V2_HEADER_LEN - 2], buf[V2_HEADER_LEN - 1]]);
+            let head_len = u16::from_be_bytes([buf[HEAD_LEN_AT], buf[HEAD_LEN_AT + 1]]);
             let info = self.v2_context(context, head_len);
-            let key = self.fragment_key(&buf[V2_MARKER.len()..V2_MARKER.len() + SALT_LEN], &info);
+            let key = self.fragment_key(&buf[SALT_AT], &info);
             let len = open_chunks_in_place(&key, &info, usize::from(head_len), &mut buf[V2_HEADER_LEN..])?;
             return Ok(buf.freeze().slice(V2_HEADER_LEN..V2_HEADER_LEN + len));
         }
